@@ -1,0 +1,197 @@
+"""What a policy returns and what it is given: ``Decision``, ``Verdict``, ``Context``, ``Policy``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, get_args
+
+from funnelkit._errors import InvalidInput
+from funnelkit._record import Field, Record, field
+from funnelkit._time import require_aware
+
+if TYPE_CHECKING:
+    from funnelkit._funnel import Funnel
+    from funnelkit._lead import Lead
+    from funnelkit._touchpoint import Touchpoint
+
+__all__ = ["Context", "Decision", "Policy", "Status", "Verdict"]
+
+Status = Literal["met", "partial", "unknown", "failed"]
+STATUSES: tuple[str, ...] = get_args(Status)
+
+_tuple_new = tuple.__new__
+
+
+class Verdict(Record):
+    """One criterion's result inside a :class:`Decision`.
+
+    ``status`` is ``"met"``, ``"partial"``, ``"unknown"`` (the data to judge it is missing) or
+    ``"failed"``; ``evidence`` is what the criterion looked at.
+
+    >>> Verdict("budget", "met", 25_000)
+    Verdict(name='budget', status='met', evidence=25000)
+    """
+
+    __slots__ = ()
+    _fields = ("name", "status", "evidence")
+    name: Field[str] = field(0, "The criterion's name (for example 'budget').")
+    status: Field[Status] = field(1, "'met', 'partial', 'unknown' or 'failed'.")
+    evidence: Field[Any] = field(2, "What the criterion looked at, or None.")
+
+    def __new__(cls, name: str, status: Status, evidence: Any = None) -> Self:
+        """Build a verdict, checking the status."""
+        if not isinstance(name, str) or not name:
+            raise InvalidInput(f"Verdict name={name!r} must be a non-empty string")
+        if status not in STATUSES:
+            raise InvalidInput(f"Verdict status={status!r} must be one of {', '.join(STATUSES)}")
+        return _tuple_new(cls, (name, status, evidence))
+
+    def __hash__(self) -> int:
+        return hash(("Verdict", self.name, self.status))
+
+
+class Decision(Record):
+    """A policy's answer: allowed or not, with per-criterion verdicts and human-readable reasons.
+
+    >>> Decision.allow(policy="always")
+    Decision(allowed=True, criteria=(), reasons=(), score=None, policy='always')
+    >>> d = Decision.deny("budget unknown", policy="bant@1")
+    >>> d.allowed, d.reasons
+    (False, ('budget unknown',))
+    """
+
+    __slots__ = ()
+    _fields = ("allowed", "criteria", "reasons", "score", "policy")
+    allowed: Field[bool] = field(0, "Whether the move may happen.")
+    criteria: Field[tuple[Verdict, ...]] = field(1, "Each criterion's verdict.")
+    reasons: Field[tuple[str, ...]] = field(2, "One line per failed or unknown criterion.")
+    score: Field[float | None] = field(3, "A score the policy computed, or None.")
+    policy: Field[str | None] = field(4, "The name (and version) of the policy that decided.")
+
+    def __new__(
+        cls,
+        allowed: bool,
+        *,
+        criteria: Iterable[Verdict] = (),
+        reasons: Iterable[str] = (),
+        score: float | None = None,
+        policy: str | None = None,
+    ) -> Self:
+        """Build a decision, checking every field."""
+        if type(allowed) is not bool:
+            raise InvalidInput(f"Decision allowed={allowed!r} must be True or False")
+        criteria = tuple(criteria)
+        for verdict in criteria:
+            if type(verdict) is not Verdict:
+                raise InvalidInput(f"Decision criteria must be Verdicts, got {verdict!r}")
+        reasons = tuple(reasons)
+        for reason in reasons:
+            if not isinstance(reason, str):
+                raise InvalidInput(f"Decision reasons must be strings, got {reason!r}")
+        if score is not None:
+            if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
+                raise InvalidInput(f"Decision score={score!r} must be a finite number or None")
+            score = float(score)
+        if policy is not None and not isinstance(policy, str):
+            raise InvalidInput(f"Decision policy={policy!r} must be a string or None")
+        return _tuple_new(cls, (allowed, criteria, reasons, score, policy))
+
+    @classmethod
+    def allow(
+        cls, *, criteria: Iterable[Verdict] = (), score: float | None = None, policy: str | None = None
+    ) -> Self:
+        """An allowing decision."""
+        return cls(True, criteria=criteria, score=score, policy=policy)  # noqa: FBT003
+
+    @classmethod
+    def deny(
+        cls,
+        *reasons: str,
+        criteria: Iterable[Verdict] = (),
+        score: float | None = None,
+        policy: str | None = None,
+    ) -> Self:
+        """A refusing decision with the given reasons."""
+        return cls(False, criteria=criteria, reasons=reasons, score=score, policy=policy)  # noqa: FBT003
+
+    def __hash__(self) -> int:
+        return hash(("Decision", self.allowed, self.reasons, self.policy))
+
+
+_NO_DATA: Mapping[str, Any] = MappingProxyType({})
+
+
+class Context(Record):
+    """What a policy is given beside the lead: the time, the touchpoints, the funnel, host data.
+
+    ``fire`` builds one when a guarded move has no context of its own; the pipeline passes the
+    lead's touchpoints and current score.
+
+    >>> from datetime import datetime, timezone
+    >>> ctx = Context(datetime(2026, 3, 2, tzinfo=timezone.utc), data={"region": "emea"})
+    >>> ctx.data["region"], ctx.touchpoints
+    ('emea', ())
+    """
+
+    __slots__ = ()
+    _fields = ("at", "touchpoints", "funnel", "data", "score")
+    at: Field[datetime] = field(0, "When the policy runs (timezone-aware).")
+    touchpoints: Field[tuple[Touchpoint, ...]] = field(1, "The lead's touchpoints, oldest first.")
+    funnel: Field[Funnel | None] = field(2, "The funnel the move belongs to, or None.")
+    data: Field[Mapping[str, Any]] = field(3, "Free host data (read-only).")
+    score: Field[Any] = field(4, "The lead's current Score from a scoring model, or None.")
+
+    def __new__(
+        cls,
+        at: datetime,
+        *,
+        touchpoints: Sequence[Touchpoint] = (),
+        funnel: Funnel | None = None,
+        data: Mapping[str, Any] | None = None,
+        score: Any = None,
+    ) -> Self:
+        """Build a context, checking ``at`` and the types of the others."""
+        require_aware(at)
+        if data is not None and not isinstance(data, Mapping):
+            raise InvalidInput(f"context data={data!r} must be a mapping or None")
+        return _tuple_new(
+            cls,
+            (at, tuple(touchpoints), funnel, _NO_DATA if not data else MappingProxyType(dict(data)), score),
+        )
+
+    def __hash__(self) -> int:
+        return hash(("Context", self.at))
+
+    def __reduce__(self) -> Any:
+        # MappingProxyType does not pickle; rebuild through the constructor.
+        return (_rebuild_context, (self.at, self.touchpoints, self.funnel, dict(self.data), self.score))
+
+
+def _rebuild_context(at: datetime, touchpoints: Any, funnel: Any, data: Any, score: Any) -> Context:
+    return Context(at, touchpoints=touchpoints, funnel=funnel, data=data, score=score)
+
+
+def make_context(at: datetime, funnel: Funnel, data: Mapping[str, Any] | None) -> Context:
+    """Fast path used by ``fire``: ``at`` is already checked."""
+    return _tuple_new(
+        Context, (at, (), funnel, _NO_DATA if not data else MappingProxyType(dict(data)), None)
+    )
+
+
+class Policy(Protocol):
+    """Anything that decides whether a lead may move: ``policy(lead, context) -> Decision``.
+
+    A plain function is a policy:
+
+    >>> def has_budget(lead, context):
+    ...     if lead.attributes.get("budget", 0) >= 10_000:
+    ...         return Decision.allow(policy="has_budget")
+    ...     return Decision.deny("budget under 10,000", policy="has_budget")
+    """
+
+    def __call__(self, lead: Lead, context: Context, /) -> Decision:
+        """Decide for *lead* in *context*."""
+        ...

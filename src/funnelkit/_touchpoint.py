@@ -1,0 +1,74 @@
+"""``Touchpoint``: one interaction between a lead and the company."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+from funnelkit._errors import InvalidInput
+from funnelkit._time import require_aware
+
+__all__ = ["Touchpoint"]
+
+
+def _non_empty(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(f"Touchpoint {attribute.name}={value!r} must be a non-empty string")
+
+
+def _aware(_: object, __: object, value: object) -> None:
+    require_aware(value, "Touchpoint at")
+
+
+def _points(_: object, __: object, value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidInput(f"Touchpoint points={value!r} must be a finite number or None")
+
+
+def _frozen_data(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    if value is None:
+        return MappingProxyType({})
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"Touchpoint data={value!r} must be a mapping or None")
+    return MappingProxyType(dict(value))
+
+
+@attrs.frozen
+class Touchpoint:
+    """One interaction: an email opened, a webinar attended, a demo requested, a call, a meeting.
+
+    ``kind`` says what happened (``email_open``, ``webinar``, ``demo_request``, ``call``,
+    ``meeting``, ``direct_mail``, ``ad_click`` or any host string), ``channel`` where.
+    ``points``, when set, overrides what a scoring model would give it.
+
+    >>> from datetime import datetime, timezone
+    >>> tp = Touchpoint("L1", "webinar", "email", datetime(2026, 3, 2, tzinfo=timezone.utc))
+    >>> tp.kind, tp.points
+    ('webinar', None)
+    """
+
+    lead_id: str = attrs.field(validator=_non_empty)
+    kind: str = attrs.field(validator=_non_empty)
+    channel: str = attrs.field(validator=_non_empty)
+    at: datetime = attrs.field(validator=_aware)
+    points: float | None = attrs.field(default=None, kw_only=True, validator=_points)
+    data: Mapping[str, Any] = attrs.field(
+        factory=dict, kw_only=True, converter=_frozen_data, hash=False
+    )
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle support (the read-only data mapping is stored as a plain dict)."""
+        return {a.name: (dict(v) if a.name == "data" else v)
+                for a in attrs.fields(type(self)) for v in (getattr(self, a.name),)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Pickle support."""
+        for name, value in state.items():
+            object.__setattr__(self, name, _frozen_data(value) if name == "data" else value)

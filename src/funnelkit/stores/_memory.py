@@ -1,0 +1,250 @@
+"""``MemoryStore``: the store protocol in plain Python objects, for tests and one-process apps."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from bisect import bisect_right
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from funnelkit._errors import AlreadyExists, ConcurrencyError, InvalidInput, NotFound, StorageError
+from funnelkit._handoff import Handoff, HandoffStatus
+from funnelkit._lead import Lead, Transition
+from funnelkit._time import require_aware
+from funnelkit._touchpoint import Touchpoint
+from funnelkit.stores._protocol import Change, OutboxRow
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """Keeps everything in memory; thread-safe; nothing survives the process.
+
+    >>> from datetime import datetime, timezone
+    >>> from funnelkit import templates
+    >>> from funnelkit.stores import Change
+    >>> store = MemoryStore()
+    >>> lead = templates.inbound().new_lead("L1", at=datetime(2026, 3, 2, tzinfo=timezone.utc))
+    >>> store.commit(Change(lead, expected_version=None))
+    >>> store.load("L1") == lead
+    True
+    """
+
+    def __init__(self) -> None:
+        """An empty store."""
+        self._lock = threading.RLock()
+        self._leads: dict[str, Lead] = {}
+        self._history: dict[str, list[Transition]] = {}
+        self._touchpoints: dict[str, list[Touchpoint]] = {}
+        self._transition_log: list[tuple[int, Transition]] = []
+        self._touchpoint_log: list[tuple[int, Touchpoint]] = []
+        self._handoffs: dict[str, Handoff] = {}
+        self._outbox: dict[int, OutboxRow] = {}
+        self._outbox_keys: set[str] = set()
+        self._positions = itertools.count(1)
+        self._outbox_ids = itertools.count(1)
+        self._closed = False
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError("this MemoryStore is closed; create a new one")
+
+    def load(self, lead_id: str) -> Lead:
+        """The lead with this id."""
+        with self._lock:
+            self._check_open()
+            try:
+                return self._leads[lead_id]
+            except (KeyError, TypeError):
+                raise NotFound(f"no lead {lead_id!r} in this store") from None
+
+    def commit(self, change: Change) -> None:
+        """Write *change* atomically (all checks happen before anything is written)."""
+        if not isinstance(change, Change):
+            raise InvalidInput(f"commit takes a funnelkit.stores.Change, got {change!r}")
+        lead = change.lead
+        with self._lock:
+            self._check_open()
+            stored = self._leads.get(lead.id)
+            if change.expected_version is None:
+                if stored is not None:
+                    raise AlreadyExists(f"lead {lead.id!r} exists already; load it instead of creating it")
+            elif stored is None:
+                raise NotFound(f"no lead {lead.id!r} in this store")
+            elif stored.version != change.expected_version:
+                raise ConcurrencyError(
+                    f"lead {lead.id!r} is at version {stored.version}, not {change.expected_version}: "
+                    f"someone else moved it first; load it again and retry"
+                )
+            for h in change.handoffs:
+                old = self._handoffs.get(h.id)
+                if old is not None and old.status != "pending":
+                    raise ConcurrencyError(
+                        f"handoff {h.id!r} is {old.status} already; only a pending handoff can change"
+                    )
+            keys = [m.key for m in change.outbox]
+            if len(set(keys)) != len(keys) or self._outbox_keys.intersection(keys):
+                raise AlreadyExists(f"outbox key already used among {keys!r}; keys must be unique")
+            # Every check passed: write.
+            self._leads[lead.id] = lead
+            history = self._history.setdefault(lead.id, [])
+            self._touchpoints.setdefault(lead.id, [])
+            for t in change.transitions:
+                history.append(t)
+                self._transition_log.append((next(self._positions), t))
+            for tp in change.touchpoints:
+                self._touchpoints[lead.id].append(tp)
+                self._touchpoint_log.append((next(self._positions), tp))
+            for h in change.handoffs:
+                self._handoffs[h.id] = h
+            for m in change.outbox:
+                row_id = next(self._outbox_ids)
+                self._outbox[row_id] = OutboxRow(row_id, m.key, m.hook, dict(m.payload), m.created_at,
+                                                 next_attempt_at=m.created_at)
+                self._outbox_keys.add(m.key)
+
+    def history(self, lead_id: str) -> list[Transition]:
+        """The lead's transitions, oldest first."""
+        with self._lock:
+            self.load(lead_id)
+            return list(self._history.get(lead_id, ()))
+
+    def touchpoints(self, lead_id: str) -> list[Touchpoint]:
+        """The lead's touchpoints, oldest first."""
+        with self._lock:
+            self.load(lead_id)
+            return sorted(self._touchpoints.get(lead_id, ()), key=lambda tp: tp.at)
+
+    def leads(self, *, stage: str | None = None) -> Iterator[Lead]:
+        """Every lead (in one stage when *stage* is given), in id order."""
+        with self._lock:
+            self._check_open()
+            chosen = [lead for _, lead in sorted(self._leads.items())
+                      if stage is None or lead.stage == stage]
+        return iter(chosen)
+
+    @staticmethod
+    def _stream(log: list[tuple[int, Any]], after: int, since: datetime | None,
+                limit: int | None) -> list[tuple[int, Any]]:
+        if since is not None:
+            require_aware(since, "since")
+        start = bisect_right([p for p, _ in log], after)
+        out = [(p, item) for p, item in log[start:] if since is None or item.at >= since]
+        return out if limit is None else out[:limit]
+
+    def transitions(
+        self, *, after: int = 0, since: datetime | None = None, limit: int | None = None
+    ) -> Iterator[tuple[int, Transition]]:
+        """Every transition with its position."""
+        with self._lock:
+            self._check_open()
+            return iter(self._stream(self._transition_log, after, since, limit))
+
+    def touchpoint_stream(
+        self, *, after: int = 0, since: datetime | None = None, limit: int | None = None
+    ) -> Iterator[tuple[int, Touchpoint]]:
+        """Every touchpoint with its position."""
+        with self._lock:
+            self._check_open()
+            return iter(self._stream(self._touchpoint_log, after, since, limit))
+
+    def handoff(self, handoff_id: str) -> Handoff:
+        """The handoff with this id."""
+        with self._lock:
+            self._check_open()
+            try:
+                return self._handoffs[handoff_id]
+            except (KeyError, TypeError):
+                raise NotFound(f"no handoff {handoff_id!r} in this store") from None
+
+    def handoffs(
+        self,
+        *,
+        status: HandoffStatus | None = None,
+        team: str | None = None,
+        assignee: str | None = None,
+        lead_id: str | None = None,
+        due_before: datetime | None = None,
+    ) -> list[Handoff]:
+        """Handoffs matching every filter given, by due time (no due time last), then id."""
+        if due_before is not None:
+            require_aware(due_before, "due_before")
+        with self._lock:
+            self._check_open()
+            found = [
+                h for h in self._handoffs.values()
+                if (status is None or h.status == status)
+                and (team is None or h.to_team == team)
+                and (assignee is None or h.assignee == assignee)
+                and (lead_id is None or h.lead_id == lead_id)
+                and (due_before is None or (h.due_at is not None and h.due_at < due_before))
+            ]
+        return sorted(found, key=lambda h: (h.due_at is None, h.due_at or h.created_at, h.id))
+
+    def claim_outbox(
+        self, *, worker: str, now: datetime, lease: timedelta, limit: int = 100
+    ) -> list[OutboxRow]:
+        """Claim up to *limit* due, undelivered rows not leased by someone else."""
+        require_aware(now, "now")
+        with self._lock:
+            self._check_open()
+            claimed = []
+            for row_id in sorted(self._outbox):
+                if len(claimed) >= limit:
+                    break
+                row = self._outbox[row_id]
+                if row.delivered_at is not None:
+                    continue
+                if row.next_attempt_at is not None and row.next_attempt_at > now:
+                    continue
+                if row.claimed_until is not None and row.claimed_until > now:
+                    continue
+                row = attrs.evolve(row, attempts=row.attempts + 1, claimed_by=worker,
+                                   claimed_until=now + lease)
+                self._outbox[row_id] = row
+                claimed.append(row)
+            return claimed
+
+    def _claimed(self, row_id: int, worker: str) -> OutboxRow:
+        row = self._outbox.get(row_id)
+        if row is None:
+            raise NotFound(f"no outbox row {row_id!r}")
+        if row.claimed_by != worker or row.delivered_at is not None:
+            raise ConcurrencyError(f"outbox row {row_id} is not claimed by {worker!r} (any more)")
+        return row
+
+    def ack_outbox(self, row_id: int, *, worker: str, at: datetime) -> None:
+        """Mark a claimed row delivered."""
+        require_aware(at)
+        with self._lock:
+            self._check_open()
+            row = self._claimed(row_id, worker)
+            self._outbox[row_id] = attrs.evolve(row, delivered_at=at, claimed_by=None, claimed_until=None)
+
+    def retry_outbox(self, row_id: int, *, worker: str, error: str, retry_at: datetime) -> None:
+        """Release a claimed row to be tried again at *retry_at*."""
+        require_aware(retry_at, "retry_at")
+        with self._lock:
+            self._check_open()
+            row = self._claimed(row_id, worker)
+            self._outbox[row_id] = attrs.evolve(row, claimed_by=None, claimed_until=None,
+                                                next_attempt_at=retry_at, last_error=str(error))
+
+    def outbox(self, *, undelivered_only: bool = True) -> list[OutboxRow]:
+        """The outbox rows, oldest first."""
+        with self._lock:
+            self._check_open()
+            return [r for _, r in sorted(self._outbox.items())
+                    if not undelivered_only or r.delivered_at is None]
+
+    def close(self) -> None:
+        """Mark the store closed."""
+        with self._lock:
+            self._closed = True
+
+    def __repr__(self) -> str:
+        return f"MemoryStore(leads={len(self._leads)}, transitions={len(self._transition_log)})"
