@@ -13,6 +13,9 @@ policies; handoffs with SLAs; analytics; and a kit for unit-testing a sales proc
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from funnelkit import templates
 from funnelkit._decision import Context, Decision, Policy, Verdict
 from funnelkit._errors import (
@@ -35,15 +38,52 @@ from funnelkit._errors import (
     Veto,
 )
 from funnelkit._funnel import Funnel, FunnelBuilder, Move, Replayed, Stage
+from funnelkit._handoff import Handoff
 from funnelkit._lead import Attributes, Lead, Outcome, Source, Transition
 from funnelkit._time import Duration, parse_duration
 from funnelkit._touchpoint import Touchpoint
 
+if TYPE_CHECKING:
+    from funnelkit import handoff, hooks, pipeline, policies, routing, scoring, stores
+    from funnelkit._calendar import BusinessCalendar
+    from funnelkit._pipeline import Pipeline
+
 __version__ = "0.1.0.dev0"
+
+# The pipeline, policy and storage layers load on first use, so `import funnelkit` (and the
+# pytest plugin, which lives in the package) costs only the core.
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "BusinessCalendar": ("funnelkit._calendar", "BusinessCalendar"),
+    "Pipeline": ("funnelkit._pipeline", "Pipeline"),
+    "handoff": ("funnelkit.handoff", None),
+    "hooks": ("funnelkit.hooks", None),
+    "pipeline": ("funnelkit.pipeline", None),
+    "policies": ("funnelkit.policies", None),
+    "routing": ("funnelkit.routing", None),
+    "scoring": ("funnelkit.scoring", None),
+    "stores": ("funnelkit.stores", None),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'funnelkit' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "AlreadyExists",
     "Attributes",
+    "BusinessCalendar",
     "ConcurrencyError",
     "Context",
     "Decision",
@@ -51,6 +91,7 @@ __all__ = [
     "Funnel",
     "FunnelBuilder",
     "FunnelError",
+    "Handoff",
     "HandoffClosed",
     "InvalidFunnel",
     "InvalidHook",
@@ -61,6 +102,7 @@ __all__ = [
     "Move",
     "NotFound",
     "Outcome",
+    "Pipeline",
     "Policy",
     "PolicyRefused",
     "ReasonRequired",
@@ -75,6 +117,13 @@ __all__ = [
     "UnknownEvent",
     "Verdict",
     "Veto",
+    "handoff",
+    "hooks",
     "parse_duration",
+    "pipeline",
+    "policies",
+    "routing",
+    "scoring",
+    "stores",
     "templates",
 ]

@@ -6,12 +6,15 @@ import argparse
 import random
 import sys
 from collections import Counter
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from funnelkit import templates
 from funnelkit._errors import FunnelError
 from funnelkit._lead import Source
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["main"]
 
@@ -23,7 +26,7 @@ _CHANNELS = (
 
 def _demo(args: argparse.Namespace) -> int:
     """Walk synthetic leads through the inbound template and print how far they got."""
-    rng = random.Random(args.seed)
+    rng = random.Random(args.seed)  # noqa: S311 - synthetic demo data, not cryptography
     funnel = templates.inbound()
     start = datetime(2026, 1, 5, 9, tzinfo=UTC)
     channels, weights = zip(*_CHANNELS, strict=True)
@@ -37,7 +40,8 @@ def _demo(args: argparse.Namespace) -> int:
                   "sql": "open_opportunity", "opportunity": "win", "customer": "advocate"}
     for i in range(args.leads):
         at = start + timedelta(minutes=rng.randrange(0, 60 * 24 * 90))
-        lead = funnel.new_lead(f"L{i:05d}", at=at, source=Source.of(rng.choices(channels, weights)[0]))
+        source = Source.of(rng.choices(channels, weights)[0])
+        lead = funnel.new_lead(f"L{i:05d}", at=at, source=source)
         reached[lead.stage] += 1
         while lead.stage in next_event:
             at += timedelta(hours=rng.randrange(1, 240))

@@ -8,6 +8,7 @@ written with :func:`dumps`, which also keeps datetimes, dates, tuples and Decima
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,7 +27,7 @@ __all__ = [
 ]
 
 
-def _encode(value: Any) -> Any:
+def _encode(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value reads best
     if isinstance(value, datetime):
         return {"$datetime": value.isoformat()}
     if isinstance(value, date):
@@ -44,15 +45,19 @@ def _encode(value: Any) -> Any:
                 raise InvalidInput(f"cannot store mapping key {k!r}: keys must be strings")
             out[k] = _encode(v)
         return out
-    if value is None or isinstance(value, bool | int | float | str):
+    if value is None or isinstance(value, bool | int | str):
         return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        raise InvalidInput(f"cannot store {value!r}: stored numbers must be finite")
     raise InvalidInput(
         f"cannot store {value!r} ({type(value).__name__}); attribute and evidence values must be "
         f"JSON types, datetimes, dates, Decimals or tuples"
     )
 
 
-def _decode(value: Any) -> Any:
+def _decode(value: Any) -> Any:  # noqa: PLR0911 - one return per tag reads best
     if isinstance(value, list):
         return [_decode(v) for v in value]
     if isinstance(value, dict):
@@ -178,7 +183,8 @@ def handoff_from_data(data: Mapping[str, Any]) -> Handoff:
     return Handoff(
         data["id"], data["lead_id"], data["from_team"], data["to_team"],
         created_at=datetime.fromisoformat(data["created_at"]), event=data["event"],
-        version=data["version"], assignee=data.get("assignee"), due_at=_parse_dt(data.get("due_at")),
+        version=data["version"], assignee=data.get("assignee"),
+        due_at=_parse_dt(data.get("due_at")),
         status=data.get("status", "pending"), resolved_at=_parse_dt(data.get("resolved_at")),
         resolved_by=data.get("resolved_by"), reason=data.get("reason"),
     )
@@ -198,3 +204,23 @@ def touchpoint_from_data(data: Mapping[str, Any]) -> Touchpoint:
         data["lead_id"], data["kind"], data["channel"], datetime.fromisoformat(data["at"]),
         points=data.get("points"), data=_decode(data.get("data") or {}),
     )
+
+
+def check_storable(change: Any, *, known: Any = None) -> None:
+    """Raise :class:`InvalidInput` unless every value in a store ``Change`` can be stored.
+
+    Stores that keep Python objects (``MemoryStore``) call this so they refuse exactly what the
+    SQL stores cannot write.  *known* is the stored lead's attributes: when the new lead carries
+    the very same (read-only) object, as a move does, it was checked already.
+    """
+    lead = change.lead
+    if lead.attributes and lead.attributes is not known:
+        _encode(lead.attributes)
+    for t in change.transitions:
+        if t.decision is not None:
+            decision_to_data(t.decision)
+    for tp in change.touchpoints:
+        if tp.data:
+            _encode(tp.data)
+    for m in change.outbox:
+        _encode(m.payload)

@@ -1,10 +1,12 @@
-"""What a policy returns and what it is given: ``Decision``, ``Verdict``, ``Context``, ``Policy``."""
+"""What a policy returns and what it is given: ``Decision``, ``Verdict``, ``Context``, ``Policy``.
+
+All four are built per move, so the values are the tuple records of :mod:`funnelkit._record`.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, get_args
 
@@ -13,8 +15,11 @@ from funnelkit._record import Field, Record, field
 from funnelkit._time import require_aware
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from funnelkit._funnel import Funnel
     from funnelkit._lead import Lead
+    from funnelkit._scoring import Score
     from funnelkit._touchpoint import Touchpoint
 
 __all__ = ["Context", "Decision", "Policy", "Status", "Verdict"]
@@ -23,6 +28,16 @@ Status = Literal["met", "partial", "unknown", "failed"]
 STATUSES: tuple[str, ...] = get_args(Status)
 
 _tuple_new = tuple.__new__
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _is_number(value: object) -> bool:
+    return (
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    )
 
 
 class Verdict(Record):
@@ -43,7 +58,7 @@ class Verdict(Record):
 
     def __new__(cls, name: str, status: Status, evidence: Any = None) -> Self:
         """Build a verdict, checking the status."""
-        if not isinstance(name, str) or not name:
+        if not _is_text(name):
             raise InvalidInput(f"Verdict name={name!r} must be a non-empty string")
         if status not in STATUSES:
             raise InvalidInput(f"Verdict status={status!r} must be one of {', '.join(STATUSES)}")
@@ -92,7 +107,7 @@ class Decision(Record):
             if not isinstance(reason, str):
                 raise InvalidInput(f"Decision reasons must be strings, got {reason!r}")
         if score is not None:
-            if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
+            if not _is_number(score):
                 raise InvalidInput(f"Decision score={score!r} must be a finite number or None")
             score = float(score)
         if policy is not None and not isinstance(policy, str):
@@ -101,9 +116,17 @@ class Decision(Record):
 
     @classmethod
     def allow(
-        cls, *, criteria: Iterable[Verdict] = (), score: float | None = None, policy: str | None = None
+        cls,
+        *,
+        criteria: Iterable[Verdict] = (),
+        score: float | None = None,
+        policy: str | None = None,
     ) -> Self:
-        """An allowing decision."""
+        """An allowing decision.
+
+        >>> Decision.allow(score=72, policy="score>=60").score
+        72.0
+        """
         return cls(True, criteria=criteria, score=score, policy=policy)  # noqa: FBT003
 
     @classmethod
@@ -114,8 +137,15 @@ class Decision(Record):
         score: float | None = None,
         policy: str | None = None,
     ) -> Self:
-        """A refusing decision with the given reasons."""
-        return cls(False, criteria=criteria, reasons=reasons, score=score, policy=policy)  # noqa: FBT003
+        """A refusing decision with the given reasons.
+
+        >>> Decision.deny("no budget", "no authority").reasons
+        ('no budget', 'no authority')
+        """
+        return cls(
+            False,  # noqa: FBT003 - the field is a bool
+            criteria=criteria, reasons=reasons, score=score, policy=policy,
+        )
 
     def __hash__(self) -> int:
         return hash(("Decision", self.allowed, self.reasons, self.policy))
@@ -142,7 +172,7 @@ class Context(Record):
     touchpoints: Field[tuple[Touchpoint, ...]] = field(1, "The lead's touchpoints, oldest first.")
     funnel: Field[Funnel | None] = field(2, "The funnel the move belongs to, or None.")
     data: Field[Mapping[str, Any]] = field(3, "Free host data (read-only).")
-    score: Field[Any] = field(4, "The lead's current Score from a scoring model, or None.")
+    score: Field[Score | None] = field(4, "The lead's current Score from a scoring model, or None.")
 
     def __new__(
         cls,
@@ -151,23 +181,22 @@ class Context(Record):
         touchpoints: Sequence[Touchpoint] = (),
         funnel: Funnel | None = None,
         data: Mapping[str, Any] | None = None,
-        score: Any = None,
+        score: Score | None = None,
     ) -> Self:
         """Build a context, checking ``at`` and the types of the others."""
         require_aware(at)
         if data is not None and not isinstance(data, Mapping):
             raise InvalidInput(f"context data={data!r} must be a mapping or None")
-        return _tuple_new(
-            cls,
-            (at, tuple(touchpoints), funnel, _NO_DATA if not data else MappingProxyType(dict(data)), score),
-        )
+        frozen = _NO_DATA if not data else MappingProxyType(dict(data))
+        return _tuple_new(cls, (at, tuple(touchpoints), funnel, frozen, score))
 
     def __hash__(self) -> int:
         return hash(("Context", self.at))
 
     def __reduce__(self) -> Any:
-        # MappingProxyType does not pickle; rebuild through the constructor.
-        return (_rebuild_context, (self.at, self.touchpoints, self.funnel, dict(self.data), self.score))
+        """Pickle support: the read-only data mapping is rebuilt through the constructor."""
+        fields = (self.at, self.touchpoints, self.funnel, dict(self.data), self.score)
+        return (_rebuild_context, fields)
 
 
 def _rebuild_context(at: datetime, touchpoints: Any, funnel: Any, data: Any, score: Any) -> Context:

@@ -5,12 +5,17 @@ already catches ``ValueError`` or ``LookupError`` keeps working.  Messages say w
 what to do about it.
 """
 
+# The names are the API the issue fixed (InvalidFunnel, UnknownEvent, PolicyRefused, ...): they say
+# what happened, as attrs' FrozenError and Hypothesis' InvalidArgument do, without an Error suffix.
+# ruff: noqa: N818
+
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from funnelkit._decision import Decision
 
 __all__ = [
@@ -45,6 +50,11 @@ class FunnelError(Exception):
     """
 
 
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Unpickle an error whose constructor takes keyword arguments."""
+    return cls(*args, **kwargs)
+
+
 class InvalidFunnel(FunnelError, ValueError):
     """A funnel definition has one or more problems; all of them are listed.
 
@@ -62,13 +72,19 @@ class InvalidFunnel(FunnelError, ValueError):
     problems: tuple[tuple[str, str], ...]
 
     def __init__(self, problems: Sequence[tuple[str, str]], *, name: str = "") -> None:
+        """List *problems* as ``(path, message)`` pairs for the funnel called *name*."""
         self.problems = tuple(problems)
         self.name = name
         title = f"funnel {name!r}" if name else "funnel definition"
         count = len(self.problems)
-        lines = [f"{title} has {count} problem{'s' if count != 1 else ''}; fix each and build again:"]
+        plural = "s" if count != 1 else ""
+        lines = [f"{title} has {count} problem{plural}; fix each and build again:"]
         lines += [f"  {path}: {message}" if path else f"  {message}" for path, message in problems]
         super().__init__("\n".join(lines))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle support: errors cross process boundaries too."""
+        return (_rebuild, (type(self), (self.problems,), {"name": self.name}))
 
 
 class InvalidInput(FunnelError, ValueError, TypeError):
@@ -87,83 +103,170 @@ class InvalidInput(FunnelError, ValueError, TypeError):
     """
 
 
-class UnknownEvent(FunnelError, LookupError):
-    """The funnel defines no event of that name anywhere.
+class _EventError(FunnelError):
+    """Shared by the two errors that name the events valid from the lead's stage."""
 
-    ``valid_events`` lists the events the lead could take from its stage.
-    """
-
-    def __init__(self, message: str, *, event: str, stage: str, valid_events: Sequence[str]) -> None:
+    def __init__(
+        self, message: str, *, event: str, stage: str, valid_events: Sequence[str]
+    ) -> None:
+        """Say *message* about *event* fired from *stage*, where *valid_events* are possible."""
         super().__init__(message)
         self.event = event
         self.stage = stage
         self.valid_events = tuple(valid_events)
 
     def __str__(self) -> str:
+        """The message, unquoted."""
         return str(self.args[0])
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle support."""
+        kwargs = {"event": self.event, "stage": self.stage, "valid_events": self.valid_events}
+        return (_rebuild, (type(self), self.args, kwargs))
 
-class TransitionNotAllowed(FunnelError, ValueError):
+
+class UnknownEvent(_EventError, LookupError):
+    """The funnel defines no event of that name anywhere (a ``LookupError``).
+
+    ``valid_events`` lists the events the lead could take from its stage.
+
+    >>> from datetime import datetime, timezone
+    >>> from funnelkit import templates
+    >>> funnel = templates.temperature()
+    >>> lead = funnel.new_lead("L1", at=datetime(2026, 3, 2, tzinfo=timezone.utc))
+    >>> try:
+    ...     funnel.fire(lead, "warmup", at=lead.created_at)
+    ... except UnknownEvent as e:
+    ...     print(e.valid_events)
+    ('warm_up', 'lose')
+    """
+
+
+class TransitionNotAllowed(_EventError, ValueError):
     """The event exists in the funnel but not from the lead's current stage.
 
     ``valid_events`` lists the events the lead could take from its stage.
-    """
 
-    def __init__(self, message: str, *, event: str, stage: str, valid_events: Sequence[str]) -> None:
-        super().__init__(message)
-        self.event = event
-        self.stage = stage
-        self.valid_events = tuple(valid_events)
+    >>> from datetime import datetime, timezone
+    >>> from funnelkit import templates
+    >>> funnel = templates.temperature()
+    >>> lead = funnel.new_lead("L1", at=datetime(2026, 3, 2, tzinfo=timezone.utc))
+    >>> try:
+    ...     funnel.fire(lead, "buy", at=lead.created_at)
+    ... except TransitionNotAllowed as e:
+    ...     print(e.event, e.stage, e.valid_events)
+    buy cold ('warm_up', 'lose')
+    """
 
 
 class PolicyRefused(FunnelError, ValueError):
     """The policy guarding a move said no; ``decision`` says why.
 
     ``reasons`` repeats ``decision.reasons``: one human-readable line per failed criterion.
+
+    >>> from datetime import datetime, timezone
+    >>> from funnelkit import Decision, templates
+    >>> funnel = templates.temperature(policies={"warm_up": lambda lead, ctx: Decision.deny(
+    ...     "no engagement yet", policy="engaged")})
+    >>> lead = funnel.new_lead("L1", at=datetime(2026, 3, 2, tzinfo=timezone.utc))
+    >>> try:
+    ...     funnel.fire(lead, "warm_up", at=lead.created_at)
+    ... except PolicyRefused as e:
+    ...     print(e.reasons, e.decision.policy)
+    ('no engagement yet',) engaged
     """
 
     def __init__(self, message: str, *, decision: Decision, event: str, stage: str) -> None:
+        """Say *message*; *decision* is the policy's answer for *event* from *stage*."""
         super().__init__(message)
         self.decision = decision
         self.reasons: tuple[str, ...] = tuple(decision.reasons)
         self.event = event
         self.stage = stage
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle support."""
+        kwargs = {"decision": self.decision, "event": self.event, "stage": self.stage}
+        return (_rebuild, (type(self), self.args, kwargs))
+
 
 class ReasonRequired(FunnelError, ValueError):
-    """A backward move, or one marked ``requires_reason``, was fired without a ``reason``."""
+    """A backward move, or one marked ``requires_reason``, was fired without a ``reason``.
+
+    >>> from datetime import datetime, timezone
+    >>> from funnelkit import templates
+    >>> funnel = templates.temperature()
+    >>> lead = funnel.new_lead("L1", at=datetime(2026, 3, 2, tzinfo=timezone.utc))
+    >>> try:
+    ...     funnel.fire(lead, "lose", at=lead.created_at)
+    ... except ReasonRequired as e:
+    ...     print(str(e).split(";")[0])
+    'lose' from 'cold' to 'lost' is marked requires_reason
+    """
 
 
 class InvalidPolicy(FunnelError, ValueError, TypeError):
-    """A policy or scoring model was built with bad parameters (raised at build time)."""
+    """A policy or scoring model was built with bad parameters, or a policy answered wrongly.
+
+    Raised when a funnel is built (a policy in data form that cannot be loaded) and when a
+    policy returns something that is not a :class:`funnelkit.Decision`.
+
+    >>> issubclass(InvalidPolicy, ValueError) and issubclass(InvalidPolicy, TypeError)
+    True
+    """
 
 
 class RuleSyntaxError(InvalidPolicy, SyntaxError):
     """A rule expression could not be parsed or uses something the rule language refuses.
 
     ``text`` is the rule and ``offset`` the 1-based column of the problem, as for ``SyntaxError``.
+
+    >>> print(RuleSyntaxError("unknown name 'budjet'", text="budjet > 10", offset=1))
+    unknown name 'budjet' (column 1)
+      budjet > 10
+      ^
     """
 
     def __init__(self, message: str, *, text: str, offset: int) -> None:
+        """Say *message* about column *offset* (1-based) of the rule *text*."""
         super().__init__(message, ("<rule>", 1, offset, text, 1, offset + 1))
         self.msg = message
         self.text = text
         self.offset = offset
 
     def __str__(self) -> str:
-        caret = " " * max(self.offset - 1, 0) + "^"
+        """The message, the rule and a caret under the column."""
+        caret = " " * max((self.offset or 1) - 1, 0) + "^"
         return f"{self.msg} (column {self.offset})\n  {self.text}\n  {caret}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle support."""
+        kwargs = {"text": self.text, "offset": self.offset}
+        return (_rebuild, (type(self), (self.msg,), kwargs))
 
 
 class NotFound(FunnelError, LookupError):
-    """No lead, handoff or other record has that id."""
+    """No lead, handoff, stage or other record has that name or id (a ``LookupError``).
+
+    >>> from funnelkit import templates
+    >>> try:
+    ...     templates.inbound().stage("sqll")
+    ... except NotFound as e:
+    ...     print(str(e).split(";")[1].strip())
+    did you mean 'sql'?
+    """
 
     def __str__(self) -> str:
+        """The message, unquoted."""
         return str(self.args[0]) if self.args else "not found"
 
 
 class AlreadyExists(FunnelError, ValueError):
-    """A record with that id exists already (for example a second ``capture`` of one lead id)."""
+    """A record with that id exists already (for example a second ``capture`` of one lead id).
+
+    >>> issubclass(AlreadyExists, ValueError)
+    True
+    """
 
 
 class StorageError(FunnelError, RuntimeError):
@@ -171,6 +274,9 @@ class StorageError(FunnelError, RuntimeError):
 
     Every backend translates its driver's errors into this (or a subclass), so host code handles
     one set of errors whatever the database.
+
+    >>> issubclass(ConcurrencyError, StorageError)
+    True
     """
 
 
@@ -178,6 +284,9 @@ class ConcurrencyError(StorageError):
     """Someone else changed the lead first: its stored version is not the one expected.
 
     Load the lead again and retry; ``Pipeline.fire`` does this by itself a few times.
+
+    >>> issubclass(ConcurrencyError, RuntimeError)
+    True
     """
 
 
@@ -192,17 +301,33 @@ class Veto(FunnelError, RuntimeError):
 
     @property
     def reason(self) -> str:
-        """The reason the hook gave."""
+        """The reason the hook gave.
+
+        >>> Veto("credit check failed").reason
+        'credit check failed'
+        """
         return str(self.args[0]) if self.args else ""
 
 
 class HandoffClosed(FunnelError, ValueError):
-    """A handoff was accepted, rejected or expired already; only a pending one can change."""
+    """A handoff was accepted, rejected or expired already; only a pending one can change.
+
+    >>> issubclass(HandoffClosed, ValueError)
+    True
+    """
 
 
 class InvalidHook(FunnelError, TypeError):
-    """A registered hook implementation matches no hook spec, or takes the wrong arguments."""
+    """A registered hook implementation matches no hook spec, or takes the wrong arguments.
+
+    >>> issubclass(InvalidHook, TypeError)
+    True
+    """
 
 
 class MissingExtra(FunnelError, ImportError):
-    """An optional feature needs a package that is not installed; the message names the extra."""
+    """An optional feature needs a package that is not installed; the message names the extra.
+
+    >>> issubclass(MissingExtra, ImportError)
+    True
+    """

@@ -8,13 +8,13 @@ import re
 import tomllib
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, Self, get_args
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, NoReturn, Self, TypeAlias, get_args
 
 import attrs
 
-from funnelkit._decision import Context, Decision, Policy, make_context
+from funnelkit._decision import _NO_DATA, Context, Decision, Policy
 from funnelkit._errors import (
     InvalidFunnel,
     InvalidInput,
@@ -29,30 +29,44 @@ from funnelkit._lead import _EMPTY as _EMPTY_ATTRS
 from funnelkit._lead import Lead, Outcome, Source, Transition
 from funnelkit._time import Duration, parse_duration, require_aware
 
+if TYPE_CHECKING:
+    from datetime import timedelta
+
 __all__ = ["Funnel", "FunnelBuilder", "Move", "Replayed", "Stage", "StageOutcome"]
 
 StageOutcome = Literal["open", "won", "lost"]
 _OUTCOMES: tuple[str, ...] = get_args(StageOutcome)
-_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_NOT_IDENTIFIER = "is not an identifier; start with a letter, then letters, digits or '_'"
 _tuple_new = tuple.__new__
 _tuple_iter = tuple.__iter__
 _ALLOW = Decision(True)  # noqa: FBT003 - what `check` answers for an unguarded move
 
+Problems: TypeAlias = list[tuple[str, str]]
+
+
+def _is_identifier(value: object) -> bool:
+    return isinstance(value, str) and _IDENTIFIER.fullmatch(value) is not None
+
 
 def _default_label(stage: Stage) -> str:
-    return stage.name.replace("_", " ").capitalize() if isinstance(stage.name, str) else ""
+    name: object = stage.name
+    return name.replace("_", " ").capitalize() if isinstance(name, str) else ""
 
 
 @attrs.frozen
 class Stage:
     """A position in the funnel, owned by a team.
 
-    ``outcome`` is ``"open"`` (the journey goes on), ``"won"`` or ``"lost"``.  ``stall_after``
-    (a duration such as ``"14 days"``) marks a lead stalled when it stays longer; the pipeline's
-    ``sweep`` then calls ``on_stalled`` and fires ``stall_event`` when one is set.
+    ``name`` is an identifier (a letter, then letters, digits or ``_``); ``label`` is free text for
+    display (by default the name, capitalised); ``team`` is ``"marketing"``, ``"sales"``,
+    ``"success"`` or any host string.  ``outcome`` is ``"open"`` (the journey goes on), ``"won"``
+    or ``"lost"``.  ``stall_after`` (a duration such as ``"14 days"``) marks a lead stalled when
+    it stays longer; the pipeline's ``sweep`` then calls ``on_stalled`` and fires
+    ``stall_event`` when one is set.  Stages are checked when the funnel is built.
 
-    >>> Stage("mql", "marketing", label="Marketing qualified lead")
-    Stage(name='mql', team='marketing', label='Marketing qualified lead', outcome='open', description='', stall_after=None, stall_event=None)
+    >>> Stage("mql", "marketing", label="Marketing qualified lead").label
+    'Marketing qualified lead'
     >>> Stage("customer", "success", outcome="won").label
     'Customer'
     """
@@ -67,30 +81,42 @@ class Stage:
 
     @property
     def is_open(self) -> bool:
-        """True for an open stage (neither won nor lost)."""
+        """True for an open stage (neither won nor lost).
+
+        >>> Stage("lost", "sales", outcome="lost").is_open
+        False
+        """
         return self.outcome == "open"
+
+
+def _source(value: str | Iterable[str]) -> str | tuple[str, ...]:
+    given: object = value
+    if isinstance(given, str) or not isinstance(given, Iterable):
+        return value  # type: ignore[return-value]  # not a name or names: validation reports it
+    return tuple(given)
 
 
 @attrs.frozen
 class Move:
     """A way a lead can move: an event that takes it from a source stage to a target stage.
 
-    ``source`` is a stage name, a sequence of names, or ``"*"`` (every open stage except the
-    target).  ``policy`` guards the move: a callable ``policy(lead, context) -> Decision``, a rule
-    string, or ``{"use": name, "params": {...}}`` (strings and mappings need
-    :mod:`funnelkit.policies`).  ``backward`` must be set on moves to an earlier stage; those,
-    and moves marked ``requires_reason``, need a reason when fired.  ``auto`` lets the pipeline
-    fire the move by itself when its policy passes; ``sla`` sets the due time of the handoff a
-    team-crossing move creates.
+    In the data form this is one entry of ``"transitions"`` (a :class:`Transition` is the record
+    of a move that happened).  ``source`` is a stage name, a sequence of names, or ``"*"``
+    (every open stage except the target).  ``policy`` guards the move: a callable
+    ``policy(lead, context) -> Decision``, a rule string, or ``{"use": name, "params": {...}}``
+    (strings and mappings need :mod:`funnelkit.policies`).  ``backward`` must be set on moves to
+    an earlier stage; those, and moves marked ``requires_reason``, need a reason when fired.
+    ``auto`` lets the pipeline fire the move by itself when its policy passes; ``sla`` sets the
+    due time of the handoff a team-crossing move creates.
 
     >>> Move("qualify", "lead", "mql")
     Move(event='qualify', source='lead', target='mql', policy=None, backward=False, requires_reason=False, auto=False, sla=None)
-    """
+    >>> Move("recycle", ["mql", "sql"], "lead", backward=True).source
+    ('mql', 'sql')
+    """  # noqa: E501 - a doctest's output is one line
 
     event: str
-    source: str | tuple[str, ...] = attrs.field(
-        converter=lambda v: v if isinstance(v, str) else tuple(v)
-    )
+    source: str | tuple[str, ...] = attrs.field(converter=_source)
     target: str
     policy: Policy | str | Mapping[str, Any] | None = attrs.field(default=None, kw_only=True)
     backward: bool = attrs.field(default=False, kw_only=True)
@@ -100,7 +126,7 @@ class Move:
 
 
 class _Row(NamedTuple):
-    """One compiled entry of the move table: everything ``fire`` needs, looked up once."""
+    """One compiled entry of the move table, for introspection."""
 
     target: str
     policy: Policy | None
@@ -108,7 +134,11 @@ class _Row(NamedTuple):
     backward: bool
     team_change: tuple[str, str] | None
     move: Move
-    index: int
+    position: int
+
+
+# What ``fire`` reads: a plain tuple unpacks at C speed (target, policy, needs_reason, team_change).
+_Fast: TypeAlias = tuple[str, Policy | None, bool, tuple[str, str] | None]
 
 
 @attrs.frozen
@@ -117,6 +147,9 @@ class Replayed:
 
     ``problems`` lists every way the history breaks the funnel's rules (gaps in the versions,
     moves the funnel does not define, a move that starts where the previous one did not end).
+
+    >>> Replayed("L1", "mql", 2, None).problems
+    ()
     """
 
     lead_id: str
@@ -140,7 +173,7 @@ def _load_policy(spec: str | Mapping[str, Any], *, path: str) -> Policy:
     return _policy_loader.policy_from_data(spec, path=path)
 
 
-def _policy_to_data(policy: Any) -> Any:
+def _policy_to_data(policy: object) -> object:
     if policy is None or isinstance(policy, str | Mapping):
         return policy
     to_data = getattr(policy, "to_data", None)
@@ -149,13 +182,28 @@ def _policy_to_data(policy: Any) -> Any:
     return {"repr": repr(policy)}
 
 
+def _stages(value: Iterable[Stage]) -> tuple[Stage, ...]:
+    given: object = value
+    if isinstance(given, str) or not isinstance(given, Iterable):
+        raise InvalidFunnel([("stages", f"{given!r} is not a list of funnelkit.Stage")])
+    return tuple(value)
+
+
+def _moves(value: Iterable[Move]) -> tuple[Move, ...]:
+    given: object = value
+    if isinstance(given, str) or not isinstance(given, Iterable):
+        raise InvalidFunnel([("transitions", f"{given!r} is not a list of funnelkit.Move")])
+    return tuple(value)
+
+
 @attrs.frozen(eq=False)
 class Funnel:
     """An immutable funnel definition and the pure state machine over it.
 
     Build one in code (:meth:`builder` or the constructor), from data (:meth:`from_dict`,
     :meth:`from_toml`, :meth:`from_json`, :meth:`load`) or from :mod:`funnelkit.templates`.
-    Every problem in a definition is reported at once in one :class:`InvalidFunnel`.
+    Every problem in a definition is reported at once in one :class:`InvalidFunnel`.  The moves
+    are compiled into a lookup table once, when the funnel is built; :meth:`fire` only reads it.
 
     >>> from datetime import datetime, timezone
     >>> f = (Funnel.builder("mini")
@@ -171,94 +219,128 @@ class Funnel:
 
     name: str
     initial: str = attrs.field(kw_only=True)
-    stages: tuple[Stage, ...] = attrs.field(kw_only=True, converter=tuple)
-    moves: tuple[Move, ...] = attrs.field(kw_only=True, converter=tuple)
+    stages: tuple[Stage, ...] = attrs.field(kw_only=True, converter=_stages)
+    moves: tuple[Move, ...] = attrs.field(kw_only=True, converter=_moves)
     _by_name: dict[str, Stage] = attrs.field(init=False, repr=False)
     _order: dict[str, int] = attrs.field(init=False, repr=False)
     _table: dict[str, dict[str, _Row]] = attrs.field(init=False, repr=False)
+    _fast: dict[str, dict[str, _Fast]] = attrs.field(init=False, repr=False)
     _events: frozenset[str] = attrs.field(init=False, repr=False)
     _policies: tuple[Policy | None, ...] = attrs.field(init=False, repr=False)
-    _cache: dict[str, Any] = attrs.field(init=False, repr=False, factory=dict)
+    _cache: dict[str, str] = attrs.field(init=False, repr=False, factory=dict)
 
     def __attrs_post_init__(self) -> None:
-        problems: list[tuple[str, str]] = []
+        """Check the definition (every problem at once) and compile the move table."""
+        problems: Problems = []
         by_name, order = self._check_stages(problems)
         policies = self._resolve_policies(problems)
         table = self._compile(by_name, order, policies, problems)
-        self._check_graph(by_name, table, problems)
+        self._check_graph(order, table, problems)
+        name: object = self.name
         if problems:
-            raise InvalidFunnel(problems, name=self.name if isinstance(self.name, str) else "")
+            raise InvalidFunnel(problems, name=name if isinstance(name, str) else "")
         set_ = object.__setattr__
         set_(self, "_by_name", by_name)
         set_(self, "_order", order)
         set_(self, "_table", table)
+        set_(self, "_fast", {
+            stage: {
+                event: (row.target, row.policy, row.needs_reason, row.team_change)
+                for event, row in rows.items()
+            }
+            for stage, rows in table.items()
+        })
         set_(self, "_events", frozenset(m.event for m in self.moves))
         set_(self, "_policies", policies)
 
     # -- validation -------------------------------------------------------------------------
 
-    def _check_stages(self, problems: list[tuple[str, str]]) -> tuple[dict[str, Stage], dict[str, int]]:
-        if not isinstance(self.name, str) or not self.name.strip():
-            problems.append(("name", f"{self.name!r} is not a funnel name; give a non-empty string"))
+    def _check_stages(self, problems: Problems) -> tuple[dict[str, Stage], dict[str, int]]:
+        name: object = self.name
+        if not isinstance(name, str) or not name.strip():
+            problems.append(("name", f"{name!r} is not a funnel name; give a non-empty string"))
         if not self.stages:
             problems.append(("stages", "a funnel needs at least one stage"))
         by_name: dict[str, Stage] = {}
         order: dict[str, int] = {}
-        for i, stage in enumerate(self.stages):
+        items: tuple[object, ...] = self.moves
+        events = [m.event for m in items if isinstance(m, Move)]
+        for i, item in enumerate(self.stages):
             path = f"stages[{i}]"
+            stage: object = item
             if not isinstance(stage, Stage):
                 problems.append((path, f"{stage!r} is not a funnelkit.Stage"))
                 continue
-            if not isinstance(stage.name, str) or not _IDENTIFIER.match(stage.name):
-                problems.append((
-                    f"{path}.name",
-                    f"{stage.name!r} is not an identifier; start with a letter, then letters, "
-                    f"digits or '_'",
-                ))
+            stage_name: object = stage.name
+            if not isinstance(stage_name, str) or not _is_identifier(stage_name):
+                problems.append((f"{path}.name", f"{stage_name!r} {_NOT_IDENTIFIER}"))
                 continue
-            if stage.name in by_name:
-                problems.append((f"{path}.name", f"duplicate stage {stage.name!r}; name each stage once"))
+            if stage_name in by_name:
+                problems.append(
+                    (f"{path}.name", f"duplicate stage {stage_name!r}; name each stage once")
+                )
                 continue
-            if not isinstance(stage.team, str) or not stage.team.strip():
-                problems.append((f"{path}.team", f"{stage.team!r} is not a team; give a non-empty string such as 'marketing'"))
-            if stage.outcome not in _OUTCOMES:
-                problems.append((f"{path}.outcome", f"{stage.outcome!r} is not one of {', '.join(_OUTCOMES)}"))
-            if not isinstance(stage.label, str) or not isinstance(stage.description, str):
-                problems.append((path, "label and description must be strings"))
-            if stage.stall_after is not None:
-                try:
-                    parse_duration(stage.stall_after, name="stall_after")
-                except InvalidInput as exc:
-                    problems.append((f"{path}.stall_after", str(exc)))
-            by_name[stage.name] = stage
-            order[stage.name] = i
-        for i, stage in enumerate(self.stages):
-            if isinstance(stage, Stage) and stage.stall_event is not None and not any(
-                isinstance(m, Move) and m.event == stage.stall_event for m in self.moves
-            ):
-                problems.append((f"stages[{i}].stall_event", f"unknown event {stage.stall_event!r}"
-                                 f"{_suggest(stage.stall_event, (m.event for m in self.moves if isinstance(m, Move)))}"))
-        if not isinstance(self.initial, str) or not self.initial:
+            self._check_stage_fields(stage, path, events, problems)
+            by_name[stage_name] = stage
+            order[stage_name] = i
+        initial: object = self.initial
+        if not isinstance(initial, str) or not initial:
             problems.append(("initial", "missing initial stage; name the stage new leads start in"))
-        elif self.stages and self.initial not in by_name:
-            problems.append(("initial", f"unknown stage {self.initial!r}{_suggest(self.initial, by_name)}"))
+        elif self.stages and initial not in by_name:
+            problems.append(
+                ("initial", f"unknown stage {initial!r}{_suggest(initial, by_name)}")
+            )
         return by_name, order
 
-    def _resolve_policies(self, problems: list[tuple[str, str]]) -> tuple[Policy | None, ...]:
+    @staticmethod
+    def _check_stage_fields(stage: Stage, path: str, events: list[str], problems: Problems) -> None:
+        team: object = stage.team
+        if not isinstance(team, str) or not team.strip():
+            problems.append((
+                f"{path}.team",
+                f"{team!r} is not a team; give a non-empty string such as 'marketing'",
+            ))
+        if stage.outcome not in _OUTCOMES:
+            problems.append(
+                (f"{path}.outcome", f"{stage.outcome!r} is not one of {', '.join(_OUTCOMES)}")
+            )
+        for field in ("label", "description"):
+            value: object = getattr(stage, field)
+            if not isinstance(value, str):
+                problems.append((f"{path}.{field}", f"{value!r} is not a string"))
+        if stage.stall_after is not None:
+            try:
+                parse_duration(stage.stall_after, name="stall_after")
+            except InvalidInput as exc:
+                problems.append((f"{path}.stall_after", str(exc)))
+        stall_event: object = stage.stall_event
+        if stall_event is not None and stall_event not in events:
+            problems.append((
+                f"{path}.stall_event",
+                f"unknown event {stall_event!r}{_suggest(stall_event, events)}",
+            ))
+
+    def _resolve_policies(self, problems: Problems) -> tuple[Policy | None, ...]:
         resolved: list[Policy | None] = []
-        for i, move in enumerate(self.moves):
-            policy = move.policy if isinstance(move, Move) else None
-            if isinstance(policy, str | Mapping):
+        items: tuple[object, ...] = self.moves
+        for i, move in enumerate(items):
+            path = f"transitions[{i}].policy"
+            spec: object = move.policy if isinstance(move, Move) else None
+            policy: Policy | None = None
+            if isinstance(spec, str | Mapping):
                 try:
-                    policy = _load_policy(policy, path=f"transitions[{i}].policy")
+                    policy = _load_policy(spec, path=path)
                 except (InvalidPolicy, InvalidInput) as exc:
-                    problems.append((f"transitions[{i}].policy", str(exc)))
-                    policy = None
-            elif policy is not None and not callable(policy):
-                problems.append((f"transitions[{i}].policy", f"{policy!r} is not callable; a policy is "
-                                 f"a callable policy(lead, context) -> Decision, a rule string or "
-                                 f"{{'use': name, 'params': {{...}}}}"))
-                policy = None
+                    problems.append((path, str(exc).removeprefix(f"{path}: ")))
+            elif callable(spec):
+                policy = spec
+            elif spec is not None:
+                problems.append((
+                    path,
+                    (f"{spec!r} is not callable; a policy is a callable "
+                    "policy(lead, context) -> Decision, a rule string or "
+                    "{'use': name, 'params': {...}}"),
+                ))
             resolved.append(policy)
         return tuple(resolved)
 
@@ -267,73 +349,104 @@ class Funnel:
         by_name: dict[str, Stage],
         order: dict[str, int],
         policies: tuple[Policy | None, ...],
-        problems: list[tuple[str, str]],
+        problems: Problems,
     ) -> dict[str, dict[str, _Row]]:
         table: dict[str, dict[str, _Row]] = {name: {} for name in by_name}
-        for i, move in enumerate(self.moves):
+        for i, item in enumerate(self.moves):
             path = f"transitions[{i}]"
+            move: object = item
             if not isinstance(move, Move):
                 problems.append((path, f"{move!r} is not a funnelkit.Move"))
                 continue
-            if not isinstance(move.event, str) or not _IDENTIFIER.match(move.event):
-                problems.append((f"{path}.event", f"{move.event!r} is not an identifier; start with a "
-                                 f"letter, then letters, digits or '_'"))
+            event: object = move.event
+            if not isinstance(event, str) or not _is_identifier(event):
+                problems.append((f"{path}.event", f"{event!r} {_NOT_IDENTIFIER}"))
                 continue
-            target = by_name.get(move.target) if isinstance(move.target, str) else None
+            target_name: object = move.target
+            target = by_name.get(target_name) if isinstance(target_name, str) else None
             if target is None:
-                problems.append((f"{path}.target", f"unknown stage {move.target!r}{_suggest(move.target, by_name)}"))
-            if move.sla is not None:
-                try:
-                    parse_duration(move.sla, name="sla")
-                except InvalidInput as exc:
-                    problems.append((f"{path}.sla", str(exc)))
-            for flag in ("backward", "requires_reason", "auto"):
-                if type(getattr(move, flag)) is not bool:
-                    problems.append((f"{path}.{flag}", f"{getattr(move, flag)!r} must be true or false"))
-            if move.source == "*":
-                sources = [s for s in by_name.values() if s.is_open and s.name != move.target]
-            else:
-                names = (move.source,) if isinstance(move.source, str) else move.source
-                if not names:
-                    problems.append((f"{path}.source", "no source stage; name one, a list, or '*'"))
-                sources = []
-                for name in names:
-                    stage = by_name.get(name) if isinstance(name, str) else None
-                    if stage is None:
-                        problems.append((f"{path}.source", f"unknown stage {name!r}{_suggest(name, by_name)}"))
-                    else:
-                        sources.append(stage)
+                problems.append((
+                    f"{path}.target",
+                    f"unknown stage {target_name!r}{_suggest(target_name, by_name)}",
+                ))
+            self._check_move_fields(move, path, problems)
+            sources = self._sources(move, path, by_name, problems)
             if target is None:
                 continue
-            declared_backward = move.backward is True
             for source in sources:
                 backward = order[target.name] < order[source.name]
-                if backward and not declared_backward:
-                    problems.append((f"{path}.backward", f"{source.name!r} -> {target.name!r} goes back "
-                                     f"to an earlier stage; declare it backward: true (backward moves need a reason)"))
-                elif declared_backward and not backward:
-                    problems.append((f"{path}.backward", f"{source.name!r} -> {target.name!r} does not go "
-                                     f"back; remove backward: true or fix the stages' order"))
-                if move.event in table[source.name]:
-                    problems.append((f"{path}.event", f"event {move.event!r} from {source.name!r} is "
-                                     f"defined twice; each event leaves a stage one way"))
+                pair = f"{source.name!r} -> {target.name!r}"
+                if backward and move.backward is not True:
+                    problems.append((
+                        f"{path}.backward",
+                        (f"{pair} goes back to an earlier stage; declare it backward: true "
+                        "(backward moves need a reason when fired)"),
+                    ))
+                elif move.backward is True and not backward:
+                    problems.append((
+                        f"{path}.backward",
+                        f"{pair} does not go back; remove backward: true or fix the stages' order",
+                    ))
+                if event in table[source.name]:
+                    first = table[source.name][event].position
+                    problems.append((
+                        f"{path}.event",
+                        (f"event {event!r} from {source.name!r} is defined twice (first in "
+                        f"transitions[{first}]); each event leaves a stage one way"),
+                    ))
                     continue
                 team_change = (source.team, target.team) if source.team != target.team else None
-                table[source.name][move.event] = _Row(
+                table[source.name][event] = _Row(
                     target=target.name,
                     policy=policies[i],
                     needs_reason=backward or move.requires_reason is True,
                     backward=backward,
                     team_change=team_change,
                     move=move,
-                    index=i,
+                    position=i,
                 )
         return table
 
+    @staticmethod
+    def _check_move_fields(move: Move, path: str, problems: Problems) -> None:
+        if move.sla is not None:
+            try:
+                parse_duration(move.sla, name="sla")
+            except InvalidInput as exc:
+                problems.append((f"{path}.sla", str(exc)))
+        for flag in ("backward", "requires_reason", "auto"):
+            value: object = getattr(move, flag)
+            if type(value) is not bool:
+                problems.append((f"{path}.{flag}", f"{value!r} must be true or false"))
+
+    @staticmethod
+    def _sources(
+        move: Move, path: str, by_name: dict[str, Stage], problems: Problems
+    ) -> list[Stage]:
+        source: object = move.source
+        if source == "*":
+            return [s for s in by_name.values() if s.is_open and s.name != move.target]
+        names: tuple[object, ...] = (
+            (source,) if isinstance(source, str) else tuple(source) if isinstance(
+                source, Iterable) else (source,)
+        )
+        if not names:
+            problems.append((f"{path}.source", "no source stage; name one, a list, or '*'"))
+        sources: list[Stage] = []
+        for name in names:
+            stage = by_name.get(name) if isinstance(name, str) else None
+            if stage is None:
+                problems.append(
+                    (f"{path}.source", f"unknown stage {name!r}{_suggest(name, by_name)}")
+                )
+            else:
+                sources.append(stage)
+        return sources
+
     def _check_graph(
-        self, by_name: dict[str, Stage], table: dict[str, dict[str, _Row]], problems: list[tuple[str, str]]
+        self, order: dict[str, int], table: dict[str, dict[str, _Row]], problems: Problems
     ) -> None:
-        if self.initial not in by_name:
+        if self.initial not in order:
             return
         seen = {self.initial}
         queue = deque([self.initial])
@@ -342,29 +455,43 @@ class Funnel:
                 if row.target not in seen:
                     seen.add(row.target)
                     queue.append(row.target)
-        index = {s.name: i for i, s in enumerate(self.stages) if isinstance(s, Stage)}
-        for name, stage in by_name.items():
+        for name, position in order.items():
+            stage = self.stages[position]
+            path = f"stages[{position}]"
             if name not in seen:
-                problems.append((f"stages[{index[name]}]", f"stage {name!r} is unreachable from the "
-                                 f"initial stage {self.initial!r}; add a move into it or remove it"))
+                problems.append((
+                    path,
+                    (f"stage {name!r} is unreachable from the initial stage {self.initial!r}; "
+                    "add a move into it or remove it"),
+                ))
             if stage.is_open and not table[name]:
-                problems.append((f"stages[{index[name]}]", f"open stage {name!r} has no way out; add a "
-                                 f"move from it, or give it outcome 'won' or 'lost'"))
+                problems.append((
+                    path,
+                    (f"open stage {name!r} has no way out; add a move from it, or give it "
+                    "outcome 'won' or 'lost'"),
+                ))
 
     # -- building ---------------------------------------------------------------------------
 
     @staticmethod
     def builder(name: str) -> FunnelBuilder:
-        """Start a fluent :class:`FunnelBuilder`."""
+        """Start a fluent :class:`FunnelBuilder`.
+
+        >>> Funnel.builder("mini").stage("lead", "marketing").stage(
+        ...     "won", "sales", outcome="won").move("win", "lead", "won").build().initial
+        'lead'
+        """
         return FunnelBuilder(name)
 
     @classmethod
     def from_dict(
         cls, data: Mapping[str, Any], *, policies: Mapping[str, Policy] | None = None
     ) -> Self:
-        """Build a funnel from its data form (see ``docs/funnel-format.md``).
+        """Build a funnel from its data form (the format is in the docs page *Funnels*).
 
         *policies* attaches a policy to every move of the named event, overriding the data.
+        Every problem, in the structure or in the funnel it describes, is listed in one
+        :class:`InvalidFunnel` with its path.
 
         >>> f = Funnel.from_dict({
         ...     "name": "tiny", "initial": "lead",
@@ -374,52 +501,73 @@ class Funnel:
         >>> f.events_from("lead")
         ('win',)
         """
-        problems: list[tuple[str, str]] = []
         if not isinstance(data, Mapping):
             raise InvalidFunnel([("", f"{type(data).__name__} is not a mapping; give a dict")])
-        _check_keys(data, "", {"name", "initial", "stages", "transitions"}, {"name", "stages"}, problems)
+        problems: Problems = []
+        _check_keys(data, "", _FUNNEL_KEYS, {"name", "initial", "stages"}, problems)
         stages: list[Stage] = []
         for i, raw in enumerate(_as_list(data.get("stages", []), "stages", problems)):
             path = f"stages[{i}]"
             if not isinstance(raw, Mapping):
                 problems.append((path, f"{raw!r} is not a table/object"))
                 continue
-            _check_keys(raw, path, {"name", "team", "label", "outcome", "description", "stall_after",
-                                    "stall_event"}, {"name", "team"}, problems)
-            kwargs = {k: raw[k] for k in ("label", "outcome", "description", "stall_after", "stall_event") if k in raw}
-            stages.append(Stage(raw.get("name"), raw.get("team"), **kwargs))  # type: ignore[arg-type]
+            _check_keys(raw, path, _STAGE_KEYS, {"name", "team"}, problems)
+            kwargs = {k: raw[k] for k in _STAGE_KEYS - {"name", "team"} if k in raw}
+            stages.append(Stage(raw.get("name", ""), raw.get("team", ""), **kwargs))
         moves: list[Move] = []
+        policies = {} if policies is None else policies
         for i, raw in enumerate(_as_list(data.get("transitions", []), "transitions", problems)):
             path = f"transitions[{i}]"
             if not isinstance(raw, Mapping):
                 problems.append((path, f"{raw!r} is not a table/object"))
                 continue
-            _check_keys(raw, path, {"event", "source", "target", "policy", "backward",
-                                    "requires_reason", "auto", "sla"}, {"event", "source", "target"}, problems)
+            _check_keys(raw, path, _MOVE_KEYS, {"event", "source", "target"}, problems)
             source = raw.get("source")
             if not isinstance(source, str) and not (
-                isinstance(source, Sequence) and all(isinstance(s, str) for s in source)
+                isinstance(source, list | tuple) and all(isinstance(s, str) for s in source)
             ):
-                problems.append((f"{path}.source", f"{source!r} must be a stage name, a list of names or '*'"))
-                source = ()
+                if "source" in raw:
+                    problems.append((
+                        f"{path}.source",
+                        f"{source!r} must be a stage name, a list of names or '*'",
+                    ))
+                source = "*"
             kwargs = {k: raw[k] for k in ("backward", "requires_reason", "auto", "sla") if k in raw}
-            policy = (policies or {}).get(raw.get("event", ""), raw.get("policy"))
-            moves.append(Move(raw.get("event"), source, raw.get("target"), policy=policy, **kwargs))  # type: ignore[arg-type]
+            event = raw.get("event", "")
+            policy = policies.get(event, raw.get("policy")) if isinstance(event, str) else None
+            moves.append(Move(event, source, raw.get("target", ""), policy=policy, **kwargs))
+        events = {m.event for m in moves}
+        for event in policies:
+            if event not in events:
+                problems.append((
+                    f"policies[{event!r}]",
+                    f"the funnel has no event {event!r}{_suggest(event, events)}",
+                ))
+        name = data.get("name", "")
         if problems:
-            # Report structural problems together with whatever the graph checks still find.
+            # Report structural problems together with whatever the funnel checks still find,
+            # leaving out the checks' echo of a key already reported missing.
+            missing = {path for path, message in problems if message == "missing"}
             try:
-                cls(data.get("name", ""), initial=data.get("initial", ""), stages=stages, moves=moves)
+                cls(name, initial=data.get("initial", ""), stages=stages, moves=moves)
             except InvalidFunnel as exc:
-                problems.extend(exc.problems)
-            raise InvalidFunnel(problems, name=str(data.get("name", "")))
-        return cls(data["name"], initial=data.get("initial", ""), stages=stages, moves=moves)
+                problems.extend(p for p in exc.problems if p[0] not in missing)
+            raise InvalidFunnel(problems, name=name if isinstance(name, str) else "")
+        return cls(name, initial=data["initial"], stages=stages, moves=moves)
 
     @classmethod
-    def from_json(cls, text: str, *, policies: Mapping[str, Policy] | None = None) -> Self:
-        """Build a funnel from JSON text in the data form."""
+    def from_json(cls, text: str | bytes, *, policies: Mapping[str, Policy] | None = None) -> Self:
+        """Build a funnel from JSON text in the data form.
+
+        >>> Funnel.from_json('{"name": "tiny", "initial": "lead", "stages": ['
+        ...     '{"name": "lead", "team": "marketing"}, {"name": "won", "team": "sales",'
+        ...     ' "outcome": "won"}], "transitions": [{"event": "win", "source": "lead",'
+        ...     ' "target": "won"}]}').teams
+        ('marketing', 'sales')
+        """
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, TypeError) as exc:
+        except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
             raise InvalidFunnel([("<json>", f"not valid JSON: {exc}")]) from None
         return cls.from_dict(data, policies=policies)
 
@@ -447,23 +595,44 @@ class Funnel:
         """
         try:
             data = tomllib.loads(text)
-        except (tomllib.TOMLDecodeError, TypeError) as exc:
+        except (tomllib.TOMLDecodeError, TypeError, AttributeError) as exc:
             raise InvalidFunnel([("<toml>", f"not valid TOML: {exc}")]) from None
         return cls.from_dict(data, policies=policies)
 
     @classmethod
     def load(cls, path: str | Path, *, policies: Mapping[str, Policy] | None = None) -> Self:
-        """Build a funnel from a ``.toml`` or ``.json`` file, chosen by the file's suffix."""
+        """Build a funnel from a ``.toml`` or ``.json`` file, chosen by the file's suffix.
+
+        >>> import pathlib, tempfile
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / "tiny.json").write_text(Funnel.from_dict({
+        ...     "name": "tiny", "initial": "lead",
+        ...     "stages": [{"name": "lead", "team": "marketing"},
+        ...                {"name": "won", "team": "sales", "outcome": "won"}],
+        ...     "transitions": [{"event": "win", "source": "lead", "target": "won"}],
+        ... }).to_json())
+        >>> Funnel.load(folder / "tiny.json").name
+        'tiny'
+        """
         path = Path(path)
         loaders = {".toml": cls.from_toml, ".json": cls.from_json}
         loader = loaders.get(path.suffix.lower())
         if loader is None:
-            raise InvalidInput(f"{path}: unknown suffix {path.suffix!r}; name the file .toml or .json")
+            raise InvalidInput(
+                f"{path}: unknown suffix {path.suffix!r}; name the file .toml or .json"
+            )
         try:
             text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InvalidInput(f"{path}: cannot read the funnel definition ({exc.strerror or exc})") from None
-        return loader(text, policies=policies)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"{path}: cannot read the funnel definition ({exc})") from None
+        try:
+            return loader(text, policies=policies)
+        except InvalidFunnel as exc:
+            raise InvalidFunnel(
+                [(f"{path}: {where}" if where.startswith("<") else where, what)
+                 for where, what in exc.problems],
+                name=exc.name,
+            ) from None
 
     def to_dict(self) -> dict[str, Any]:
         """The funnel's data form; :meth:`from_dict` of it gives an equal funnel.
@@ -471,8 +640,15 @@ class Funnel:
         Policies written as data (rule strings, ``{"use": ...}``) round-trip; a policy object with
         a ``to_data()`` method writes that; any other callable is written as ``{"repr": ...}``,
         which :meth:`from_dict` refuses (attach it again with ``policies=``).
+
+        >>> from funnelkit import templates
+        >>> data = templates.temperature().to_dict()
+        >>> data["transitions"][0]
+        {'event': 'warm_up', 'source': 'cold', 'target': 'warm'}
+        >>> Funnel.from_dict(data) == templates.temperature()
+        True
         """
-        stages = []
+        stages: list[dict[str, Any]] = []
         for s in self.stages:
             d: dict[str, Any] = {"name": s.name, "team": s.team}
             if s.label != _default_label(s):
@@ -486,77 +662,141 @@ class Funnel:
             if s.stall_event is not None:
                 d["stall_event"] = s.stall_event
             stages.append(d)
-        moves = []
+        moves: list[dict[str, Any]] = []
         for m in self.moves:
-            t: dict[str, Any] = {"event": m.event,
-                                 "source": m.source if isinstance(m.source, str) else list(m.source),
-                                 "target": m.target}
+            t: dict[str, Any] = {
+                "event": m.event,
+                "source": m.source if isinstance(m.source, str) else list(m.source),
+                "target": m.target,
+            }
             if m.policy is not None:
                 t["policy"] = _policy_to_data(m.policy)
-            for flag in ("backward", "requires_reason", "auto"):
-                if getattr(m, flag):
-                    t[flag] = True
+            t.update({flag: True for flag in ("backward", "requires_reason", "auto")
+                      if getattr(m, flag)})
             if m.sla is not None:
                 t["sla"] = str(parse_duration(m.sla))
             moves.append(t)
         return {"name": self.name, "initial": self.initial, "stages": stages, "transitions": moves}
 
+    def to_json(self) -> str:
+        """The data form as JSON text (:meth:`from_json` reads it back).
+
+        >>> from funnelkit import templates
+        >>> Funnel.from_json(templates.inbound().to_json()) == templates.inbound()
+        True
+        """
+        return json.dumps(self.to_dict(), indent=2)
+
     def __eq__(self, other: object) -> bool:
+        """Funnels are equal when their data forms and their policies are."""
         if type(other) is not type(self):
             return NotImplemented
         return self.to_dict() == other.to_dict() and self._policies == other._policies
 
     def __hash__(self) -> int:
+        """Hash of the name, initial stage and stage names (consistent with ``==``)."""
         return hash((self.name, self.initial, tuple(s.name for s in self.stages)))
 
     # -- introspection ----------------------------------------------------------------------
 
     def stage(self, name: str) -> Stage:
-        """The stage called *name*; :class:`NotFound` (a ``LookupError``) if there is none."""
+        """The stage called *name*; :class:`NotFound` (a ``LookupError``) if there is none.
+
+        >>> from funnelkit import templates
+        >>> templates.inbound().stage("sql").team
+        'sales'
+        """
         try:
             return self._by_name[name]
         except (KeyError, TypeError):
-            raise NotFound(f"funnel {self.name!r} has no stage {name!r}{_suggest(name, self._by_name)}; "
-                           f"stages are {', '.join(self._by_name)}") from None
+            raise NotFound(
+                f"funnel {self.name!r} has no stage {name!r}{_suggest(name, self._by_name)}; "
+                f"stages are {', '.join(self._by_name)}"
+            ) from None
 
     @property
     def teams(self) -> tuple[str, ...]:
-        """Every team that owns a stage, in order of first appearance."""
+        """Every team that owns a stage, in order of first appearance.
+
+        >>> from funnelkit import templates
+        >>> templates.inbound().teams
+        ('marketing', 'sales', 'success')
+        """
         return tuple(dict.fromkeys(s.team for s in self.stages))
 
     @property
     def events(self) -> tuple[str, ...]:
-        """Every event name, in order of definition."""
+        """Every event name, in order of definition.
+
+        >>> from funnelkit import templates
+        >>> templates.temperature().events
+        ('warm_up', 'heat', 'buy', 'cool', 'lose')
+        """
         return tuple(dict.fromkeys(m.event for m in self.moves))
 
     def events_from(self, stage: str) -> tuple[str, ...]:
-        """The events valid from *stage*, in order of definition (no policy is run)."""
+        """The events valid from *stage*, in order of definition (no policy is run).
+
+        >>> from funnelkit import templates
+        >>> templates.temperature().events_from("hot")
+        ('buy', 'cool', 'lose')
+        """
         self.stage(stage)
         return tuple(self._table[stage])
 
     def moves_from(self, stage: str) -> tuple[Move, ...]:
-        """The move definitions that leave *stage*, in order of definition."""
+        """The move definitions that leave *stage*, in order of definition.
+
+        >>> from funnelkit import templates
+        >>> [m.target for m in templates.temperature().moves_from("hot")]
+        ['customer', 'cold', 'lost']
+        """
         self.stage(stage)
         return tuple(row.move for row in self._table[stage].values())
 
     def move(self, stage: str, event: str) -> Move:
-        """The move definition *event* takes from *stage* (errors as for :meth:`fire`)."""
+        """The move definition *event* takes from *stage* (errors as for :meth:`fire`).
+
+        >>> from funnelkit import templates
+        >>> templates.inbound().move("nurture", "recycle").backward
+        True
+        """
         return self._row(stage, event).move
 
     def target(self, stage: str, event: str) -> str:
-        """The stage *event* leads to from *stage*."""
+        """The stage *event* leads to from *stage*.
+
+        >>> from funnelkit import templates
+        >>> templates.inbound().target("mql", "hand_to_sales")
+        'sql'
+        """
         return self._row(stage, event).target
 
     def policy(self, stage: str, event: str) -> Policy | None:
-        """The policy guarding *event* from *stage* (data forms already turned into policies)."""
+        """The policy guarding *event* from *stage* (data forms already turned into policies).
+
+        >>> from funnelkit import templates
+        >>> templates.inbound().policy("lead", "qualify") is None
+        True
+        """
         return self._row(stage, event).policy
 
     def requires_reason(self, stage: str, event: str) -> bool:
-        """True when firing *event* from *stage* needs a reason (backward or marked so)."""
+        """True when firing *event* from *stage* needs a reason (backward or marked so).
+
+        >>> from funnelkit import templates
+        >>> templates.inbound().requires_reason("nurture", "recycle")
+        True
+        """
         return self._row(stage, event).needs_reason
 
     def is_backward(self, source: str, target: str) -> bool:
-        """True when *target* was defined before *source* (a move back)."""
+        """True when *target* was defined before *source* (a move back).
+
+        >>> from funnelkit import templates
+        >>> templates.inbound().is_backward("nurture", "lead")
+        True
+        """
         return self._order[self.stage(target).name] < self._order[self.stage(source).name]
 
     def _row(self, stage: str, event: str) -> _Row:
@@ -565,20 +805,26 @@ class Funnel:
         except (KeyError, TypeError):
             self._refuse(stage, event)
 
-    def _refuse(self, stage: object, event: object) -> Any:
+    def _refuse(self, stage: object, event: object) -> NoReturn:
+        """Raise the error that says why *event* cannot be taken from *stage*."""
         if not isinstance(stage, str) or stage not in self._table:
             raise InvalidInput(
-                f"stage {stage!r} is not a stage of funnel {self.name!r}{_suggest(stage, self._table)}; "
-                f"was the lead stored under another funnel definition? Stages are "
-                f"{', '.join(self._table)}"
+                f"stage {stage!r} is not a stage of funnel {self.name!r}"
+                f"{_suggest(stage, self._table)}; was the lead stored under another funnel "
+                f"definition? Stages are {', '.join(self._table)}"
             )
         valid = tuple(self._table[stage])
         listed = ", ".join(valid) if valid else "none (it is a final stage)"
-        if not isinstance(event, str) or event not in self._events:
+        if not isinstance(event, str):
+            raise InvalidInput(
+                f"event={event!r} is not a string; give an event name (valid from {stage!r}: "
+                f"{listed})"
+            )
+        if event not in self._events:
             raise UnknownEvent(
                 f"funnel {self.name!r} has no event {event!r}{_suggest(event, self._events)}; "
                 f"events valid from {stage!r}: {listed}",
-                event=str(event), stage=stage, valid_events=valid,
+                event=event, stage=stage, valid_events=valid,
             )
         raise TransitionNotAllowed(
             f"event {event!r} is not allowed from stage {stage!r} in funnel {self.name!r}; "
@@ -597,20 +843,50 @@ class Funnel:
         source: Source | None = None,
         owner: str | None = None,
     ) -> Lead:
-        """A new lead (version 0) in the initial stage, captured at *at*."""
-        if type(id) is str and id and type(at) is datetime and at.tzinfo is not None and (
-            attributes is None and source is None and owner is None and at.utcoffset() is not None
-        ):  # the common case, a fast path: no optional field to check
+        """A new lead (version 0) in the initial stage, captured at *at* (timezone-aware).
+
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import Source, templates
+        >>> lead = templates.inbound().new_lead(
+        ...     "L1", at=datetime(2026, 3, 2, 9, tzinfo=timezone.utc),
+        ...     attributes={"company": "Acme"}, source=Source.of("referral"))
+        >>> lead.stage, lead.version, lead.source.kind
+        ('subscriber', 0, 'seed')
+        """
+        if (
+            type(id) is str and id and type(at) is datetime and at.utcoffset() is not None
+            and attributes is None and source is None and owner is None
+        ):  # the common case, a fast path: nothing optional to check
             return _tuple_new(Lead, (id, self.initial, 0, _EMPTY_ATTRS, None, None, at, at, at))
-        return Lead(id, self.initial, attributes=attributes, source=source, owner=owner, created_at=at)
+        require_aware(at)
+        return Lead(
+            id, self.initial, attributes=attributes, source=source, owner=owner, created_at=at
+        )
 
     def check(
-        self, lead: Lead, event: str, *, at: datetime, context: Context | Mapping[str, Any] | None = None
+        self,
+        lead: Lead,
+        event: str,
+        *,
+        at: datetime,
+        context: Context | Mapping[str, Any] | None = None,
     ) -> Decision:
         """Run the policy guarding *event* for *lead* without moving it.
 
         Returns the policy's :class:`Decision` (an allowing one with no criteria when the move is
         unguarded); raises as :meth:`fire` does when the event cannot be taken from the stage.
+
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import Decision, templates
+        >>> def budget(lead, context):
+        ...     if lead.attributes.get("budget", 0) >= 10_000:
+        ...         return Decision.allow(policy="budget")
+        ...     return Decision.deny("budget under 10,000", policy="budget")
+        >>> funnel = templates.inbound(policies={"qualify": budget})
+        >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+        >>> lead = funnel.fire(funnel.new_lead("L1", at=at), "convert", at=at).lead
+        >>> funnel.check(lead, "qualify", at=at).reasons
+        ('budget under 10,000',)
         """
         if type(lead) is not Lead:
             raise InvalidInput(f"lead={lead!r} is not a funnelkit.Lead")
@@ -618,23 +894,61 @@ class Funnel:
         row = self._row(lead.stage, event)
         if row.policy is None:
             return _ALLOW
-        return self._decide(row.policy, lead, at, context)
+        return self._decide(row.policy, lead, self._context(at, context))
 
-    def _decide(
-        self, policy: Policy, lead: Lead, at: datetime, context: Context | Mapping[str, Any] | None
-    ) -> Decision:
+    def _context(self, at: datetime, context: Context | Mapping[str, Any] | None) -> Context:
         if type(context) is Context:
-            ctx = context
-        elif context is None or isinstance(context, Mapping):
-            ctx = make_context(at, self, context)
-        else:
-            raise InvalidInput(f"context={context!r} must be a funnelkit.Context, a mapping or None")
-        decision = policy(lead, ctx)
+            return context
+        if context is None:
+            return _tuple_new(Context, (at, (), self, _NO_DATA, None))
+        if isinstance(context, Mapping):
+            return Context(at, funnel=self, data=context)
+        raise InvalidInput(f"context={context!r} must be a funnelkit.Context, a mapping or None")
+
+    @staticmethod
+    def _decide(policy: Policy, lead: Lead, context: Context) -> Decision:
+        decision: object = policy(lead, context)
         if type(decision) is not Decision:
             raise InvalidPolicy(
-                f"policy {policy!r} returned {decision!r}; a policy must return a funnelkit.Decision"
+                f"policy {policy!r} returned {decision!r}; a policy must return a "
+                "funnelkit.Decision (Decision.allow() or Decision.deny('why'))"
             )
         return decision
+
+    def _check_extras(
+        self, stage: str, event: str, row: _Fast, actor: object, reason: object
+    ) -> None:
+        """The rare checks of :meth:`fire`: a reason, an actor."""
+        if reason is not None and type(reason) is not str:
+            raise InvalidInput(f"reason={reason!r} must be a string or None")
+        if actor is not None and (type(actor) is not str or not actor):
+            raise InvalidInput(f"actor={actor!r} must be a non-empty string or None")
+        target, _, needs_reason, _ = row
+        if needs_reason and (reason is None or not reason.strip()):
+            why = (
+                "goes back to an earlier stage" if self._table[stage][event].backward
+                else "is marked requires_reason"
+            )
+            raise ReasonRequired(
+                f"{event!r} from {stage!r} to {target!r} {why}; pass reason='...' saying why "
+                "(it is kept on the transition, for the feedback loop)"
+            )
+
+    @staticmethod
+    def _refused(policy: Policy, decision: object, lead: Lead, event: str) -> NoReturn:
+        """Raise for a policy that said no (or answered something that is not a Decision)."""
+        if type(decision) is not Decision:
+            raise InvalidPolicy(
+                f"policy {policy!r} returned {decision!r}; a policy must return a "
+                "funnelkit.Decision (Decision.allow() or Decision.deny('why'))"
+            )
+        why = "; ".join(decision.reasons) or "no reason given"
+        name = decision.policy or repr(policy)
+        raise PolicyRefused(
+            f"policy {name} refused {event!r} for lead {lead.id!r} in {lead.stage!r}: {why}; "
+            "the decision is on the error's .decision",
+            decision=decision, event=event, stage=lead.stage,
+        )
 
     def fire(
         self,
@@ -654,50 +968,61 @@ class Funnel:
 
         Raises :class:`UnknownEvent`, :class:`TransitionNotAllowed`, :class:`PolicyRefused`,
         :class:`ReasonRequired` or :class:`InvalidInput`; nothing is half done.
+
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import templates
+        >>> funnel = templates.inbound()
+        >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+        >>> outcome = funnel.fire(funnel.new_lead("L1", at=at), "convert", at=at, actor="web")
+        >>> outcome.lead.stage, outcome.transition.source, outcome.transition.version
+        ('lead', 'subscriber', 1)
         """
+        # The hot path: every line here runs once per move.  Rare checks live in helpers.
         if type(lead) is not Lead:
-            raise InvalidInput(f"lead={lead!r} is not a funnelkit.Lead; build leads with funnel.new_lead")
-        lead_id, stage, version, attributes, source, owner, created, entered, updated = _tuple_iter(lead)
+            raise InvalidInput(
+                f"lead={lead!r} is not a funnelkit.Lead; build leads with funnel.new_lead"
+            )
+        lead_id, stage, version, attributes, source, owner, created, entered, updated = (
+            _tuple_iter(lead)
+        )
         try:
-            row = self._table[stage][event]
+            row = self._fast[stage][event]
         except (KeyError, TypeError):
             self._refuse(stage, event)
+        target, policy, needs_reason, team_change = row
         try:
-            if at < updated:
-                raise InvalidInput(
-                    f"at={at.isoformat()} is before lead {lead_id!r}'s last change "
-                    f"({updated.isoformat()}); a lead's moves happen in time order"
-                )
+            late = at < updated
         except TypeError:
-            require_aware(at)
+            require_aware(at)  # names what is wrong with a naive or non-datetime `at`
             raise
-        if reason is not None and type(reason) is not str:
-            raise InvalidInput(f"reason={reason!r} must be a string or None")
-        if row.needs_reason and not reason:
-            why = "goes back to an earlier stage" if row.backward else "is marked requires_reason"
-            raise ReasonRequired(
-                f"{event!r} from {stage!r} to {row.target!r} {why}; pass reason='...' "
-                f"saying why (it is kept on the transition for the feedback loop)"
+        if late or type(at) is not datetime:
+            require_aware(at)  # a datetime subclass passes if aware
+        if late:
+            raise InvalidInput(
+                f"at={at.isoformat()} is before lead {lead_id!r}'s last change "
+                f"({updated.isoformat()}); a lead's moves happen in time order"
             )
-        if actor is not None and type(actor) is not str:
-            raise InvalidInput(f"actor={actor!r} must be a string or None")
-        decision = None
-        if row.policy is not None:
-            decision = self._decide(row.policy, lead, at, context)
-            if not decision.allowed:
-                why = "; ".join(decision.reasons) or "no reason given"
-                raise PolicyRefused(
-                    f"policy {decision.policy or row.policy!r} refused {event!r} for lead "
-                    f"{lead_id!r} in {stage!r}: {why}",
-                    decision=decision, event=event, stage=stage,
-                )
-        target = row.target
+        if needs_reason or reason is not None or actor is not None:
+            self._check_extras(stage, event, row, actor, reason)
+        if policy is None:
+            decision = None
+            if context is not None:
+                self._context(at, context)  # unused, but a wrong type is still an error
+        else:
+            decision = policy(
+                lead,
+                _tuple_new(Context, (at, (), self, _NO_DATA, None)) if context is None
+                else self._context(at, context),
+            )
+            if type(decision) is not Decision or not decision.allowed:
+                self._refused(policy, decision, lead, event)
         version += 1
         return _tuple_new(Outcome, (
             _tuple_new(Lead, (lead_id, target, version, attributes, source, owner, created,
                               entered if target == stage else at, at)),
-            _tuple_new(Transition, (lead_id, event, stage, target, at, actor, reason, decision, version)),
-            row.team_change,
+            _tuple_new(Transition,
+                       (lead_id, event, stage, target, at, actor, reason, decision, version)),
+            team_change,
         ))
 
     def replay(self, transitions: Iterable[Transition]) -> dict[str, Replayed]:
@@ -705,7 +1030,15 @@ class Funnel:
 
         Transitions may come in any order; each lead's are sorted by version.  A lead whose history
         has gaps, duplicates, or moves the funnel does not define gets ``problems``.
-        """
+
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import templates
+        >>> funnel = templates.inbound()
+        >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+        >>> first = funnel.fire(funnel.new_lead("L1", at=at), "convert", at=at)
+        >>> funnel.replay([first.transition])["L1"]
+        Replayed(lead_id='L1', stage='lead', version=1, stage_entered_at=datetime.datetime(2026, 3, 2, 9, 0, tzinfo=datetime.timezone.utc), problems=())
+        """  # noqa: E501 - a doctest's output is one line
         by_lead: dict[str, list[Transition]] = {}
         for t in transitions:
             if type(t) is not Transition:
@@ -717,16 +1050,21 @@ class Funnel:
             stage, version, entered = self.initial, 0, None
             problems: list[str] = []
             for t in items:
+                at_version = f"version {t.version}"
                 if t.version != version + 1:
-                    problems.append(f"version {t.version} follows {version}; versions must be contiguous")
+                    problems.append(f"{at_version} follows {version}; versions must be contiguous")
                 if t.source != stage:
-                    problems.append(f"version {t.version} leaves {t.source!r} but the lead was in {stage!r}")
+                    problems.append(
+                        f"{at_version} leaves {t.source!r} but the lead was in {stage!r}"
+                    )
                 row = self._table.get(t.source, {}).get(t.event)
                 if row is None or row.target != t.target:
-                    problems.append(f"version {t.version}: {t.event!r} from {t.source!r} to "
-                                    f"{t.target!r} is not a move of funnel {self.name!r}")
+                    problems.append(
+                        f"{at_version}: {t.event!r} from {t.source!r} to {t.target!r} is not a "
+                        f"move of funnel {self.name!r}"
+                    )
                 elif row.needs_reason and not t.reason:
-                    problems.append(f"version {t.version}: {t.event!r} needs a reason and has none")
+                    problems.append(f"{at_version}: {t.event!r} needs a reason and has none")
                 if t.target != stage:
                     entered = t.at
                 stage, version = t.target, t.version
@@ -736,36 +1074,70 @@ class Funnel:
     # -- diagrams ---------------------------------------------------------------------------
 
     def to_mermaid(self) -> str:
-        """A Mermaid ``stateDiagram-v2`` of the funnel, made through ``transitions`` once per funnel."""
-        from funnelkit import _diagrams  # noqa: PLC0415 - diagrams are built lazily, once
+        """A Mermaid ``stateDiagram-v2`` of the funnel, drawn by ``transitions`` once per funnel.
 
-        if "mermaid" not in self._cache:
-            self._cache["mermaid"] = _diagrams.mermaid(self)
-        return str(self._cache["mermaid"])
+        Stage labels are shown, won and lost stages styled, the initial stage marked with
+        ``[*] -->``.  The text is built on the first call and kept.
+
+        >>> from funnelkit import templates
+        >>> print(templates.temperature().to_mermaid().splitlines()[3])
+        stateDiagram-v2
+        """
+        diagram = self._cache.get("mermaid")
+        if diagram is None:
+            from funnelkit import _diagrams  # noqa: PLC0415 - diagrams are drawn lazily
+
+            diagram = self._cache.setdefault("mermaid", _diagrams.mermaid(self))
+        return diagram
 
     def to_dot(self) -> str:
-        """Graphviz DOT source of the funnel; needs the extra ``funnelkit[diagrams]``."""
-        from funnelkit import _diagrams  # noqa: PLC0415 - diagrams are built lazily, once
+        """Graphviz DOT source of the funnel; needs the extra ``funnelkit[diagrams]``.
 
-        if "dot" not in self._cache:
-            self._cache["dot"] = _diagrams.dot(self)
-        return str(self._cache["dot"])
+        Drawn by ``transitions`` through the small pure-Python ``graphviz`` package (no Graphviz
+        binary is needed for the source text), once per funnel.  Without the package it raises
+        :class:`MissingExtra`.
+
+        >>> from funnelkit import templates
+        >>> templates.temperature().to_dot().startswith("digraph temperature {")
+        True
+        """
+        diagram = self._cache.get("dot")
+        if diagram is None:
+            from funnelkit import _diagrams  # noqa: PLC0415 - diagrams are drawn lazily
+
+            diagram = self._cache.setdefault("dot", _diagrams.dot(self))
+        return diagram
+
+
+_FUNNEL_KEYS = frozenset({"name", "initial", "stages", "transitions"})
+_STAGE_KEYS = frozenset(
+    {"name", "team", "label", "outcome", "description", "stall_after", "stall_event"}
+)
+_MOVE_KEYS = frozenset(
+    {"event", "source", "target", "policy", "backward", "requires_reason", "auto", "sla"}
+)
 
 
 def _check_keys(
-    data: Mapping[str, Any], path: str, allowed: set[str], required: set[str],
-    problems: list[tuple[str, str]],
+    data: Mapping[Any, Any],
+    path: str,
+    allowed: frozenset[str],
+    required: set[str],
+    problems: Problems,
 ) -> None:
     prefix = f"{path}." if path else ""
-    for key in data:
-        if key not in allowed:
-            problems.append((f"{prefix}{key}", f"unknown key{_suggest(key, allowed)}; expected "
-                             f"{', '.join(sorted(allowed))}"))
-    for key in sorted(required - set(data)):
-        problems.append((f"{prefix}{key}", "missing"))
+    problems.extend(
+        (
+            f"{prefix}{key}",
+            f"unknown key{_suggest(key, allowed)}; expected {', '.join(sorted(allowed))}",
+        )
+        for key in data
+        if key not in allowed
+    )
+    problems.extend((f"{prefix}{key}", "missing") for key in sorted(required - set(data)))
 
 
-def _as_list(value: Any, path: str, problems: list[tuple[str, str]]) -> list[Any]:
+def _as_list(value: object, path: str, problems: Problems) -> list[object]:
     if isinstance(value, list | tuple):
         return list(value)
     problems.append((path, f"{value!r} is not a list"))
@@ -801,10 +1173,16 @@ class FunnelBuilder:
         stall_after: str | timedelta | Duration | None = None,
         stall_event: str | None = None,
     ) -> Self:
-        """Add a stage (see :class:`Stage`)."""
+        """Add a stage (see :class:`Stage`); *label* defaults to the name, capitalised.
+
+        >>> FunnelBuilder("f").stage("mql", "marketing", label="MQL")._stages[0].label
+        'MQL'
+        """
         kwargs: dict[str, Any] = {} if label is None else {"label": label}
-        self._stages.append(Stage(name, team, outcome=outcome, description=description,
-                                  stall_after=stall_after, stall_event=stall_event, **kwargs))
+        self._stages.append(Stage(
+            name, team, outcome=outcome, description=description,
+            stall_after=stall_after, stall_event=stall_event, **kwargs,
+        ))
         return self
 
     def move(
@@ -819,20 +1197,33 @@ class FunnelBuilder:
         auto: bool = False,
         sla: str | timedelta | Duration | None = None,
     ) -> Self:
-        """Add a move (see :class:`Move`)."""
-        self._moves.append(Move(event, source, target, policy=policy, backward=backward,  # type: ignore[arg-type]
-                                requires_reason=requires_reason, auto=auto, sla=sla))
+        """Add a move (see :class:`Move`); *source* may be a name, a list of names or ``"*"``.
+
+        >>> FunnelBuilder("f").move("lose", "*", "lost", requires_reason=True)._moves[0].source
+        '*'
+        """
+        self._moves.append(Move(
+            event, source, target, policy=policy, backward=backward,
+            requires_reason=requires_reason, auto=auto, sla=sla,
+        ))
         return self
 
     def initial(self, name: str) -> Self:
-        """Make *name* the stage new leads start in."""
+        """Make *name* the stage new leads start in (by default the first stage added).
+
+        >>> FunnelBuilder("f").stage("a", "t").stage("b", "t").initial("b")._initial
+        'b'
+        """
         self._initial = name
         return self
 
     def build(self) -> Funnel:
-        """Check the definition and build the funnel (:class:`InvalidFunnel` lists every problem)."""
+        """Check the definition and build the funnel (:class:`InvalidFunnel` lists every problem).
+
+        >>> FunnelBuilder("f").stage("a", "t", outcome="won").build().stages[0].outcome
+        'won'
+        """
         initial = self._initial if self._initial is not None else (
             self._stages[0].name if self._stages else ""
         )
         return Funnel(self._name, initial=initial, stages=self._stages, moves=self._moves)
-

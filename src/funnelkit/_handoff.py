@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 import attrs
 
-from funnelkit._errors import InvalidInput
+from funnelkit._errors import HandoffClosed, InvalidInput, ReasonRequired
 from funnelkit._time import require_aware
 
-__all__ = ["HANDOFF_STATUSES", "Handoff", "HandoffStatus"]
+if TYPE_CHECKING:
+    from datetime import datetime
+
+__all__ = ["HANDOFF_STATUSES", "Handoff", "HandoffStatus", "handoff_id"]
 
 HandoffStatus = Literal["pending", "accepted", "rejected", "expired"]
 HANDOFF_STATUSES: tuple[str, ...] = get_args(HandoffStatus)
@@ -21,12 +23,14 @@ def _status(_: object, __: object, value: object) -> None:
         raise InvalidInput(f"handoff status={value!r} must be one of {', '.join(HANDOFF_STATUSES)}")
 
 
-def _optional_aware(_: object, attribute: attrs.Attribute[object], value: object) -> None:
+def _optional_aware(
+    _: object, attribute: attrs.Attribute[datetime | None], value: datetime | None
+) -> None:
     if value is not None:
         require_aware(value, attribute.name)
 
 
-def _aware(_: object, attribute: attrs.Attribute[object], value: object) -> None:
+def _aware(_: object, attribute: attrs.Attribute[datetime], value: datetime) -> None:
     require_aware(value, attribute.name)
 
 
@@ -40,7 +44,8 @@ class Handoff:
 
     >>> from datetime import datetime, timezone
     >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
-    >>> h = Handoff("H1", "L1", "marketing", "sales", created_at=at, event="hand_to_sales", version=3)
+    >>> h = Handoff("H1", "L1", "marketing", "sales", created_at=at, event="hand_to_sales",
+    ...             version=3)
     >>> h.status, h.is_pending
     ('pending', True)
     """
@@ -55,7 +60,8 @@ class Handoff:
     assignee: str | None = attrs.field(default=None, kw_only=True)
     due_at: datetime | None = attrs.field(default=None, kw_only=True, validator=_optional_aware)
     status: HandoffStatus = attrs.field(default="pending", kw_only=True, validator=_status)
-    resolved_at: datetime | None = attrs.field(default=None, kw_only=True, validator=_optional_aware)
+    resolved_at: datetime | None = attrs.field(
+        default=None, kw_only=True, validator=_optional_aware)
     resolved_by: str | None = attrs.field(default=None, kw_only=True)
     reason: str | None = attrs.field(default=None, kw_only=True)
 
@@ -63,3 +69,59 @@ class Handoff:
     def is_pending(self) -> bool:
         """True while nobody has accepted, rejected or expired it."""
         return self.status == "pending"
+
+    def is_overdue(self, at: datetime) -> bool:
+        """True when it is still pending and *at* is past its due time.
+
+        >>> from datetime import datetime, timedelta, timezone
+        >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+        >>> h = Handoff("L1:1", "L1", "marketing", "sales", created_at=at, event="e", version=1,
+        ...             due_at=at + timedelta(hours=4))
+        >>> h.is_overdue(at + timedelta(hours=4)), h.is_overdue(at + timedelta(hours=5))
+        (False, True)
+        """
+        require_aware(at)
+        return self.status == "pending" and self.due_at is not None and at > self.due_at
+
+    def _close(
+        self, status: HandoffStatus, at: datetime, by: str | None, reason: str | None
+    ) -> Handoff:
+        require_aware(at)
+        if self.status != "pending":
+            raise HandoffClosed(
+                f"handoff {self.id!r} is {self.status} already; only a pending handoff can be "
+                f"accepted, rejected or expired"
+            )
+        if at < self.created_at:
+            raise InvalidInput(
+                f"at={at.isoformat()} is before handoff {self.id!r} was created "
+                f"({self.created_at.isoformat()}); time only moves forward"
+            )
+        return attrs.evolve(self, status=status, resolved_at=at, resolved_by=by, reason=reason)
+
+    def accept(self, *, by: str | None, at: datetime) -> Handoff:
+        """The handoff accepted by *by* at *at* (:class:`HandoffClosed` unless pending)."""
+        return self._close("accepted", at, by, None)
+
+    def reject(self, *, by: str | None, reason: str, at: datetime) -> Handoff:
+        """The handoff rejected by *by* at *at*, saying why in *reason*."""
+        text: object = reason  # checked at run time: callers may pass anything
+        if not isinstance(text, str) or not text.strip():
+            raise ReasonRequired(
+                f"rejecting handoff {self.id!r} needs a reason: say why the lead goes back "
+                f"(it is the feedback the sending team learns from)"
+            )
+        return self._close("rejected", at, by, reason)
+
+    def expire(self, *, at: datetime) -> Handoff:
+        """The handoff marked expired at *at* (its SLA ran out)."""
+        return self._close("expired", at, None, None)
+
+
+def handoff_id(lead_id: str, version: int) -> str:
+    """The id of the handoff created by the move that brought *lead_id* to *version*.
+
+    >>> handoff_id("L1", 3)
+    'L1:3'
+    """
+    return f"{lead_id}:{version}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, Self, get_args
 
 import attrs
@@ -13,6 +12,8 @@ from funnelkit._record import Field, Record, field
 from funnelkit._time import require_aware
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from funnelkit._decision import Decision
 
 __all__ = ["Attributes", "Lead", "Outcome", "Source", "SourceKind", "Transition"]
@@ -43,7 +44,7 @@ class Attributes(dict[str, Any]):
         )
 
     __setitem__ = __delitem__ = __ior__ = _readonly
-    clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = _readonly
 
     def __reduce__(self) -> tuple[type[Attributes], tuple[dict[str, Any]]]:
         return (Attributes, (dict(self),))
@@ -116,7 +117,11 @@ class Source:
 
     @classmethod
     def of(cls, channel: str, kind: SourceKind | None = None) -> Source:
-        """A source for *channel*, with its usual kind when *kind* is not given."""
+        """A source for *channel*, with its usual kind when *kind* is not given.
+
+        >>> Source.of("cold_email").kind, Source.of("trade_show").kind
+        ('spear', None)
+        """
         return cls(channel, kind if kind is not None else _DEFAULT_KINDS.get(channel))
 
 
@@ -132,8 +137,10 @@ class Lead(Record):
     """A lead at one moment: a value you cannot change in place.
 
     Moves produce new leads through :meth:`funnelkit.Funnel.fire`; other changes (attributes,
-    owner, source) through :meth:`evolve`.  Stores rebuild a lead from its stored fields with the
-    constructor, which checks every field.
+    owner, source) through :meth:`evolve`.  Two leads are equal when every field is; leads hash
+    and pickle (they cross process boundaries).  Stores rebuild a lead from its stored fields with
+    the constructor, which checks every field: ``Lead(id, stage, version=..., attributes=...,
+    source=..., owner=..., created_at=..., stage_entered_at=..., updated_at=...)``.
 
     >>> from datetime import datetime, timezone
     >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
@@ -143,7 +150,7 @@ class Lead(Record):
     >>> lead.stage = "mql"
     Traceback (most recent call last):
     ...
-    AttributeError: Lead is immutable: cannot set 'stage'; build a new value instead (see Lead's documentation)
+    AttributeError: Lead is immutable: cannot set 'stage'; build a new value instead
     """
 
     __slots__ = ()
@@ -198,7 +205,8 @@ class Lead(Record):
             )
         return _tuple_new(
             cls,
-            (id, stage, version, _attributes(attributes), source, owner, created_at, entered, updated),
+            (id, stage, version, _attributes(attributes), source, owner, created_at, entered,
+             updated),
         )
 
     def evolve(
@@ -244,7 +252,14 @@ class Transition(Record):
     """The immutable record that a lead moved: who, what, when, why, and under which decision.
 
     ``source`` and ``target`` are stage names; ``version`` is the lead's version after the move;
-    ``decision`` is the guarding policy's :class:`funnelkit.Decision`, or None for an unguarded move.
+    ``decision`` is the guarding policy's :class:`funnelkit.Decision`, or None for an unguarded
+    move.  Stores rebuild one with the constructor, which checks every field.
+
+    >>> from datetime import datetime, timezone
+    >>> t = Transition("L1", "qualify", "lead", "mql", datetime(2026, 3, 2, tzinfo=timezone.utc),
+    ...                actor="scoring", version=2)
+    >>> t.source, t.target, t.version, t.decision
+    ('lead', 'mql', 2, None)
     """
 
     __slots__ = ()
@@ -287,8 +302,11 @@ class Transition(Record):
         if decision is not None and not isinstance(decision, Decision):
             raise InvalidInput(f"decision={decision!r} must be a funnelkit.Decision or None")
         if type(version) is not int or version < 1:
-            raise InvalidInput(f"version={version!r} must be an int >= 1 (the version after the move)")
-        return _tuple_new(cls, (lead_id, event, source, target, at, actor, reason, decision, version))
+            raise InvalidInput(
+                f"version={version!r} must be an int >= 1 (the lead's version after the move)"
+            )
+        fields = (lead_id, event, source, target, at, actor, reason, decision, version)
+        return _tuple_new(cls, fields)
 
     def __hash__(self) -> int:
         return hash(("Transition", self.lead_id, self.version, self.event, self.at))
@@ -298,6 +316,17 @@ class Outcome(Record):
     """What :meth:`funnelkit.Funnel.fire` returns: the evolved lead, the record, any team change.
 
     ``team_change`` is ``(from_team, to_team)`` when the move crosses teams (a handoff), else None.
+
+    >>> from datetime import datetime, timezone
+    >>> from funnelkit import templates
+    >>> funnel = templates.inbound()
+    >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+    >>> lead = funnel.new_lead("L1", at=at)
+    >>> for event in ("convert", "qualify", "hand_to_sales"):
+    ...     outcome = funnel.fire(lead, event, at=at)
+    ...     lead = outcome.lead
+    >>> outcome.team_change
+    ('marketing', 'sales')
     """
 
     __slots__ = ()

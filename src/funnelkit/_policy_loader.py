@@ -7,17 +7,73 @@ the policy library until a funnel actually names a policy in data form.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from funnelkit._decision import Policy
-from funnelkit._errors import InvalidPolicy
+from funnelkit._errors import InvalidPolicy, RuleSyntaxError
+
+if TYPE_CHECKING:
+    from funnelkit._decision import Policy
 
 __all__ = ["policy_from_data"]
 
 
 def policy_from_data(spec: str | Mapping[str, Any], *, path: str) -> Policy:
-    """Build the policy *spec* describes; raise :class:`InvalidPolicy` naming *path* if it cannot."""
-    raise InvalidPolicy(
-        f"{path}: policies in data form ({spec!r}) are not supported yet; attach a callable "
-        f"with Funnel.from_dict(..., policies={{event: policy}})"
-    )
+    """Build the policy *spec* describes; raise :class:`InvalidPolicy` naming *path* if it cannot.
+
+    A string is a rule (:func:`funnelkit.policies.rule`); a mapping is ``{"use": name}`` with an
+    optional ``"params"`` mapping, passed to :func:`funnelkit.policies.load`.  Parameters named
+    ``policies`` / ``policy`` of the combinators may hold data forms themselves.
+
+    >>> policy_from_data({"use": "bant", "params": {"min_met": 3}}, path="transitions[0].policy")
+    bant(min_met=3)
+    >>> try:
+    ...     policy_from_data("budget >>", path="transitions[1].policy")
+    ... except RuleSyntaxError as e:
+    ...     print(e.msg, "| column", e.offset)
+    transitions[1].policy: unexpected '>'; expected a value, a name or '(' | column 9
+    """
+    from funnelkit import _policies  # noqa: PLC0415 - the policy library loads lazily
+
+    if isinstance(spec, str):
+        try:
+            return _policies.rule(spec)
+        except RuleSyntaxError as exc:
+            raise _at(path, exc) from None
+    if not isinstance(spec, Mapping):
+        raise InvalidPolicy(f"{path}: {spec!r} is not a policy; write a rule string or "
+                            f"{{'use': name, 'params': {{...}}}}")
+    extra = sorted(str(k) for k in spec if k not in {"use", "params"})
+    if extra:
+        raise InvalidPolicy(f"{path}: unknown key(s) {', '.join(extra)}; a policy table has "
+                            f"'use' and optional 'params'")
+    name = spec.get("use")
+    if not isinstance(name, str) or not name:
+        raise InvalidPolicy(f"{path}.use: {name!r} must name a policy; available: "
+                            f"{', '.join(_policies.available())}")
+    params = spec.get("params", {})
+    if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
+        raise InvalidPolicy(f"{path}.params: {params!r} must be a table of parameter names to "
+                            f"values")
+    params = dict(params)
+    if "policies" in params and isinstance(params["policies"], list | tuple):
+        params["policies"] = [
+            _nested(p, f"{path}.params.policies[{i}]") for i, p in enumerate(params["policies"])
+        ]
+    if "policy" in params:
+        params["policy"] = _nested(params["policy"], f"{path}.params.policy")
+    try:
+        return _policies.load(name, **params)
+    except RuleSyntaxError as exc:
+        raise _at(path, exc) from None
+    except InvalidPolicy as exc:
+        raise InvalidPolicy(f"{path}: {exc}") from None
+
+
+def _at(path: str, exc: RuleSyntaxError) -> RuleSyntaxError:
+    return RuleSyntaxError(f"{path}: {exc.msg}", text=str(exc.text), offset=exc.offset or 1)
+
+
+def _nested(value: Any, path: str) -> Any:
+    if isinstance(value, str | Mapping):
+        return policy_from_data(value, path=path)
+    return value

@@ -12,9 +12,11 @@ not built per move uses ``attrs``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from operator import itemgetter
-from typing import Any, ClassVar, Generic, NoReturn, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, Self, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 try:  # CPython's C-level field getter, the one ``collections.namedtuple`` uses.
     from collections import _tuplegetter  # type: ignore[attr-defined]
@@ -52,8 +54,7 @@ class Record(tuple):  # type: ignore[type-arg]
 
     def __setattr__(self, name: str, value: object) -> NoReturn:
         raise AttributeError(
-            f"{type(self).__name__} is immutable: cannot set {name!r}; "
-            f"build a new value instead (see {type(self).__name__}'s documentation)"
+            f"{type(self).__name__} is immutable: cannot set {name!r}; build a new value instead"
         )
 
     def __delattr__(self, name: str) -> NoReturn:
@@ -61,13 +62,14 @@ class Record(tuple):  # type: ignore[type-arg]
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
-            return NotImplemented
-        return tuple.__eq__(self, other)  # type: ignore[arg-type]
+            # A plain tuple would compare its items with ours: answer for it.
+            return False if isinstance(other, tuple) else NotImplemented
+        return tuple.__eq__(self, other)
 
     def __ne__(self, other: object) -> bool:
         if type(other) is not type(self):
-            return NotImplemented
-        return tuple.__ne__(self, other)  # type: ignore[arg-type]
+            return True if isinstance(other, tuple) else NotImplemented
+        return tuple.__ne__(self, other)
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, *_tuple_iter(self)))

@@ -1,4 +1,4 @@
-"""Time helpers shared by every layer: aware datetimes and durations such as ``"4 business hours"``."""
+"""Time helpers shared by every layer: aware datetimes, durations such as ``"4 business hours"``."""
 
 from __future__ import annotations
 

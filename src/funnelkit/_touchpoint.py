@@ -4,28 +4,32 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from funnelkit._errors import InvalidInput
 from funnelkit._time import require_aware
 
+if TYPE_CHECKING:
+    from datetime import datetime
+
 __all__ = ["Touchpoint"]
 
 
-def _non_empty(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+def _non_empty(_: object, attribute: attrs.Attribute[str], text: str) -> None:
+    value: object = text
     if not isinstance(value, str) or not value:
         raise InvalidInput(f"Touchpoint {attribute.name}={value!r} must be a non-empty string")
 
 
-def _aware(_: object, __: object, value: object) -> None:
+def _aware(_: object, __: attrs.Attribute[datetime], value: datetime) -> None:
     require_aware(value, "Touchpoint at")
 
 
-def _points(_: object, __: object, value: object) -> None:
+def _points(_: object, __: attrs.Attribute[float | None], points: float | None) -> None:
+    value: object = points
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):

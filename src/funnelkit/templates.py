@@ -13,10 +13,15 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from funnelkit._decision import Policy
+import attrs
+
 from funnelkit._errors import InvalidInput
 from funnelkit._funnel import Funnel, FunnelBuilder
+
+if TYPE_CHECKING:
+    from funnelkit._decision import Policy
 
 __all__ = ["demand_waterfall", "inbound", "predictable_revenue", "temperature"]
 
@@ -39,11 +44,10 @@ def _finish(builder: FunnelBuilder, policies: Mapping[str, Policy] | None, auto:
         if not callable(policy):
             raise InvalidInput(f"the policy for {event!r} ({policy!r}) is not callable")
     moves = [
-        m.__class__(
-            m.event, m.source, m.target,
+        attrs.evolve(
+            m,
             policy=policies.get(m.event, m.policy),
-            backward=m.backward, requires_reason=m.requires_reason,
-            auto=m.auto or (m.event == auto and m.event in policies), sla=m.sla,
+            auto=m.auto or (m.event == auto and m.event in policies),
         )
         for m in funnel.moves
     ]
@@ -59,19 +63,19 @@ def inbound(*, policies: Mapping[str, Policy] | None = None) -> Funnel:
     keeps the customer.  ``nurture`` (marketing) takes leads that are not ready yet;
     ``disqualified`` (lost) the ones that will never buy.
 
-    ====================  ========  ===========================================================
-    stage                 team      how a lead gets there
-    ====================  ========  ===========================================================
-    subscriber            marketing the initial stage: an e-mail address and no more
-    lead                  marketing ``convert`` (filled a form, downloaded content)
-    mql                   marketing ``qualify`` (auto once a policy is attached and passes)
-    sql                   sales     ``hand_to_sales``: the handoff, SLA 4 business hours
-    opportunity           sales     ``open_opportunity``
-    customer (won)        success   ``win``: handed to customer success, SLA 1 business day
-    evangelist (won)      success   ``advocate``
-    nurture               marketing ``nurture`` from any open stage; ``recycle`` back to lead
-    disqualified (lost)   sales     ``disqualify`` from any open stage
-    ====================  ========  ===========================================================
+    ====================  ==========  ===========================================================
+    stage                 team        how a lead gets there
+    ====================  ==========  ===========================================================
+    subscriber            marketing   the initial stage: an e-mail address and no more
+    lead                  marketing   ``convert`` (filled a form, downloaded content)
+    mql                   marketing   ``qualify`` (auto once a policy is attached and passes)
+    sql                   sales       ``hand_to_sales``: the handoff, SLA 4 business hours
+    opportunity           sales       ``open_opportunity``
+    customer (won)        success     ``win``: handed to customer success, SLA 1 business day
+    evangelist (won)      success     ``advocate``
+    nurture               marketing   ``nurture`` from any open stage; ``recycle`` back to lead
+    disqualified (lost)   sales       ``disqualify`` from any open stage
+    ====================  ==========  ===========================================================
 
     >>> inbound().events_from("mql")
     ('hand_to_sales', 'nurture', 'disqualify')
@@ -85,7 +89,8 @@ def inbound(*, policies: Mapping[str, Policy] | None = None) -> Funnel:
         .stage("opportunity", "sales", label="Opportunity")
         .stage("customer", "success", label="Customer", outcome="won")
         .stage("evangelist", "success", label="Evangelist", outcome="won")
-        .stage("nurture", "marketing", label="Nurture", description="not ready yet; marketing keeps in touch")
+        .stage("nurture", "marketing", label="Nurture",
+               description="not ready yet; marketing keeps in touch")
         .stage("disqualified", "sales", label="Disqualified", outcome="lost")
         .move("convert", "subscriber", "lead")
         .move("qualify", "lead", "mql")
@@ -150,8 +155,8 @@ def predictable_revenue(*, policies: Mapping[str, Policy] | None = None) -> Funn
         .stage("qualified", "sdr", label="Qualified by the SDR")
         .stage("handed_off", "ae", label="Handed to the account executive")
         .stage("won", "ae", label="Closed won", outcome="won")
-        .stage("lost", "ae", label="Closed lost", outcome="lost")
         .stage("nurture", "marketing", label="Nurture")
+        .stage("lost", "ae", label="Closed lost", outcome="lost")
         .move("contact", "prospect", "contacted")
         .move("qualify", "contacted", "qualified")
         .move("hand_off", "qualified", "handed_off", sla="1 business days")
@@ -166,6 +171,10 @@ def predictable_revenue(*, policies: Mapping[str, Policy] | None = None) -> Funn
 def temperature(*, policies: Mapping[str, Policy] | None = None) -> Funnel:
     """Cold, warm and hot leads: how ready a lead is to buy.
 
+    Stages follow the cold / warm / qualified (hot) lead journey as small-business marketing
+    writing describes it (for example *So, What's the Difference Between Sales and Marketing?*,
+    one of the texts the project's vocabulary comes from): marketing turns cold leads into
+    qualified ones, then sales techniques turn them into customers.
     A cold lead does not know the brand, a warm one has heard of it and shows some interest, a
     hot (qualified) one knows what it wants and needs convincing; marketing warms leads up and
     sales takes the hot ones (``heat`` is the handoff, SLA 4 business hours).  Leads that cool

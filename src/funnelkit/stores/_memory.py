@@ -5,20 +5,26 @@ from __future__ import annotations
 import itertools
 import threading
 from bisect import bisect_right
-from collections.abc import Iterator
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from funnelkit._codec import check_storable
 from funnelkit._errors import AlreadyExists, ConcurrencyError, InvalidInput, NotFound, StorageError
-from funnelkit._handoff import Handoff, HandoffStatus
-from funnelkit._lead import Lead, Transition
 from funnelkit._time import require_aware
-from funnelkit._touchpoint import Touchpoint
-from funnelkit.stores._protocol import Change, OutboxRow
+from funnelkit.stores._protocol import Change, OutboxRow, check_claim, check_stream, check_worker
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from funnelkit._handoff import Handoff, HandoffStatus
+    from funnelkit._lead import Lead, Transition
+    from funnelkit._touchpoint import Touchpoint
 
 __all__ = ["MemoryStore"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class MemoryStore:
@@ -44,6 +50,7 @@ class MemoryStore:
         self._touchpoint_log: list[tuple[int, Touchpoint]] = []
         self._handoffs: dict[str, Handoff] = {}
         self._outbox: dict[int, OutboxRow] = {}
+        self._pending: dict[int, None] = {}  # undelivered row ids, oldest first
         self._outbox_keys: set[str] = set()
         self._positions = itertools.count(1)
         self._outbox_ids = itertools.count(1)
@@ -64,48 +71,114 @@ class MemoryStore:
 
     def commit(self, change: Change) -> None:
         """Write *change* atomically (all checks happen before anything is written)."""
-        if not isinstance(change, Change):
+        if type(change) is not Change and not isinstance(change, Change):
             raise InvalidInput(f"commit takes a funnelkit.stores.Change, got {change!r}")
         lead = change.lead
         with self._lock:
             self._check_open()
             stored = self._leads.get(lead.id)
+            check_storable(change, known=None if stored is None else stored.attributes)
             if change.expected_version is None:
                 if stored is not None:
-                    raise AlreadyExists(f"lead {lead.id!r} exists already; load it instead of creating it")
+                    raise AlreadyExists(
+                        f"lead {lead.id!r} exists already; load it instead of creating it")
             elif stored is None:
                 raise NotFound(f"no lead {lead.id!r} in this store")
             elif stored.version != change.expected_version:
                 raise ConcurrencyError(
-                    f"lead {lead.id!r} is at version {stored.version}, not {change.expected_version}: "
-                    f"someone else moved it first; load it again and retry"
-                )
-            for h in change.handoffs:
-                old = self._handoffs.get(h.id)
-                if old is not None and old.status != "pending":
+                    f"lead {lead.id!r} is at version {stored.version}, not "
+                    f"{change.expected_version}: someone else changed it first; load it again "
+                    f"and retry")
+            if change.handoffs or change.outbox:
+                self._check_children(change, "", {}, set())
+            self._apply(change)
+
+    def _check_children(self, change: Change, where: str, statuses: dict[str, str],
+                        keys: set[str]) -> None:
+        for h in change.handoffs:
+            old = statuses.get(h.id)
+            if old is None and h.id in self._handoffs:
+                old = self._handoffs[h.id].status
+            if old is not None and old != "pending":
+                raise ConcurrencyError(
+                    f"{where}handoff {h.id!r} is {old} already; only a pending handoff can "
+                    f"change: load it again")
+            statuses[h.id] = h.status
+        for m in change.outbox:
+            if m.key in keys or m.key in self._outbox_keys:
+                raise AlreadyExists(
+                    f"{where}outbox key {m.key!r} is used already; outbox keys must be unique "
+                    f"in a store")
+            keys.add(m.key)
+
+    def commit_many(self, changes: Sequence[Change]) -> None:
+        """Write every change in order, all or nothing (see :class:`Store`).
+
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import templates
+        >>> funnel, at = templates.inbound(), datetime(2026, 3, 2, tzinfo=timezone.utc)
+        >>> store = MemoryStore()
+        >>> store.commit_many([Change(funnel.new_lead(i, at=at), None) for i in ("A", "B")])
+        >>> [lead.id for lead in store.leads()]
+        ['A', 'B']
+        """
+        changes = list(changes)
+        for change in changes:
+            if not isinstance(change, Change):
+                raise InvalidInput(f"commit takes funnelkit.stores.Change values, got {change!r}")
+            check_storable(change)
+        with self._lock:
+            self._check_open()
+            versions: dict[str, int | None] = {}
+            statuses: dict[str, str] = {}
+            keys: set[str] = set()
+            for index, change in enumerate(changes):
+                where = f"change {index + 1} of {len(changes)}: " if len(changes) > 1 else ""
+                lead = change.lead
+                if lead.id in versions:
+                    stored_version = versions[lead.id]
+                else:
+                    stored = self._leads.get(lead.id)
+                    stored_version = None if stored is None else stored.version
+                if change.expected_version is None:
+                    if stored_version is not None:
+                        raise AlreadyExists(
+                            f"{where}lead {lead.id!r} exists already; load it instead of "
+                            f"creating it"
+                        )
+                elif stored_version is None:
+                    raise NotFound(f"{where}no lead {lead.id!r} in this store")
+                elif stored_version != change.expected_version:
                     raise ConcurrencyError(
-                        f"handoff {h.id!r} is {old.status} already; only a pending handoff can change"
+                        f"{where}lead {lead.id!r} is at version {stored_version}, not "
+                        f"{change.expected_version}: someone else changed it first; load it "
+                        f"again and retry"
                     )
-            keys = [m.key for m in change.outbox]
-            if len(set(keys)) != len(keys) or self._outbox_keys.intersection(keys):
-                raise AlreadyExists(f"outbox key already used among {keys!r}; keys must be unique")
+                versions[lead.id] = lead.version
+                self._check_children(change, where, statuses, keys)
             # Every check passed: write.
-            self._leads[lead.id] = lead
-            history = self._history.setdefault(lead.id, [])
-            self._touchpoints.setdefault(lead.id, [])
-            for t in change.transitions:
-                history.append(t)
-                self._transition_log.append((next(self._positions), t))
-            for tp in change.touchpoints:
-                self._touchpoints[lead.id].append(tp)
-                self._touchpoint_log.append((next(self._positions), tp))
-            for h in change.handoffs:
-                self._handoffs[h.id] = h
-            for m in change.outbox:
-                row_id = next(self._outbox_ids)
-                self._outbox[row_id] = OutboxRow(row_id, m.key, m.hook, dict(m.payload), m.created_at,
-                                                 next_attempt_at=m.created_at)
-                self._outbox_keys.add(m.key)
+            for change in changes:
+                self._apply(change)
+
+    def _apply(self, change: Change) -> None:
+        lead = change.lead
+        self._leads[lead.id] = lead
+        history = self._history.setdefault(lead.id, [])
+        touchpoints = self._touchpoints.setdefault(lead.id, [])
+        for t in change.transitions:
+            history.append(t)
+            self._transition_log.append((next(self._positions), t))
+        for tp in change.touchpoints:
+            touchpoints.append(tp)
+            self._touchpoint_log.append((next(self._positions), tp))
+        for h in change.handoffs:
+            self._handoffs[h.id] = h
+        for m in change.outbox:
+            row_id = next(self._outbox_ids)
+            self._outbox[row_id] = OutboxRow(row_id, m.key, m.hook, dict(m.payload),
+                                             m.created_at, next_attempt_at=m.created_at)
+            self._outbox_keys.add(m.key)
+            self._pending[row_id] = None
 
     def history(self, lead_id: str) -> list[Transition]:
         """The lead's transitions, oldest first."""
@@ -130,8 +203,7 @@ class MemoryStore:
     @staticmethod
     def _stream(log: list[tuple[int, Any]], after: int, since: datetime | None,
                 limit: int | None) -> list[tuple[int, Any]]:
-        if since is not None:
-            require_aware(since, "since")
+        check_stream(after, since, limit)
         start = bisect_right([p for p, _ in log], after)
         out = [(p, item) for p, item in log[start:] if since is None or item.at >= since]
         return out if limit is None else out[:limit]
@@ -183,22 +255,20 @@ class MemoryStore:
                 and (lead_id is None or h.lead_id == lead_id)
                 and (due_before is None or (h.due_at is not None and h.due_at < due_before))
             ]
-        return sorted(found, key=lambda h: (h.due_at is None, h.due_at or h.created_at, h.id))
+        return sorted(found, key=lambda h: (h.due_at is None, h.due_at or _EPOCH, h.id))
 
     def claim_outbox(
         self, *, worker: str, now: datetime, lease: timedelta, limit: int = 100
     ) -> list[OutboxRow]:
         """Claim up to *limit* due, undelivered rows not leased by someone else."""
-        require_aware(now, "now")
+        check_claim(worker, now, lease, limit)
         with self._lock:
             self._check_open()
-            claimed = []
-            for row_id in sorted(self._outbox):
+            claimed: list[OutboxRow] = []
+            for row_id in self._pending:
                 if len(claimed) >= limit:
                     break
                 row = self._outbox[row_id]
-                if row.delivered_at is not None:
-                    continue
                 if row.next_attempt_at is not None and row.next_attempt_at > now:
                     continue
                 if row.claimed_until is not None and row.claimed_until > now:
@@ -220,14 +290,18 @@ class MemoryStore:
     def ack_outbox(self, row_id: int, *, worker: str, at: datetime) -> None:
         """Mark a claimed row delivered."""
         require_aware(at)
+        check_worker(worker)
         with self._lock:
             self._check_open()
             row = self._claimed(row_id, worker)
-            self._outbox[row_id] = attrs.evolve(row, delivered_at=at, claimed_by=None, claimed_until=None)
+            self._outbox[row_id] = attrs.evolve(row, delivered_at=at, claimed_by=None,
+                                                claimed_until=None)
+            del self._pending[row_id]
 
     def retry_outbox(self, row_id: int, *, worker: str, error: str, retry_at: datetime) -> None:
         """Release a claimed row to be tried again at *retry_at*."""
         require_aware(retry_at, "retry_at")
+        check_worker(worker)
         with self._lock:
             self._check_open()
             row = self._claimed(row_id, worker)
@@ -238,8 +312,9 @@ class MemoryStore:
         """The outbox rows, oldest first."""
         with self._lock:
             self._check_open()
-            return [r for _, r in sorted(self._outbox.items())
-                    if not undelivered_only or r.delivered_at is None]
+            if undelivered_only:
+                return [self._outbox[i] for i in self._pending]
+            return list(self._outbox.values())
 
     def close(self) -> None:
         """Mark the store closed."""

@@ -9,7 +9,7 @@ Every backend raises the same errors: :class:`~funnelkit.NotFound`,
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -35,17 +35,29 @@ def _tuple_of(kind: type) -> Any:
     return check
 
 
+def _payload(value: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"OutboxMessage payload={value!r} must be a mapping of names to values")
+    return dict(value)
+
+
 @attrs.frozen
 class OutboxMessage:
     """An after-hook call to deliver once the change that caused it is committed.
 
     ``key`` is the idempotency key hosts can dedupe on (unique per store); ``hook`` the hook
-    spec's name; ``payload`` the JSON-able arguments (see :mod:`funnelkit._codec`).
+    spec's name; ``payload`` the arguments: JSON types plus datetimes, dates, Decimals and
+    tuples, which every store gives back unchanged.
+
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    >>> OutboxMessage("L1:1", "after_fire", {"lead_id": "L1", "at": at}, at).key
+    'L1:1'
     """
 
     key: str
     hook: str
-    payload: Mapping[str, Any] = attrs.field(converter=dict)
+    payload: Mapping[str, Any] = attrs.field(converter=_payload)
     created_at: datetime = attrs.field(validator=lambda _, __, v: require_aware(v, "created_at"))
 
 
@@ -54,7 +66,15 @@ class OutboxRow:
     """An outbox message as stored, with its delivery bookkeeping.
 
     ``attempts`` counts delivery attempts; ``claimed_by``/``claimed_until`` hold a dispatcher's
-    lease (expired leases can be claimed again); ``delivered_at`` is set once acknowledged.
+    lease (expired leases can be claimed again); ``delivered_at`` is set once acknowledged;
+    ``next_attempt_at`` is when the row is next due (its ``created_at`` at first, then the
+    ``retry_at`` of :meth:`Store.retry_outbox`); ``last_error`` is the last failure's text.
+    SQL stores give the bookkeeping times back in UTC.
+
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    >>> OutboxRow(1, "L1:1", "after_fire", {}, at).attempts
+    0
     """
 
     id: int
@@ -70,33 +90,120 @@ class OutboxRow:
     last_error: str | None = None
 
 
+def _transitions(items: Iterable[Transition]) -> tuple[Transition, ...]:
+    return tuple(items)
+
+
+def _touchpoints(items: Iterable[Touchpoint]) -> tuple[Touchpoint, ...]:
+    return tuple(items)
+
+
+def _handoffs(items: Iterable[Handoff]) -> tuple[Handoff, ...]:
+    return tuple(items)
+
+
+def _messages(items: Iterable[OutboxMessage]) -> tuple[OutboxMessage, ...]:
+    return tuple(items)
+
+
 @attrs.frozen
 class Change:
     """Everything one pipeline call writes, committed atomically by :meth:`Store.commit`.
 
     ``expected_version`` is the lead's version as loaded (None: the lead is new and must not
-    exist).  ``handoffs`` are inserted or, for an existing id, replaced; a stored handoff may only
-    be replaced while its stored status is ``"pending"``.
+    exist).  ``transitions`` are the lead's new moves, oldest first: their versions run on from
+    ``expected_version`` (from 1 for a new lead) up to ``lead.version``, so a change with no
+    transition keeps the version.  ``touchpoints`` are added.  ``handoffs`` are inserted or, for
+    an existing id, replaced; a stored handoff may only be replaced while its stored status is
+    ``"pending"``.  ``outbox`` messages are queued for delivery once the change is committed.
+    Transitions, touchpoints and handoffs must all belong to ``lead``; anything else is refused
+    with :class:`~funnelkit.InvalidInput` when the change is built, before any store sees it.
+
+    >>> from datetime import datetime, timezone
+    >>> from funnelkit import templates
+    >>> funnel = templates.inbound()
+    >>> lead = funnel.new_lead("L1", at=datetime(2026, 3, 2, tzinfo=timezone.utc))
+    >>> moved = funnel.fire(lead, "convert", at=datetime(2026, 3, 3, tzinfo=timezone.utc))
+    >>> change = Change(moved.lead, expected_version=0, transitions=[moved.transition])
+    >>> change.lead.version, len(change.transitions)
+    (1, 1)
     """
 
-    lead: Lead
+    lead: Lead = attrs.field(validator=attrs.validators.instance_of(Lead))
     expected_version: int | None
     transitions: tuple[Transition, ...] = attrs.field(
-        default=(), converter=tuple, validator=_tuple_of(Transition))
+        default=(), converter=_transitions, validator=_tuple_of(Transition))
     touchpoints: tuple[Touchpoint, ...] = attrs.field(
-        default=(), converter=tuple, validator=_tuple_of(Touchpoint))
+        default=(), converter=_touchpoints, validator=_tuple_of(Touchpoint))
     handoffs: tuple[Handoff, ...] = attrs.field(
-        default=(), converter=tuple, validator=_tuple_of(Handoff))
+        default=(), converter=_handoffs, validator=_tuple_of(Handoff))
     outbox: tuple[OutboxMessage, ...] = attrs.field(
-        default=(), converter=tuple, validator=_tuple_of(OutboxMessage))
+        default=(), converter=_messages, validator=_tuple_of(OutboxMessage))
+
+    def __attrs_post_init__(self) -> None:
+        """Check that the parts belong together (one lead, contiguous versions)."""
+        lead = self.lead
+        expected = self.expected_version
+        if expected is not None and (type(expected) is not int or expected < 0):
+            raise InvalidInput(
+                f"Change expected_version={expected!r} must be an int >= 0 (the version as "
+                f"loaded) or None for a new lead"
+            )
+        start = version = 0 if expected is None else expected
+        for t in self.transitions:
+            version += 1
+            if t.lead_id != lead.id or t.version != version:
+                raise InvalidInput(
+                    f"Change for lead {lead.id!r} (expected version {expected}) got transition "
+                    f"{t.event!r} of lead {t.lead_id!r} at version {t.version}; transitions must "
+                    f"be the lead's own, oldest first, with versions {start + 1} to "
+                    f"{start + len(self.transitions)}"
+                )
+        if lead.version != version:
+            raise InvalidInput(
+                f"Change for lead {lead.id!r}: the lead is at version {lead.version} but "
+                f"expected_version={expected} plus {len(self.transitions)} transition(s) makes "
+                f"{version}; pass the lead returned by funnel.fire with every transition it made"
+            )
+        items: list[Touchpoint | Handoff] = [*self.touchpoints, *self.handoffs]
+        for item in items:
+            if item.lead_id != lead.id:
+                raise InvalidInput(
+                    f"Change for lead {lead.id!r} got {type(item).__name__} of lead "
+                    f"{item.lead_id!r}; commit each lead's change on its own"
+                )
 
 
 @runtime_checkable
 class Store(Protocol):
     """Where leads, transitions, touchpoints, handoffs and the outbox live.
 
-    Implementations must be safe to call from several threads; SQL backends also from several
-    processes sharing one database.
+    The contract every backend keeps (and :class:`funnelkit.testing.StoreContract` checks):
+
+    - **Atomic, version-guarded commits.**  :meth:`commit` writes the whole :class:`Change` or
+      nothing; it succeeds only if the stored lead is still at ``expected_version`` (a SQL backend
+      does ``UPDATE ... WHERE id = ? AND version = ?`` and treats "no row" as a conflict).
+    - **The same errors everywhere**: :class:`~funnelkit.NotFound`,
+      :class:`~funnelkit.AlreadyExists`, :class:`~funnelkit.ConcurrencyError` (retry after
+      loading again) and :class:`~funnelkit.StorageError` (the database failed: nothing was
+      written), each translated from the driver's own.
+    - **Values come back equal**: a loaded lead, transition, touchpoint or handoff equals the one
+      committed, attributes and timezone offsets included.
+    - **Streams have positions**: :meth:`transitions` and :meth:`touchpoint_stream` yield
+      ``(position, value)`` with increasing positions, so a reader can resume ``after`` the last
+      one it saw.
+    - **Outbox leases**: two workers never hold the same row at once; a lease that ran out may be
+      claimed again; every claim counts one attempt.
+    - **Thread safety**; SQL backends are also safe for several processes on one database.
+
+    Optional: ``commit_many(changes: Sequence[Change]) -> None`` writes several changes in one
+    transaction, all or nothing, in order (two changes may move the same lead one after the
+    other).  Stores that have it let ``Pipeline.fire_many`` batch; callers look it up with
+    ``getattr(store, "commit_many", None)`` and fall back to one :meth:`commit` per change.
+
+    >>> from funnelkit.stores import MemoryStore
+    >>> isinstance(MemoryStore(), Store)
+    True
     """
 
     def load(self, lead_id: str) -> Lead:
@@ -107,9 +214,11 @@ class Store(Protocol):
         """Write *change* atomically, or nothing at all.
 
         Raises :class:`~funnelkit.AlreadyExists` when ``expected_version`` is None and the lead
-        exists, :class:`~funnelkit.ConcurrencyError` when the stored version is not
-        ``expected_version`` (or a replaced handoff is no longer pending) and
-        :class:`~funnelkit.NotFound` when an expected lead is missing.
+        exists or an outbox key is taken, :class:`~funnelkit.ConcurrencyError` when the stored
+        version is not ``expected_version`` (or a replaced handoff is no longer pending),
+        :class:`~funnelkit.NotFound` when an expected lead is missing, and
+        :class:`~funnelkit.StorageError` when the database fails.  In every case nothing of the
+        change is written.
         """
         ...
 
@@ -118,17 +227,20 @@ class Store(Protocol):
         ...
 
     def touchpoints(self, lead_id: str) -> list[Touchpoint]:
-        """The lead's touchpoints, oldest first; :class:`~funnelkit.NotFound` for no such lead."""
+        """The lead's touchpoints by time; :class:`~funnelkit.NotFound` for no such lead."""
         ...
 
     def leads(self, *, stage: str | None = None) -> Iterator[Lead]:
-        """Every lead (in one stage when *stage* is given), in id order."""
+        """Every lead (in one stage when *stage* is given), in id order (by code point)."""
         ...
 
     def transitions(
         self, *, after: int = 0, since: datetime | None = None, limit: int | None = None
     ) -> Iterator[tuple[int, Transition]]:
-        """Every transition with its position (increasing, > *after*), at or after *since*."""
+        """Every transition with its position (increasing, > *after*), at or after *since*.
+
+        At most *limit* items; a reader resumes with ``after=`` the last position it saw.
+        """
         ...
 
     def touchpoint_stream(
@@ -150,7 +262,11 @@ class Store(Protocol):
         lead_id: str | None = None,
         due_before: datetime | None = None,
     ) -> list[Handoff]:
-        """Handoffs matching every filter given (``team`` is the receiving team), by due time."""
+        """Handoffs matching every filter given (``team`` is the receiving team).
+
+        ``due_before`` keeps handoffs with a due time strictly before it.  Sorted by due time
+        (handoffs with none last), then id.  SQL backends answer from an index.
+        """
         ...
 
     def claim_outbox(
@@ -158,13 +274,13 @@ class Store(Protocol):
     ) -> list[OutboxRow]:
         """Claim up to *limit* undelivered rows due at *now* and not leased by another worker.
 
-        Two workers never hold the same row at once; a lease that ran out can be claimed again.
-        Each claim counts as one attempt.
+        Oldest first.  Two workers never hold the same row at once; a lease that ran out can be
+        claimed again.  Each claim counts as one attempt.
         """
         ...
 
     def ack_outbox(self, row_id: int, *, worker: str, at: datetime) -> None:
-        """Mark a claimed row delivered (:class:`~funnelkit.ConcurrencyError` if *worker* lost it)."""
+        """Mark a claimed row delivered (ConcurrencyError if *worker* lost its lease)."""
         ...
 
     def retry_outbox(
@@ -178,5 +294,31 @@ class Store(Protocol):
         ...
 
     def close(self) -> None:
-        """Release connections; the store is unusable afterwards."""
+        """Release connections; the store is unusable afterwards (:class:`StorageError`)."""
         ...
+
+
+def check_stream(after: object, since: object, limit: object) -> None:
+    """Refuse bad stream arguments (shared by every backend)."""
+    if type(after) is not int or after < 0:
+        raise InvalidInput(f"after={after!r} must be an int >= 0 (a position the stream gave)")
+    if since is not None:
+        require_aware(since, "since")
+    if limit is not None and (type(limit) is not int or limit < 0):
+        raise InvalidInput(f"limit={limit!r} must be an int >= 0 or None for no limit")
+
+
+def check_worker(worker: object) -> None:
+    """Refuse a worker name that is not a non-empty string."""
+    if not isinstance(worker, str) or not worker:
+        raise InvalidInput(f"worker={worker!r} must be a non-empty string naming the dispatcher")
+
+
+def check_claim(worker: object, now: object, lease: object, limit: object) -> None:
+    """Refuse bad :meth:`Store.claim_outbox` arguments (shared by every backend)."""
+    check_worker(worker)
+    require_aware(now, "now")
+    if not isinstance(lease, timedelta) or lease <= timedelta(0):
+        raise InvalidInput(f"lease={lease!r} must be a timedelta longer than zero")
+    if type(limit) is not int or limit < 1:
+        raise InvalidInput(f"limit={limit!r} must be an int >= 1")

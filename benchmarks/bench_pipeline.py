@@ -1,0 +1,130 @@
+"""Benchmark: ``Pipeline.fire`` on the MemoryStore against the pure ``Funnel.fire``, same moves.
+
+Each lead of the inbound template makes the same four unguarded moves (convert, qualify,
+nurture, recycle) in both runs; the pure run keeps the lead in a local variable, the pipeline
+run loads and commits it through the store.  The goal (issue 4): the pipeline costs at most 2x the
+pure core.  Also measured: the store's own floor (one load + one commit of a prebuilt change), and
+the pipeline with an ``after_transition`` hook registered (an outbox row per move, delivered).
+
+Run: ``.venv/bin/python benchmarks/bench_pipeline.py [--leads N] [--repeat R]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+from datetime import UTC, datetime, timedelta
+
+from funnelkit import templates
+from funnelkit._pipeline import _make_change
+from funnelkit.pipeline import Pipeline
+from funnelkit.stores import Change, MemoryStore
+
+EVENTS = ("convert", "qualify", "nurture", "recycle")
+REASONS = {"recycle": "warm again"}
+START = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+
+def _times(n_leads: int) -> list[datetime]:
+    return [START + timedelta(seconds=i) for i in range(len(EVENTS))]
+
+
+def bench_pure(funnel, n_leads: int) -> float:
+    ats = _times(n_leads)
+    leads = [funnel.new_lead(f"L{i}", at=START) for i in range(n_leads)]
+    fire = funnel.fire
+    gc.collect()
+    t0 = time.perf_counter()
+    for first in leads:
+        lead = first
+        for event, at in zip(EVENTS, ats, strict=True):
+            lead = fire(lead, event, at=at, reason=REASONS.get(event)).lead
+    return time.perf_counter() - t0
+
+
+def bench_pipeline(funnel, n_leads: int, *, hook: bool = False) -> float:
+    ats = _times(n_leads)
+    pipeline = Pipeline(funnel, store=MemoryStore())
+    if hook:
+        class Count:
+            n = 0
+
+            def after_transition(self, transition):
+                Count.n += 1
+
+        pipeline.register(Count())
+    ids = [f"L{i}" for i in range(n_leads)]
+    for lead_id in ids:
+        pipeline.capture(lead_id, at=START)
+    fire = pipeline.fire
+    gc.collect()
+    t0 = time.perf_counter()
+    for lead_id in ids:
+        for event, at in zip(EVENTS, ats, strict=True):
+            fire(lead_id, event, at=at, reason=REASONS.get(event))
+    return time.perf_counter() - t0
+
+
+def bench_store_floor(funnel, n_leads: int, *, checked: bool) -> float:
+    """One load and one commit per move of changes built beforehand: what any pipeline pays."""
+    store = MemoryStore()
+    ats = _times(n_leads)
+    plans = []
+    for i in range(n_leads):
+        lead = funnel.new_lead(f"L{i}", at=START)
+        store.commit(Change(lead, None))
+        steps = []
+        for event, at in zip(EVENTS, ats, strict=True):
+            o = funnel.fire(lead, event, at=at, reason=REASONS.get(event))
+            steps.append((lead.version, o.lead, (o.transition,)))
+            lead = o.lead
+        plans.append((f"L{i}", steps))
+    def make(lead, version, transitions):
+        if checked:
+            return Change(lead, version, transitions)
+        return _make_change(lead, version, transitions, (), (), ())
+
+    load, commit = store.load, store.commit
+    gc.collect()
+    t0 = time.perf_counter()
+    for lead_id, steps in plans:
+        for version, lead, ts in steps:
+            load(lead_id)
+            commit(make(lead, version, ts))
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--leads", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    funnel = templates.inbound()
+    moves = args.leads * len(EVENTS)
+    best: dict[str, float] = {}
+    runs = {
+        "pure funnel.fire": lambda: bench_pure(funnel, args.leads),
+        "pipeline.fire (MemoryStore, no hooks)": lambda: bench_pipeline(funnel, args.leads),
+        "pipeline.fire (MemoryStore, after_transition hook)": lambda: bench_pipeline(
+            funnel, args.leads // 10, hook=True) * 10,
+        "store floor: load + commit(Change(...))": lambda: bench_store_floor(
+            funnel, args.leads, checked=True),
+        "store floor: load + commit(prebuilt change)": lambda: bench_store_floor(
+            funnel, args.leads, checked=False),
+    }
+    for _ in range(args.repeat):  # interleaved, best of R: the machines are shared and noisy
+        for name, run in runs.items():
+            best[name] = min(best.get(name, float("inf")), run())
+    pure = best["pure funnel.fire"]
+    print(f"{moves} moves ({args.leads} leads x {len(EVENTS)}), best of {args.repeat}")
+    for name, seconds in best.items():
+        print(f"  {name:52s} {seconds / moves * 1e6:7.2f} us/move  {seconds / pure:5.2f}x pure")
+    own = (best["pipeline.fire (MemoryStore, no hooks)"] - pure
+           - best["store floor: load + commit(prebuilt change)"])
+    label = "pipeline's own work = no hooks - pure - floor"
+    print(f"  {label:52s} {own / moves * 1e6:7.2f} us/move  {own / pure:5.2f}x pure")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+"""``BusinessCalendar``: working time on weekdays and hours, without holidays, across DST changes.
+
+Built on dateutil: ``tz`` resolves the time zone (and non-existent wall times on DST days),
+``rrule`` walks the working days, ``relativedelta`` steps over the calendar.  Every computation
+happens on real (UTC) instants, so a working day that contains a DST change counts the hours that
+actually pass.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from dateutil import tz as dateutil_tz
+from dateutil.relativedelta import relativedelta
+from dateutil.rrule import DAILY, rrule
+
+from funnelkit._errors import InvalidInput
+from funnelkit._time import Duration, parse_duration, require_aware
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+__all__ = ["BusinessCalendar"]
+
+_UTC = UTC
+_ZERO = timedelta(0)
+
+
+def _working_days(value: Iterable[int]) -> tuple[int, ...]:
+    try:
+        days = tuple(sorted(set(value)))
+    except TypeError:
+        raise InvalidInput(
+            f"working_days={value!r} is not a collection of weekday numbers; give for example "
+            f"(0, 1, 2, 3, 4) for Monday to Friday (Monday = 0)"
+        ) from None
+    if not days:
+        raise InvalidInput(
+            "working_days=() leaves no working time; name at least one weekday (Monday = 0)"
+        )
+    for day in days:
+        if type(day) is not int or not 0 <= day <= 6:
+            raise InvalidInput(
+                f"working day {day!r} is not a weekday number 0 (Monday) to 6 (Sunday)"
+            )
+    return days
+
+
+def _working_hours(value: object) -> tuple[float, float]:
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        raise InvalidInput(
+            f"working_hours={value!r} is not a (start, end) pair; give for example (9, 17)"
+        )
+    start, end = value
+    for hour in (start, end):
+        if isinstance(hour, bool) or not isinstance(hour, int | float) or not 0 <= hour <= 24:
+            raise InvalidInput(f"working hour {hour!r} must be a number of hours from 0 to 24")
+    if start >= end:
+        raise InvalidInput(
+            f"working_hours={tuple(value)!r} leaves no working time; the start must come before "
+            f"the end, for example (9, 17)"
+        )
+    return (start, end)
+
+
+def _holidays(value: Iterable[date | datetime | str]) -> tuple[date, ...]:
+    if isinstance(value, str | date):
+        value = (value,)
+    days: set[date] = set()
+    try:
+        items = list(value)
+    except TypeError:
+        raise InvalidInput(f"holidays={value!r} is not a collection of dates") from None
+    for item in items:
+        if isinstance(item, datetime):
+            days.add(item.date())
+        elif isinstance(item, date):
+            days.add(item)
+        elif isinstance(item, str):
+            try:
+                days.add(date.fromisoformat(item))
+            except ValueError:
+                raise InvalidInput(
+                    f"holiday {item!r} is not an ISO date such as '2026-12-25'"
+                ) from None
+        else:
+            raise InvalidInput(f"holiday {item!r} is not a date, a datetime or an ISO date string")
+    return tuple(sorted(days))
+
+
+def _resolve_tz(value: object) -> tzinfo:
+    if isinstance(value, tzinfo):
+        return value
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(
+            f"timezone={value!r} must be an IANA name such as 'Europe/Berlin' or a tzinfo"
+        )
+    if value.upper() in {"UTC", "ETC/UTC", "Z"}:
+        return _UTC
+    resolved = dateutil_tz.gettz(value)
+    if resolved is None:
+        raise InvalidInput(
+            f"timezone={value!r} is not a time zone this system knows; give an IANA name such as "
+            f"'Europe/Berlin' or 'America/New_York'"
+        )
+    return resolved
+
+
+@attrs.frozen
+class BusinessCalendar:
+    """Working time: which weekdays and hours count, in which time zone, minus holidays.
+
+    ``add(start, duration)`` moves forward by working time and ``between(a, b)`` measures it; both
+    are correct over weekends, holidays and daylight-saving changes.  A working day is
+    ``working_hours`` long, so ``"1 business day"`` is 8 working hours on the default calendar and
+    a business week is one working day per entry of ``working_days``.
+
+    >>> from datetime import datetime, timezone
+    >>> cal = BusinessCalendar()  # Monday to Friday, 9:00 to 17:00, UTC
+    >>> friday = datetime(2026, 3, 6, 15, tzinfo=timezone.utc)
+    >>> cal.add(friday, "4 business hours").isoformat()  # 2 hours on Friday, 2 on Monday
+    '2026-03-09T11:00:00+00:00'
+    >>> cal.between(friday, cal.add(friday, "4 business hours"))
+    datetime.timedelta(seconds=14400)
+    """
+
+    timezone: str | tzinfo = attrs.field(default="UTC", kw_only=True)
+    working_days: tuple[int, ...] = attrs.field(
+        default=(0, 1, 2, 3, 4), kw_only=True, converter=_working_days)
+    working_hours: tuple[float, float] = attrs.field(
+        default=(9, 17), kw_only=True, converter=_working_hours)
+    holidays: tuple[date, ...] = attrs.field(default=(), kw_only=True, converter=_holidays)
+    _tz: tzinfo = attrs.field(init=False, repr=False, eq=False)
+    _holiday_set: frozenset[date] = attrs.field(init=False, repr=False, eq=False)
+    _day_length: timedelta = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "_tz", _resolve_tz(self.timezone))
+        set_(self, "_holiday_set", frozenset(self.holidays))
+        start, end = self.working_hours
+        set_(self, "_day_length", timedelta(hours=end - start))
+
+    # -- building blocks ------------------------------------------------------------------
+
+    @property
+    def tzinfo(self) -> tzinfo:
+        """The resolved time zone."""
+        return self._tz
+
+    @property
+    def day_length(self) -> timedelta:
+        """The working time in one working day (``working_hours`` end minus start)."""
+        return self._day_length
+
+    def _wall(self, day: date, hours: float) -> datetime:
+        """The instant (UTC) of local wall time *hours* after midnight of *day*."""
+        naive = datetime.combine(day, time()) + relativedelta(seconds=round(hours * 3600))
+        local = dateutil_tz.resolve_imaginary(naive.replace(tzinfo=self._tz))
+        return local.astimezone(_UTC)
+
+    def _window(self, day: date) -> tuple[datetime, datetime]:
+        start, end = self.working_hours
+        return self._wall(day, start), self._wall(day, end)
+
+    def _windows(
+        self, first: date, last: date | None = None
+    ) -> Iterator[tuple[datetime, datetime]]:
+        """Working windows (UTC instants) of working days from *first* (to *last*), in order."""
+        rule = rrule(
+            DAILY,
+            dtstart=datetime.combine(first, time()),
+            byweekday=self.working_days,
+            until=None if last is None else datetime.combine(last, time()),
+        )
+        for day in rule:
+            if day.date() not in self._holiday_set:
+                yield self._window(day.date())
+
+    def _business_length(self, duration: str | timedelta | Duration) -> timedelta:
+        parsed = parse_duration(duration)
+        if parsed.unit == "days":
+            return self._day_length * parsed.amount
+        if parsed.unit == "weeks":
+            return self._day_length * (parsed.amount * len(self.working_days))
+        return parsed.as_timedelta()
+
+    def _local_date(self, at: datetime) -> date:
+        return at.astimezone(self._tz).date()
+
+    # -- the public API -------------------------------------------------------------------
+
+    def is_working_time(self, at: datetime) -> bool:
+        """True when *at* falls inside working hours on a working day that is not a holiday.
+
+        >>> from datetime import datetime, timezone
+        >>> BusinessCalendar().is_working_time(datetime(2026, 3, 7, 10, tzinfo=timezone.utc))
+        False
+        """
+        require_aware(at)
+        day = self._local_date(at)
+        if day.weekday() not in self.working_days or day in self._holiday_set:
+            return False
+        start, end = self._window(day)
+        return start <= at < end
+
+    def add(self, start: datetime, duration: str | timedelta | Duration) -> datetime:
+        """The instant *duration* of working time after *start*, in the calendar's time zone.
+
+        The duration always counts working time here (``"4 hours"`` and ``"4 business hours"``
+        are the same); days and weeks count working days of ``working_hours``.  A start outside
+        working time begins at the next working hour; a result exactly at the end of a working
+        day stays there (17:00 Friday, not 9:00 Monday).
+
+        >>> from datetime import datetime, timezone
+        >>> cal = BusinessCalendar(holidays=["2026-03-09"])
+        >>> cal.add(datetime(2026, 3, 7, 12, tzinfo=timezone.utc), "2 business hours").isoformat()
+        '2026-03-10T11:00:00+00:00'
+        """
+        require_aware(start, "start")
+        remaining = self._business_length(duration)
+        cursor = start.astimezone(_UTC)
+        # Start the walk one day early: a working window of the previous local day may still be
+        # open at *start* when working hours run past midnight UTC.
+        first = self._local_date(start) - timedelta(days=1)
+        for window_start, window_end in self._windows(first):
+            if window_end <= cursor:
+                continue
+            begin = max(cursor, window_start)
+            available = window_end - begin
+            if remaining <= available:
+                return (begin + remaining).astimezone(self._tz)
+            remaining -= available
+            cursor = window_end
+        # pragma: no cover - a calendar always has another working day
+        raise AssertionError("unreachable: a calendar always has another working day")
+
+    def between(self, a: datetime, b: datetime) -> timedelta:
+        """The working time from *a* to *b* (negative when *b* comes first).
+
+        >>> from datetime import datetime, timezone
+        >>> cal = BusinessCalendar(timezone="Europe/Berlin")
+        >>> cal.between(datetime(2026, 3, 6, 16, tzinfo=timezone.utc),
+        ...             datetime(2026, 3, 9, 9, tzinfo=timezone.utc))
+        datetime.timedelta(seconds=3600)
+        """
+        require_aware(a, "a")
+        require_aware(b, "b")
+        if b < a:
+            return -self.between(b, a)
+        a_utc, b_utc = a.astimezone(_UTC), b.astimezone(_UTC)
+        total = _ZERO
+        first = self._local_date(a) - timedelta(days=1)
+        last = self._local_date(b)
+        for window_start, window_end in self._windows(first, last):
+            begin, end = max(window_start, a_utc), min(window_end, b_utc)
+            if end > begin:
+                total += end - begin
+        return total
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (self.timezone, self.working_days, self.working_hours, self.holidays))
+
+
+def _rebuild(
+    timezone: str | tzinfo, working_days: tuple[int, ...], working_hours: tuple[float, float],
+    holidays: tuple[date, ...],
+) -> BusinessCalendar:
+    return BusinessCalendar(timezone=timezone, working_days=working_days,
+                            working_hours=working_hours, holidays=holidays)

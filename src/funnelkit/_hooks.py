@@ -1,0 +1,308 @@
+"""Hook specs, declared once, and the registry that checks and calls their implementations.
+
+As in pluggy, each spec is a documented no-op function whose keyword arguments are exactly what
+implementations receive.  An implementation is a method (or module function) of the same name on
+an object the host registers; it may take any subset of the spec's arguments, by keyword.  Names
+that look like hooks but match no spec, and signatures that cannot be called that way, are refused
+at registration with :class:`~funnelkit.InvalidHook`, so mistakes show up at start-up and the call
+path never inspects anything.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import threading
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+from funnelkit import _codec
+from funnelkit._errors import InvalidHook
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from funnelkit._handoff import Handoff
+    from funnelkit._lead import Lead, Transition
+
+__all__ = [
+    "AFTER_HOOKS",
+    "BEFORE_HOOKS",
+    "SPECS",
+    "HookRegistry",
+    "after_transition",
+    "before_transition",
+    "on_handoff",
+    "on_handoff_accepted",
+    "on_handoff_rejected",
+    "on_sla_breach",
+    "on_stalled",
+]
+
+Kind = Literal["lead", "transition", "handoff", "str", "datetime"]
+
+
+@attrs.frozen
+class HookSpec:
+    """A hook's declaration: its name, its arguments and how each travels through the outbox."""
+
+    name: str
+    arguments: tuple[tuple[str, Kind], ...]
+    after: bool
+    function: Callable[..., None]
+
+    @property
+    def argnames(self) -> tuple[str, ...]:
+        """The keyword arguments implementations may take."""
+        return tuple(name for name, _ in self.arguments)
+
+
+SPECS: dict[str, HookSpec] = {}
+
+
+def _spec(
+    *arguments: tuple[str, Kind], after: bool = True
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    def declare(function: Callable[..., None]) -> Callable[..., None]:
+        names = tuple(inspect.signature(function).parameters)
+        declared = tuple(name for name, _ in arguments) + (("key",) if after else ())
+        assert names == declared, (function.__name__, names, declared)
+        args = (*arguments, ("key", "str")) if after else arguments
+        SPECS[function.__name__] = HookSpec(function.__name__, args, after, function)
+        return function
+
+    return declare
+
+
+# -- the specs ----------------------------------------------------------------------------------
+# Each is a no-op: the body is documentation.  ``key`` is the outbox row's idempotency key.
+
+
+@_spec(("lead", "lead"), ("transition", "transition"), after=False)
+def before_transition(*, lead: Lead, transition: Transition) -> None:
+    """Called before a move is committed; raise :class:`~funnelkit.Veto` to stop it.
+
+    *lead* is the lead as it is now (before the move) and *transition* the move about to be
+    written.  Called synchronously, inside the pipeline call, before anything is written; a veto
+    (or any exception, reported as a veto) leaves the store and the lead unchanged.
+
+    >>> class CreditCheck:
+    ...     def before_transition(self, lead, transition):
+    ...         if transition.target == "customer" and lead.attributes.get("credit") == "bad":
+    ...             raise Veto("credit check failed")
+    """
+
+
+@_spec(("lead", "lead"), ("transition", "transition"))
+def after_transition(*, lead: Lead, transition: Transition, key: str) -> None:
+    """Called after a move was committed, with the lead as it is after the move.
+
+    Delivered from the outbox at least once; dedupe on *key* if doing it twice would hurt.
+
+    >>> class Audit:
+    ...     def after_transition(self, transition):
+    ...         print(transition.event)
+    """
+
+
+@_spec(("handoff", "handoff"), ("lead", "lead"))
+def on_handoff(*, handoff: Handoff, lead: Lead, key: str) -> None:
+    """Called after a move that crosses teams created *handoff* (pending), with the moved lead.
+
+    >>> class Notify:
+    ...     def on_handoff(self, handoff):
+    ...         print(f"{handoff.to_team}: new lead {handoff.lead_id}, due {handoff.due_at}")
+    """
+
+
+@_spec(("handoff", "handoff"))
+def on_handoff_accepted(*, handoff: Handoff, key: str) -> None:
+    """Called after the receiving team accepted *handoff* (explicitly or by moving the lead on).
+
+    >>> class SpeedToLead:
+    ...     def on_handoff_accepted(self, handoff):
+    ...         print(handoff.resolved_at - handoff.created_at)
+    """
+
+
+@_spec(("handoff", "handoff"), ("reason", "str"))
+def on_handoff_rejected(*, handoff: Handoff, reason: str, key: str) -> None:
+    """Called after the receiving team rejected *handoff*, saying why in *reason*.
+
+    The feedback loop from sales to marketing starts here.
+
+    >>> class Feedback:
+    ...     def on_handoff_rejected(self, handoff, reason):
+    ...         print(f"{handoff.lead_id} rejected: {reason}")
+    """
+
+
+@_spec(("handoff", "handoff"))
+def on_sla_breach(*, handoff: Handoff, key: str) -> None:
+    """Called once when ``sweep`` finds *handoff* past its due time and marks it expired.
+
+    >>> class Escalate:
+    ...     def on_sla_breach(self, handoff):
+    ...         print(f"escalate {handoff.id}: due {handoff.due_at}")
+    """
+
+
+@_spec(("lead", "lead"), ("stage", "str"), ("since", "datetime"))
+def on_stalled(*, lead: Lead, stage: str, since: datetime, key: str) -> None:
+    """Called once when ``sweep`` finds *lead* in *stage* since *since*, past the stage's limit.
+
+    >>> class Stalled:
+    ...     def on_stalled(self, lead, stage, since):
+    ...         print(f"{lead.id} stuck in {stage} since {since:%Y-%m-%d}")
+    """
+
+
+BEFORE_HOOKS: tuple[str, ...] = tuple(name for name, spec in SPECS.items() if not spec.after)
+AFTER_HOOKS: tuple[str, ...] = tuple(name for name, spec in SPECS.items() if spec.after)
+_PREFIXES = ("before_", "after_", "on_")
+
+# -- payload coding (the outbox holds JSON types only) -------------------------------------------
+
+_ENCODE: dict[str, Callable[[Any], Any]] = {
+    "lead": _codec.lead_to_data,
+    "transition": _codec.transition_to_data,
+    "handoff": _codec.handoff_to_data,
+    "str": str,
+    "datetime": datetime.isoformat,
+}
+_DECODE: dict[str, Callable[[Any], Any]] = {
+    "lead": _codec.lead_from_data,
+    "transition": _codec.transition_from_data,
+    "handoff": _codec.handoff_from_data,
+    "str": str,
+    "datetime": datetime.fromisoformat,
+}
+
+
+def encode(hook: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON-able payload of an after-hook call (``key`` is not part of it)."""
+    return {name: _ENCODE[kind](arguments[name]) for name, kind in SPECS[hook].arguments
+            if name != "key"}
+
+
+def decode(hook: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments :func:`encode` wrote, as funnelkit values again."""
+    return {name: _DECODE[kind](payload[name]) for name, kind in SPECS[hook].arguments
+            if name != "key"}
+
+
+# -- the registry --------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class HookImpl:
+    """One registered implementation: the callable and the spec arguments it takes."""
+
+    plugin: object
+    name: str
+    function: Callable[..., Any]
+    argnames: tuple[str, ...]
+
+    def call(self, arguments: Mapping[str, Any]) -> Any:
+        """Call the implementation with the keyword arguments it takes."""
+        return self.function(**{name: arguments[name] for name in self.argnames})
+
+
+_NOT_BY_KEYWORD = (
+    inspect.Parameter.VAR_POSITIONAL,
+    inspect.Parameter.VAR_KEYWORD,
+    inspect.Parameter.POSITIONAL_ONLY,
+)
+
+
+def _check_signature(plugin: object, name: str, function: Callable[..., Any]) -> tuple[str, ...]:
+    spec = SPECS[name]
+    owner = plugin.__name__ if inspect.ismodule(plugin) else type(plugin).__name__
+    where = f"{owner}.{name}"
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        raise InvalidHook(
+            f"{where}: cannot read its signature; define it as a plain function or method"
+        ) from None
+    allowed = spec.argnames
+    taken: list[str] = []
+    for parameter in signature.parameters.values():
+        if parameter.kind in _NOT_BY_KEYWORD:
+            raise InvalidHook(
+                f"{where}{signature}: hooks are called with keyword arguments only; take named "
+                f"arguments from ({', '.join(allowed)}) instead of *args, **kwargs or "
+                f"positional-only ones"
+            )
+        if parameter.name not in allowed:
+            hint = difflib.get_close_matches(parameter.name, allowed, n=1)
+            raise InvalidHook(
+                f"{where}{signature}: the hook {name!r} has no argument {parameter.name!r}"
+                f"{f'; did you mean {hint[0]!r}?' if hint else ''}; it passes "
+                f"({', '.join(allowed)}), take any of them by name"
+            )
+        taken.append(parameter.name)
+    return tuple(taken)
+
+
+class HookRegistry:
+    """The implementations registered for each hook, checked at registration, in order."""
+
+    def __init__(self) -> None:
+        """An empty registry."""
+        self._lock = threading.Lock()
+        self._plugins: list[object] = []
+        self.impls: dict[str, tuple[HookImpl, ...]] = dict.fromkeys(SPECS, ())
+
+    def register(self, plugin: object) -> object:
+        """Check every hook *plugin* implements and register them all, or none."""
+        if plugin is None or isinstance(plugin, type):
+            raise InvalidHook(
+                f"register an instance or a module, not {plugin!r}: hook methods are called on "
+                f"the object you register"
+            )
+        found: list[HookImpl] = []
+        for attr in dir(plugin):
+            if attr.startswith("_") or not attr.startswith(_PREFIXES):
+                continue
+            value = getattr(plugin, attr, None)
+            if not callable(value):
+                continue
+            if attr not in SPECS:
+                hint = difflib.get_close_matches(attr, SPECS, n=1)
+                raise InvalidHook(
+                    f"{type(plugin).__name__}.{attr} looks like a hook but there is no hook "
+                    f"{attr!r}{f'; did you mean {hint[0]!r}?' if hint else ''}; hooks are "
+                    f"{', '.join(SPECS)} (rename helper methods with a leading underscore)"
+                )
+            found.append(HookImpl(plugin, attr, value, _check_signature(plugin, attr, value)))
+        if not found:
+            raise InvalidHook(
+                f"{plugin!r} implements no hook; define a method named after one of "
+                f"{', '.join(SPECS)}"
+            )
+        with self._lock:
+            if any(p is plugin for p in self._plugins):
+                raise InvalidHook(f"{plugin!r} is registered already")
+            self._plugins.append(plugin)
+            impls = dict(self.impls)
+            for impl in found:
+                impls[impl.name] = (*impls[impl.name], impl)
+            self.impls = impls  # replaced whole: readers never see a half-updated mapping
+        return plugin
+
+    def unregister(self, plugin: object) -> None:
+        """Remove every implementation *plugin* registered."""
+        with self._lock:
+            if not any(p is plugin for p in self._plugins):
+                raise InvalidHook(f"{plugin!r} is not registered")
+            self._plugins = [p for p in self._plugins if p is not plugin]
+            self.impls = {name: tuple(i for i in impls if i.plugin is not plugin)
+                          for name, impls in self.impls.items()}
+
+    @property
+    def plugins(self) -> tuple[object, ...]:
+        """The registered objects, in registration order."""
+        return tuple(self._plugins)

@@ -1,0 +1,1062 @@
+"""``Pipeline``: the imperative shell around the pure ``Funnel.fire``.
+
+Order inside one call: load -> pure fire -> ``before_*`` hooks (may veto) -> one atomic store commit
+(lead, transitions, touchpoints, handoffs, outbox rows) guarded by the lead's version -> after-hooks
+delivered from the outbox.  The hot path (``fire`` of an unguarded move that opens no handoff,
+with no transition hook registered) does one load, one pure fire, a few set lookups and one
+commit; everything else is decided once, when the pipeline is built or a hook is registered.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+
+import attrs
+
+from funnelkit import _hooks
+from funnelkit._calendar import BusinessCalendar
+from funnelkit._decision import Context
+from funnelkit._errors import (
+    AlreadyExists,
+    ConcurrencyError,
+    FunnelError,
+    HandoffClosed,
+    InvalidInput,
+    NotFound,
+    PolicyRefused,
+    ReasonRequired,
+    Veto,
+)
+from funnelkit._funnel import Funnel
+from funnelkit._handoff import Handoff, HandoffStatus, handoff_id
+from funnelkit._lead import Lead, Outcome, Source, Transition
+from funnelkit._routing import Router
+from funnelkit._time import Duration, parse_duration, require_aware
+from funnelkit._touchpoint import Touchpoint
+from funnelkit.stores._protocol import Change, OutboxMessage, OutboxRow, Store
+
+__all__ = ["Clock", "Delivery", "Pipeline", "Scorer", "SweepReport", "SystemClock"]
+
+log = logging.getLogger("funnelkit.pipeline")
+
+_P = TypeVar("_P")
+
+AUTO_ACTOR = "funnelkit.auto"
+SWEEP_ACTOR = "funnelkit.sweep"
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Anything with ``now() -> aware datetime``: where a pipeline reads the time.
+
+    >>> from datetime import datetime, timezone
+    >>> class Fixed:
+    ...     def now(self):
+    ...         return datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+    >>> isinstance(Fixed(), Clock)
+    True
+    """
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware."""
+        ...
+
+
+class SystemClock:
+    """The system clock, in UTC: the default clock of a pipeline.
+
+    >>> SystemClock().now().tzinfo
+    datetime.timezone.utc
+    """
+
+    __slots__ = ()
+
+    def now(self) -> datetime:
+        """The current time in UTC."""
+        return datetime.now(UTC)
+
+    def __repr__(self) -> str:
+        return "SystemClock()"
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """A scoring model: ``score(lead, touchpoints, *, at)`` gives the lead's score at *at*.
+
+    :class:`funnelkit.scoring.ScoringModel` is one; so is any object with that method.  The
+    pipeline passes the result to policies as ``Context.score``.
+
+    >>> class Points:
+    ...     def score(self, lead, touchpoints, *, at):
+    ...         return sum(tp.points or 0 for tp in touchpoints)
+    >>> isinstance(Points(), Scorer)
+    True
+    """
+
+    def score(self, lead: Lead, touchpoints: Sequence[Touchpoint], *, at: datetime) -> Any:
+        """The lead's score at *at*, from its touchpoints."""
+        ...
+
+
+@attrs.frozen
+class Delivery:
+    """What one :meth:`Pipeline.deliver_pending` run did: rows delivered and rows that failed.
+
+    Failed rows stay in the outbox with their error and are tried again after a backoff.
+
+    >>> Delivery(delivered=3, failed=1)
+    Delivery(delivered=3, failed=1)
+    """
+
+    delivered: int = 0
+    failed: int = 0
+
+
+@attrs.frozen
+class SweepReport:
+    """What one :meth:`Pipeline.sweep` did.
+
+    ``expired`` are the handoffs it marked expired (their ``on_sla_breach`` written), ``stalled``
+    the ids of the leads it found stalled for the first time, ``moved`` the automatic stall
+    moves it made, ``delivery`` the outbox delivery that followed.
+
+    >>> SweepReport()
+    SweepReport(expired=(), stalled=(), moved=(), delivery=Delivery(delivered=0, failed=0))
+    """
+
+    expired: tuple[Handoff, ...] = ()
+    stalled: tuple[str, ...] = ()
+    moved: tuple[Outcome, ...] = ()
+    delivery: Delivery = Delivery()
+
+
+# -- building a Change without re-checking what the pipeline built itself --------------------------
+# ``Change`` checks every item it is given (about 2.4 us).  The pipeline only hands it values
+# that were just built and checked by the funnel, so on the hot path it fills the slots directly;
+# if ``Change`` ever stops being the slotted attrs class this relies on, the checked constructor
+# is used instead (tests/pipeline/test_pipeline.py compares both).
+_CHANGE_FIELDS = ("lead", "expected_version", "transitions", "touchpoints", "handoffs", "outbox")
+_object_new = object.__new__
+
+
+def _checked_change(  # noqa: PLR0917 - mirrors Change's fields, positionally, on the hot path
+    lead: Lead, expected: int | None, transitions: tuple[Transition, ...],
+    touchpoints: tuple[Touchpoint, ...], handoffs: tuple[Handoff, ...],
+    outbox: tuple[OutboxMessage, ...],
+) -> Change:
+    return Change(lead, expected, transitions, touchpoints, handoffs, outbox)
+
+
+def _slot_setters() -> tuple[Any, ...] | None:
+    if tuple(a.name for a in attrs.fields(Change)) != _CHANGE_FIELDS:
+        return None
+    slots = [vars(Change).get(name) for name in _CHANGE_FIELDS]
+    if not all(type(s).__name__ == "member_descriptor" for s in slots):
+        return None
+    return tuple(s.__set__ for s in slots)  # type: ignore[union-attr]
+
+
+_SETTERS = _slot_setters()
+
+
+def _fast_change(  # noqa: PLR0917 - mirrors Change's fields, positionally, on the hot path
+    lead: Lead, expected: int | None, transitions: tuple[Transition, ...],
+    touchpoints: tuple[Touchpoint, ...], handoffs: tuple[Handoff, ...],
+    outbox: tuple[OutboxMessage, ...],
+) -> Change:
+    assert _SETTERS is not None
+    set_lead, set_expected, set_transitions, set_touchpoints, set_handoffs, set_outbox = _SETTERS
+    change = _object_new(Change)
+    set_lead(change, lead)
+    set_expected(change, expected)
+    set_transitions(change, transitions)
+    set_touchpoints(change, touchpoints)
+    set_handoffs(change, handoffs)
+    set_outbox(change, outbox)
+    return change
+
+
+_make_change = _fast_change if _SETTERS is not None else _checked_change
+
+
+class _Workload(Mapping[str, int]):
+    """Open handoffs per assignee of one team, counted on first use only."""
+
+    __slots__ = ("_counts", "_store", "_team")
+
+    def __init__(self, store: Store, team: str) -> None:
+        self._store = store
+        self._team = team
+        self._counts: Counter[str] | None = None
+
+    def _load(self) -> Counter[str]:
+        if self._counts is None:
+            pending = self._store.handoffs(status="pending", team=self._team)
+            self._counts = Counter(h.assignee for h in pending if h.assignee is not None)
+        return self._counts
+
+    def __getitem__(self, person: str) -> int:
+        return self._load()[person]
+
+    def get(self, person: str, default: Any = 0) -> Any:
+        return self._load().get(person, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+
+@attrs.define
+class _Step:
+    """One move planned in memory: what it writes once committed."""
+
+    outcome: Outcome
+    lead: Lead
+    handoffs: list[Handoff]
+    messages: list[OutboxMessage]
+    created: Handoff | None
+
+
+def _check_name(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(f"{name}={value!r} must be a non-empty string")
+    return value
+
+
+class Pipeline:
+    """The runtime: a funnel plus a store, hooks, a router, a business calendar and a clock.
+
+    Every method that changes state takes ``at=`` (default: the clock's ``now()``).  ``scoring``
+    is a :class:`Scorer` whose score reaches policies as ``Context.score``; ``retries`` is how
+    often :meth:`fire` retries on a fresh load after a :class:`~funnelkit.ConcurrencyError`;
+    ``backoff`` and ``max_backoff`` space the retries of failed after-hook deliveries (doubling
+    from ``backoff``); ``lease`` is how long a delivery may hold an outbox row.  The arguments
+    stay readable as attributes (``pipeline.funnel``, ``.store``, ``.router``, ``.calendar``,
+    ``.clock``, ``.scoring``).
+
+    >>> from datetime import datetime, timezone
+    >>> from funnelkit import templates
+    >>> from funnelkit.stores import MemoryStore
+    >>> pipeline = Pipeline(templates.inbound(), store=MemoryStore())
+    >>> at = datetime(2026, 3, 6, 15, tzinfo=timezone.utc)  # a Friday
+    >>> _ = pipeline.capture("L1", at=at)
+    >>> for event in ("convert", "qualify", "hand_to_sales"):
+    ...     outcome = pipeline.fire("L1", event, at=at)
+    >>> outcome.lead.stage, outcome.team_change
+    ('sql', ('marketing', 'sales'))
+    >>> handoff = pipeline.handoffs(status="pending")[0]
+    >>> handoff.due_at.isoformat()  # 4 business hours: 2 on Friday, 2 on Monday
+    '2026-03-09T11:00:00+00:00'
+    """
+
+    def __init__(
+        self,
+        funnel: Funnel,
+        *,
+        store: Store,
+        router: Router | None = None,
+        calendar: BusinessCalendar | None = None,
+        clock: Clock | None = None,
+        scoring: Scorer | None = None,
+        retries: int = 3,
+        backoff: timedelta = timedelta(seconds=30),
+        max_backoff: timedelta = timedelta(hours=1),
+        lease: timedelta = timedelta(minutes=5),
+    ) -> None:
+        """Build a pipeline; every argument is checked here, once."""
+        if not isinstance(funnel, Funnel):
+            raise InvalidInput(f"funnel={funnel!r} is not a funnelkit.Funnel")
+        if not isinstance(store, Store):
+            raise InvalidInput(f"store={store!r} does not implement funnelkit.stores.Store")
+        if router is not None and not isinstance(router, Router):
+            raise InvalidInput(f"router={router!r} is not a router; see funnelkit.routing")
+        if calendar is not None and not isinstance(calendar, BusinessCalendar):
+            raise InvalidInput(f"calendar={calendar!r} is not a funnelkit.BusinessCalendar")
+        if clock is not None and not isinstance(clock, Clock):
+            raise InvalidInput(f"clock={clock!r} has no now() method; give an object with now()")
+        if scoring is not None and not isinstance(scoring, Scorer):
+            raise InvalidInput(f"scoring={scoring!r} has no score(lead, touchpoints, *, at) method")
+        if type(retries) is not int or retries < 0:
+            raise InvalidInput(f"retries={retries!r} must be an int >= 0")
+        spans: tuple[tuple[str, object], ...] = (
+            ("backoff", backoff), ("max_backoff", max_backoff), ("lease", lease))
+        for name, value in spans:
+            if not isinstance(value, timedelta) or value <= timedelta(0):
+                raise InvalidInput(f"{name}={value!r} must be a positive timedelta")
+        self.funnel = funnel
+        self.store = store
+        self.router = router
+        self.calendar = calendar if calendar is not None else BusinessCalendar()
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.scoring = scoring
+        self._retries = retries
+        self._backoff = backoff
+        self._max_backoff = max_backoff
+        self._lease = lease
+        self._worker = f"funnelkit-pipeline-{uuid.uuid4().hex[:12]}"
+        self._hooks = _hooks.HookRegistry()
+        self._plain = True  # no before_transition / after_transition hook: fire's hot path
+        self._no_handoff: dict[str, int] = {}  # lead id -> a version known to have no handoff
+        self._local = threading.local()
+        self._compile()
+
+    def _compile(self) -> None:
+        """Precompute, per stage, what the hot path must know about each move."""
+        funnel = self.funnel
+        lost = {s.name for s in funnel.stages if s.outcome == "lost"}
+        self._guarded: dict[str, frozenset[str]] = {}
+        self._slas: dict[tuple[str, str], Duration] = {}
+        self._auto: dict[str, tuple[str, ...]] = {}
+        receiving: set[str] = set()
+        self._fast: dict[str, frozenset[str]] = {}
+        for stage in funnel.stages:
+            guarded, auto, fast = [], [], []
+            for move in funnel.moves_from(stage.name):
+                event = move.event
+                if funnel.policy(stage.name, event) is not None:
+                    guarded.append(event)
+                if move.auto and not funnel.requires_reason(stage.name, event):
+                    auto.append(event)
+                target = funnel.stage(move.target)
+                if target.team != stage.team and target.name not in lost:
+                    receiving.add(target.name)
+                    if move.sla is not None:
+                        self._slas[stage.name, event] = parse_duration(move.sla, name="sla")
+                elif event not in guarded:
+                    fast.append(event)  # unguarded, opens no handoff
+            self._guarded[stage.name] = frozenset(guarded)
+            self._fast[stage.name] = frozenset(fast)
+            if auto:
+                self._auto[stage.name] = tuple(auto)
+        self._receiving = frozenset(receiving)
+        self._lost = frozenset(lost)
+        self._stalls = tuple(
+            (s.name, parse_duration(s.stall_after, name="stall_after"), s.stall_event)
+            for s in funnel.stages if s.stall_after is not None and s.is_open
+        )
+
+    def __repr__(self) -> str:
+        return f"Pipeline(funnel={self.funnel.name!r}, store={self.store!r})"
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return require_aware(self.clock.now(), "clock.now()")
+
+    def _after(self, start: datetime, duration: Duration) -> datetime:
+        if duration.business:
+            return self.calendar.add(start, duration)
+        return start + duration.as_timedelta()
+
+    # -- hooks --------------------------------------------------------------------------------
+
+    def register(self, plugin: _P) -> _P:
+        """Register every hook *plugin* implements (see :mod:`funnelkit.hooks`); returns it.
+
+        Refuses, with :class:`~funnelkit.InvalidHook` and registering nothing, an object whose
+        hook-like names (``before_``, ``after_``, ``on_``) match no spec or whose hooks take
+        arguments the spec does not pass.  After-hooks see the changes committed from now on.
+        """
+        self._hooks.register(plugin)
+        self._update_plain()
+        return plugin
+
+    def unregister(self, plugin: object) -> None:
+        """Remove every hook *plugin* registered."""
+        self._hooks.unregister(plugin)
+        self._update_plain()
+
+    def _update_plain(self) -> None:
+        impls = self._hooks.impls
+        self._plain = not impls["before_transition"] and not impls["after_transition"]
+
+    def _message(self, hook: str, key: str, at: datetime, **arguments: Any) -> OutboxMessage:
+        return OutboxMessage(f"{hook}:{key}", hook, _hooks.encode(hook, arguments), at)
+
+    def _run_before(self, lead: Lead, transition: Transition) -> None:
+        arguments = {"lead": lead, "transition": transition}
+        for impl in self._hooks.impls["before_transition"]:
+            try:
+                impl.call(arguments)
+            except Veto:
+                raise
+            except Exception as exc:
+                raise Veto(
+                    f"before_transition hook {type(impl.plugin).__name__}.{impl.name} failed with "
+                    f"{exc!r}, so {transition.event!r} was not made for lead {lead.id!r}; fix the "
+                    f"hook, or raise funnelkit.Veto to refuse a move on purpose"
+                ) from exc
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def get(self, id: str) -> Lead:  # noqa: A002 - the issue names it id
+        """The lead *id* as stored (:class:`~funnelkit.NotFound` if there is none)."""
+        return self.store.load(id)
+
+    def history(self, id: str) -> list[Transition]:  # noqa: A002
+        """The lead's transitions, oldest first."""
+        return self.store.history(id)
+
+    def touchpoints(self, id: str) -> list[Touchpoint]:  # noqa: A002
+        """The lead's touchpoints, oldest first."""
+        return self.store.touchpoints(id)
+
+    def handoff(self, id: str) -> Handoff:  # noqa: A002
+        """The handoff *id* (:class:`~funnelkit.NotFound` if there is none)."""
+        return self.store.handoff(id)
+
+    def handoffs(
+        self,
+        *,
+        status: HandoffStatus | None = None,
+        team: str | None = None,
+        assignee: str | None = None,
+        lead_id: str | None = None,
+    ) -> list[Handoff]:
+        """Handoffs matching every filter given (*team* is the receiving team), by due time."""
+        return self.store.handoffs(status=status, team=team, assignee=assignee, lead_id=lead_id)
+
+    # -- capture ------------------------------------------------------------------------------
+
+    def capture(
+        self,
+        id: str,  # noqa: A002
+        *,
+        attributes: Mapping[str, Any] | None = None,
+        source: Source | None = None,
+        owner: str | None = None,
+        at: datetime | None = None,
+    ) -> Lead:
+        """Store a new lead in the funnel's initial stage.
+
+        :class:`~funnelkit.AlreadyExists` when the id is taken; nothing is written then.
+        """
+        if at is None:
+            at = self._now()
+        lead = self.funnel.new_lead(id, at=at, attributes=attributes, source=source, owner=owner)
+        self.store.commit(_make_change(lead, None, (), (), (), ()))
+        return lead
+
+    # -- moving -------------------------------------------------------------------------------
+
+    def _remember_no_handoff(self, lead_id: str, version: int) -> None:
+        # Handoff ids are "<lead id>:<version>" and only the commit that makes a version can
+        # create that version's handoff, so "no handoff at this version" never becomes false.
+        known = self._no_handoff
+        if len(known) >= 65_536:
+            known.clear()
+        known[lead_id] = version
+
+    def _open_handoff(self, lead: Lead) -> Handoff | None:
+        """The lead's pending handoff: only the move that made its current version can have one."""
+        if lead.stage not in self._receiving or self._no_handoff.get(lead.id) == lead.version:
+            return None
+        try:
+            found = self.store.handoff(handoff_id(lead.id, lead.version))
+        except NotFound:
+            return None
+        return found if found.status == "pending" else None
+
+    def _context(
+        self, lead: Lead, at: datetime, data: Mapping[str, Any] | None,
+        touchpoints: Sequence[Touchpoint] | None = None,
+    ) -> Context:
+        if touchpoints is None:
+            touchpoints = self.store.touchpoints(lead.id)
+        score = None if self.scoring is None else self.scoring.score(lead, touchpoints, at=at)
+        return Context(at, touchpoints=touchpoints, funnel=self.funnel, data=data, score=score)
+
+    def _step(  # noqa: PLR0917 - private, called positionally on the hot path
+        self,
+        lead: Lead,
+        event: str,
+        at: datetime,
+        actor: str | None,
+        reason: str | None,
+        context: Context | Mapping[str, Any] | None,
+        open_handoff: Handoff | None,
+        *,
+        make_handoff: bool = True,
+    ) -> _Step:
+        """Plan one move in memory: pure fire, before-hooks, handoffs and outbox rows."""
+        outcome = self.funnel.fire(lead, event, at=at, actor=actor, reason=reason, context=context)
+        if self._hooks.impls["before_transition"]:
+            self._run_before(lead, outcome.transition)
+        new_lead, transition, team_change = outcome.lead, outcome.transition, outcome.team_change
+        impls = self._hooks.impls
+        handoffs: list[Handoff] = []
+        messages: list[OutboxMessage] = []
+        if open_handoff is not None:
+            # Moving the lead on while its handoff is pending: the receiving team acted on it.
+            accepted = open_handoff.accept(by=actor, at=at)
+            handoffs.append(accepted)
+            if impls["on_handoff_accepted"]:
+                messages.append(
+                    self._message("on_handoff_accepted", accepted.id, at, handoff=accepted))
+        created = None
+        if team_change is not None and make_handoff and new_lead.stage not in self._lost:
+            from_team, to_team = team_change
+            assignee = None
+            if self.router is not None:
+                workload = _Workload(self.store, to_team)
+                assignee = self.router.choose(new_lead, team=to_team, workload=workload)
+                if assignee is not None:
+                    new_lead = new_lead.evolve(owner=assignee)
+                    outcome = Outcome(new_lead, transition, team_change)
+            sla = self._slas.get((lead.stage, event))
+            created = Handoff(
+                handoff_id(lead.id, transition.version), lead.id, from_team, to_team,
+                created_at=at, event=event, version=transition.version, assignee=assignee,
+                due_at=None if sla is None else self._after(at, sla),
+            )
+            handoffs.append(created)
+            if impls["on_handoff"]:
+                messages.append(
+                    self._message("on_handoff", created.id, at, handoff=created, lead=new_lead))
+        if impls["after_transition"]:
+            messages.append(self._message(
+                "after_transition", f"{lead.id}:{transition.version}", at,
+                lead=new_lead, transition=transition,
+            ))
+        return _Step(outcome, new_lead, handoffs, messages, created)
+
+    def _commit(
+        self,
+        lead: Lead,
+        expected: int | None,
+        at: datetime,
+        *,
+        transitions: tuple[Transition, ...] = (),
+        touchpoints: tuple[Touchpoint, ...] = (),
+        handoffs: Iterable[Handoff] = (),
+        messages: Sequence[OutboxMessage] = (),
+    ) -> None:
+        # A handoff created and closed within one call is written once, in its last state.
+        by_id = {h.id: h for h in handoffs}
+        self.store.commit(_make_change(lead, expected, transitions, touchpoints,
+                                       tuple(by_id.values()), tuple(messages)))
+        if messages:
+            self._deliver_after_commit(at)
+
+    def fire(
+        self,
+        id: str,  # noqa: A002
+        event: str,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+        at: datetime | None = None,
+        **context: Any,
+    ) -> Outcome:
+        """Move lead *id* by *event* and commit it; returns the :class:`~funnelkit.Outcome`.
+
+        Keyword arguments beyond these reach the guarding policy as ``Context.data``; guarded
+        moves also get the lead's touchpoints and score.  Raises what :meth:`Funnel.fire
+        <funnelkit.Funnel.fire>` raises, :class:`~funnelkit.Veto` when a before-hook refuses
+        (nothing written), and :class:`~funnelkit.ConcurrencyError` when the lead kept changing
+        under it through every retry.
+        """
+        if at is None:
+            at = self._now()
+        data = context or None
+        store, funnel = self.store, self.funnel
+        tries = self._retries
+        while True:
+            lead = store.load(id)
+            stage = lead.stage
+            if self._plain and event in self._fast.get(stage, ()) and (
+                stage not in self._receiving or self._no_handoff.get(id) == lead.version
+            ):
+                # The hot path: no hook, no policy, no handoff to open or to close.
+                outcome = funnel.fire(lead, event, at=at, actor=actor, reason=reason, context=data)
+                new_lead = outcome.lead
+                try:
+                    store.commit(_make_change(new_lead, lead.version, (outcome.transition,),
+                                              (), (), ()))
+                except ConcurrencyError:
+                    if tries <= 0:
+                        raise
+                    tries -= 1
+                    continue
+                if new_lead.stage in self._receiving:
+                    self._remember_no_handoff(id, new_lead.version)
+                return outcome
+            ctx: Context | Mapping[str, Any] | None = data
+            if event in self._guarded.get(stage, ()):
+                ctx = self._context(lead, at, data)
+            step = self._step(lead, event, at, actor, reason, ctx, self._open_handoff(lead))
+            try:
+                self._commit(step.lead, lead.version, at, transitions=(step.outcome.transition,),
+                             handoffs=step.handoffs, messages=step.messages)
+            except ConcurrencyError:
+                if tries <= 0:
+                    raise
+                tries -= 1
+                continue
+            if step.created is None:
+                self._remember_no_handoff(id, step.lead.version)
+            return step.outcome
+
+    def fire_many(
+        self,
+        items: Iterable[tuple[str, str] | Mapping[str, Any]],
+        *,
+        errors: Literal["raise", "collect"] = "raise",
+    ) -> list[Outcome | FunnelError]:
+        """Fire a batch: each item is ``(id, event)`` or a mapping of :meth:`fire`'s arguments.
+
+        Every item is checked and planned in memory first, in order (one lead may move several
+        times), so with ``errors="raise"`` the first refusal is raised before anything is
+        written; with ``errors="collect"`` the refusal takes the item's place in the list and the
+        batch goes on.  The planned moves are then written in one transaction when the store
+        has ``commit_many``, else with one commit per item.  If a lead changed meanwhile (a
+        :class:`~funnelkit.ConcurrencyError`), the items not yet written are fired one by one,
+        each with :meth:`fire`'s retries.
+        """
+        if errors not in ("raise", "collect"):
+            raise InvalidInput(f"errors={errors!r} must be 'raise' or 'collect'")
+        calls = [self._batch_item(i, raw) for i, raw in enumerate(items)]
+        results: list[Outcome | FunnelError] = []
+        planned: list[tuple[int, Change, _Step]] = []  # (index in results, change, step)
+        leads: dict[str, Lead] = {}
+        open_handoffs: dict[str, Handoff | None] = {}
+        for call in calls:
+            lead_id, event, at, actor, reason, data = call
+            try:
+                if at is None:
+                    at = self._now()
+                if lead_id not in leads:
+                    leads[lead_id] = self.store.load(lead_id)
+                    open_handoffs[lead_id] = self._open_handoff(leads[lead_id])
+                lead = leads[lead_id]
+                ctx: Context | Mapping[str, Any] | None = data
+                if event in self._guarded.get(lead.stage, ()):
+                    ctx = self._context(lead, at, data)
+                step = self._step(lead, event, at, actor, reason, ctx, open_handoffs[lead_id])
+            except FunnelError as exc:
+                if errors == "raise":
+                    raise
+                results.append(exc)
+                continue
+            change = _make_change(step.lead, lead.version, (step.outcome.transition,), (),
+                                  tuple({h.id: h for h in step.handoffs}.values()),
+                                  tuple(step.messages))
+            planned.append((len(results), change, step))
+            results.append(step.outcome)
+            leads[lead_id], open_handoffs[lead_id] = step.lead, step.created
+        if not planned:
+            return results
+        written = self._write_batch([change for _, change, _ in planned])
+        for _, change, step in planned[:written]:
+            if step.created is None:
+                self._remember_no_handoff(change.lead.id, change.lead.version)
+        if written < len(planned):
+            # A conflict: fire what was not written one by one, on fresh loads.
+            first = planned[written][0]
+            for index in range(first, len(calls)):
+                lead_id, event, at, actor, reason, data = calls[index]
+                try:
+                    results[index] = self.fire(lead_id, event, actor=actor, reason=reason, at=at,
+                                               **(data or {}))
+                except FunnelError as exc:
+                    if errors == "raise":
+                        raise
+                    results[index] = exc
+        if any(change.outbox for _, change, _ in planned[:written]):
+            self._deliver_after_commit(max(change.transitions[0].at for _, change, _ in planned))
+        return results
+
+    @staticmethod
+    def _batch_item(
+        i: int, raw: object
+    ) -> tuple[str, str, datetime | None, str | None, str | None, dict[str, Any] | None]:
+        if isinstance(raw, Mapping):
+            call = dict(raw)
+            missing = {"id", "event"} - set(call)
+            if missing:
+                raise InvalidInput(
+                    f"fire_many item {i} ({raw!r}) lacks {', '.join(sorted(missing))}"
+                )
+        elif isinstance(raw, tuple | list) and len(raw) == 2:
+            call = {"id": raw[0], "event": raw[1]}
+        else:
+            raise InvalidInput(
+                f"fire_many item {i} ({raw!r}) must be an (id, event) pair or a mapping with "
+                f"'id', 'event' and optionally 'actor', 'reason', 'at' and context data"
+            )
+        lead_id, event = call.pop("id"), call.pop("event")
+        at, actor, reason = call.pop("at", None), call.pop("actor", None), call.pop("reason", None)
+        return lead_id, event, at, actor, reason, call or None
+
+    def _write_batch(self, changes: list[Change]) -> int:
+        """Write *changes* in order; return how many were written before a conflict."""
+        commit_many = getattr(self.store, "commit_many", None)
+        if commit_many is not None:
+            try:
+                commit_many(changes)
+            except ConcurrencyError:
+                return 0
+            return len(changes)
+        for written, change in enumerate(changes):
+            try:
+                self.store.commit(change)
+            except ConcurrencyError:
+                return written
+        return len(changes)
+
+    # -- touchpoints and automatic moves ---------------------------------------------------
+
+    def touch(self, id: str, touchpoint: Touchpoint) -> tuple[Outcome, ...]:  # noqa: A002
+        """Record *touchpoint*, then fire every ``auto`` move whose policy now passes, in order.
+
+        The score (when the pipeline has ``scoring``) is computed from the stored touchpoints
+        plus this one and reaches the policies as ``Context.score``.  Auto moves are tried in
+        the order the funnel defines them, from each new stage again, until none applies.  The
+        touchpoint and the moves it caused are one commit.  A before-hook veto of an auto move
+        ends the chain there (the touchpoint and earlier moves are kept).  Returns the
+        outcomes of the auto moves made.
+        """
+        if not isinstance(touchpoint, Touchpoint):
+            raise InvalidInput(f"touchpoint={touchpoint!r} is not a funnelkit.Touchpoint")
+        if touchpoint.lead_id != id:
+            raise InvalidInput(
+                f"touchpoint is for lead {touchpoint.lead_id!r}, not {id!r}; build it with the "
+                f"lead's id"
+            )
+        tries = self._retries
+        while True:
+            lead = self.store.load(id)
+            try:
+                return self._touch(lead, touchpoint)
+            except ConcurrencyError:
+                if tries <= 0:
+                    raise
+                tries -= 1
+
+    def _touch(self, lead: Lead, touchpoint: Touchpoint) -> tuple[Outcome, ...]:
+        at = max(touchpoint.at, lead.updated_at)
+        stored = self.store.touchpoints(lead.id)
+        everything = sorted((*stored, touchpoint), key=lambda tp: tp.at)
+        steps = self._auto_steps(lead, at, everything)
+        final = steps[-1].lead if steps else lead
+        self._commit(
+            final, lead.version, at,
+            transitions=tuple(s.outcome.transition for s in steps),
+            touchpoints=(touchpoint,),
+            handoffs=[h for s in steps for h in s.handoffs],
+            messages=[m for s in steps for m in s.messages],
+        )
+        return tuple(s.outcome for s in steps)
+
+    def _auto_steps(
+        self, lead: Lead, at: datetime, touchpoints: Sequence[Touchpoint]
+    ) -> list[_Step]:
+        steps: list[_Step] = []
+        current = lead
+        open_handoff = self._open_handoff(lead)
+        for _ in range(len(self.funnel.stages)):  # a cycle of auto moves ends after one lap
+            events = self._auto.get(current.stage)
+            if not events:
+                break
+            context = self._context(current, at, None, touchpoints)
+            for event in events:
+                try:
+                    step = self._step(current, event, at, AUTO_ACTOR, None, context, open_handoff)
+                except PolicyRefused:
+                    continue
+                except Veto as veto:
+                    log.info("auto move %r of lead %r vetoed: %s", event, current.id, veto.reason)
+                    return steps
+                steps.append(step)
+                current, open_handoff = step.lead, step.created
+                break
+            else:
+                break
+        return steps
+
+    def evaluate(self, id: str, *, at: datetime | None = None) -> tuple[Outcome, ...]:  # noqa: A002
+        """Fire the ``auto`` moves whose policy passes now, as :meth:`touch` does (no touchpoint).
+
+        Useful after attributes changed or when policies depend on time.
+        """
+        if at is None:
+            at = self._now()
+        tries = self._retries
+        while True:
+            lead = self.store.load(id)
+            steps = self._auto_steps(lead, at, self.store.touchpoints(id))
+            if not steps:
+                return ()
+            try:
+                self._commit(
+                    steps[-1].lead, lead.version, at,
+                    transitions=tuple(s.outcome.transition for s in steps),
+                    handoffs=[h for s in steps for h in s.handoffs],
+                    messages=[m for s in steps for m in s.messages],
+                )
+            except ConcurrencyError:
+                if tries <= 0:
+                    raise
+                tries -= 1
+                continue
+            return tuple(s.outcome for s in steps)
+
+    # -- owners and handoffs ----------------------------------------------------------------
+
+    def assign(self, id: str, owner: str, *, at: datetime | None = None) -> Lead:  # noqa: A002
+        """Make *owner* the lead's owner (and its pending handoff's assignee, if it has one)."""
+        _check_name(owner, "owner")
+        if at is None:
+            at = self._now()
+        lead = self.store.load(id)
+        new_lead = lead.evolve(owner=owner, at=at)
+        open_handoff = self._open_handoff(lead)
+        handoffs = () if open_handoff is None else (attrs.evolve(open_handoff, assignee=owner),)
+        self._commit(new_lead, lead.version, at, handoffs=handoffs)
+        return new_lead
+
+    def _pending(self, handoff_id_: str) -> tuple[Handoff, Lead]:
+        handoff = self.store.handoff(handoff_id_)
+        if handoff.status != "pending":
+            raise HandoffClosed(
+                f"handoff {handoff.id!r} is {handoff.status} already; only a pending handoff can "
+                f"be accepted or rejected"
+            )
+        return handoff, self.store.load(handoff.lead_id)
+
+    def accept_handoff(self, id: str, *, by: str, at: datetime | None = None) -> Handoff:  # noqa: A002
+        """Accept the pending handoff *id*: *by* takes the lead (and becomes its owner)."""
+        _check_name(by, "by")
+        if at is None:
+            at = self._now()
+        handoff, lead = self._pending(id)
+        accepted = handoff.accept(by=by, at=at)
+        messages = []
+        if self._hooks.impls["on_handoff_accepted"]:
+            messages.append(self._message("on_handoff_accepted", accepted.id, at, handoff=accepted))
+        try:
+            self._commit(lead.evolve(owner=by, at=max(at, lead.updated_at)), lead.version, at,
+                         handoffs=(accepted,), messages=messages)
+        except ConcurrencyError:
+            self._pending(id)  # raises HandoffClosed if someone else closed it first
+            raise
+        return accepted
+
+    def _recycle_event(self, stage: str, recycle_to: str) -> str:
+        self.funnel.stage(recycle_to)
+        for move in self.funnel.moves_from(stage):
+            if move.target == recycle_to:
+                return move.event
+        raise InvalidInput(
+            f"funnel {self.funnel.name!r} has no move from {stage!r} to {recycle_to!r}, so a lead "
+            f"rejected there cannot be recycled to it; add such a move or pass another recycle_to "
+            f"(moves from {stage!r} go to "
+            f"{', '.join(sorted({m.target for m in self.funnel.moves_from(stage)})) or 'nowhere'})"
+        )
+
+    def reject_handoff(
+        self,
+        id: str,  # noqa: A002
+        *,
+        by: str,
+        reason: str,
+        recycle_to: str = "nurture",
+        at: datetime | None = None,
+    ) -> Handoff:
+        """Reject the pending handoff *id*, saying why: the lead moves to *recycle_to*.
+
+        The move is the funnel's move from the lead's stage to *recycle_to*, made by *by* with
+        *reason* on its transition (the feedback from sales to marketing), in the same commit
+        as the rejection; it opens no new handoff.  :class:`~funnelkit.ReasonRequired` without
+        a reason, :class:`~funnelkit.InvalidInput` when the funnel has no such move.
+        """
+        _check_name(by, "by")
+        given: object = reason
+        if not isinstance(given, str) or not given.strip():
+            raise ReasonRequired(
+                f"rejecting handoff {id!r} needs reason='...': say why the lead goes back (it is "
+                f"recorded on the transition, the feedback the sending team learns from)"
+            )
+        if at is None:
+            at = self._now()
+        handoff, lead = self._pending(id)
+        event = self._recycle_event(lead.stage, recycle_to)
+        rejected = handoff.reject(by=by, reason=reason, at=at)
+        context: Context | None = None
+        if event in self._guarded.get(lead.stage, ()):
+            context = self._context(lead, at, None)
+        step = self._step(lead, event, at, by, reason, context, None, make_handoff=False)
+        messages = list(step.messages)
+        if self._hooks.impls["on_handoff_rejected"]:
+            messages.append(self._message("on_handoff_rejected", rejected.id, at,
+                                          handoff=rejected, reason=reason))
+        try:
+            self._commit(step.lead, lead.version, at, transitions=(step.outcome.transition,),
+                         handoffs=(rejected,), messages=messages)
+        except ConcurrencyError:
+            self._pending(id)
+            raise
+        return rejected
+
+    # -- sweeping -----------------------------------------------------------------------------
+
+    def sweep(self, now: datetime | None = None) -> SweepReport:
+        """Expire breached handoffs, handle stalled leads, then deliver the outbox; idempotent.
+
+        A pending handoff past its due time becomes ``expired`` and ``on_sla_breach`` is called
+        for it, once.  A lead longer than its stage's ``stall_after`` in that stage is stalled:
+        ``on_stalled`` is called once per stay, and when the stage has a ``stall_event`` the
+        lead is moved by it (reason: stalled).  Stalled leads are only looked for when
+        ``on_stalled`` is registered or the stage has a ``stall_event``.  A second sweep at
+        the same time does nothing.
+        """
+        now = self._now() if now is None else require_aware(now, "now")
+        expired: list[Handoff] = []
+        for handoff in self.store.handoffs(status="pending", due_before=now):
+            try:
+                lead = self.store.load(handoff.lead_id)
+                closed = handoff.expire(at=now)
+                messages = []
+                if self._hooks.impls["on_sla_breach"]:
+                    messages.append(self._message("on_sla_breach", closed.id, now, handoff=closed))
+                self.store.commit(
+                    _make_change(lead, lead.version, (), (), (closed,), tuple(messages)))
+            except (ConcurrencyError, HandoffClosed, NotFound):
+                continue  # resolved meanwhile: the next sweep sees its new state
+            expired.append(closed)
+        stalled: list[str] = []
+        moved: list[Outcome] = []
+        watching = bool(self._hooks.impls["on_stalled"])
+        for stage, limit, stall_event in self._stalls:
+            if not watching and stall_event is None:
+                continue
+            for lead in list(self.store.leads(stage=stage)):  # commits follow: read first
+                since = lead.stage_entered_at
+                if not now > self._after(since, limit):
+                    continue
+                first, outcome = self._stall(lead, stage, since, stall_event, now,
+                                             watching=watching)
+                if first:
+                    stalled.append(lead.id)
+                if outcome is not None:
+                    moved.append(outcome)
+        delivery = self.deliver_pending(now=now)
+        return SweepReport(tuple(expired), tuple(stalled), tuple(moved), delivery)
+
+    def _stall(
+        self, lead: Lead, stage: str, since: datetime, stall_event: str | None, now: datetime,
+        *, watching: bool,
+    ) -> tuple[bool, Outcome | None]:
+        """Handle one stalled lead: (reported for the first time?, the stall move's outcome)."""
+        messages = []
+        if watching:
+            messages.append(self._message("on_stalled", f"{lead.id}:{lead.version}", now,
+                                          lead=lead, stage=stage, since=since))
+        step = None
+        if stall_event is not None:
+            reason = f"stalled in {stage!r} since {since.isoformat()}"
+            try:
+                context = None
+                if stall_event in self._guarded.get(stage, ()):
+                    context = self._context(lead, now, None)
+                step = self._step(lead, stall_event, now, SWEEP_ACTOR, reason, context,
+                                  self._open_handoff(lead))
+            except (PolicyRefused, Veto) as exc:
+                log.info("stall move %r of lead %r not made: %s", stall_event, lead.id, exc)
+        first = bool(messages)
+        while True:
+            if step is None and not messages:
+                return False, None
+            try:
+                if step is None:
+                    self._commit(lead, lead.version, now, messages=messages)
+                else:
+                    self._commit(step.lead, lead.version, now,
+                                 transitions=(step.outcome.transition,),
+                                 handoffs=step.handoffs, messages=[*messages, *step.messages])
+            except AlreadyExists:
+                if not messages:
+                    raise  # pragma: no cover - only on_stalled keys can be taken here
+                # on_stalled for this stay was written by an earlier sweep (whose stall move
+                # was refused): report nothing new, but try the move again.
+                messages, first = [], False
+                continue
+            except ConcurrencyError:
+                return False, None  # the lead moved meanwhile: the next sweep looks again
+            return first or step is not None, None if step is None else step.outcome
+
+    # -- the outbox ---------------------------------------------------------------------------
+
+    def _deliver_after_commit(self, at: datetime) -> None:
+        if getattr(self._local, "delivering", False):
+            return  # a hook fired a move: the running delivery loop picks its rows up
+        self.deliver_pending(now=max(self._now(), at))
+
+    def deliver_pending(self, *, now: datetime | None = None, limit: int = 100) -> Delivery:
+        """Deliver every due outbox row to the registered after-hooks; returns the counts.
+
+        Each row is claimed (one attempt recorded), its hook's implementations are called in
+        registration order, and the row is acknowledged.  When one raises, the row is released
+        with the error and tried again after a backoff that doubles per attempt up to
+        ``max_backoff``; it is never dropped.  A row whose hook has no implementation now waits
+        the same way for one to be registered.  Implementations may be called again for a row
+        that failed part-way: dedupe on ``key``.
+        """
+        now = self._now() if now is None else require_aware(now, "now")
+        if type(limit) is not int or limit < 1:
+            raise InvalidInput(f"limit={limit!r} must be an int >= 1")
+        delivered = failed = 0
+        previous = getattr(self._local, "delivering", False)
+        self._local.delivering = True
+        try:
+            while True:
+                rows = self.store.claim_outbox(worker=self._worker, now=now, lease=self._lease,
+                                               limit=limit)
+                for row in rows:
+                    if self._deliver(row, now):
+                        delivered += 1
+                    else:
+                        failed += 1
+                if len(rows) < limit:
+                    break
+        finally:
+            self._local.delivering = previous
+        return Delivery(delivered, failed)
+
+    def _deliver(self, row: OutboxRow, now: datetime) -> bool:
+        impls = self._hooks.impls.get(row.hook, ())
+        error = None
+        if not impls:
+            error = f"no implementation of {row.hook!r} is registered; register one to deliver it"
+        else:
+            try:
+                arguments = _hooks.decode(row.hook, row.payload)
+            except Exception as exc:  # noqa: BLE001 - a bad row must not stop the others
+                error = f"cannot decode the payload: {exc!r}"
+            else:
+                arguments["key"] = row.key
+                for impl in impls:
+                    try:
+                        impl.call(arguments)
+                    except Exception as exc:  # noqa: BLE001 - recorded on the row, retried later
+                        error = f"{type(impl.plugin).__name__}.{impl.name} raised {exc!r}"
+                        log.warning("after-hook delivery of %s failed (attempt %d): %s",
+                                    row.key, row.attempts, error)
+                        break
+        try:
+            if error is None:
+                self.store.ack_outbox(row.id, worker=self._worker, at=now)
+                return True
+            delay = min(self._backoff * (2 ** min(max(row.attempts - 1, 0), 20)), self._max_backoff)
+            self.store.retry_outbox(row.id, worker=self._worker, error=error, retry_at=now + delay)
+        except ConcurrencyError:
+            pass  # our lease ran out and another worker holds the row: it delivers it
+        return False

@@ -1,0 +1,1156 @@
+"""Ready policies: rules, combinators, qualification frameworks, score policies, discovery.
+
+Every policy here follows one pattern (attrs' ``validators.py``): a factory function checks its
+arguments when the policy is *built* and returns a small frozen callable class with a readable
+``repr`` that reads like the call that made it, and a ``to_data()`` giving its data form for
+``Funnel.to_dict``.  Calling a policy never raises for a lead's data: a missing attribute is an
+``unknown`` verdict with the name in the reason.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from importlib import metadata
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import attrs
+
+from funnelkit._decision import Decision, Policy, Verdict
+from funnelkit._errors import InvalidPolicy, RuleSyntaxError
+from funnelkit._rules import (
+    EVAL_ERRORS,
+    BoolOp,
+    NameTable,
+    Resolver,
+    compile_expr,
+    names_in,
+    parse,
+    unparse,
+)
+from funnelkit._scoring import Score, ScoringModel
+
+if TYPE_CHECKING:
+    from funnelkit._decision import Context
+    from funnelkit._lead import Lead
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "FRAMEWORKS",
+    "AllOf",
+    "AnyOf",
+    "Checklist",
+    "FitEngagementGrid",
+    "Framework",
+    "KOfN",
+    "Not",
+    "Rule",
+    "ScoreAtLeast",
+    "all_of",
+    "anum",
+    "any_of",
+    "available",
+    "bant",
+    "champ",
+    "checklist",
+    "fit_engagement_grid",
+    "gpctba",
+    "judge",
+    "k_of_n",
+    "load",
+    "meddic",
+    "meddpicc",
+    "not_",
+    "rule",
+    "score_at_least",
+]
+
+#: The entry-point group third-party packages register policy factories under.
+ENTRY_POINT_GROUP: Final = "funnelkit.policies"
+
+_tuple_new = tuple.__new__
+_NO_REASONS: tuple[str, ...] = ()
+
+
+def _decision(
+    allowed: bool, criteria: tuple[Verdict, ...], reasons: tuple[str, ...], score: float | None,
+    policy: str,
+) -> Decision:
+    # Fast path: every field is built here from checked parts (see funnelkit._record).
+    return _tuple_new(Decision, (allowed, criteria, reasons, score, policy))
+
+
+def _verdict(name: str, status: str, evidence: Any) -> Verdict:
+    return _tuple_new(Verdict, (name, status, evidence))
+
+
+def _obj(value: object) -> object:
+    """Widen a typed argument so the runtime check of a caller's wrong type reads naturally."""
+    return value
+
+
+def _label(policy: object) -> str:
+    label = getattr(policy, "label", None)
+    if isinstance(label, str):
+        return label
+    name = getattr(policy, "__qualname__", None) or type(policy).__name__
+    return str(name)
+
+
+def _as_policy(value: object, what: str) -> Policy:
+    if isinstance(value, str | Mapping):
+        from funnelkit._policy_loader import policy_from_data  # noqa: PLC0415 - mutual recursion
+
+        return policy_from_data(value, path=what)
+    if not callable(value):
+        raise InvalidPolicy(f"{what}={value!r} is not a policy; give a callable "
+                            f"policy(lead, context) -> Decision, a rule string or "
+                            f"{{'use': name, 'params': {{...}}}}")
+    return value
+
+
+def _data_or_repr(policy: object) -> Any:
+    to_data = getattr(policy, "to_data", None)
+    if callable(to_data):
+        return to_data()
+    return {"repr": repr(policy)}
+
+
+def _has_data(value: Any) -> bool:
+    if isinstance(value, str):
+        return True
+    if isinstance(value, Mapping):
+        return "repr" not in value and all(_has_data(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_has_data(v) for v in value)
+    return True
+
+
+# -- the rule policy -----------------------------------------------------------------------------
+
+
+@attrs.frozen(repr=False)
+class Rule:
+    """A policy written in the rule language; build it with :func:`rule`."""
+
+    text: str
+    name: str = "rule"
+    model: ScoringModel | None = None
+    _clauses: tuple[Any, ...] = attrs.field(init=False, eq=False)
+    _resolve: Resolver = attrs.field(init=False, eq=False)
+    _scored: bool = attrs.field(init=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        tree = parse(self.text)
+        parts = tree.values if isinstance(tree, BoolOp) and tree.op == "and" else (tree,)
+        table = NameTable()
+        clauses = []
+        for part in parts:
+            test = compile_expr(part, table)
+            slots = tuple((n, table.slot(n)) for n in names_in(part))
+            text = unparse(part) if len(parts) > 1 else self.text.strip()
+            clauses.append((text, test, slots, slots[0] if len(slots) == 1 else None))
+        object.__setattr__(self, "_clauses", tuple(clauses))
+        object.__setattr__(self, "_resolve", table.freeze())
+        object.__setattr__(self, "_scored", bool(
+            {"score", "fit_score", "engagement_score"} & set(table.names)))
+
+    @property
+    def label(self) -> str:
+        """The name decisions carry in ``policy``."""
+        return self.name
+
+    def __call__(self, lead: Lead, context: Context, /) -> Decision:
+        """Decide: every top-level ``and`` clause is one criterion; all must be met."""
+        sc = context.score
+        if sc is None and self._scored and self.model is not None:
+            sc = self.model.score(lead, context.touchpoints, at=context.at, context=context)
+        env = self._resolve(lead.attributes, lead, context, sc)
+        new = _tuple_new
+        criteria = []
+        reasons = []
+        allowed = True
+        for text, test, slots, one in self._clauses:
+            try:
+                value = test(env, context)
+            except EVAL_ERRORS as exc:
+                allowed = False
+                criteria.append(new(Verdict, (text, "unknown", _evidence(env, slots))))
+                reasons.append(f"{text}: cannot be evaluated: {exc}")
+                continue
+            if one is not None:
+                seen = env[one[1]]
+                evidence = None if seen is None else {one[0]: seen}
+            else:
+                evidence = _evidence(env, slots)
+            if value:
+                criteria.append(new(Verdict, (text, "met", evidence)))
+                continue
+            allowed = False
+            if value is None:
+                criteria.append(new(Verdict, (text, "unknown", evidence)))
+                missing = [n for n, i in slots if env[i] is None]
+                reasons.append(f"{text}: unknown, {_missing(missing)}")
+                continue
+            criteria.append(new(Verdict, (text, "failed", evidence)))
+            if evidence is None:
+                reasons.append(f"{text}: not met")
+            elif one is not None:
+                reasons.append(f"{text}: not met ({one[0]}={seen!r})")
+            else:
+                shown = ", ".join([f"{k}={v!r}" for k, v in evidence.items()])
+                reasons.append(f"{text}: not met ({shown})")
+        return new(Decision, (allowed, tuple(criteria), tuple(reasons), None, self.name))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle and copy by the rule's text; the compiled closures are rebuilt."""
+        return (Rule, (self.text, self.name, self.model))
+
+    def to_data(self) -> str | dict[str, Any]:
+        """The rule string, or ``{"use": "rule", "params": {...}}`` when it has a name or model."""
+        if self.name == "rule" and self.model is None:
+            return self.text
+        params: dict[str, Any] = {"text": self.text}
+        if self.name != "rule":
+            params["name"] = self.name
+        if self.model is not None:
+            params["model"] = self.model.to_dict()
+        return {"use": "rule", "params": params}
+
+    def __repr__(self) -> str:
+        extra = "" if self.name == "rule" else f", name={self.name!r}"
+        extra += "" if self.model is None else ", model=..."
+        return f"rule({self.text!r}{extra})"
+
+
+def _evidence(env: list[Any], slots: tuple[tuple[str, int], ...]) -> dict[str, Any] | None:
+    if len(slots) == 1:
+        name, i = slots[0]
+        value = env[i]
+        return None if value is None else {name: value}
+    found = {name: env[i] for name, i in slots if env[i] is not None}
+    return found or None
+
+
+def _missing(names: Sequence[str]) -> str:
+    if not names:
+        return "a value it needs is missing"
+    parts = []
+    for name in names:
+        if name in {"score", "fit_score", "engagement_score"}:
+            parts.append(f"no score for {name!r} (pass a Score in the context or build the rule "
+                         f"with model=)")
+        else:
+            parts.append(f"attribute {name!r} is missing")
+    return "; ".join(parts)
+
+
+def _model(value: object, what: str = "model") -> ScoringModel | None:
+    if value is None or isinstance(value, ScoringModel):
+        return value
+    if isinstance(value, Mapping):
+        return ScoringModel.from_dict(value, path=what)
+    raise InvalidPolicy(f"{what}={value!r} must be a funnelkit.scoring.ScoringModel, its data "
+                        f"form (a mapping) or None")
+
+
+def rule(
+    text: str, *, name: str = "rule", model: ScoringModel | Mapping[str, Any] | None = None
+) -> Rule:
+    """A policy from a rule-language expression, checked and compiled now.
+
+    Each top-level ``and`` clause becomes one criterion; the lead passes when all are met.  A
+    missing attribute makes its clause ``unknown`` (the lead does not pass) with the name in the
+    reason.  ``score``, ``fit_score`` and ``engagement_score`` read the context's Score, or
+    *model*'s score of the lead when the context has none.  Refused rules raise
+    :class:`funnelkit.RuleSyntaxError` with the column.
+
+    >>> from datetime import datetime, timezone
+    >>> from funnelkit import Context, Lead
+    >>> at = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    >>> policy = rule("budget >= 10000 and role in ('cto', 'ceo')")
+    >>> d = policy(Lead("L1", "lead", created_at=at, attributes={"budget": 5000}), Context(at))
+    >>> d.allowed
+    False
+    >>> for reason in d.reasons:
+    ...     print(reason)
+    budget >= 10000: not met (budget=5000)
+    role in ('cto', 'ceo'): unknown, attribute 'role' is missing
+    """
+    if not isinstance(_obj(name), str) or not name:
+        raise InvalidPolicy(f"rule name={name!r} must be a non-empty string")
+    return Rule(text, name, _model(model))
+
+
+# -- combinators ---------------------------------------------------------------------------------
+
+
+def _merge(decisions: Iterable[Decision]) -> tuple[tuple[Verdict, ...], tuple[str, ...]]:
+    criteria: list[Verdict] = []
+    reasons: list[str] = []
+    for d in decisions:
+        criteria.extend(d.criteria)
+        reasons.extend(d.reasons)
+    return tuple(criteria), tuple(reasons)
+
+
+def _run(policy: Policy, lead: Lead, context: Context) -> Decision:
+    decision = policy(lead, context)
+    if type(decision) is not Decision:
+        raise InvalidPolicy(f"policy {policy!r} returned {decision!r}; a policy must return a "
+                            f"funnelkit.Decision")
+    return decision
+
+
+def _policies(values: Sequence[object], what: str, *, minimum: int = 1) -> tuple[Policy, ...]:
+    if len(values) < minimum:
+        plural = "y" if minimum == 1 else "ies"
+        raise InvalidPolicy(f"{what} needs at least {minimum} polic{plural}")
+    return tuple(_as_policy(v, f"{what}[{i}]") for i, v in enumerate(values))
+
+
+@attrs.frozen(repr=False)
+class _Combinator:
+    policies: tuple[Policy, ...]
+    label: str = attrs.field(init=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "label", self._name())
+
+    def _name(self) -> str:
+        return f"{self._factory}({', '.join(_label(p) for p in self.policies)})"
+
+    _factory = "combinator"
+
+    def __repr__(self) -> str:
+        return f"{self._factory}({', '.join(repr(p) for p in self.policies)})"
+
+    def to_data(self) -> dict[str, Any]:
+        """The data form, or ``{"repr": ...}`` when a part has none."""
+        parts = [_data_or_repr(p) for p in self.policies]
+        if not _has_data(parts):
+            return {"repr": repr(self)}
+        return {"use": self._factory, "params": {"policies": parts}}
+
+
+@attrs.frozen(repr=False)
+class AllOf(_Combinator):
+    """Allows when every policy allows; built by :func:`all_of`."""
+
+    _factory = "all_of"
+
+    def __call__(self, lead: Lead, context: Context, /) -> Decision:
+        """Run every policy and merge their criteria and reasons."""
+        decisions = [_run(p, lead, context) for p in self.policies]
+        criteria, reasons = _merge(decisions)
+        return _decision(all(d.allowed for d in decisions), criteria, reasons, None, self.label)
+
+
+@attrs.frozen(repr=False)
+class AnyOf(_Combinator):
+    """Allows when at least one policy allows; built by :func:`any_of`."""
+
+    _factory = "any_of"
+
+    def __call__(self, lead: Lead, context: Context, /) -> Decision:
+        """Run every policy and merge their criteria and reasons."""
+        decisions = [_run(p, lead, context) for p in self.policies]
+        criteria, reasons = _merge(decisions)
+        return _decision(any(d.allowed for d in decisions), criteria, reasons, None, self.label)
+
+
+@attrs.frozen(repr=False)
+class KOfN(_Combinator):
+    """Allows when at least ``k`` policies allow; built by :func:`k_of_n`."""
+
+    k: int = attrs.field(kw_only=True)
+    _factory = "k_of_n"
+
+    def _name(self) -> str:
+        return f"k_of_n({self.k}, {', '.join(_label(p) for p in self.policies)})"
+
+    def __repr__(self) -> str:
+        return f"k_of_n({self.k}, {', '.join(repr(p) for p in self.policies)})"
+
+    def __call__(self, lead: Lead, context: Context, /) -> Decision:
+        """Run every policy; allow when ``k`` of them allow."""
+        decisions = [_run(p, lead, context) for p in self.policies]
+        criteria, reasons = _merge(decisions)
+        passed = sum(1 for d in decisions if d.allowed)
+        if passed < self.k:
+            reasons = (*reasons, f"{passed} of {len(decisions)} policies allowed; {self.k} needed")
+        return _decision(passed >= self.k, criteria, reasons, None, self.label)
+
+    def to_data(self) -> dict[str, Any]:
+        """The data form, or ``{"repr": ...}`` when a part has none."""
+        data = super().to_data()
+        if "params" in data:
+            data["params"] = {"k": self.k, **data["params"]}
+        return data
+
+
+@attrs.frozen(repr=False)
+class Not(_Combinator):
+    """Allows when its policy refuses; built by :func:`not_`."""
+
+    _factory = "not_"
+
+    def __call__(self, lead: Lead, context: Context, /) -> Decision:
+        """Run the policy and invert its answer (its criteria are kept as evidence)."""
+        inner = _run(self.policies[0], lead, context)
+        if inner.allowed:
+            reasons = (f"{_label(self.policies[0])} allowed, and {self.label} needs it to refuse",)
+            return _decision(False, inner.criteria, reasons, inner.score, self.label)  # noqa: FBT003
+        return _decision(True, inner.criteria, _NO_REASONS, inner.score, self.label)  # noqa: FBT003
+
+    def to_data(self) -> dict[str, Any]:
+        """The data form, or ``{"repr": ...}`` when the inner policy has none."""
+        inner = _data_or_repr(self.policies[0])
+        if not _has_data(inner):
+            return {"repr": repr(self)}
+        return {"use": "not", "params": {"policy": inner}}
+
+
+def all_of(*policies: Policy | str | Mapping[str, Any]) -> AllOf:
+    """A policy that allows when every one of *policies* allows.
+
+    Every policy runs, so the decision lists all criteria and reasons.  Rule strings and
+    ``{"use": ...}`` mappings are accepted in place of policies.
+
+    >>> all_of("budget > 0", "employees >= 10")
+    all_of(rule('budget > 0'), rule('employees >= 10'))
+    """
+    return AllOf(_policies(policies, "all_of"))
+
+
+def any_of(*policies: Policy | str | Mapping[str, Any]) -> AnyOf:
+    """A policy that allows when at least one of *policies* allows.
+
+    >>> any_of("role == 'ceo'", "budget > 50000").label
+    'any_of(rule, rule)'
+    """
+    return AnyOf(_policies(policies, "any_of"))
+
+
+def not_(policy: Policy | str | Mapping[str, Any]) -> Not:
+    """A policy that allows exactly when *policy* refuses.
+
+    >>> not_("competitor == true")
+    not_(rule('competitor == true'))
+    """
+    return Not(_policies((policy,), "not_"))
+
+
+def k_of_n(k: int, *policies: Policy | str | Mapping[str, Any]) -> KOfN:
+    """A policy that allows when at least *k* of *policies* allow (``1 <= k <= n``).
+
+    >>> k_of_n(2, "a > 0", "b > 0", "c > 0")
+    k_of_n(2, rule('a > 0'), rule('b > 0'), rule('c > 0'))
+    """
+    parts = _policies(policies, "k_of_n")
+    if type(k) is not int or not 1 <= k <= len(parts):
+        raise InvalidPolicy(f"k_of_n k={k!r} must be a whole number from 1 to {len(parts)} "
+                            f"(the number of policies)")
+    return KOfN(parts, k=k)
+
+
+# -- qualification frameworks --------------------------------------------------------------------
+
+
+@attrs.frozen
+class Framework:
+    """A qualification framework: its criteria (in order), the money criterion, and its origin."""
+
+    name: str
+    title: str
+    criteria: tuple[str, ...]
+    money: str | None
+    source: str
+
+
+FRAMEWORKS: Final[Mapping[str, Framework]] = {
+    f.name: f for f in (
+        Framework("bant", "BANT", ("budget", "authority", "need", "timeline"), "budget",
+                  "IBM's sales guidance, 1950s-1960s: qualify on Budget, Authority, Need, "
+                  "Timeline."),
+        Framework("champ", "CHAMP", ("challenges", "authority", "money", "prioritization"), "money",
+                  "InsightSquared (2013), reordering BANT to lead with the buyer's Challenges."),
+        Framework("anum", "ANUM", ("authority", "need", "urgency", "money"), "money",
+                  "Ken Krogue, InsideSales.com (2012): Authority, Need, Urgency, Money."),
+        Framework("meddic", "MEDDIC", ("metrics", "economic_buyer", "decision_criteria",
+                                       "decision_process", "identify_pain", "champion"), None,
+                  "Jack Napoli and Dick Dunkel at PTC (Parametric Technology), 1996."),
+        Framework("meddpicc", "MEDDPICC", ("metrics", "economic_buyer", "decision_criteria",
+                                           "decision_process", "paper_process", "identify_pain",
+                                           "champion", "competition"), None,
+                  "MEDDIC extended with Paper process and Competition (enterprise sales practice, "
+                  "2010s)."),
+        Framework("gpctba", "GPCTBA/C&I", ("goals", "plans", "challenges", "timeline", "budget",
+                                           "authority", "negative_consequences",
+                                           "positive_implications"), "budget",
+                  "HubSpot (2014), for inbound selling: Goals, Plans, Challenges, Timeline, "
+                  "Budget, Authority, Negative Consequences and Positive Implications."),
+    )
+}
+
+_YES = frozenset({"yes", "y", "true", "met", "confirmed", "identified", "done", "ok", "agreed",
+                  "approved", "known"})
+_PARTIAL = frozenset({"partial", "partly", "partially", "in progress", "in_progress", "some",
+                      "maybe", "soft", "tentative"})
+_NO = frozenset({"no", "n", "false", "none", "failed", "not met", "rejected", "missing", "0"})
+_UNSURE = frozenset({"unknown", "?", "n/a", "na", "tbd", "unsure"})
+
+
+def judge(value: Any) -> str:  # noqa: PLR0911 - one return per kind of value
+    """How a framework reads one attribute value: ``met``, ``partial``, ``failed`` or ``unknown``.
+
+    ``None`` and empty strings are unknown; booleans are met or failed; numbers are met above
+    zero; strings are read as yes / partial / no / unknown words, and any other text (a name, a
+    description) is met.
+
+    >>> [judge(v) for v in (True, 0, "in progress", "Jane Doe (CFO)", "tbd", None)]
+    ['met', 'failed', 'partial', 'met', 'unknown', 'unknown']
+    """
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "met" if value else "failed"
+    if isinstance(value, int | float):
+        if isinstance(value, float) and math.isnan(value):
+            return "unknown"
+        return "met" if value > 0 else "failed"
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if not word or word in _UNSURE:
+            return "unknown"
+        if word in _YES:
+            return "met"
+        if word in _PARTIAL:
+            return "partial"
+        if word in _NO:
+            return "failed"
+        return "met"
+    try:
+        return "met" if value else "failed"
+    except Exception:  # noqa: BLE001 - a host value with a broken __bool__ is simply unknown
+        return "unknown"
+
+
+def _check_attribute(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidPolicy(f"{what}={value!r} must be the name of a lead attribute (a non-empty "
+                            f"string)")
+    return value
+
+
+@attrs.frozen(repr=False)
+class Checklist:
+    """A criteria checklist (BANT, MEDDIC, ... or your own); build it with a framework factory.
+
+    Each criterion reads one lead attribute (see :func:`judge`); the pass rule is: every
+    criterion in ``required`` met, and at least ``min_met`` criteria met (all of them when
+    neither is set).  ``partial`` counts as not met; the decision's ``score`` is the share met,
+    partial criteria counting half.
+    """
+
+    framework: str
+    criteria: tuple[tuple[str, str], ...]
+    min_met: int | None = None
+    required: tuple[str, ...] = ()
+    min_budget: float | None = None
+    money: str | None = None
+    version: int = 1
+    label: str = attrs.field(init=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "label", f"{self.framework}@{self.version}")
+
+    def __call__(self, lead: Lead, context: Context, /) -> Decision:  # noqa: ARG002 - the protocol
+        """Judge every criterion from the lead's attributes and apply the pass rule."""
+        attributes = lead.attributes
+        verdicts: list[Verdict] = []
+        reasons: list[str] = []
+        met = 0
+        partial = 0
+        statuses: dict[str, str] = {}
+        for criterion, attribute in self.criteria:
+            value = attributes.get(attribute)
+            status = judge(value)
+            if (
+                criterion == self.money and self.min_budget is not None and status == "met"
+                and isinstance(value, int | float) and value < self.min_budget
+            ):
+                status = "failed"
+            statuses[criterion] = status
+            verdicts.append(_verdict(criterion, status, value))
+            if status == "met":
+                met += 1
+            elif status == "partial":
+                partial += 1
+                reasons.append(f"{criterion}: only partly met ({attribute}={value!r})")
+            elif status == "unknown":
+                shown = "is missing" if attribute not in attributes else f"is {value!r}"
+                reasons.append(f"{criterion}: unknown, attribute {attribute!r} {shown}")
+            else:
+                why = (f"under the minimum budget {self.min_budget:g}"
+                       if criterion == self.money and self.min_budget is not None
+                       and isinstance(value, int | float) and not isinstance(value, bool)
+                       and value > 0 else "not met")
+                reasons.append(f"{criterion}: {why} ({attribute}={value!r})")
+        total = len(self.criteria)
+        need = total if self.min_met is None and not self.required else (self.min_met or 0)
+        missing_required = [c for c in self.required if statuses[c] != "met"]
+        allowed = met >= need and not missing_required
+        if met < need:
+            reasons.append(f"{met} of {total} criteria met; {need} needed")
+        if missing_required:
+            reasons.append(f"required criteria not met: {', '.join(missing_required)}")
+        score = (met + 0.5 * partial) / total if total else None
+        return _decision(allowed, tuple(verdicts), tuple(reasons), score, self.label)
+
+    def _params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        if self.framework in FRAMEWORKS:
+            params.update({c: a for c, a in self.criteria if c != a})
+        else:
+            params["name"] = self.framework
+            params["criteria"] = dict(self.criteria)
+        if self.min_budget is not None:
+            params["min_budget"] = self.min_budget
+        if self.min_met is not None:
+            params["min_met"] = self.min_met
+        if self.required:
+            params["required"] = list(self.required)
+        return params
+
+    def to_data(self) -> dict[str, Any]:
+        """``{"use": <framework>, "params": {...}}`` with only the non-default parameters."""
+        if self.framework in FRAMEWORKS:
+            return {"use": self.framework, "params": self._params()}
+        return {"use": "checklist", "params": self._params()}
+
+    def __repr__(self) -> str:
+        params = self._params()
+        if self.framework in FRAMEWORKS:
+            return f"{self.framework}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
+        criteria = params.pop("criteria")
+        name = params.pop("name")
+        rest = "".join(f", {k}={v!r}" for k, v in params.items())
+        return f"checklist({name!r}, {criteria!r}{rest})"
+
+
+def _pass_rule(
+    criteria: Sequence[str], min_met: object, required: object
+) -> tuple[int | None, tuple[str, ...]]:
+    if min_met is not None and (type(min_met) is not int or not 1 <= min_met <= len(criteria)):
+        raise InvalidPolicy(f"min_met={min_met!r} must be None (all criteria) or a whole number "
+                            f"from 1 to {len(criteria)}")
+    if isinstance(required, str) or not isinstance(required, Iterable):
+        raise InvalidPolicy(f"required={required!r} must be a list of criterion names")
+    names = tuple(required)
+    for name in names:
+        if name not in criteria:
+            raise InvalidPolicy(f"required names {name!r}, which is not a criterion; criteria are "
+                                f"{', '.join(criteria)}")
+    return min_met, names
+
+
+def checklist(
+    name: str,
+    criteria: Mapping[str, str] | Iterable[str],
+    *,
+    min_met: int | None = None,
+    required: Iterable[str] = (),
+    version: int = 1,
+) -> Checklist:
+    """Your own qualification checklist: criterion names mapped to the attributes they read.
+
+    >>> policy = checklist("fit", {"icp_match": "icp", "budget": "budget_usd"}, min_met=1)
+    >>> policy
+    checklist('fit', {'icp_match': 'icp', 'budget': 'budget_usd'}, min_met=1)
+    """
+    if not isinstance(_obj(name), str) or not name:
+        raise InvalidPolicy(f"checklist name={name!r} must be a non-empty string")
+    if isinstance(criteria, str) or not isinstance(criteria, Mapping | Iterable):
+        raise InvalidPolicy(f"criteria={criteria!r} must map criterion names to attribute names")
+    pairs = tuple(criteria.items()) if isinstance(criteria, Mapping) else tuple(
+        (c, c) for c in criteria)
+    if not pairs:
+        raise InvalidPolicy("a checklist needs at least one criterion")
+    for c, a in pairs:
+        _check_attribute(c, "criterion")
+        _check_attribute(a, f"criteria[{c!r}]")
+    names = [c for c, _ in pairs]
+    if len(set(names)) != len(names):
+        raise InvalidPolicy(f"criteria {names} repeat a name; name each criterion once")
+    if type(version) is not int or version < 1:
+        raise InvalidPolicy(f"version={version!r} must be a whole number >= 1")
+    low, req = _pass_rule(names, min_met, required)
+    return Checklist(name, pairs, low, req, version=version)
+
+
+def _framework(
+    name: str, attributes: Mapping[str, object], min_met: object, required: object,
+    min_budget: object = None,
+) -> Checklist:
+    fw = FRAMEWORKS[name]
+    pairs = tuple((c, _check_attribute(attributes[c], c)) for c in fw.criteria)
+    low, req = _pass_rule(fw.criteria, min_met, required)
+    if min_budget is not None and (
+        isinstance(min_budget, bool) or not isinstance(min_budget, int | float)
+        or not math.isfinite(min_budget) or min_budget < 0
+    ):
+        raise InvalidPolicy(f"min_budget={min_budget!r} must be a finite number >= 0 or None")
+    return Checklist(name, pairs, low, req, min_budget, fw.money)
+
+
+def bant(
+    *,
+    budget: str = "budget",
+    authority: str = "authority",
+    need: str = "need",
+    timeline: str = "timeline",
+    min_budget: float | None = None,
+    min_met: int | None = None,
+    required: Iterable[str] = (),
+) -> Checklist:
+    """BANT: Budget, Authority, Need, Timeline (IBM, 1950s-60s).
+
+    Each keyword names the attribute a criterion reads.  ``min_budget`` makes a numeric budget
+    below it ``failed``.  Pass rule: all criteria, or ``min_met`` of them, and every ``required``.
+
+    >>> bant(budget="budget_usd", min_met=3, required=["authority"])
+    bant(budget='budget_usd', min_met=3, required=['authority'])
+    """
+    return _framework("bant", locals(), min_met, required, min_budget)
+
+
+def champ(
+    *,
+    challenges: str = "challenges",
+    authority: str = "authority",
+    money: str = "money",
+    prioritization: str = "prioritization",
+    min_budget: float | None = None,
+    min_met: int | None = None,
+    required: Iterable[str] = (),
+) -> Checklist:
+    """CHAMP: Challenges, Authority, Money, Prioritization (InsightSquared, 2013).
+
+    >>> champ(money="budget").label
+    'champ@1'
+    """
+    return _framework("champ", locals(), min_met, required, min_budget)
+
+
+def anum(
+    *,
+    authority: str = "authority",
+    need: str = "need",
+    urgency: str = "urgency",
+    money: str = "money",
+    min_budget: float | None = None,
+    min_met: int | None = None,
+    required: Iterable[str] = (),
+) -> Checklist:
+    """ANUM: Authority, Need, Urgency, Money (Ken Krogue, InsideSales.com, 2012).
+
+    >>> anum(min_met=3)
+    anum(min_met=3)
+    """
+    return _framework("anum", locals(), min_met, required, min_budget)
+
+
+def meddic(
+    *,
+    metrics: str = "metrics",
+    economic_buyer: str = "economic_buyer",
+    decision_criteria: str = "decision_criteria",
+    decision_process: str = "decision_process",
+    identify_pain: str = "identify_pain",
+    champion: str = "champion",
+    min_met: int | None = None,
+    required: Iterable[str] = (),
+) -> Checklist:
+    """MEDDIC: Metrics, Economic buyer, Decision criteria and process, Identify pain, Champion.
+
+    Created by Jack Napoli and Dick Dunkel at PTC in 1996 for complex enterprise deals.
+
+    >>> meddic(min_met=4, required=["economic_buyer", "champion"])
+    meddic(min_met=4, required=['economic_buyer', 'champion'])
+    """
+    return _framework("meddic", locals(), min_met, required)
+
+
+def meddpicc(
+    *,
+    metrics: str = "metrics",
+    economic_buyer: str = "economic_buyer",
+    decision_criteria: str = "decision_criteria",
+    decision_process: str = "decision_process",
+    paper_process: str = "paper_process",
+    identify_pain: str = "identify_pain",
+    champion: str = "champion",
+    competition: str = "competition",
+    min_met: int | None = None,
+    required: Iterable[str] = (),
+) -> Checklist:
+    """MEDDPICC: MEDDIC plus Paper process and Competition.
+
+    >>> len(meddpicc().criteria)
+    8
+    """
+    return _framework("meddpicc", locals(), min_met, required)
+
+
+def gpctba(
+    *,
+    goals: str = "goals",
+    plans: str = "plans",
+    challenges: str = "challenges",
+    timeline: str = "timeline",
+    budget: str = "budget",
+    authority: str = "authority",
+    negative_consequences: str = "negative_consequences",
+    positive_implications: str = "positive_implications",
+    min_budget: float | None = None,
+    min_met: int | None = None,
+    required: Iterable[str] = (),
+) -> Checklist:
+    """GPCTBA/C&I: Goals, Plans, Challenges, Timeline, Budget, Authority, C&I.
+
+    HubSpot's inbound qualification framework (2014); the C&I are negative consequences and
+    positive implications.
+
+    >>> gpctba(min_met=6).label
+    'gpctba@1'
+    """
+    return _framework("gpctba", locals(), min_met, required, min_budget)
+
+
+# -- score policies ------------------------------------------------------------------------------
+
+ScorePart = Literal["total", "fit", "engagement"]
+_PARTS = ("total", "fit", "engagement")
+
+
+def _context_score(model: ScoringModel | None, lead: Lead, context: Context) -> Score | None:
+    score: object = context.score
+    if score is None and model is not None:
+        score = model.score(lead, context.touchpoints, at=context.at, context=context)
+    if isinstance(score, int | float) and not isinstance(score, bool) and math.isfinite(score):
+        # A host scorer that returns a bare number: it is the total, with no fit or engagement.
+        return _tuple_new(Score, (math.nan, math.nan, float(score), ()))
+    return score if isinstance(score, Score) else None
+
+
+_NO_SCORE = ("no Score in the context; pass one (Context(score=...)) or build the policy with "
+             "model=")
+
+
+@attrs.frozen(repr=False)
+class ScoreAtLeast:
+    """Allows when a part of the lead's score reaches a threshold; see :func:`score_at_least`."""
+
+    threshold: float
+    part: str = "total"
+    model: ScoringModel | None = None
+    label: str = attrs.field(init=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "label", "score_at_least")
+
+    def __call__(self, lead: Lead, context: Context, /) -> Decision:
+        """Compare the score's part with the threshold."""
+        score = _context_score(self.model, lead, context)
+        name = f"{self.part} score >= {self.threshold:g}"
+        if score is None:
+            return _decision(False, (_verdict(name, "unknown", None),), (f"{name}: {_NO_SCORE}",),  # noqa: FBT003
+                             None, self.label)
+        value = getattr(score, self.part)
+        if math.isnan(value):
+            reason = f"{name}: the score has no {self.part} part (the scorer gave a bare number)"
+            return _decision(False, (_verdict(name, "unknown", None),), (reason,), None,  # noqa: FBT003
+                             self.label)
+        if value >= self.threshold:
+            return _decision(True, (_verdict(name, "met", value),), _NO_REASONS, value, self.label)  # noqa: FBT003
+        return _decision(False, (_verdict(name, "failed", value),),  # noqa: FBT003
+                         (f"{name}: the {self.part} score is {value:g}",), value, self.label)
+
+    def to_data(self) -> dict[str, Any]:
+        """``{"use": "score_at_least", "params": {...}}``."""
+        params: dict[str, Any] = {"threshold": self.threshold}
+        if self.part != "total":
+            params["score"] = self.part
+        if self.model is not None:
+            params["model"] = self.model.to_dict()
+        return {"use": "score_at_least", "params": params}
+
+    def __repr__(self) -> str:
+        extra = "" if self.part == "total" else f", score={self.part!r}"
+        extra += "" if self.model is None else ", model=..."
+        return f"score_at_least({self.threshold:g}{extra})"
+
+
+def _threshold(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidPolicy(f"{what}={value!r} must be a finite number (not NaN or infinity)")
+    return float(value)
+
+
+def score_at_least(
+    threshold: float,
+    *,
+    score: ScorePart = "total",
+    model: ScoringModel | Mapping[str, Any] | None = None,
+) -> ScoreAtLeast:
+    """Allows when the lead's ``score`` part (``total``, ``fit`` or ``engagement``) >= *threshold*.
+
+    The score comes from the context (``Context(score=...)``); with *model*, a context without
+    one is scored on the spot from its touchpoints.
+
+    >>> score_at_least(50, score="fit")
+    score_at_least(50, score='fit')
+    """
+    if score not in _PARTS:
+        raise InvalidPolicy(f"score={score!r} must be one of {', '.join(_PARTS)}")
+    return ScoreAtLeast(_threshold(threshold, "threshold"), score, _model(model))
+
+
+def _grid_axis(value: object, what: str) -> tuple[float, float, float]:
+    if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != 3:
+        raise InvalidPolicy(f"{what}={value!r} must be three descending thresholds, "
+                            f"for example (75, 50, 25)")
+    a, b, c = (_threshold(v, f"{what}[{i}]") for i, v in enumerate(value))
+    if not a >= b >= c:
+        raise InvalidPolicy(f"{what}={value!r} must be in descending order (best first)")
+    return (a, b, c)
+
+
+_CELLS = frozenset(f"{f}{e}" for f in "ABCD" for e in "1234")
+
+
+@attrs.frozen(repr=False)
+class FitEngagementGrid:
+    """The fit (A-D) x engagement (1-4) grid; built by :func:`fit_engagement_grid`."""
+
+    fit: tuple[float, float, float]
+    engagement: tuple[float, float, float]
+    qualifying: frozenset[str]
+    model: ScoringModel | None = None
+    label: str = attrs.field(init=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "label", "fit_engagement_grid")
+
+    def cell(self, score: Score) -> str:
+        """The grid cell of *score*, from ``"A1"`` (best fit, most engaged) to ``"D4"``."""
+        letter = next((x for x, t in zip("ABC", self.fit, strict=True) if score.fit >= t), "D")
+        number = next((x for x, t in zip("123", self.engagement, strict=True)
+                       if score.engagement >= t), "4")
+        return letter + number
+
+    def __call__(self, lead: Lead, context: Context, /) -> Decision:
+        """Place the lead's score on the grid; allow when its cell qualifies."""
+        score = _context_score(self.model, lead, context)
+        name = "fit x engagement"
+        if score is None:
+            return _decision(False, (_verdict(name, "unknown", None),), (f"{name}: {_NO_SCORE}",),  # noqa: FBT003
+                             None, self.label)
+        if math.isnan(score.fit):
+            reason = f"{name}: the score has no fit and engagement parts (a bare number)"
+            return _decision(False, (_verdict(name, "unknown", None),), (reason,), None,  # noqa: FBT003
+                             self.label)
+        cell = self.cell(score)
+        if cell in self.qualifying:
+            return _decision(True, (_verdict(name, "met", cell),), _NO_REASONS, score.total,  # noqa: FBT003
+                             self.label)
+        reason = (f"{name}: cell {cell} (fit {score.fit:g}, engagement {score.engagement:g}) is "
+                  f"not one of {', '.join(sorted(self.qualifying))}")
+        return _decision(False, (_verdict(name, "failed", cell),), (reason,), score.total,  # noqa: FBT003
+                         self.label)
+
+    def _params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        if self.fit != _DEFAULT_AXIS:
+            params["fit"] = list(self.fit)
+        if self.engagement != _DEFAULT_AXIS:
+            params["engagement"] = list(self.engagement)
+        if self.qualifying != frozenset(_DEFAULT_CELLS):
+            params["qualifying"] = sorted(self.qualifying)
+        return params
+
+    def to_data(self) -> dict[str, Any]:
+        """``{"use": "fit_engagement_grid", "params": {...}}``."""
+        params = self._params()
+        if self.model is not None:
+            params["model"] = self.model.to_dict()
+        return {"use": "fit_engagement_grid", "params": params}
+
+    def __repr__(self) -> str:
+        params = self._params()
+        extra = ", model=..." if self.model is not None else ""
+        return f"fit_engagement_grid({', '.join(f'{k}={v!r}' for k, v in params.items())}{extra})"
+
+
+_DEFAULT_AXIS = (75.0, 50.0, 25.0)
+_DEFAULT_CELLS = ("A1", "A2", "B1")
+
+
+def fit_engagement_grid(
+    *,
+    fit: Sequence[float] = _DEFAULT_AXIS,
+    engagement: Sequence[float] = _DEFAULT_AXIS,
+    qualifying: Iterable[str] = _DEFAULT_CELLS,
+    model: ScoringModel | Mapping[str, Any] | None = None,
+) -> FitEngagementGrid:
+    """Fit letter A-D x engagement number 1-4; allows the *qualifying* cells.
+
+    ``fit`` gives the fit scores for A, B and C (below the last is D); ``engagement`` the
+    engagement scores for 1, 2 and 3 (below the last is 4).
+
+    >>> grid = fit_engagement_grid(qualifying=["A1", "A2", "B1", "B2"])
+    >>> from funnelkit.scoring import Score, LedgerEntry
+    >>> ledger = (LedgerEntry("x", "fit", 60, 60), LedgerEntry("y", "engagement", 80, 80))
+    >>> grid.cell(Score(60.0, 80.0, 140.0, ledger))
+    'B1'
+    """
+    cells = frozenset(qualifying) if not isinstance(qualifying, str) else frozenset((qualifying,))
+    bad = sorted(str(c) for c in cells if c not in _CELLS)
+    if bad or not cells:
+        raise InvalidPolicy(f"qualifying={sorted(map(str, cells))!r}: cells are a fit letter A-D "
+                            f"and an engagement number 1-4, such as 'A1'; give at least one")
+    return FitEngagementGrid(_grid_axis(fit, "fit"), _grid_axis(engagement, "engagement"), cells,
+                             _model(model))
+
+
+# -- discovery -----------------------------------------------------------------------------------
+
+
+def _all_of_data(policies: Sequence[Any]) -> Policy:
+    return all_of(*policies)
+
+
+def _any_of_data(policies: Sequence[Any]) -> Policy:
+    return any_of(*policies)
+
+
+def _k_of_n_data(k: int, policies: Sequence[Any]) -> Policy:
+    return k_of_n(k, *policies)
+
+
+def _not_data(policy: Any) -> Policy:
+    return not_(policy)
+
+
+_BUILTINS: Final[Mapping[str, Callable[..., Any]]] = {
+    "all_of": _all_of_data,
+    "any_of": _any_of_data,
+    "anum": anum,
+    "bant": bant,
+    "champ": champ,
+    "checklist": checklist,
+    "fit_engagement_grid": fit_engagement_grid,
+    "gpctba": gpctba,
+    "k_of_n": _k_of_n_data,
+    "meddic": meddic,
+    "meddpicc": meddpicc,
+    "not": _not_data,
+    "not_": _not_data,
+    "rule": rule,
+    "score_at_least": score_at_least,
+}
+
+
+def _entry_points() -> dict[str, metadata.EntryPoint]:
+    found: dict[str, metadata.EntryPoint] = {}
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, ep)
+    return found
+
+
+def available() -> tuple[str, ...]:
+    """Every policy name :func:`load` knows: the built-ins and registered third-party ones.
+
+    >>> "bant" in available() and "rule" in available()
+    True
+    """
+    return tuple(sorted(set(_BUILTINS) | set(_entry_points())))
+
+
+@attrs.frozen(repr=False)
+class _Loaded:
+    """A third-party policy loaded by name, remembering how so ``to_data`` can round-trip."""
+
+    name: str
+    params: Mapping[str, Any]
+    policy: Policy = attrs.field(eq=False)  # same name and parameters: the same policy
+
+    @property
+    def label(self) -> str:
+        return _label(self.policy)
+
+    def __call__(self, lead: Lead, context: Context, /) -> Decision:
+        return self.policy(lead, context)
+
+    def to_data(self) -> dict[str, Any]:
+        return {"use": self.name, "params": dict(self.params)}
+
+    def __repr__(self) -> str:
+        return repr(self.policy)
+
+
+def load(name: str, /, **params: Any) -> Policy:
+    """The policy called *name*, built with *params*: a built-in or a third-party one.
+
+    Third-party packages register a factory under the entry-point group
+    ``funnelkit.policies`` (``name = "package.module:factory"``); built-ins win on a clash.
+    An unknown name, or parameters the factory does not take, raise
+    :class:`funnelkit.InvalidPolicy` listing what is available.
+
+    >>> load("bant", min_met=3)
+    bant(min_met=3)
+    >>> load("rule", text="budget > 0")
+    rule('budget > 0')
+    """
+    if not isinstance(name, str):
+        raise InvalidPolicy(f"policy name {name!r} must be a string")
+    factory = _BUILTINS.get(name)
+    third_party = False
+    if factory is None:
+        ep = _entry_points().get(name)
+        if ep is None:
+            raise InvalidPolicy(f"no policy called {name!r}; available: {', '.join(available())} "
+                                f"(third-party policies register under the entry-point group "
+                                f"{ENTRY_POINT_GROUP!r})")
+        try:
+            factory = ep.load()
+        except Exception as exc:
+            raise InvalidPolicy(f"policy {name!r} is registered as {ep.value!r} but cannot be "
+                                f"loaded: {exc!r}") from exc
+        third_party = True
+        if not callable(factory):
+            raise InvalidPolicy(f"policy {name!r} ({ep.value}) is not a callable factory")
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind(**params)
+        except TypeError as exc:
+            accepted = ", ".join(p for p in signature.parameters if not p.startswith("_")) or "none"
+            raise InvalidPolicy(f"policy {name!r}: {exc}; its parameters are {accepted}") from None
+    try:
+        policy = factory(**params)
+    except RuleSyntaxError:
+        raise
+    except InvalidPolicy as exc:
+        raise InvalidPolicy(f"policy {name!r}: {exc}") from None
+    if not callable(policy):
+        raise InvalidPolicy(f"policy {name!r}: its factory returned {policy!r}, which is not "
+                            f"callable; a factory must return policy(lead, context) -> Decision")
+    if third_party and not callable(getattr(policy, "to_data", None)):
+        return _Loaded(name, dict(params), policy)
+    return policy  # type: ignore[no-any-return]

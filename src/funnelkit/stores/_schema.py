@@ -1,0 +1,202 @@
+"""The tables every SQL store writes, and the conversions between values and rows.
+
+``SQLiteStore`` and ``SQLAlchemyStore`` share this layout, so a file written by one can be read by
+the other.  Times are stored twice where the store queries them: as ISO 8601 text with the
+offset (given back unchanged) and as integer microseconds since the Unix epoch (``*_us``) for
+ordering, ``since=`` and due-time queries.  Free-form data (attributes, decisions, touchpoint
+data, outbox payloads) is JSON text written by :func:`funnelkit._codec.dumps`.
+
+Schema versions (each migration moves one version forward; a store never goes back):
+
+1. ``leads``, ``transitions``, ``touchpoints``, ``handoffs``, ``outbox``, ``schema``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from funnelkit._codec import decision_from_data, decision_to_data, dumps, loads
+from funnelkit._errors import StorageError
+from funnelkit._handoff import Handoff
+from funnelkit._lead import Lead, Source, Transition
+from funnelkit._touchpoint import Touchpoint
+from funnelkit.stores._protocol import OutboxMessage, OutboxRow
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = [
+    "SCHEMA_NAME", "SCHEMA_VERSION", "decode_handoff", "decode_lead", "decode_outbox",
+    "decode_touchpoint", "decode_transition", "from_us", "handoff_params", "lead_insert_params",
+    "lead_update_params", "outbox_params", "touchpoint_params", "transition_params", "us",
+]
+
+SCHEMA_NAME = "funnelkit"
+"""The ``name`` of the store's row in its ``schema`` table: what marks a database as ours."""
+
+SCHEMA_VERSION = 1
+"""The schema version this funnelkit writes; a store refuses a database with a newer one."""
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+
+T = TypeVar("T")
+
+
+def us(value: datetime) -> int:
+    """Microseconds since the Unix epoch of an aware datetime (the ``*_us`` columns)."""
+    return (value - EPOCH) // _ONE_US
+
+
+def from_us(value: int | None) -> datetime | None:
+    """The UTC datetime of a ``*_us`` column (None stays None)."""
+    return None if value is None else EPOCH + timedelta(microseconds=value)
+
+
+def _json(value: Any) -> str:
+    return "{}" if not value else dumps(value)
+
+
+# -- values to rows ------------------------------------------------------------------------------
+
+LEAD_COLUMNS = ("id", "stage", "version", "attributes", "source_channel", "source_kind", "owner",
+                "created_at", "stage_entered_at", "updated_at")
+LEAD_UPDATE_COLUMNS = ("stage", "version", "attributes", "source_channel", "source_kind", "owner",
+                       "stage_entered_at", "updated_at")
+TRANSITION_COLUMNS = ("lead_id", "version", "event", "source", "target", "at", "at_us", "actor",
+                      "reason", "decision")
+TOUCHPOINT_COLUMNS = ("lead_id", "kind", "channel", "at", "at_us", "points", "data")
+HANDOFF_COLUMNS = ("id", "lead_id", "from_team", "to_team", "created_at", "event", "version",
+                   "assignee", "due_at", "due_us", "status", "resolved_at", "resolved_by", "reason")
+OUTBOX_COLUMNS = ("msg_key", "hook", "payload", "created_at", "attempts", "next_attempt_us")
+OUTBOX_READ_COLUMNS = ("id", "msg_key", "hook", "payload", "created_at", "attempts",
+                       "next_attempt_us", "claimed_by", "claimed_until_us", "delivered_us",
+                       "last_error")
+
+
+def lead_insert_params(lead: Lead) -> tuple[Any, ...]:
+    """The ``leads`` row of a new lead, in :data:`LEAD_COLUMNS` order."""
+    source = lead.source
+    return (lead.id, lead.stage, lead.version, _json(lead.attributes),
+            None if source is None else source.channel, None if source is None else source.kind,
+            lead.owner, lead.created_at.isoformat(), lead.stage_entered_at.isoformat(),
+            lead.updated_at.isoformat())
+
+
+def lead_update_params(lead: Lead, expected_version: int) -> tuple[Any, ...]:
+    """``LEAD_UPDATE_COLUMNS`` values, then the id and expected version of the ``WHERE``."""
+    source = lead.source
+    return (lead.stage, lead.version, _json(lead.attributes),
+            None if source is None else source.channel, None if source is None else source.kind,
+            lead.owner, lead.stage_entered_at.isoformat(), lead.updated_at.isoformat(),
+            lead.id, expected_version)
+
+
+def transition_params(t: Transition) -> tuple[Any, ...]:
+    """The ``transitions`` row, in :data:`TRANSITION_COLUMNS` order."""
+    decision = t.decision
+    at = t.at
+    return (t.lead_id, t.version, t.event, t.source, t.target, at.isoformat(), us(at), t.actor,
+            t.reason,
+            None if decision is None else json.dumps(decision_to_data(decision),
+                                                     separators=(",", ":"), allow_nan=False))
+
+
+def touchpoint_params(tp: Touchpoint) -> tuple[Any, ...]:
+    """The ``touchpoints`` row, in :data:`TOUCHPOINT_COLUMNS` order."""
+    return (tp.lead_id, tp.kind, tp.channel, tp.at.isoformat(), us(tp.at),
+            None if tp.points is None else float(tp.points), _json(dict(tp.data)))
+
+
+def handoff_params(h: Handoff) -> tuple[Any, ...]:
+    """The ``handoffs`` row, in :data:`HANDOFF_COLUMNS` order."""
+    due = h.due_at
+    return (h.id, h.lead_id, h.from_team, h.to_team, h.created_at.isoformat(), h.event, h.version,
+            h.assignee, None if due is None else due.isoformat(), None if due is None else us(due),
+            h.status, None if h.resolved_at is None else h.resolved_at.isoformat(),
+            h.resolved_by, h.reason)
+
+
+def outbox_params(m: OutboxMessage) -> tuple[Any, ...]:
+    """The ``outbox`` row of a new message, in :data:`OUTBOX_COLUMNS` order."""
+    return (m.key, m.hook, dumps(m.payload), m.created_at.isoformat(), 0, us(m.created_at))
+
+
+# -- rows to values ------------------------------------------------------------------------------
+
+
+def _decode(table: str, key: object, build: Callable[[], T]) -> T:
+    try:
+        return build()
+    except Exception as e:  # any failure means the row is not one funnelkit wrote
+        raise StorageError(
+            f"row {key!r} of table {table!r} cannot be read ({type(e).__name__}: {e}); it was not "
+            f"written by funnelkit or was changed by hand: fix or delete the row"
+        ) from e
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def decode_lead(row: Any) -> Lead:
+    """A lead from a ``leads`` row in :data:`LEAD_COLUMNS` order."""
+    def build() -> Lead:
+        (lead_id, stage, version, attributes, channel, kind, owner, created, entered,
+         updated) = row
+        return Lead(
+            lead_id, stage, version=version,
+            attributes=None if attributes == "{}" else loads(attributes),
+            source=None if channel is None else Source(channel, kind), owner=owner,
+            created_at=datetime.fromisoformat(created),
+            stage_entered_at=datetime.fromisoformat(entered),
+            updated_at=datetime.fromisoformat(updated),
+        )
+    return _decode("leads", row[0], build)
+
+
+def decode_transition(row: Any) -> Transition:
+    """A transition from a ``transitions`` row in :data:`TRANSITION_COLUMNS` order."""
+    def build() -> Transition:
+        lead_id, version, event, source, target, at, _, actor, reason, decision = row
+        return Transition(
+            lead_id, event, source, target, datetime.fromisoformat(at), actor=actor,
+            reason=reason, version=version,
+            decision=None if decision is None else decision_from_data(json.loads(decision)),
+        )
+    return _decode("transitions", (row[0], row[1]), build)
+
+
+def decode_touchpoint(row: Any) -> Touchpoint:
+    """A touchpoint from a ``touchpoints`` row in :data:`TOUCHPOINT_COLUMNS` order."""
+    def build() -> Touchpoint:
+        lead_id, kind, channel, at, _, points, data = row
+        return Touchpoint(lead_id, kind, channel, datetime.fromisoformat(at), points=points,
+                          data=None if data == "{}" else loads(data))
+    return _decode("touchpoints", row[0], build)
+
+
+def decode_handoff(row: Any) -> Handoff:
+    """A handoff from a ``handoffs`` row in :data:`HANDOFF_COLUMNS` order."""
+    def build() -> Handoff:
+        (hid, lead_id, from_team, to_team, created, event, version, assignee, due, _, status,
+         resolved, resolved_by, reason) = row
+        return Handoff(hid, lead_id, from_team, to_team, created_at=datetime.fromisoformat(created),
+                       event=event, version=version, assignee=assignee, due_at=_dt(due),
+                       status=status, resolved_at=_dt(resolved), resolved_by=resolved_by,
+                       reason=reason)
+    return _decode("handoffs", row[0], build)
+
+
+def decode_outbox(row: Any) -> OutboxRow:
+    """An outbox row from columns in :data:`OUTBOX_READ_COLUMNS` order."""
+    def build() -> OutboxRow:
+        (rid, key, hook, payload, created, attempts, next_us, claimed_by, claimed_us,
+         delivered_us, last_error) = row
+        return OutboxRow(int(rid), key, hook, loads(payload), datetime.fromisoformat(created),
+                         attempts=int(attempts), next_attempt_at=from_us(next_us),
+                         claimed_by=claimed_by, claimed_until=from_us(claimed_us),
+                         delivered_at=from_us(delivered_us), last_error=last_error)
+    return _decode("outbox", row[0], build)

@@ -1,0 +1,757 @@
+"""``SQLAlchemyStore``: the store protocol on PostgreSQL, MariaDB/MySQL or SQLite, via SQLAlchemy 2.
+
+Needs the ``funnelkit[sqlalchemy]`` extra; :mod:`funnelkit.stores` imports this module (and
+SQLAlchemy) only when :class:`SQLAlchemyStore` is first asked for.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from funnelkit._errors import (
+    AlreadyExists,
+    ConcurrencyError,
+    InvalidInput,
+    MissingExtra,
+    NotFound,
+    StorageError,
+)
+from funnelkit._handoff import HANDOFF_STATUSES, Handoff, HandoffStatus
+from funnelkit._time import require_aware
+from funnelkit.stores import _schema as s
+from funnelkit.stores._protocol import (
+    Change,
+    OutboxRow,
+    check_claim,
+    check_stream,
+    check_worker,
+)
+from funnelkit.stores._sqlite import _Batch, _Retry, _Rows
+
+try:
+    import sqlalchemy as sa
+    from sqlalchemy import exc as sa_exc
+    from sqlalchemy.dialects import mysql, postgresql
+except ImportError as e:  # pragma: no cover - exercised only without the extra
+    raise MissingExtra(
+        "SQLAlchemyStore needs SQLAlchemy 2: install the extra with "
+        "pip install 'funnelkit[sqlalchemy]'"
+    ) from e
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from datetime import datetime, timedelta
+
+    from sqlalchemy.engine import Connection, Engine
+
+    from funnelkit._lead import Lead, Transition
+    from funnelkit._touchpoint import Touchpoint
+
+__all__ = ["SQLAlchemyStore"]
+
+T = TypeVar("T")
+_PAGE = 1000
+_TABLES = ("schema", "leads", "transitions", "touchpoints", "handoffs", "outbox")
+
+
+def _name() -> Any:
+    """Short strings compared exactly: binary collations, so ``'L1' != 'l1'`` everywhere."""
+    return (sa.String(255)
+            .with_variant(postgresql.VARCHAR(255, collation="C"), "postgresql")
+            .with_variant(mysql.VARCHAR(255, collation="utf8mb4_bin"), "mysql")
+            .with_variant(mysql.VARCHAR(255, collation="utf8mb4_nopad_bin"), "mariadb"))
+
+
+def _text() -> Any:
+    return sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+
+def _iso() -> Any:
+    return sa.String(40)
+
+
+def _serial() -> Any:
+    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def build_metadata(*, prefix: str = "funnelkit_", schema: str | None = None) -> sa.MetaData:
+    """The tables of schema version 1 as SQLAlchemy ``MetaData`` (for Alembic and for the store).
+
+    Table and index names start with *prefix*; *schema* is the database schema (PostgreSQL) or
+    database (MySQL) they live in, None for the connection's default.
+
+    >>> md = build_metadata(prefix="crm_")
+    >>> sorted(md.tables)
+    ['crm_handoffs', 'crm_leads', 'crm_outbox', 'crm_schema', 'crm_touchpoints', 'crm_transitions']
+    """
+    given: object = prefix
+    if not isinstance(given, str) or not given.replace("_", "a").isalnum():
+        raise InvalidInput(f"prefix={prefix!r} must be letters, digits and underscores")
+    p = prefix
+    md = sa.MetaData(schema=schema)
+    sa.Table(f"{p}schema", md, sa.Column("name", _name(), primary_key=True),
+             sa.Column("version", sa.Integer, nullable=False),
+             mysql_charset="utf8mb4", mysql_engine="InnoDB")
+    sa.Table(
+        f"{p}leads", md,
+        sa.Column("id", _name(), primary_key=True),
+        sa.Column("stage", _name(), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("attributes", _text(), nullable=False),
+        sa.Column("source_channel", _name()),
+        sa.Column("source_kind", _name()),
+        sa.Column("owner", _name()),
+        sa.Column("created_at", _iso(), nullable=False),
+        sa.Column("stage_entered_at", _iso(), nullable=False),
+        sa.Column("updated_at", _iso(), nullable=False),
+        sa.Index(f"{p}leads_stage", "stage", "id"),
+        mysql_charset="utf8mb4", mysql_engine="InnoDB",
+    )
+    sa.Table(
+        f"{p}transitions", md,
+        sa.Column("position", _serial(), primary_key=True, autoincrement=True),
+        sa.Column("lead_id", _name(), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("event", _name(), nullable=False),
+        sa.Column("source", _name(), nullable=False),
+        sa.Column("target", _name(), nullable=False),
+        sa.Column("at", _iso(), nullable=False),
+        sa.Column("at_us", sa.BigInteger, nullable=False),
+        sa.Column("actor", _name()),
+        sa.Column("reason", _text()),
+        sa.Column("decision", _text()),
+        sa.Index(f"{p}transitions_lead_version", "lead_id", "version", unique=True),
+        sa.Index(f"{p}transitions_at", "at_us"),
+        sqlite_autoincrement=True, mysql_charset="utf8mb4", mysql_engine="InnoDB",
+    )
+    sa.Table(
+        f"{p}touchpoints", md,
+        sa.Column("position", _serial(), primary_key=True, autoincrement=True),
+        sa.Column("lead_id", _name(), nullable=False),
+        sa.Column("kind", _name(), nullable=False),
+        sa.Column("channel", _name(), nullable=False),
+        sa.Column("at", _iso(), nullable=False),
+        sa.Column("at_us", sa.BigInteger, nullable=False),
+        sa.Column("points", sa.Float(53)),
+        sa.Column("data", _text(), nullable=False),
+        sa.Index(f"{p}touchpoints_lead", "lead_id", "at_us"),
+        sa.Index(f"{p}touchpoints_at", "at_us"),
+        sqlite_autoincrement=True, mysql_charset="utf8mb4", mysql_engine="InnoDB",
+    )
+    sa.Table(
+        f"{p}handoffs", md,
+        sa.Column("id", _name(), primary_key=True),
+        sa.Column("lead_id", _name(), nullable=False),
+        sa.Column("from_team", _name(), nullable=False),
+        sa.Column("to_team", _name(), nullable=False),
+        sa.Column("created_at", _iso(), nullable=False),
+        sa.Column("event", _name(), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("assignee", _name()),
+        sa.Column("due_at", _iso()),
+        sa.Column("due_us", sa.BigInteger),
+        sa.Column("status", _name(), nullable=False),
+        sa.Column("resolved_at", _iso()),
+        sa.Column("resolved_by", _name()),
+        sa.Column("reason", _text()),
+        sa.Index(f"{p}handoffs_status_team", "status", "to_team", "due_us"),
+        sa.Index(f"{p}handoffs_assignee", "assignee", "status", "due_us"),
+        sa.Index(f"{p}handoffs_lead", "lead_id"),
+        sa.Index(f"{p}handoffs_due", "due_us"),
+        mysql_charset="utf8mb4", mysql_engine="InnoDB",
+    )
+    sa.Table(
+        f"{p}outbox", md,
+        sa.Column("id", _serial(), primary_key=True, autoincrement=True),
+        sa.Column("msg_key", _name(), nullable=False),
+        sa.Column("hook", _name(), nullable=False),
+        sa.Column("payload", _text(), nullable=False),
+        sa.Column("created_at", _iso(), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("next_attempt_us", sa.BigInteger, nullable=False),
+        sa.Column("claimed_by", _name()),
+        sa.Column("claimed_until_us", sa.BigInteger),
+        sa.Column("delivered_us", sa.BigInteger),
+        sa.Column("last_error", _text()),
+        sa.Index(f"{p}outbox_key", "msg_key", unique=True),
+        sa.Index(f"{p}outbox_due", "delivered_us", "next_attempt_us"),
+        sqlite_autoincrement=True, mysql_charset="utf8mb4", mysql_engine="InnoDB",
+    )
+    return md
+
+
+def _migrate_to_1(conn: Connection, md: sa.MetaData) -> None:
+    md.create_all(conn, checkfirst=True)
+
+
+MIGRATIONS: dict[int, Callable[[Connection, sa.MetaData], None]] = {1: _migrate_to_1}
+"""Forward migrations: version -> a function taking a store from version - 1 to it."""
+
+
+def _binds(names: Sequence[str]) -> dict[str, Any]:
+    return {n: sa.bindparam(f"v_{n}") for n in names}
+
+
+def _dicts(names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    keys = [f"v_{n}" for n in names]
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _rows(stmt: Any) -> Callable[[Connection], list[tuple[Any, ...]]]:
+    def work(conn: Connection) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in conn.execute(stmt)]
+    return work
+
+
+class SQLAlchemyStore:
+    """The store protocol on PostgreSQL, MariaDB/MySQL or SQLite, through SQLAlchemy 2 Core.
+
+    *engine* is a SQLAlchemy ``Engine`` (or a URL, for which the store makes and later disposes
+    its own engine).  The tables are named ``<prefix>leads``, ``<prefix>transitions``, ... (prefix
+    ``"funnelkit_"`` unless given) in *schema* (a PostgreSQL schema or a MySQL database; None for
+    the default one).  With ``create=True`` missing tables are created and an older funnelkit
+    schema is migrated forward; with ``create=False`` the tables must exist already, for example
+    made by the host's Alembic migration from :attr:`metadata`.
+
+    Commits are one transaction each with ``UPDATE ... WHERE id = ? AND version = ?`` as the
+    version guard and a unique ``(lead_id, version)`` index on transitions as a second one.
+    Outbox claims use ``FOR UPDATE SKIP LOCKED`` on PostgreSQL and MariaDB/MySQL, so dispatchers
+    on many machines never wait for one another nor claim the same row.  The engine's isolation
+    level is left as the host set it (the version guard holds under ``READ COMMITTED`` and
+    ``REPEATABLE READ`` alike, because ``UPDATE`` always checks the latest row).  Driver errors
+    become :class:`~funnelkit.StorageError` (deadlocks and serialisation failures
+    :class:`~funnelkit.ConcurrencyError`: load again and retry).
+
+    >>> import tempfile, pathlib
+    >>> from datetime import datetime, timezone
+    >>> from funnelkit import templates
+    >>> from funnelkit.stores import Change
+    >>> url = f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'funnel.db'}"
+    >>> store = SQLAlchemyStore(url, prefix="crm_")
+    >>> lead = templates.inbound().new_lead("L1", at=datetime(2026, 3, 2, tzinfo=timezone.utc))
+    >>> store.commit(Change(lead, expected_version=None))
+    >>> store.load("L1") == lead
+    True
+    >>> store.close()
+    """
+
+    def __init__(
+        self,
+        engine: Engine | str,
+        *,
+        prefix: str = "funnelkit_",
+        schema: str | None = None,
+        create: bool = True,
+    ) -> None:
+        """Open the store on *engine*, creating or migrating its tables when *create* is true."""
+        self._owns_engine = isinstance(engine, str)
+        if isinstance(engine, str):
+            engine = sa.create_engine(engine)
+        if not isinstance(engine, sa.Engine):
+            raise InvalidInput(f"engine={engine!r} must be a sqlalchemy.Engine or a database URL")
+        self.metadata = build_metadata(prefix=prefix, schema=schema)
+        """The store's tables, for ``alembic revision --autogenerate`` (``target_metadata``)."""
+        self.prefix = prefix
+        self.schema = schema
+        name = engine.dialect.name
+        self._kind = "mysql" if name in ("mysql", "mariadb") else name
+        self._base_engine = engine
+        self.engine = engine
+        self._closed = False
+        self._lock = threading.Lock()
+        t = self.metadata.tables
+        q = f"{schema}." if schema else ""
+        self._schema_t = t[f"{q}{prefix}schema"]
+        self._leads = t[f"{q}{prefix}leads"]
+        self._transitions = t[f"{q}{prefix}transitions"]
+        self._touchpoints = t[f"{q}{prefix}touchpoints"]
+        self._handoffs = t[f"{q}{prefix}handoffs"]
+        self._outbox = t[f"{q}{prefix}outbox"]
+        self._build_statements()
+        self._open(create=create)
+
+    @staticmethod
+    def metadata_for(*, prefix: str = "funnelkit_", schema: str | None = None) -> sa.MetaData:
+        """The store's tables without a database, for an Alembic ``env.py`` (``target_metadata``).
+
+        >>> sorted(SQLAlchemyStore.metadata_for(prefix="crm_").tables)[:2]
+        ['crm_handoffs', 'crm_leads']
+        """
+        return build_metadata(prefix=prefix, schema=schema)
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def _where(self) -> str:
+        return f"{self.engine.url.render_as_string(hide_password=True)}" + (
+            f" schema {self.schema!r}" if self.schema else "") + f" prefix {self.prefix!r}"
+
+    def _refuse(self, why: str) -> StorageError:
+        return StorageError(
+            f"{self._where()}: {why}; funnelkit changed nothing: use another prefix or schema, "
+            f"or a funnelkit store"
+        )
+
+    def _read_version(self, conn: Connection) -> int | None:
+        inspector = sa.inspect(conn)
+        present = {n for n in _TABLES
+                   if inspector.has_table(f"{self.prefix}{n}", schema=self.schema)}
+        if "schema" not in present:
+            if present:
+                raise self._refuse(
+                    f"tables {', '.join(self.prefix + n for n in sorted(present))} exist but "
+                    f"not the {self.prefix}schema table: they are not a funnelkit store")
+            return None
+        rows = conn.execute(sa.select(self._schema_t.c.name, self._schema_t.c.version)).all()
+        found = dict(rows)
+        if not rows and present == set(_TABLES):
+            return 0  # made from ``metadata`` (by Alembic) and never stamped
+        if s.SCHEMA_NAME not in found or len(found) != 1:
+            raise self._refuse(f"the {self.prefix}schema table does not name a funnelkit schema")
+        version = int(found[s.SCHEMA_NAME])
+        if version > s.SCHEMA_VERSION:
+            raise self._refuse(
+                f"the tables have funnelkit schema version {version}, newer than the "
+                f"{s.SCHEMA_VERSION} this funnelkit understands; upgrade funnelkit")
+        return version
+
+    def _open(self, *, create: bool) -> None:
+        try:
+            with self.engine.connect() as conn:
+                version = self._read_version(conn)
+            if version == s.SCHEMA_VERSION:
+                return
+            if version == 0:  # tables made by the host, current layout: stamp them
+                with self.engine.begin() as conn:
+                    conn.execute(sa.insert(self._schema_t).values(
+                        name=s.SCHEMA_NAME, version=s.SCHEMA_VERSION))
+                return
+            if not create:
+                raise StorageError(
+                    f"{self._where()}: no funnelkit tables (or an older schema, version "
+                    f"{version}); create them with your migrations from SQLAlchemyStore.metadata "
+                    f"or open the store with create=True")
+            try:
+                self._migrate(version)
+            except sa_exc.DBAPIError:
+                # Another process may have created the tables at the same moment: look again.
+                with self.engine.connect() as conn:
+                    if self._read_version(conn) != s.SCHEMA_VERSION:
+                        raise
+        except sa_exc.SQLAlchemyError as e:
+            raise self._translate(e) from e
+
+    def _migrate(self, version: int | None) -> None:
+        with self.engine.begin() as conn:
+            start = 0 if version is None else version
+            for target in range(start + 1, s.SCHEMA_VERSION + 1):
+                MIGRATIONS[target](conn, self.metadata)
+            if version is None:
+                conn.execute(sa.insert(self._schema_t).values(
+                    name=s.SCHEMA_NAME, version=s.SCHEMA_VERSION))
+            else:
+                conn.execute(sa.update(self._schema_t)
+                             .where(self._schema_t.c.name == s.SCHEMA_NAME)
+                             .values(version=s.SCHEMA_VERSION))
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the tables (the one this funnelkit writes once opened)."""
+        with self._connect() as conn:
+            value = conn.execute(sa.select(self._schema_t.c.version)).scalar_one()
+        return int(value)
+
+    def drop_tables(self) -> None:
+        """Drop every funnelkit table of this store (for tests and tear-down; data is lost)."""
+        with self._connect() as conn, conn.begin():
+            self.metadata.drop_all(conn, checkfirst=True)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _build_statements(self) -> None:
+        leads, tr, tp, ho, ob = (self._leads, self._transitions, self._touchpoints,
+                                 self._handoffs, self._outbox)
+        self._insert_lead = sa.insert(leads).values(_binds(s.LEAD_COLUMNS))
+        self._update_lead = (
+            sa.update(leads)
+            .where(leads.c.id == sa.bindparam("v_id"),
+                   leads.c.version == sa.bindparam("v_expected"))
+            .values(_binds(s.LEAD_UPDATE_COLUMNS))
+        )
+        self._insert_transition = sa.insert(tr).values(_binds(s.TRANSITION_COLUMNS))
+        self._insert_touchpoint = sa.insert(tp).values(_binds(s.TOUCHPOINT_COLUMNS))
+        self._insert_handoff = sa.insert(ho).values(_binds(s.HANDOFF_COLUMNS))
+        self._replace_handoff = (
+            sa.update(ho)
+            .where(ho.c.id == sa.bindparam("v_id"), ho.c.status == "pending")
+            .values(_binds(s.HANDOFF_COLUMNS[1:]))
+        )
+        self._insert_outbox = sa.insert(ob).values(_binds(s.OUTBOX_COLUMNS))
+        self._lead_cols = [leads.c[c] for c in s.LEAD_COLUMNS]
+        self._transition_cols = [tr.c[c] for c in s.TRANSITION_COLUMNS]
+        self._touchpoint_cols = [tp.c[c] for c in s.TOUCHPOINT_COLUMNS]
+        self._handoff_cols = [ho.c[c] for c in s.HANDOFF_COLUMNS]
+        self._outbox_cols = [ob.c[c] for c in s.OUTBOX_READ_COLUMNS]
+        self._select_lead = sa.select(*self._lead_cols).where(leads.c.id == sa.bindparam("key"))
+        self._lead_version = sa.select(leads.c.version).where(leads.c.id == sa.bindparam("key"))
+        self._select_history = (sa.select(*self._transition_cols)
+                                .where(tr.c.lead_id == sa.bindparam("key")).order_by(tr.c.version))
+        self._select_touchpoints = (sa.select(*self._touchpoint_cols)
+                                    .where(tp.c.lead_id == sa.bindparam("key"))
+                                    .order_by(tp.c.at_us, tp.c.position))
+        self._select_handoff = sa.select(*self._handoff_cols).where(ho.c.id == sa.bindparam("key"))
+
+    def _connect(self) -> Connection:
+        if self._closed:
+            raise StorageError(f"this SQLAlchemyStore ({self._where()}) is closed; open a new one")
+        try:
+            return self.engine.connect()
+        except sa_exc.SQLAlchemyError as e:
+            raise self._translate(e) from e
+
+    def _translate(self, e: BaseException) -> StorageError:
+        if isinstance(e, StorageError):
+            return e
+        orig = getattr(e, "orig", None)
+        code = getattr(orig, "sqlstate", None)
+        args = getattr(orig, "args", ())
+        mysql_code = args[0] if args and isinstance(args[0], int) else None
+        if code in ("40001", "40P01") or mysql_code in (1213, 1020):
+            return ConcurrencyError(
+                f"{self._where()}: the database gave up a transaction that raced with another "
+                f"({type(orig).__name__}: {str(orig).strip()}); nothing was written: load again "
+                f"and retry")
+        if isinstance(e, sa_exc.DBAPIError) and e.connection_invalidated:
+            return StorageError(
+                f"{self._where()}: the database connection was lost in the middle of the "
+                f"operation ({str(orig).strip()}); nothing was written: retry once the database "
+                f"is reachable")
+        detail = str(orig).strip() if orig is not None else str(e)
+        return StorageError(f"{self._where()}: the database failed ({type(orig or e).__name__}: "
+                            f"{detail}); nothing was written")
+
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        with self._connect() as conn:
+            try:
+                return work(conn)
+            except sa_exc.SQLAlchemyError as e:
+                raise self._translate(e) from e
+
+    def _write(self, work: Callable[[Connection], T]) -> T:
+        with self._connect() as conn:
+            try:
+                with conn.begin():
+                    return work(conn)
+            except sa_exc.SQLAlchemyError as e:
+                raise self._translate(e) from e
+
+    # -- commits ----------------------------------------------------------------------------
+
+    def load(self, lead_id: str) -> Lead:
+        """The lead with this id; :class:`~funnelkit.NotFound` if there is none."""
+        if not isinstance(lead_id, str):
+            raise NotFound(f"no lead {lead_id!r} in this store")
+        row = self._read(lambda conn: conn.execute(self._select_lead, {"key": lead_id}).first())
+        if row is None:
+            raise NotFound(f"no lead {lead_id!r} in this store ({self._where()})")
+        return s.decode_lead(tuple(row))
+
+    def commit(self, change: Change) -> None:
+        """Write *change* in one transaction, or nothing (see :class:`~funnelkit.stores.Store`)."""
+        self.commit_many((change,))
+
+    def commit_many(self, changes: Sequence[Change]) -> None:
+        """Write every change in order in one transaction, all or nothing.
+
+        >>> import tempfile, pathlib
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import templates
+        >>> from funnelkit.stores import Change
+        >>> store = SQLAlchemyStore(f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'f.db'}")
+        >>> at = datetime(2026, 3, 2, tzinfo=timezone.utc)
+        >>> store.commit_many([Change(templates.inbound().new_lead(i, at=at), None) for i in "AB"])
+        >>> [lead.id for lead in store.leads()]
+        ['A', 'B']
+        >>> store.close()
+        """
+        batch = _Batch(changes)
+        if not batch.size:
+            return
+        try:
+            self._write(lambda conn: self._fast(conn, batch) if batch.fast_ok
+                        else self._sequential(conn, batch))
+        except _Retry:
+            self._write(lambda conn: self._sequential(conn, batch))
+
+    def _fast(self, conn: Connection, batch: _Batch) -> None:
+        if batch.inserts:
+            try:
+                conn.execute(self._insert_lead, _dicts(s.LEAD_COLUMNS, batch.inserts))
+            except sa_exc.IntegrityError:
+                raise _Retry from None
+        if batch.updates:
+            names = (*s.LEAD_UPDATE_COLUMNS, "id", "expected")
+            result = conn.execute(self._update_lead, _dicts(names, batch.updates))
+            if result.rowcount != len(batch.updates):
+                raise _Retry
+        self._children(conn, batch.rows)
+
+    def _sequential(self, conn: Connection, batch: _Batch) -> None:
+        many = batch.size > 1
+        names = (*s.LEAD_UPDATE_COLUMNS, "id", "expected")
+        for index, (change, row) in enumerate(batch.per_change):
+            where = f"change {index + 1} of {batch.size}: " if many else ""
+            lead = change.lead
+            if change.expected_version is None:
+                try:
+                    conn.execute(self._insert_lead, _dicts(s.LEAD_COLUMNS, [row])[0])
+                except sa_exc.IntegrityError:
+                    raise AlreadyExists(
+                        f"{where}lead {lead.id!r} exists already; load it instead of creating "
+                        f"it") from None
+            elif conn.execute(self._update_lead, _dicts(names, [row])[0]).rowcount != 1:
+                found = conn.execute(self._lead_version, {"key": lead.id}).first()
+                if found is None:
+                    raise NotFound(f"{where}no lead {lead.id!r} in this store")
+                raise ConcurrencyError(
+                    f"{where}lead {lead.id!r} is at version {found[0]}, not "
+                    f"{change.expected_version}: someone else changed it first; load it again "
+                    f"and retry")
+            self._children(conn, _Rows.of(change), where=where)
+
+    def _children(self, conn: Connection, rows: _Rows, *, where: str = "") -> None:
+        transitions, touchpoints, handoffs, outbox = rows
+        if transitions:
+            try:
+                conn.execute(self._insert_transition, _dicts(s.TRANSITION_COLUMNS, transitions))
+            except sa_exc.IntegrityError:
+                raise ConcurrencyError(
+                    f"{where}a transition with the same lead and version is stored already: "
+                    f"someone else moved the lead first; load it again and retry") from None
+        if touchpoints:
+            conn.execute(self._insert_touchpoint, _dicts(s.TOUCHPOINT_COLUMNS, touchpoints))
+        for h in handoffs:
+            values = dict(zip([f"v_{c}" for c in s.HANDOFF_COLUMNS], h, strict=True))
+            if conn.execute(self._replace_handoff, values).rowcount == 1:
+                continue
+            found = conn.execute(sa.select(self._handoffs.c.status)
+                                 .where(self._handoffs.c.id == h[0])).first()
+            if found is not None:
+                raise ConcurrencyError(
+                    f"{where}handoff {h[0]!r} is {found[0]} already; only a pending handoff can "
+                    f"change: load it again")
+            try:
+                conn.execute(self._insert_handoff, values)
+            except sa_exc.IntegrityError:
+                raise ConcurrencyError(
+                    f"{where}handoff {h[0]!r} was stored by someone else at the same moment; "
+                    f"load it again") from None
+        if outbox:
+            try:
+                conn.execute(self._insert_outbox, _dicts(s.OUTBOX_COLUMNS, outbox))
+            except sa_exc.IntegrityError:
+                raise AlreadyExists(
+                    f"{where}an outbox key among {[m[0] for m in outbox][:5]!r} is used already; "
+                    f"outbox keys must be unique in a store") from None
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def _lead_exists(self, conn: Connection, lead_id: str) -> bool:
+        return conn.execute(self._lead_version, {"key": lead_id}).first() is not None
+
+    def history(self, lead_id: str) -> list[Transition]:
+        """The lead's transitions, oldest first."""
+        def work(conn: Connection) -> list[Any]:
+            rows = [tuple(r) for r in conn.execute(self._select_history, {"key": lead_id})]
+            if not rows and not self._lead_exists(conn, lead_id):
+                raise NotFound(f"no lead {lead_id!r} in this store ({self._where()})")
+            return rows
+
+        return [s.decode_transition(r) for r in self._read(work)]
+
+    def touchpoints(self, lead_id: str) -> list[Touchpoint]:
+        """The lead's touchpoints by time."""
+        def work(conn: Connection) -> list[Any]:
+            rows = [tuple(r) for r in conn.execute(self._select_touchpoints, {"key": lead_id})]
+            if not rows and not self._lead_exists(conn, lead_id):
+                raise NotFound(f"no lead {lead_id!r} in this store ({self._where()})")
+            return rows
+
+        return [s.decode_touchpoint(r) for r in self._read(work)]
+
+    def leads(self, *, stage: str | None = None) -> Iterator[Lead]:
+        """Every lead (in one stage when *stage* is given), in id order, read page by page."""
+        leads = self._leads
+        self._check_open()
+        last = ""
+        while True:
+            stmt = sa.select(*self._lead_cols).where(leads.c.id > last)
+            if stage is not None:
+                stmt = stmt.where(leads.c.stage == stage)
+            stmt = stmt.order_by(leads.c.id).limit(_PAGE)
+            rows = self._read(_rows(stmt))
+            for row in rows:
+                yield s.decode_lead(row)
+            if len(rows) < _PAGE:
+                return
+            last = rows[-1][0]
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError(f"this SQLAlchemyStore ({self._where()}) is closed; open a new one")
+
+    def _stream(self, table: sa.Table, columns: list[Any], decode: Callable[[Any], T], *,
+                after: int, since: datetime | None, limit: int | None) -> Iterator[tuple[int, T]]:
+        since_us = None if since is None else s.us(since)
+        left = limit
+        while left is None or left > 0:
+            size = _PAGE if left is None else min(_PAGE, left)
+            stmt = sa.select(table.c.position, *columns).where(table.c.position > after)
+            if since_us is not None:
+                stmt = stmt.where(table.c.at_us >= since_us)
+            stmt = stmt.order_by(table.c.position).limit(size)
+            rows = self._read(_rows(stmt))
+            for row in rows:
+                yield int(row[0]), decode(row[1:])
+            if len(rows) < size:
+                return
+            after = int(rows[-1][0])
+            if left is not None:
+                left -= len(rows)
+
+    def transitions(
+        self, *, after: int = 0, since: datetime | None = None, limit: int | None = None
+    ) -> Iterator[tuple[int, Transition]]:
+        """Every transition with its position (increasing, > *after*), at or after *since*."""
+        check_stream(after, since, limit)
+        self._check_open()
+        return self._stream(self._transitions, self._transition_cols, s.decode_transition,
+                            after=after, since=since, limit=limit)
+
+    def touchpoint_stream(
+        self, *, after: int = 0, since: datetime | None = None, limit: int | None = None
+    ) -> Iterator[tuple[int, Touchpoint]]:
+        """Every touchpoint with its position (increasing, > *after*), at or after *since*."""
+        check_stream(after, since, limit)
+        self._check_open()
+        return self._stream(self._touchpoints, self._touchpoint_cols, s.decode_touchpoint,
+                            after=after, since=since, limit=limit)
+
+    def handoff(self, handoff_id: str) -> Handoff:
+        """The handoff with this id; :class:`~funnelkit.NotFound` if there is none."""
+        row = self._read(
+            lambda conn: conn.execute(self._select_handoff, {"key": handoff_id}).first())
+        if row is None:
+            raise NotFound(f"no handoff {handoff_id!r} in this store ({self._where()})")
+        return s.decode_handoff(tuple(row))
+
+    def handoffs(
+        self,
+        *,
+        status: HandoffStatus | None = None,
+        team: str | None = None,
+        assignee: str | None = None,
+        lead_id: str | None = None,
+        due_before: datetime | None = None,
+    ) -> list[Handoff]:
+        """Handoffs matching every filter given, by due time (none last), then id; indexed."""
+        if status is not None and status not in HANDOFF_STATUSES:
+            raise InvalidInput(f"status={status!r} must be one of {', '.join(HANDOFF_STATUSES)}")
+        ho = self._handoffs
+        stmt = sa.select(*self._handoff_cols)
+        for column, value in ((ho.c.status, status), (ho.c.to_team, team),
+                              (ho.c.assignee, assignee), (ho.c.lead_id, lead_id)):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if due_before is not None:
+            stmt = stmt.where(ho.c.due_us < s.us(require_aware(due_before, "due_before")))
+        stmt = stmt.order_by(ho.c.due_us.is_(None), ho.c.due_us, ho.c.id)
+        rows = self._read(lambda conn: [tuple(r) for r in conn.execute(stmt)])
+        return [s.decode_handoff(r) for r in rows]
+
+    # -- outbox -----------------------------------------------------------------------------
+
+    def claim_outbox(
+        self, *, worker: str, now: datetime, lease: timedelta, limit: int = 100
+    ) -> list[OutboxRow]:
+        """Claim up to *limit* due, undelivered rows not leased by another worker, oldest first.
+
+        PostgreSQL and MariaDB/MySQL pick the rows with ``FOR UPDATE SKIP LOCKED``.
+        """
+        check_claim(worker, now, lease, limit)
+        ob = self._outbox
+        now_us, until_us = s.us(now), s.us(now + lease)
+        due = (sa.select(ob.c.id)
+               .where(ob.c.delivered_us.is_(None), ob.c.next_attempt_us <= now_us,
+                      sa.or_(ob.c.claimed_until_us.is_(None), ob.c.claimed_until_us <= now_us))
+               .order_by(ob.c.id).limit(limit))
+        claim = {"attempts": ob.c.attempts + 1, "claimed_by": worker, "claimed_until_us": until_us}
+
+        def work(conn: Connection) -> list[Any]:
+            if self._kind == "mysql":
+                ids = list(conn.execute(due.with_for_update(skip_locked=True)).scalars())
+                if not ids:
+                    return []
+                conn.execute(sa.update(ob).where(ob.c.id.in_(ids)).values(claim))
+                return [tuple(r) for r in conn.execute(
+                    sa.select(*self._outbox_cols).where(ob.c.id.in_(ids)))]
+            if self._kind == "postgresql":
+                chosen = due.with_for_update(skip_locked=True).scalar_subquery()
+            else:  # SQLite: one UPDATE takes the write lock first, so no lock upgrade can fail
+                chosen = due.scalar_subquery()
+            stmt = (sa.update(ob).where(ob.c.id.in_(chosen)).values(claim)
+                    .returning(*self._outbox_cols))
+            return [tuple(r) for r in conn.execute(stmt)]
+
+        rows = sorted(self._write(work), key=lambda r: int(r[0]))
+        return [s.decode_outbox(r) for r in rows]
+
+    def _release(self, row_id: int, worker: str, values: dict[str, Any]) -> None:
+        ob = self._outbox
+
+        def work(conn: Connection) -> None:
+            result = conn.execute(
+                sa.update(ob)
+                .where(ob.c.id == row_id, ob.c.claimed_by == worker, ob.c.delivered_us.is_(None))
+                .values(claimed_by=None, claimed_until_us=None, **values))
+            if result.rowcount == 0:
+                if conn.execute(sa.select(ob.c.id).where(ob.c.id == row_id)).first() is not None:
+                    raise ConcurrencyError(
+                        f"outbox row {row_id} is not claimed by {worker!r} (any more): its lease "
+                        f"ran out and another worker took it, or it was delivered")
+                raise NotFound(f"no outbox row {row_id!r} in this store ({self._where()})")
+
+        if type(row_id) is not int:
+            raise NotFound(f"no outbox row {row_id!r} in this store")
+        self._write(work)
+
+    def ack_outbox(self, row_id: int, *, worker: str, at: datetime) -> None:
+        """Mark a claimed row delivered (ConcurrencyError if *worker* lost its lease)."""
+        require_aware(at)
+        check_worker(worker)
+        self._release(row_id, worker, {"delivered_us": s.us(at)})
+
+    def retry_outbox(self, row_id: int, *, worker: str, error: str, retry_at: datetime) -> None:
+        """Release a claimed row after a failed delivery, to be tried again at *retry_at*."""
+        require_aware(retry_at, "retry_at")
+        check_worker(worker)
+        self._release(row_id, worker, {"next_attempt_us": s.us(retry_at), "last_error": str(error)})
+
+    def outbox(self, *, undelivered_only: bool = True) -> list[OutboxRow]:
+        """The outbox rows, oldest first."""
+        ob = self._outbox
+        stmt = sa.select(*self._outbox_cols).order_by(ob.c.id)
+        if undelivered_only:
+            stmt = stmt.where(ob.c.delivered_us.is_(None))
+        rows = self._read(lambda conn: [tuple(r) for r in conn.execute(stmt)])
+        return [s.decode_outbox(r) for r in rows]
+
+    def close(self) -> None:
+        """Stop using the engine (disposed if the store made it from a URL); unusable afterwards."""
+        with self._lock:
+            if not self._closed and self._owns_engine:
+                self._base_engine.dispose()
+            self._closed = True
+
+    def __repr__(self) -> str:
+        return f"SQLAlchemyStore({self._where()})"

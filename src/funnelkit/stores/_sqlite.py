@@ -1,0 +1,701 @@
+"""``SQLiteStore``: the store protocol on one SQLite file, with nothing but the standard library."""
+
+# S608: every statement is built from this module's constant table and column names; values
+# always travel as ``?`` parameters, never inside the SQL text.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
+
+from funnelkit._errors import AlreadyExists, ConcurrencyError, InvalidInput, NotFound, StorageError
+from funnelkit._handoff import HANDOFF_STATUSES, Handoff, HandoffStatus
+from funnelkit._time import require_aware
+from funnelkit.stores import _schema as s
+from funnelkit.stores._protocol import (
+    Change,
+    OutboxRow,
+    check_claim,
+    check_stream,
+    check_worker,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from datetime import datetime, timedelta
+
+    from funnelkit._lead import Lead, Transition
+    from funnelkit._touchpoint import Touchpoint
+
+__all__ = ["SQLiteStore"]
+
+T = TypeVar("T")
+
+APPLICATION_ID = 0x464E4B31  # "FNK1" in ``PRAGMA application_id``: the file is a funnelkit store
+PREFIX = "funnelkit_"
+_INHERITED: list[sqlite3.Connection] = []  # connections a forked child must leave alone
+_PAGE = 1000
+
+
+def _ddl(prefix: str) -> list[str]:
+    """Schema version 1 as SQLite DDL (the same tables ``SQLAlchemyStore`` defines)."""
+    p = prefix
+    return [
+        f"CREATE TABLE {p}schema (name TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+        f"""CREATE TABLE {p}leads (
+            id TEXT PRIMARY KEY, stage TEXT NOT NULL, version INTEGER NOT NULL,
+            attributes TEXT NOT NULL, source_channel TEXT, source_kind TEXT, owner TEXT,
+            created_at TEXT NOT NULL, stage_entered_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+        f"CREATE INDEX {p}leads_stage ON {p}leads (stage, id)",
+        f"""CREATE TABLE {p}transitions (
+            position INTEGER PRIMARY KEY AUTOINCREMENT, lead_id TEXT NOT NULL,
+            version INTEGER NOT NULL, event TEXT NOT NULL, source TEXT NOT NULL,
+            target TEXT NOT NULL, at TEXT NOT NULL, at_us INTEGER NOT NULL, actor TEXT,
+            reason TEXT, decision TEXT)""",
+        f"CREATE UNIQUE INDEX {p}transitions_lead_version ON {p}transitions (lead_id, version)",
+        f"CREATE INDEX {p}transitions_at ON {p}transitions (at_us)",
+        f"""CREATE TABLE {p}touchpoints (
+            position INTEGER PRIMARY KEY AUTOINCREMENT, lead_id TEXT NOT NULL,
+            kind TEXT NOT NULL, channel TEXT NOT NULL, at TEXT NOT NULL, at_us INTEGER NOT NULL,
+            points REAL, data TEXT NOT NULL)""",
+        f"CREATE INDEX {p}touchpoints_lead ON {p}touchpoints (lead_id, at_us)",
+        f"CREATE INDEX {p}touchpoints_at ON {p}touchpoints (at_us)",
+        f"""CREATE TABLE {p}handoffs (
+            id TEXT PRIMARY KEY, lead_id TEXT NOT NULL, from_team TEXT NOT NULL,
+            to_team TEXT NOT NULL, created_at TEXT NOT NULL, event TEXT NOT NULL,
+            version INTEGER NOT NULL, assignee TEXT, due_at TEXT, due_us INTEGER,
+            status TEXT NOT NULL, resolved_at TEXT, resolved_by TEXT, reason TEXT)""",
+        f"CREATE INDEX {p}handoffs_status_team ON {p}handoffs (status, to_team, due_us)",
+        f"CREATE INDEX {p}handoffs_assignee ON {p}handoffs (assignee, status, due_us)",
+        f"CREATE INDEX {p}handoffs_lead ON {p}handoffs (lead_id)",
+        f"CREATE INDEX {p}handoffs_due ON {p}handoffs (due_us)",
+        f"""CREATE TABLE {p}outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, msg_key TEXT NOT NULL, hook TEXT NOT NULL,
+            payload TEXT NOT NULL, created_at TEXT NOT NULL, attempts INTEGER NOT NULL,
+            next_attempt_us INTEGER NOT NULL, claimed_by TEXT, claimed_until_us INTEGER,
+            delivered_us INTEGER, last_error TEXT)""",
+        f"CREATE UNIQUE INDEX {p}outbox_key ON {p}outbox (msg_key)",
+        f"CREATE INDEX {p}outbox_due ON {p}outbox (delivered_us, next_attempt_us)",
+    ]
+
+
+MIGRATIONS: dict[int, Callable[[str], list[str]]] = {1: _ddl}
+"""Forward migrations: version -> the statements that take a store from version - 1 to it."""
+
+
+def _cols(names: Sequence[str]) -> str:
+    return ", ".join(names)
+
+
+def _marks(names: Sequence[str]) -> str:
+    return ", ".join("?" * len(names))
+
+
+class _Statements:
+    """The SQL text of every statement, built once per table prefix."""
+
+    def __init__(self, p: str) -> None:
+        self.insert_lead = (f"INSERT INTO {p}leads ({_cols(s.LEAD_COLUMNS)}) "
+                            f"VALUES ({_marks(s.LEAD_COLUMNS)})")
+        sets = ", ".join(f"{c} = ?" for c in s.LEAD_UPDATE_COLUMNS)
+        self.update_lead = f"UPDATE {p}leads SET {sets} WHERE id = ? AND version = ?"
+        self.lead_version = f"SELECT version FROM {p}leads WHERE id = ?"
+        self.select_lead = f"SELECT {_cols(s.LEAD_COLUMNS)} FROM {p}leads WHERE id = ?"
+        self.insert_transition = (f"INSERT INTO {p}transitions ({_cols(s.TRANSITION_COLUMNS)}) "
+                                  f"VALUES ({_marks(s.TRANSITION_COLUMNS)})")
+        self.insert_touchpoint = (f"INSERT INTO {p}touchpoints ({_cols(s.TOUCHPOINT_COLUMNS)}) "
+                                  f"VALUES ({_marks(s.TOUCHPOINT_COLUMNS)})")
+        self.insert_handoff = (f"INSERT INTO {p}handoffs ({_cols(s.HANDOFF_COLUMNS)}) "
+                               f"VALUES ({_marks(s.HANDOFF_COLUMNS)})")
+        hsets = ", ".join(f"{c} = ?" for c in s.HANDOFF_COLUMNS[1:])
+        self.replace_handoff = (f"UPDATE {p}handoffs SET {hsets} "
+                                f"WHERE id = ? AND status = 'pending'")
+        self.handoff_status = f"SELECT status FROM {p}handoffs WHERE id = ?"
+        self.insert_outbox = (f"INSERT INTO {p}outbox ({_cols(s.OUTBOX_COLUMNS)}) "
+                              f"VALUES ({_marks(s.OUTBOX_COLUMNS)})")
+        self.p = p
+
+
+class SQLiteStore:
+    """The store protocol on a SQLite file: the embedded default, standard library only.
+
+    One file holds leads, transitions, touchpoints, handoffs and the outbox in tables named
+    ``funnelkit_*``.  The file is put in WAL mode so readers never wait for writers; every commit
+    is one ``BEGIN IMMEDIATE`` transaction, so several threads and several processes can share
+    the file.  A writer waits up to *timeout* seconds for another's transaction to finish, then
+    raises :class:`~funnelkit.StorageError`.
+
+    A new or empty file gets the current schema; an older funnelkit schema is migrated forward.
+    A file that is not a funnelkit store, or has a schema from a newer funnelkit, is refused with
+    :class:`~funnelkit.StorageError` and left exactly as it was.
+
+    ``synchronous="NORMAL"`` (the default, what SQLite recommends with WAL) keeps every commit
+    through a crash of the process or of the host application; ``"FULL"`` also through a power
+    cut, at a cost in commits per second.
+
+    >>> import tempfile, pathlib
+    >>> from datetime import datetime, timezone
+    >>> from funnelkit import templates
+    >>> from funnelkit.stores import Change
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "funnel.db"
+    >>> store = SQLiteStore(path)
+    >>> lead = templates.inbound().new_lead("L1", at=datetime(2026, 3, 2, tzinfo=timezone.utc))
+    >>> store.commit(Change(lead, expected_version=None))
+    >>> store.load("L1") == lead
+    True
+    >>> store.close()
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 5.0,
+        synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+    ) -> None:
+        """Open (creating or migrating if needed) the store in the SQLite file at *path*."""
+        given: object = path
+        if not isinstance(given, str | os.PathLike):
+            raise InvalidInput(f"path={path!r} must be a file path (str or pathlib.Path)")
+        seconds: object = timeout
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise InvalidInput(f"timeout={timeout!r} must be a number of seconds >= 0")
+        if synchronous not in ("NORMAL", "FULL"):
+            raise InvalidInput(f"synchronous={synchronous!r} must be 'NORMAL' or 'FULL'")
+        self.path = os.fspath(path)
+        self.timeout = float(timeout)
+        self.synchronous = synchronous
+        self._sql = _Statements(PREFIX)
+        self._lock = threading.RLock()
+        self._closed = False
+        self._pid = os.getpid()
+        self._db: sqlite3.Connection | None = None
+        self._db = self._open()
+
+    # -- connection and schema --------------------------------------------------------------
+
+    def _refuse(self, why: str) -> StorageError:
+        return StorageError(
+            f"{self.path} {why}; funnelkit left the file as it was: point SQLiteStore at a new "
+            f"file or at a funnelkit store"
+        )
+
+    def _open(self) -> sqlite3.Connection:
+        memory = self.path == ":memory:" or self.path.startswith("file::memory:")
+        if not memory and Path(self.path).is_dir():
+            raise self._refuse("is a directory, not a SQLite file")
+        try:
+            db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
+                                 check_same_thread=False)
+        except sqlite3.Error as e:
+            raise StorageError(f"cannot open SQLite file {self.path}: {e}") from e
+        try:
+            db.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            self._check_and_migrate(db, memory=memory)
+            db.execute(f"PRAGMA synchronous = {self.synchronous}")
+        except sqlite3.DatabaseError as e:
+            db.close()
+            if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+                raise self._translate(e) from e
+            raise self._refuse(f"is not a SQLite database funnelkit can use ({e})") from e
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _version(self, db: sqlite3.Connection) -> int | None:
+        """The schema version in *db*; None for an empty database; refuses anything else."""
+        tables = {name for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+        (app_id,) = db.execute("PRAGMA application_id").fetchone()
+        if app_id not in (0, APPLICATION_ID):
+            raise self._refuse(f"belongs to another application (application_id {app_id:#x})")
+        if f"{PREFIX}schema" not in tables:
+            if tables:
+                listed = ", ".join(sorted(tables)[:5])
+                raise self._refuse(
+                    f"is a SQLite database but not a funnelkit store (tables: {listed})")
+            return None
+        row = db.execute(f"SELECT version FROM {PREFIX}schema WHERE name = ?",
+                         (s.SCHEMA_NAME,)).fetchone()
+        if row is None or type(row[0]) is not int:
+            raise self._refuse(f"has a {PREFIX}schema table without a funnelkit version in it")
+        version: int = row[0]
+        if version > s.SCHEMA_VERSION:
+            raise self._refuse(
+                f"has funnelkit schema version {version}, newer than the {s.SCHEMA_VERSION} this "
+                f"funnelkit understands; upgrade funnelkit to open it"
+            )
+        return version
+
+    def _check_and_migrate(self, db: sqlite3.Connection, *, memory: bool) -> None:
+        version = self._version(db)  # read-only: refuses before anything is written
+        if version == s.SCHEMA_VERSION:
+            return
+        if not memory:
+            db.execute("PRAGMA journal_mode = WAL")
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._version(db)  # again, now that no one else can write
+            if version is None:
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            start = 0 if version is None else version
+            for target in range(start + 1, s.SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[target](PREFIX):
+                    db.execute(statement)
+            if version is None:
+                db.execute(f"INSERT INTO {PREFIX}schema (name, version) VALUES (?, ?)",
+                           (s.SCHEMA_NAME, s.SCHEMA_VERSION))
+            else:
+                db.execute(f"UPDATE {PREFIX}schema SET version = ? WHERE name = ?",
+                           (s.SCHEMA_VERSION, s.SCHEMA_NAME))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the file (the one this funnelkit writes once opened)."""
+        with self._lock:
+            row = self._conn().execute(f"SELECT version FROM {PREFIX}schema WHERE name = ?",
+                                       (s.SCHEMA_NAME,)).fetchone()
+        return int(row[0])
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._closed or self._db is None:
+            raise StorageError(f"this SQLiteStore ({self.path}) is closed; open a new one")
+        if os.getpid() != self._pid:
+            # A forked child must not use (nor close) its parent's connection: keep it from the
+            # garbage collector and open one of its own.
+            _INHERITED.append(self._db)
+            self._pid = os.getpid()
+            self._db = self._open()
+        return self._db
+
+    def _translate(self, e: sqlite3.Error) -> StorageError:
+        text = str(e)
+        if isinstance(e, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+            return StorageError(
+                f"{self.path} stayed locked by another writer for longer than "
+                f"timeout={self.timeout}s ({text}); nothing was written: retry later, or open "
+                f"the store with a longer timeout"
+            )
+        return StorageError(f"SQLite failed on {self.path} ({type(e).__name__}: {text}); "
+                            f"nothing was written")
+
+    def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            db = self._conn()
+            try:
+                return work(db)
+            except sqlite3.Error as e:
+                raise self._translate(e) from e
+
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run *work* in one ``BEGIN IMMEDIATE`` transaction: all of it or nothing."""
+        with self._lock:
+            db = self._conn()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as e:
+                raise self._translate(e) from e
+            try:
+                result = work(db)
+                db.execute("COMMIT")
+            except BaseException as e:
+                try:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                except sqlite3.Error:  # the connection is broken: start a new one next time
+                    self._db = None
+                    self._db = self._open()
+                if isinstance(e, sqlite3.Error):
+                    raise self._translate(e) from e
+                raise
+            return result
+
+    # -- commits ----------------------------------------------------------------------------
+
+    def load(self, lead_id: str) -> Lead:
+        """The lead with this id; :class:`~funnelkit.NotFound` if there is none."""
+        row = self._read(lambda db: db.execute(self._sql.select_lead, (lead_id,)).fetchone())
+        if row is None:
+            raise NotFound(f"no lead {lead_id!r} in this store ({self.path})")
+        return s.decode_lead(row)
+
+    def commit(self, change: Change) -> None:
+        """Write *change* in one transaction, or nothing (see :class:`~funnelkit.stores.Store`)."""
+        self.commit_many((change,))
+
+    def commit_many(self, changes: Sequence[Change]) -> None:
+        """Write every change in order in one transaction, all or nothing.
+
+        Much faster than one :meth:`commit` per change: ``Pipeline.fire_many`` uses it.
+
+        >>> import tempfile, pathlib
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import templates
+        >>> from funnelkit.stores import Change
+        >>> store = SQLiteStore(pathlib.Path(tempfile.mkdtemp()) / "f.db")
+        >>> at = datetime(2026, 3, 2, tzinfo=timezone.utc)
+        >>> store.commit_many([Change(templates.inbound().new_lead(i, at=at), None) for i in "AB"])
+        >>> [lead.id for lead in store.leads()]
+        ['A', 'B']
+        >>> store.close()
+        """
+        batch = _Batch(changes)
+        if not batch.size:
+            return
+        try:
+            self._write(batch.fast if batch.fast_ok else batch.sequential)
+        except _Retry:
+            # Some lead was not at its expected version: find which, with exact errors.
+            self._write(batch.sequential)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def history(self, lead_id: str) -> list[Transition]:
+        """The lead's transitions, oldest first."""
+        def work(db: sqlite3.Connection) -> list[Any]:
+            rows = db.execute(
+                f"SELECT {_cols(s.TRANSITION_COLUMNS)} FROM {PREFIX}transitions "
+                f"WHERE lead_id = ? ORDER BY version", (lead_id,)).fetchall()
+            if not rows and db.execute(self._sql.lead_version, (lead_id,)).fetchone() is None:
+                raise NotFound(f"no lead {lead_id!r} in this store ({self.path})")
+            return rows
+        return [s.decode_transition(r) for r in self._read(work)]
+
+    def touchpoints(self, lead_id: str) -> list[Touchpoint]:
+        """The lead's touchpoints by time."""
+        def work(db: sqlite3.Connection) -> list[Any]:
+            rows = db.execute(
+                f"SELECT {_cols(s.TOUCHPOINT_COLUMNS)} FROM {PREFIX}touchpoints "
+                f"WHERE lead_id = ? ORDER BY at_us, position", (lead_id,)).fetchall()
+            if not rows and db.execute(self._sql.lead_version, (lead_id,)).fetchone() is None:
+                raise NotFound(f"no lead {lead_id!r} in this store ({self.path})")
+            return rows
+        return [s.decode_touchpoint(r) for r in self._read(work)]
+
+    def leads(self, *, stage: str | None = None) -> Iterator[Lead]:
+        """Every lead (in one stage when *stage* is given), in id order, read page by page."""
+        where = "" if stage is None else "stage = ? AND "
+        sql = (f"SELECT {_cols(s.LEAD_COLUMNS)} FROM {PREFIX}leads WHERE {where}id > ? "
+               f"ORDER BY id LIMIT {_PAGE}")
+        self._conn()
+        last = ""
+
+        def page(db: sqlite3.Connection) -> list[Any]:
+            return db.execute(sql, (last,) if stage is None else (stage, last)).fetchall()
+
+        while True:
+            rows = self._read(page)
+            for row in rows:
+                yield s.decode_lead(row)
+            if len(rows) < _PAGE:
+                return
+            last = rows[-1][0]
+
+    def _stream(self, table: str, columns: Sequence[str], decode: Callable[[Any], T], *,
+                after: int, since: datetime | None, limit: int | None) -> Iterator[tuple[int, T]]:
+        check_stream(after, since, limit)
+        self._conn()
+        since_us = None if since is None else s.us(since)
+        where = "position > ?" + ("" if since_us is None else " AND at_us >= ?")
+        left = limit
+        while left is None or left > 0:
+            size = _PAGE if left is None else min(_PAGE, left)
+            args: tuple[Any, ...] = (after,) if since_us is None else (after, since_us)
+            sql = (f"SELECT position, {_cols(columns)} FROM {PREFIX}{table} WHERE {where} "
+                   f"ORDER BY position LIMIT {size}")
+            rows = self._read(_fetch(sql, args))
+            for row in rows:
+                yield row[0], decode(row[1:])
+            if len(rows) < size:
+                return
+            after = rows[-1][0]
+            if left is not None:
+                left -= len(rows)
+
+    def transitions(
+        self, *, after: int = 0, since: datetime | None = None, limit: int | None = None
+    ) -> Iterator[tuple[int, Transition]]:
+        """Every transition with its position (increasing, > *after*), at or after *since*."""
+        check_stream(after, since, limit)
+        return self._stream("transitions", s.TRANSITION_COLUMNS, s.decode_transition,
+                            after=after, since=since, limit=limit)
+
+    def touchpoint_stream(
+        self, *, after: int = 0, since: datetime | None = None, limit: int | None = None
+    ) -> Iterator[tuple[int, Touchpoint]]:
+        """Every touchpoint with its position (increasing, > *after*), at or after *since*."""
+        check_stream(after, since, limit)
+        return self._stream("touchpoints", s.TOUCHPOINT_COLUMNS, s.decode_touchpoint,
+                            after=after, since=since, limit=limit)
+
+    def handoff(self, handoff_id: str) -> Handoff:
+        """The handoff with this id; :class:`~funnelkit.NotFound` if there is none."""
+        row = self._read(lambda db: db.execute(
+            f"SELECT {_cols(s.HANDOFF_COLUMNS)} FROM {PREFIX}handoffs WHERE id = ?",
+            (handoff_id,)).fetchone())
+        if row is None:
+            raise NotFound(f"no handoff {handoff_id!r} in this store ({self.path})")
+        return s.decode_handoff(row)
+
+    def handoffs(
+        self,
+        *,
+        status: HandoffStatus | None = None,
+        team: str | None = None,
+        assignee: str | None = None,
+        lead_id: str | None = None,
+        due_before: datetime | None = None,
+    ) -> list[Handoff]:
+        """Handoffs matching every filter given, by due time (none last), then id; indexed."""
+        if status is not None and status not in HANDOFF_STATUSES:
+            raise InvalidInput(f"status={status!r} must be one of {', '.join(HANDOFF_STATUSES)}")
+        where, args = handoff_filters(status=status, team=team, assignee=assignee,
+                                      lead_id=lead_id, due_before=due_before, mark="?")
+        sql = (f"SELECT {_cols(s.HANDOFF_COLUMNS)} FROM {PREFIX}handoffs{where} "
+               f"ORDER BY due_us IS NULL, due_us, id")
+        return [s.decode_handoff(r) for r in self._read(_fetch(sql, args))]
+
+    # -- outbox -----------------------------------------------------------------------------
+
+    def claim_outbox(
+        self, *, worker: str, now: datetime, lease: timedelta, limit: int = 100
+    ) -> list[OutboxRow]:
+        """Claim up to *limit* due, undelivered rows not leased by another worker, oldest first."""
+        check_claim(worker, now, lease, limit)
+        now_us, until_us = s.us(now), s.us(now + lease)
+        p = PREFIX
+
+        def work(db: sqlite3.Connection) -> list[Any]:
+            ids = [i for (i,) in db.execute(
+                f"SELECT id FROM {p}outbox WHERE delivered_us IS NULL AND next_attempt_us <= ? "
+                f"AND (claimed_until_us IS NULL OR claimed_until_us <= ?) ORDER BY id LIMIT ?",
+                (now_us, now_us, limit))]
+            if not ids:
+                return []
+            marks = ", ".join("?" * len(ids))
+            db.execute(f"UPDATE {p}outbox SET attempts = attempts + 1, claimed_by = ?, "
+                       f"claimed_until_us = ? WHERE id IN ({marks})", (worker, until_us, *ids))
+            return db.execute(f"SELECT {_cols(s.OUTBOX_READ_COLUMNS)} FROM {p}outbox "
+                              f"WHERE id IN ({marks}) ORDER BY id", ids).fetchall()
+
+        return [s.decode_outbox(r) for r in self._write(work)]
+
+    def _release(self, row_id: int, worker: str, sets: str, args: tuple[Any, ...]) -> None:
+        p = PREFIX
+
+        def work(db: sqlite3.Connection) -> None:
+            cur = db.execute(f"UPDATE {p}outbox SET {sets}, claimed_by = NULL, "
+                             f"claimed_until_us = NULL WHERE id = ? AND claimed_by = ? "
+                             f"AND delivered_us IS NULL", (*args, row_id, worker))
+            if cur.rowcount == 0:
+                if db.execute(f"SELECT 1 FROM {p}outbox WHERE id = ?", (row_id,)).fetchone():
+                    raise ConcurrencyError(
+                        f"outbox row {row_id} is not claimed by {worker!r} (any more): its lease "
+                        f"ran out and another worker took it, or it was delivered")
+                raise NotFound(f"no outbox row {row_id!r} in this store ({self.path})")
+
+        self._write(work)
+
+    def ack_outbox(self, row_id: int, *, worker: str, at: datetime) -> None:
+        """Mark a claimed row delivered (ConcurrencyError if *worker* lost its lease)."""
+        require_aware(at)
+        check_worker(worker)
+        self._release(row_id, worker, "delivered_us = ?", (s.us(at),))
+
+    def retry_outbox(self, row_id: int, *, worker: str, error: str, retry_at: datetime) -> None:
+        """Release a claimed row after a failed delivery, to be tried again at *retry_at*."""
+        require_aware(retry_at, "retry_at")
+        check_worker(worker)
+        self._release(row_id, worker, "next_attempt_us = ?, last_error = ?",
+                      (s.us(retry_at), str(error)))
+
+    def outbox(self, *, undelivered_only: bool = True) -> list[OutboxRow]:
+        """The outbox rows, oldest first."""
+        where = " WHERE delivered_us IS NULL" if undelivered_only else ""
+        sql = f"SELECT {_cols(s.OUTBOX_READ_COLUMNS)} FROM {PREFIX}outbox{where} ORDER BY id"
+        return [s.decode_outbox(r) for r in self._read(lambda db: db.execute(sql).fetchall())]
+
+    def close(self) -> None:
+        """Close the connection; the store raises :class:`~funnelkit.StorageError` afterwards."""
+        with self._lock:
+            self._closed = True
+            db, self._db = self._db, None
+            if db is not None and os.getpid() == self._pid:
+                db.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+
+def _fetch(sql: str, args: tuple[Any, ...]) -> Callable[[sqlite3.Connection], list[Any]]:
+    def work(db: sqlite3.Connection) -> list[Any]:
+        return db.execute(sql, args).fetchall()
+    return work
+
+
+def handoff_filters(
+    *,
+    status: str | None, team: str | None, assignee: str | None, lead_id: str | None,
+    due_before: datetime | None, mark: str,
+) -> tuple[str, tuple[Any, ...]]:
+    """The ``WHERE`` clause and arguments of a handoff query (shared with the SQLAlchemy store)."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    for column, value in (("status", status), ("to_team", team), ("assignee", assignee),
+                          ("lead_id", lead_id)):
+        if value is not None:
+            clauses.append(f"{column} = {mark}")
+            args.append(value)
+    if due_before is not None:
+        clauses.append(f"due_us < {mark}")
+        args.append(s.us(require_aware(due_before, "due_before")))
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(args)
+
+
+class _Rows(NamedTuple):
+    """The child rows of one or more changes, ready for ``executemany``."""
+
+    transitions: list[tuple[Any, ...]]
+    touchpoints: list[tuple[Any, ...]]
+    handoffs: list[tuple[Any, ...]]
+    outbox: list[tuple[Any, ...]]
+
+    @classmethod
+    def of(cls, change: Change) -> _Rows:
+        """The rows of one change."""
+        return cls([s.transition_params(t) for t in change.transitions],
+                   [s.touchpoint_params(t) for t in change.touchpoints],
+                   [s.handoff_params(h) for h in change.handoffs],
+                   [s.outbox_params(m) for m in change.outbox])
+
+
+class _Retry(Exception):  # noqa: N818 - an internal signal, not an error users see
+    """The fast path found a lead not at its expected version; redo the batch one by one."""
+
+
+class _Batch:
+    """One ``commit_many`` call turned into rows, checked before any transaction starts."""
+
+    def __init__(self, changes: Sequence[Change]) -> None:
+        changes = list(changes) if not isinstance(changes, list | tuple) else changes
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
+        transitions: list[tuple[Any, ...]] = []
+        touchpoints: list[tuple[Any, ...]] = []
+        handoffs: list[tuple[Any, ...]] = []
+        outbox: list[tuple[Any, ...]] = []
+        keys: set[str] = set()
+        created: set[str] = set()
+        moved: set[str] = set()
+        per_change: list[tuple[Change, tuple[Any, ...]]] = []
+        for change in changes:
+            if type(change) is not Change and not isinstance(change, Change):
+                raise InvalidInput(f"commit takes funnelkit.stores.Change values, got {change!r}")
+            lead = change.lead
+            expected = change.expected_version
+            if expected is None:
+                row = s.lead_insert_params(lead)
+                inserts.append(row)
+                created.add(lead.id)
+            else:
+                row = s.lead_update_params(lead, expected)
+                updates.append(row)
+                moved.add(lead.id)
+            per_change.append((change, row))
+            if change.transitions:
+                transitions.extend(map(s.transition_params, change.transitions))
+            if change.touchpoints:
+                touchpoints.extend(map(s.touchpoint_params, change.touchpoints))
+            if change.handoffs:
+                handoffs.extend(map(s.handoff_params, change.handoffs))
+            for m in change.outbox:
+                if m.key in keys:
+                    raise AlreadyExists(
+                        f"outbox key {m.key!r} appears twice in one commit; outbox keys must be "
+                        f"unique in a store")
+                keys.add(m.key)
+                outbox.append(s.outbox_params(m))
+        self.size = len(per_change)
+        self.per_change = per_change
+        self.inserts, self.updates = inserts, updates
+        self.rows = _Rows(transitions, touchpoints, handoffs, outbox)
+        # Creating and moving one lead in one batch needs the statements in the callers' order.
+        self.fast_ok = not (created & moved)
+
+    def fast(self, db: sqlite3.Connection) -> None:
+        sql = _STATEMENTS
+        if self.inserts:
+            try:
+                db.executemany(sql.insert_lead, self.inserts)
+            except sqlite3.IntegrityError:
+                raise _Retry from None
+        if self.updates:
+            cur = db.executemany(sql.update_lead, self.updates)
+            if cur.rowcount != len(self.updates):
+                raise _Retry
+        self._children(db, sql, self.rows)
+
+    def sequential(self, db: sqlite3.Connection) -> None:
+        sql = _STATEMENTS
+        many = self.size > 1
+        for index, (change, row) in enumerate(self.per_change):
+            where = f"change {index + 1} of {self.size}: " if many else ""
+            lead = change.lead
+            if change.expected_version is None:
+                try:
+                    db.execute(sql.insert_lead, row)
+                except sqlite3.IntegrityError:
+                    raise AlreadyExists(
+                        f"{where}lead {lead.id!r} exists already; load it instead of creating "
+                        f"it") from None
+            elif db.execute(sql.update_lead, row).rowcount != 1:
+                found = db.execute(sql.lead_version, (lead.id,)).fetchone()
+                if found is None:
+                    raise NotFound(f"{where}no lead {lead.id!r} in this store")
+                raise ConcurrencyError(
+                    f"{where}lead {lead.id!r} is at version {found[0]}, not "
+                    f"{change.expected_version}: someone else changed it first; load it again "
+                    f"and retry")
+            self._children(db, sql, _Rows.of(change), where=where)
+
+    @staticmethod
+    def _children(db: sqlite3.Connection, sql: _Statements, rows: _Rows, *,
+                  where: str = "") -> None:
+        transitions, touchpoints, handoffs, outbox = rows
+        if transitions:
+            try:
+                db.executemany(sql.insert_transition, transitions)
+            except sqlite3.IntegrityError:
+                raise ConcurrencyError(
+                    f"{where}a transition with the same lead and version is stored already: "
+                    f"someone else moved the lead first; load it again and retry") from None
+        if touchpoints:
+            db.executemany(sql.insert_touchpoint, touchpoints)
+        for h in handoffs:
+            if db.execute(sql.replace_handoff, (*h[1:], h[0])).rowcount == 1:
+                continue
+            found = db.execute(sql.handoff_status, (h[0],)).fetchone()
+            if found is not None:
+                raise ConcurrencyError(
+                    f"{where}handoff {h[0]!r} is {found[0]} already; only a pending handoff can "
+                    f"change: load it again")
+            db.execute(sql.insert_handoff, h)
+        if outbox:
+            try:
+                db.executemany(sql.insert_outbox, outbox)
+            except sqlite3.IntegrityError:
+                raise AlreadyExists(
+                    f"{where}an outbox key among {[m[0] for m in outbox][:5]!r} is used already; "
+                    f"outbox keys must be unique in a store") from None
+
+
+_STATEMENTS = _Statements(PREFIX)

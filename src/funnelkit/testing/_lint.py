@@ -1,0 +1,228 @@
+"""Funnel lint for tests: the static validation plus deeper checks, as one assertion."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import attrs
+
+from funnelkit._errors import InvalidFunnel, InvalidInput
+from funnelkit._funnel import Funnel
+from funnelkit.testing._errors import FunnelAssertionError
+
+__all__ = ["CHECKS", "LintCheck", "LintProblem", "assert_funnel_ok", "lint_funnel"]
+
+LintCheck = Literal["definition", "reachable", "terminates", "shadowed"]
+CHECKS: tuple[str, ...] = get_args(LintCheck)
+
+
+@attrs.frozen
+class LintProblem:
+    """One thing :func:`lint_funnel` found wrong with a funnel.
+
+    ``check`` names the check (``"definition"``, ``"reachable"``, ``"terminates"`` or
+    ``"shadowed"``), ``path`` points into the funnel's data form, ``message`` says what is wrong
+    and what to do.
+
+    >>> LintProblem("reachable", "stages[3]", "stage 'x' is unreachable")
+    LintProblem(check='reachable', path='stages[3]', message="stage 'x' is unreachable")
+    """
+
+    check: LintCheck
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f" {self.path}:" if self.path else ""
+        return f"[{self.check}]{where} {self.message}"
+
+
+def _as_funnel(
+    funnel: Funnel | Mapping[str, Any] | str | Path,
+) -> tuple[Funnel | None, list[LintProblem]]:
+    """Build the funnel from whatever was given, turning definition errors into problems."""
+    try:
+        if isinstance(funnel, Funnel):
+            # Build it again from its parts: the constructor runs the whole static validation,
+            # which catches funnels patched after they were built.
+            built = Funnel(funnel.name, initial=funnel.initial, stages=funnel.stages,
+                           moves=funnel.moves)
+            return built, []
+        if isinstance(funnel, Mapping):
+            return Funnel.from_dict(funnel), []
+        if isinstance(funnel, str | Path):
+            return Funnel.load(funnel), []
+    except InvalidFunnel as exc:
+        return None, [LintProblem("definition", path, message) for path, message in exc.problems]
+    raise InvalidInput(
+        f"funnel={funnel!r} is not a funnel; give a funnelkit.Funnel, its data form (a dict) or "
+        f"the path of a .toml or .json definition"
+    )
+
+
+def _successors(funnel: Funnel, stage: str) -> list[str]:
+    return [funnel.target(stage, event) for event in funnel.events_from(stage)]
+
+
+def _check_reachable(funnel: Funnel, index: dict[str, int]) -> list[LintProblem]:
+    seen = {funnel.initial}
+    queue = deque([funnel.initial])
+    while queue:
+        for target in _successors(funnel, queue.popleft()):
+            if target not in seen:
+                seen.add(target)
+                queue.append(target)
+    return [
+        LintProblem("reachable", f"stages[{index[s.name]}]",
+                    f"stage {s.name!r} cannot be reached from the initial stage "
+                    f"{funnel.initial!r}; add a move into it or remove it")
+        for s in funnel.stages if s.name not in seen
+    ]
+
+
+def _check_terminates(funnel: Funnel, index: dict[str, int]) -> list[LintProblem]:
+    # Walk the moves backwards from every won or lost stage: whatever is found can finish.
+    back: dict[str, set[str]] = {s.name: set() for s in funnel.stages}
+    for s in funnel.stages:
+        for target in _successors(funnel, s.name):
+            back[target].add(s.name)
+    done = {s.name for s in funnel.stages if not s.is_open}
+    queue = deque(done)
+    while queue:
+        for source in back[queue.popleft()]:
+            if source not in done:
+                done.add(source)
+                queue.append(source)
+    if not any(not s.is_open for s in funnel.stages):
+        return [LintProblem("terminates", "stages", "no stage is won or lost, so no journey can "
+                            "end; give at least one stage outcome 'won' or 'lost'")]
+    return [
+        LintProblem("terminates", f"stages[{index[s.name]}]",
+                    f"open stage {s.name!r} can never reach a won or lost stage (its leads go "
+                    f"round for ever); add a move from it, or from a stage it leads to, towards "
+                    f"an outcome")
+        for s in funnel.stages if s.is_open and s.name not in done
+    ]
+
+
+def _check_shadowed(funnel: Funnel, index: dict[str, int]) -> list[LintProblem]:
+    problems = []
+    move_index = {id(m): i for i, m in enumerate(funnel.moves)}
+    for stage in funnel.stages:
+        moves = funnel.moves_from(stage.name)
+        first_free_auto = None
+        for move in moves:
+            if not move.auto:
+                continue
+            if funnel.requires_reason(stage.name, move.event):
+                problems.append(LintProblem(
+                    "shadowed", f"transitions[{move_index[id(move)]}]",
+                    f"auto move {move.event!r} from {stage.name!r} needs a reason (it is backward "
+                    f"or marked requires_reason), so the pipeline never fires it by itself; drop "
+                    f"auto, or requires_reason",
+                ))
+                continue
+            guarded = funnel.policy(stage.name, move.event) is not None
+            if first_free_auto is not None:
+                problems.append(LintProblem(
+                    "shadowed", f"transitions[{move_index[id(move)]}]",
+                    f"auto move {move.event!r} from {stage.name!r} never fires by itself: the "
+                    f"earlier auto move {first_free_auto!r} has no policy and always fires first; "
+                    f"guard {first_free_auto!r} with a policy or drop auto from one of them",
+                ))
+            elif not guarded:
+                first_free_auto = move.event
+        leaves = funnel.events_from(stage.name)
+        if stage.stall_event is not None and stage.stall_event not in leaves:
+            problems.append(LintProblem(
+                "shadowed", f"stages[{index[stage.name]}].stall_event",
+                f"stall_event {stage.stall_event!r} is not a move from {stage.name!r} (moves from "
+                f"it: {', '.join(funnel.events_from(stage.name)) or 'none'}), so a stalled lead "
+                f"is never moved; name one of those events or add the move",
+            ))
+    return problems
+
+
+def lint_funnel(
+    funnel: Funnel | Mapping[str, Any] | str | Path, *, skip: Iterable[LintCheck] = ()
+) -> tuple[LintProblem, ...]:
+    """Every problem with a funnel definition: the static validation and the deeper checks.
+
+    *funnel* is a :class:`funnelkit.Funnel`, its data form, or the path of a ``.toml`` or
+    ``.json`` definition.  The checks, each of which *skip* can leave out:
+
+    ``definition``
+        the static validation every funnel passes when it is built (unknown or duplicate stages,
+        no initial stage, open stages with no way out, backward moves not declared, ...);
+    ``reachable``
+        every stage can be reached from the initial one;
+    ``terminates``
+        every open stage can reach a won or lost stage (no loop leads can never leave);
+    ``shadowed``
+        no move is silently shadowed: an ``auto`` move after an unguarded ``auto`` move from the
+        same stage, or one that needs a reason, never fires by itself, and a stage's
+        ``stall_event`` must leave that stage.
+
+    When the definition does not build, only its problems are listed.
+
+    >>> from funnelkit import Funnel
+    >>> loop = (Funnel.builder("loop").stage("a", "marketing").stage("b", "marketing")
+    ...         .stage("won", "sales", outcome="won")
+    ...         .move("go", "a", "b").move("back", "b", "a", backward=True)
+    ...         .move("win", "a", "won").build())
+    >>> lint_funnel(loop)
+    ()
+    """
+    unknown = [c for c in skip if c not in CHECKS]
+    if unknown:
+        raise InvalidInput(
+            f"skip={list(skip)!r}: unknown check(s) {unknown}; checks are {', '.join(CHECKS)}"
+        )
+    skipped = set(skip)
+    built, problems = _as_funnel(funnel)
+    if built is None:
+        return tuple(problems) if "definition" not in skipped else ()
+    index = {s.name: i for i, s in enumerate(built.stages)}
+    if "reachable" not in skipped:
+        problems += _check_reachable(built, index)
+    if "terminates" not in skipped:
+        problems += _check_terminates(built, index)
+    if "shadowed" not in skipped:
+        problems += _check_shadowed(built, index)
+    return tuple(problems)
+
+
+def assert_funnel_ok(
+    funnel: Funnel | Mapping[str, Any] | str | Path, *, skip: Iterable[LintCheck] = ()
+) -> None:
+    """Fail (:class:`FunnelAssertionError`) when :func:`lint_funnel` finds any problem.
+
+    Put it in the host's test suite so CI fails the moment someone breaks the funnel definition;
+    the message lists every problem at once.
+
+    >>> from funnelkit import templates
+    >>> assert_funnel_ok(templates.inbound())
+    >>> from funnelkit import Funnel
+    >>> stuck = (Funnel.builder("stuck").stage("a", "marketing").stage("b", "marketing")
+    ...          .stage("c", "marketing").stage("won", "sales", outcome="won")
+    ...          .move("win", "a", "won").move("go", "a", "b").move("on", "b", "c")
+    ...          .move("back", "c", "b", backward=True).build())
+    >>> assert_funnel_ok(stuck)
+    Traceback (most recent call last):
+    ...
+    funnelkit.testing._errors.FunnelAssertionError: funnel 'stuck' has 2 problems:
+      [terminates] stages[1]: open stage 'b' can never reach a won or lost stage ...
+      [terminates] stages[2]: open stage 'c' can never reach a won or lost stage ...
+    """
+    problems = lint_funnel(funnel, skip=skip)
+    if problems:
+        name = funnel.name if isinstance(funnel, Funnel) else (
+            funnel.get("name", "?") if isinstance(funnel, Mapping) else str(funnel)
+        )
+        count = len(problems)
+        lines = [f"funnel {name!r} has {count} problem{'s' if count != 1 else ''}:"]
+        lines += [f"  {p}" for p in problems]
+        raise FunnelAssertionError("\n".join(lines))

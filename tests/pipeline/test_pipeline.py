@@ -1,0 +1,355 @@
+"""Pipeline basics: the order of operations, concurrency, batches and every kind of bad input."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from _pipeline_support import FRIDAY_2PM, Clock, Recorder, sales_funnel
+
+from funnelkit import (
+    AlreadyExists,
+    ConcurrencyError,
+    Decision,
+    Funnel,
+    HandoffClosed,
+    InvalidInput,
+    NotFound,
+    PolicyRefused,
+    ReasonRequired,
+    Touchpoint,
+    TransitionNotAllowed,
+    templates,
+)
+from funnelkit._pipeline import _checked_change, _fast_change, _make_change
+from funnelkit.pipeline import Pipeline, SystemClock
+from funnelkit.stores import Change, MemoryStore
+
+
+def _pipeline(store: MemoryStore | None = None, **kwargs: Any) -> Pipeline:
+    return Pipeline(sales_funnel(), store=store or MemoryStore(), clock=Clock(), **kwargs)
+
+
+def _snapshot(store: MemoryStore) -> tuple[Any, ...]:
+    return (list(store.leads()), list(store.transitions()), list(store.touchpoint_stream()),
+            store.handoffs(), store.outbox(undelivered_only=False))
+
+
+def test_fast_change_equals_the_checked_constructor() -> None:
+    """The pipeline's unchecked Change is equal to one built by Change's own constructor."""
+    assert _make_change is _fast_change
+    funnel = templates.inbound()
+    lead = funnel.new_lead("L1", at=FRIDAY_2PM)
+    outcome = funnel.fire(lead, "convert", at=FRIDAY_2PM)
+    args = (outcome.lead, 0, (outcome.transition,), (), (), ())
+    fast, checked = _fast_change(*args), _checked_change(*args)
+    assert type(fast) is Change
+    assert fast == checked
+
+
+def test_capture_get_history_and_the_system_clock() -> None:
+    """capture stores a version-0 lead; without at= the clock's time is used."""
+    pipeline = Pipeline(sales_funnel(), store=MemoryStore())
+    assert isinstance(pipeline.clock, SystemClock)
+    lead = pipeline.capture("L1", attributes={"country": "DE"}, owner="mia")
+    assert pipeline.get("L1") == lead
+    assert (lead.stage, lead.version, lead.owner) == ("lead", 0, "mia")
+    assert pipeline.history("L1") == []
+    assert datetime.now(lead.created_at.tzinfo) - lead.created_at < timedelta(minutes=1)
+
+
+def test_fire_passes_context_data_to_the_policy() -> None:
+    """Extra keyword arguments of fire reach a guarding policy as Context.data."""
+    def approved(lead: Any, context: Any) -> Decision:
+        ok = context.data.get("approved") is True
+        return Decision.allow(policy="approved") if ok else Decision.deny("not approved", policy="approved")
+
+    pipeline = Pipeline(sales_funnel(qualify=approved), store=MemoryStore(), clock=Clock())
+    pipeline.capture("L1")
+    with pytest.raises(PolicyRefused, match="not approved"):
+        pipeline.fire("L1", "qualify")
+    assert pipeline.fire("L1", "qualify", approved=True).lead.stage == "mql"
+
+
+class _RacingStore(MemoryStore):
+    """A real MemoryStore in which another writer moves the lead right before our next commits."""
+
+    def __init__(self, races: int) -> None:
+        super().__init__()
+        self.races = races
+
+    def commit(self, change: Change) -> None:
+        if self.races and change.expected_version is not None and change.transitions:
+            self.races -= 1
+            rival = Pipeline(sales_funnel(), store=MemoryStore(), clock=Clock())
+            current = self.load(change.lead.id)
+            moved = rival.funnel.fire(current, "nurture", at=current.updated_at)
+            MemoryStore.commit_many(self, [Change(moved.lead, current.version, (moved.transition,))])
+            # the rival's move is undone at once by its own recycle, so our move is still valid
+            back = rival.funnel.fire(moved.lead, "recycle", at=moved.lead.updated_at, reason="race")
+            MemoryStore.commit_many(self, [Change(back.lead, moved.lead.version, (back.transition,))])
+        MemoryStore.commit_many(self, [change])
+
+
+def test_fire_retries_on_a_fresh_load_after_a_conflict() -> None:
+    """A ConcurrencyError makes fire load the lead again and retry, up to `retries` times."""
+    store = _RacingStore(races=2)
+    pipeline = _pipeline(store, retries=2)
+    pipeline.capture("L1")
+    outcome = pipeline.fire("L1", "qualify")
+    assert outcome.lead.version == 5
+    assert [t.version for t in pipeline.history("L1")] == [1, 2, 3, 4, 5]
+
+
+def test_fire_gives_up_after_its_retries() -> None:
+    """With retries exhausted the ConcurrencyError reaches the caller and our move is not written."""
+    store = _RacingStore(races=5)
+    pipeline = _pipeline(store, retries=1)
+    pipeline.capture("L1")
+    with pytest.raises(ConcurrencyError):
+        pipeline.fire("L1", "qualify")
+    assert [t.event for t in pipeline.history("L1")] == ["nurture", "recycle", "nurture", "recycle"]
+
+
+def test_fire_many_runs_in_order_and_collects_or_raises() -> None:
+    """fire_many plans every item first: errors='collect' keeps going, errors='raise' writes nothing."""
+    pipeline = _pipeline()
+    pipeline.capture("A")
+    pipeline.capture("B")
+    results = pipeline.fire_many([("A", "qualify"), {"id": "B", "event": "win"},
+                                  {"id": "B", "event": "lose", "reason": "no fit"}], errors="collect")
+    assert results[0].lead.stage == "mql"  # type: ignore[union-attr]
+    assert isinstance(results[1], TransitionNotAllowed)
+    assert results[2].lead.stage == "lost"  # type: ignore[union-attr]
+    before = _snapshot(pipeline.store)
+    with pytest.raises(NotFound):
+        pipeline.fire_many([("A", "hand_to_sales"), ("nobody", "qualify")])
+    assert _snapshot(pipeline.store) == before
+    with pytest.raises(InvalidInput, match="item 1"):
+        pipeline.fire_many([("A", "x"), "bad"])
+    with pytest.raises(InvalidInput, match="errors="):
+        pipeline.fire_many([], errors="ignore")  # type: ignore[arg-type]
+
+
+class _OneByOneStore(MemoryStore):
+    """A real MemoryStore without the optional commit_many."""
+
+    commit_many = None  # type: ignore[assignment]
+
+    def commit(self, change: Change) -> None:
+        MemoryStore.commit_many(self, [change])
+
+
+@pytest.mark.parametrize("store_class", [MemoryStore, _OneByOneStore], ids=["commit_many", "commit"])
+def test_fire_many_moves_one_lead_several_times_with_handoffs(store_class: type[MemoryStore]) -> None:
+    """A batch may move a lead through two handoffs; the first is accepted by the second move."""
+    pipeline = _pipeline(store_class())
+    recorder = pipeline.register(Recorder())
+    pipeline.capture("A")
+    outcomes = pipeline.fire_many([("A", "qualify"), ("A", "hand_to_sales"), ("A", "hand_to_closer"),
+                                   {"id": "A", "event": "win", "actor": "ae-max"}])
+    assert [o.lead.version for o in outcomes] == [1, 2, 3, 4]  # type: ignore[union-attr]
+    assert [t.event for t in pipeline.history("A")] == ["qualify", "hand_to_sales", "hand_to_closer", "win"]
+    assert [(h.id, h.status) for h in pipeline.handoffs()] == [("A:2", "accepted"), ("A:3", "accepted")]
+    assert [c[1] for c in recorder.named("after_transition")] == ["qualify", "hand_to_sales", "hand_to_closer", "win"]
+
+
+def test_fire_many_falls_back_to_one_by_one_after_a_conflict() -> None:
+    """When a lead changed under the batch, the unwritten items are fired again on fresh loads."""
+    store = _RacingStore(races=1)
+    store.commit_many = None  # type: ignore[assignment]
+    pipeline = _pipeline(store)
+    pipeline.capture("A")
+    pipeline.capture("B")
+    results = pipeline.fire_many([("A", "qualify"), ("B", "qualify")])
+    assert [r.lead.stage for r in results] == ["mql", "mql"]  # type: ignore[union-attr]
+    assert [t.event for t in pipeline.history("A")] == ["nurture", "recycle", "qualify"]
+    assert [t.event for t in pipeline.history("B")] == ["qualify"]
+
+
+def test_assign_sets_owner_and_pending_handoff_assignee() -> None:
+    """assign changes the owner and, while a handoff is pending, its assignee."""
+    pipeline = _pipeline()
+    pipeline.capture("L1")
+    pipeline.fire("L1", "qualify")
+    pipeline.fire("L1", "hand_to_sales")
+    lead = pipeline.assign("L1", "sdr-zoe")
+    assert (lead.owner, lead.version) == ("sdr-zoe", 2)
+    assert pipeline.handoff("L1:2").assignee == "sdr-zoe"
+
+
+def test_evaluate_fires_auto_moves_without_a_touchpoint() -> None:
+    """evaluate runs the auto moves now, e.g. for a policy that depends on time."""
+    def a_day_old(lead: Any, context: Any) -> Decision:
+        if context.at - lead.created_at >= timedelta(days=1):
+            return Decision.allow(policy="a day old")
+        return Decision.deny("younger than a day", policy="a day old")
+
+    clock = Clock()
+    pipeline = Pipeline(sales_funnel(qualify=a_day_old), store=MemoryStore(), clock=clock)
+    pipeline.capture("L1")
+    assert pipeline.touch("L1", Touchpoint("L1", "call", "phone", clock.advance(hours=1))) == ()
+    assert pipeline.evaluate("L1") == ()
+    clock.advance(days=1)
+    (outcome,) = pipeline.evaluate("L1")
+    assert (outcome.lead.stage, outcome.transition.actor) == ("mql", "funnelkit.auto")
+    assert pipeline.evaluate("L1") == ()
+
+
+def test_unknown_ids_raise_not_found_and_write_nothing() -> None:
+    """Unknown lead or handoff ids raise NotFound everywhere."""
+    pipeline = _pipeline()
+    with pytest.raises(NotFound):
+        pipeline.fire("nobody", "qualify")
+    with pytest.raises(NotFound):
+        pipeline.touch("nobody", Touchpoint("nobody", "call", "phone", FRIDAY_2PM))
+    with pytest.raises(NotFound):
+        pipeline.get("nobody")
+    with pytest.raises(NotFound):
+        pipeline.history("nobody")
+    with pytest.raises(NotFound):
+        pipeline.accept_handoff("nobody:1", by="ann")
+    with pytest.raises(NotFound):
+        pipeline.reject_handoff("nobody:1", by="ann", reason="x")
+    with pytest.raises(NotFound):
+        pipeline.assign("nobody", "ann")
+    assert _snapshot(pipeline.store) == ([], [], [], [], [])
+
+
+def test_duplicate_capture_is_refused() -> None:
+    """Capturing an id twice raises AlreadyExists and keeps the first lead."""
+    pipeline = _pipeline()
+    first = pipeline.capture("L1", owner="ann")
+    with pytest.raises(AlreadyExists):
+        pipeline.capture("L1", owner="bob")
+    assert pipeline.get("L1") == first
+
+
+def test_handoffs_that_are_not_pending_cannot_be_accepted_or_rejected() -> None:
+    """accept/reject of an accepted, rejected or expired handoff raise HandoffClosed, writing nothing."""
+    pipeline = _pipeline()
+    pipeline.capture("L1")
+    pipeline.fire("L1", "qualify")
+    pipeline.fire("L1", "hand_to_sales")
+    pipeline.accept_handoff("L1:2", by="ann")
+    before = _snapshot(pipeline.store)
+    with pytest.raises(HandoffClosed):
+        pipeline.accept_handoff("L1:2", by="bob")
+    with pytest.raises(HandoffClosed):
+        pipeline.reject_handoff("L1:2", by="bob", reason="late")
+    assert _snapshot(pipeline.store) == before
+
+
+def test_reject_needs_a_reason_and_a_move_to_recycle_to() -> None:
+    """A reject without a reason raises ReasonRequired; one to a stage with no move raises InvalidInput."""
+    pipeline = _pipeline()
+    pipeline.capture("L1")
+    pipeline.fire("L1", "qualify")
+    pipeline.fire("L1", "hand_to_sales")
+    before = _snapshot(pipeline.store)
+    with pytest.raises(ReasonRequired):
+        pipeline.reject_handoff("L1:2", by="ann", reason="  ")
+    with pytest.raises(InvalidInput, match="no move from 'sql' to 'mql'"):
+        pipeline.reject_handoff("L1:2", by="ann", reason="not ready", recycle_to="mql")
+    with pytest.raises(NotFound):
+        pipeline.reject_handoff("L1:2", by="ann", reason="not ready", recycle_to="nowhere")
+    assert _snapshot(pipeline.store) == before
+    pipeline.reject_handoff("L1:2", by="ann", reason="wrong segment", recycle_to="lost")
+    assert pipeline.get("L1").stage == "lost"
+
+
+def test_naive_datetimes_are_refused_everywhere() -> None:
+    """Every at=/now= takes timezone-aware datetimes only; nothing is written otherwise."""
+    pipeline = _pipeline()
+    naive = datetime(2026, 3, 6, 14)
+    with pytest.raises(InvalidInput, match="naive"):
+        pipeline.capture("L1", at=naive)
+    pipeline.capture("L1")
+    before = _snapshot(pipeline.store)
+    with pytest.raises(InvalidInput, match="naive"):
+        pipeline.fire("L1", "qualify", at=naive)
+    with pytest.raises(InvalidInput, match="naive"):
+        pipeline.sweep(naive)
+    with pytest.raises(InvalidInput, match="naive"):
+        pipeline.deliver_pending(now=naive)
+
+    class NaiveClock:
+        def now(self) -> datetime:
+            return naive
+
+    with pytest.raises(InvalidInput, match="naive"):
+        Pipeline(sales_funnel(), store=pipeline.store, clock=NaiveClock()).fire("L1", "qualify")
+    assert _snapshot(pipeline.store) == before
+
+
+def test_touchpoint_for_another_lead_is_refused() -> None:
+    """touch checks that the touchpoint belongs to the lead."""
+    pipeline = _pipeline()
+    pipeline.capture("L1")
+    with pytest.raises(InvalidInput, match="not 'L1'"):
+        pipeline.touch("L1", Touchpoint("L2", "call", "phone", FRIDAY_2PM))
+    with pytest.raises(InvalidInput, match="not a funnelkit.Touchpoint"):
+        pipeline.touch("L1", "call")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"store": "db"}, "does not implement"),
+        ({"router": "ann"}, "not a router"),
+        ({"calendar": "UTC"}, "BusinessCalendar"),
+        ({"clock": object()}, "no now"),
+        ({"scoring": object()}, "score"),
+        ({"retries": -1}, "retries"),
+        ({"backoff": timedelta(0)}, "backoff"),
+    ],
+    ids=["store", "router", "calendar", "clock", "scoring", "retries", "backoff"],
+)
+def test_bad_pipeline_arguments_are_refused(kwargs: dict[str, Any], fragment: str) -> None:
+    """Pipeline checks every argument when it is built."""
+    arguments: dict[str, Any] = {"store": MemoryStore(), **kwargs}
+    with pytest.raises(InvalidInput, match=fragment):
+        Pipeline(sales_funnel(), **arguments)
+    with pytest.raises(InvalidInput, match="not a funnelkit.Funnel"):
+        Pipeline("inbound", store=MemoryStore())  # type: ignore[arg-type]
+
+
+def test_after_hooks_see_each_move_once_in_order() -> None:
+    """Every committed move is delivered to after_transition once, with a unique key."""
+    pipeline = _pipeline()
+    recorder = pipeline.register(Recorder())
+    pipeline.capture("L1")
+    for event in ("qualify", "hand_to_sales", "hand_to_closer", "win"):
+        pipeline.fire("L1", event)
+    calls = recorder.named("after_transition")
+    assert [c[1] for c in calls] == ["qualify", "hand_to_sales", "hand_to_closer", "win"]
+    assert len({c[3] for c in calls}) == 4
+    assert pipeline.store.outbox() == []
+
+
+def test_threads_moving_one_lead_lose_no_move() -> None:
+    """Four threads firing on one lead: conflicts are retried, every move lands once, in order."""
+    funnel = (Funnel.builder("ping").stage("open", "sales").stage("done", "sales", outcome="won")
+              .move("ping", "open", "open").move("finish", "open", "done").build())
+    pipeline = Pipeline(funnel, store=MemoryStore(), retries=10_000)
+    pipeline.capture("L1", at=FRIDAY_2PM)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(50):
+                pipeline.fire("L1", "ping", at=FRIDAY_2PM)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    history = pipeline.history("L1")
+    assert [t.version for t in history] == list(range(1, 201))
+    assert funnel.replay(history)["L1"].problems == ()

@@ -1,0 +1,179 @@
+"""Hooks: specs declared once, implementations checked at registration, called by keyword."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import types
+from datetime import datetime
+from typing import Any
+
+import pytest
+from _pipeline_support import FRIDAY_2PM, Clock
+
+from funnelkit import InvalidHook, Lead, Transition, Veto, hooks, templates
+from funnelkit._hooks import SPECS, decode, encode
+from funnelkit.pipeline import Pipeline
+from funnelkit.stores import MemoryStore
+
+
+def _pipeline() -> Pipeline:
+    return Pipeline(templates.inbound(), store=MemoryStore(), clock=Clock())
+
+
+def test_every_spec_is_a_documented_keyword_only_function() -> None:
+    """Each hook spec is public in funnelkit.hooks, has a docstring and keyword-only arguments."""
+    assert set(SPECS) == set(hooks.BEFORE_HOOKS) | set(hooks.AFTER_HOOKS)
+    for name in SPECS:
+        spec = getattr(hooks, name)
+        assert (spec.__doc__ or "").strip()
+        assert all(p.kind is p.KEYWORD_ONLY for p in inspect.signature(spec).parameters.values())
+
+
+def test_unknown_hook_name_is_refused_with_a_suggestion() -> None:
+    """A method named like a hook that matches no spec raises InvalidHook naming the closest one."""
+
+    class Typo:
+        def after_transtion(self, lead: Lead) -> None: ...
+
+    with pytest.raises(InvalidHook, match="did you mean 'after_transition'"):
+        _pipeline().register(Typo())
+
+
+def test_unknown_argument_is_refused() -> None:
+    """An implementation taking an argument its spec does not pass is refused at registration."""
+
+    class Wrong:
+        def on_handoff(self, handoff: Any, team: str) -> None: ...
+
+    with pytest.raises(InvalidHook, match="no argument 'team'"):
+        _pipeline().register(Wrong())
+
+
+@pytest.mark.parametrize("signature", ["*args", "**kwargs", "lead, /"])
+def test_varargs_and_positional_only_are_refused(signature: str) -> None:
+    """Hooks are called with keywords only: *args, **kwargs and positional-only are refused."""
+    namespace: dict[str, Any] = {}
+    exec(f"def after_transition({signature}): pass", namespace)
+    plugin = type("P", (), {})()
+    plugin.after_transition = namespace["after_transition"]
+    with pytest.raises(InvalidHook, match="keyword arguments only"):
+        _pipeline().register(plugin)
+
+
+def test_objects_with_no_hooks_classes_and_doubles_are_refused() -> None:
+    """Registering nothing, a class instead of an instance, or the same object twice is refused."""
+    pipeline = _pipeline()
+
+    class Empty:
+        def helper(self) -> None: ...
+
+    class Fine:
+        def after_transition(self) -> None: ...
+
+    with pytest.raises(InvalidHook, match="implements no hook"):
+        pipeline.register(Empty())
+    with pytest.raises(InvalidHook, match="not"):
+        pipeline.register(Fine)
+    fine = Fine()
+    pipeline.register(fine)
+    with pytest.raises(InvalidHook, match="registered already"):
+        pipeline.register(fine)
+
+
+def test_a_refused_plugin_registers_nothing() -> None:
+    """When one hook of an object is wrong, none of its hooks is registered."""
+    pipeline = _pipeline()
+
+    class Half:
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def after_transition(self, transition: Transition) -> None:
+            self.seen.append(transition.event)
+
+        def on_stalled(self, lead: Lead, weather: str) -> None: ...
+
+    half = Half()
+    with pytest.raises(InvalidHook):
+        pipeline.register(half)
+    pipeline.capture("L1")
+    pipeline.fire("L1", "convert")
+    assert half.seen == []
+    assert pipeline.store.outbox(undelivered_only=False) == []
+
+
+def test_implementations_take_any_subset_of_arguments_by_keyword() -> None:
+    """An implementation gets exactly the spec arguments it names, including the row's key."""
+    pipeline = _pipeline()
+    seen: list[Any] = []
+
+    class Subset:
+        def after_transition(self, key: str, transition: Transition) -> None:
+            seen.append((key, transition.event))
+
+    pipeline.register(Subset())
+    pipeline.capture("L1")
+    pipeline.fire("L1", "convert")
+    assert seen == [("after_transition:L1:1", "convert")]
+
+
+def test_modules_and_unregister() -> None:
+    """A module with hook functions registers; unregister stops its calls."""
+    module = types.ModuleType("host_hooks")
+    calls: list[str] = []
+    module.after_transition = lambda transition: calls.append(transition.event)  # type: ignore[attr-defined]
+    pipeline = _pipeline()
+    pipeline.register(module)
+    pipeline.capture("L1")
+    pipeline.fire("L1", "convert")
+    pipeline.unregister(module)
+    pipeline.fire("L1", "nurture")
+    assert calls == ["convert"]
+    with pytest.raises(InvalidHook, match="not registered"):
+        pipeline.unregister(module)
+
+
+def test_before_transition_gets_the_lead_before_the_move() -> None:
+    """before_transition sees the current lead and the transition about to be written."""
+    pipeline = _pipeline()
+    seen: list[tuple[str, str]] = []
+
+    class Watch:
+        def before_transition(self, lead: Lead, transition: Transition) -> None:
+            seen.append((lead.stage, transition.target))
+
+    pipeline.register(Watch())
+    pipeline.capture("L1")
+    pipeline.fire("L1", "convert")
+    assert seen == [("subscriber", "lead")]
+
+
+def test_crashing_before_hook_is_a_veto_and_writes_nothing() -> None:
+    """A before-hook that raises anything stops the move with Veto (the cause chained)."""
+    pipeline = _pipeline()
+
+    class Broken:
+        def before_transition(self, lead: Lead) -> None:
+            raise ZeroDivisionError("oops")
+
+    pipeline.register(Broken())
+    pipeline.capture("L1")
+    with pytest.raises(Veto, match="ZeroDivisionError") as info:
+        pipeline.fire("L1", "convert")
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
+    assert pipeline.get("L1").version == 0
+    assert pipeline.history("L1") == []
+
+
+def test_payloads_round_trip_through_json_types() -> None:
+    """Every after-hook payload is JSON-able and decodes to equal funnelkit values."""
+    funnel = templates.inbound()
+    lead = funnel.new_lead("L1", at=FRIDAY_2PM, attributes={"when": FRIDAY_2PM})
+    outcome = funnel.fire(lead, "convert", at=FRIDAY_2PM)
+    payload = encode("after_transition", {"lead": outcome.lead, "transition": outcome.transition})
+    again = decode("after_transition", json.loads(json.dumps(payload)))
+    assert again == {"lead": outcome.lead, "transition": outcome.transition}
+    stalled = encode("on_stalled", {"lead": lead, "stage": "lead", "since": FRIDAY_2PM})
+    assert decode("on_stalled", json.loads(json.dumps(stalled)))["since"] == FRIDAY_2PM
+    assert isinstance(decode("on_stalled", stalled)["since"], datetime)

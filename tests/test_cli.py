@@ -1,0 +1,67 @@
+"""The command line: `funnelkit demo` and `python -m funnelkit demo` run and print counts."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from funnelkit._cli import main
+
+STAGES = ("subscriber", "lead", "mql", "sql", "opportunity", "customer", "evangelist",
+          "nurture", "disqualified")
+
+
+def check_report(text: str, leads: int) -> None:
+    assert text.startswith(f"funnelkit demo: {leads} synthetic leads (seed 7) through 'inbound'")
+    rows = {m[1]: (int(m[2]), int(m[3]))
+            for m in re.finditer(r"^(\w+)\s+\w+\s+(\d+)\s+[\d.]+%\s+(\d+)$", text, re.MULTILINE)}
+    assert tuple(rows) == STAGES
+    assert rows["subscriber"][0] == leads
+    assert sum(ended for _, ended in rows.values()) == leads
+    assert all(reached >= ended for reached, ended in rows.values())
+
+
+def test_python_dash_m_funnelkit_demo() -> None:
+    """`python -m funnelkit demo` exits 0 and prints how many leads reached each stage."""
+    done = subprocess.run(
+        [sys.executable, "-m", "funnelkit", "demo", "--leads", "300"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    check_report(done.stdout, 300)
+
+
+def test_funnelkit_entry_point_demo() -> None:
+    """The installed `funnelkit` command runs the same demo with its defaults."""
+    command = shutil.which("funnelkit", path=str(Path(sys.executable).parent))
+    if command is None:
+        pytest.skip("the funnelkit command is not installed next to this interpreter")
+    done = subprocess.run([command, "demo"], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    check_report(done.stdout, 5000)
+
+
+def test_demo_is_reproducible(capsys: pytest.CaptureFixture[str]) -> None:
+    """The same seed gives the same report; another seed another one."""
+    assert main(["demo", "--leads", "200", "--seed", "7"]) == 0
+    first = capsys.readouterr().out
+    assert main(["demo", "--leads", "200", "--seed", "7"]) == 0
+    assert capsys.readouterr().out == first
+    check_report(first, 200)
+    assert main(["demo", "--leads", "200", "--seed", "8"]) == 0
+    assert capsys.readouterr().out != first
+
+
+def test_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    """--leads below 1 exits 2 with a message; an unknown command is an argparse error."""
+    assert main(["demo", "--leads", "0"]) == 2
+    assert "--leads must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["nope"])
+    assert info.value.code == 2

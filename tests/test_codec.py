@@ -1,0 +1,104 @@
+"""Plain-data forms for stores and the outbox: every pair round-trips, bad values are refused."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from funnelkit import Decision, InvalidInput, Lead, Source, Touchpoint, Transition, Verdict
+from funnelkit._codec import (
+    decision_from_data,
+    decision_to_data,
+    dumps,
+    handoff_from_data,
+    handoff_to_data,
+    lead_from_data,
+    lead_to_data,
+    loads,
+    touchpoint_from_data,
+    touchpoint_to_data,
+    transition_from_data,
+    transition_to_data,
+)
+from funnelkit._handoff import Handoff
+
+AT = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(max_size=10),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.datetimes(timezones=st.just(UTC)), st.dates(),
+    st.decimals(allow_nan=False, allow_infinity=False),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.tuples(inner, inner),
+        st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    ),
+    max_leaves=8,
+)
+
+
+@given(value=values)
+def test_dumps_loads_round_trip(value: Any) -> None:
+    """dumps -> loads gives back the value, datetimes, dates, Decimals and tuples included."""
+    text = dumps(value)
+    assert isinstance(json.loads(text), object)
+    assert loads(text) == value
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), {1: "x"}, {"s": {1, 2}}, object()])
+def test_dumps_refuses_what_cannot_be_stored(bad: Any) -> None:
+    """Non-finite floats, non-string keys and other types raise InvalidInput."""
+    with pytest.raises(InvalidInput):
+        dumps(bad)
+
+
+@given(
+    attributes=st.dictionaries(st.text(min_size=1, max_size=6), values, max_size=4),
+    version=st.integers(0, 1000),
+    owner=st.one_of(st.none(), st.text(min_size=1, max_size=6)),
+    hours=st.integers(0, 10_000),
+)
+def test_lead_round_trip(attributes: dict[str, Any], version: int, owner: str | None,
+                         hours: int) -> None:
+    """lead_from_data(lead_to_data(x)) == x, and the data form is JSON."""
+    later = AT + timedelta(hours=hours)
+    lead = Lead("L1", "mql", version=version, attributes=attributes, owner=owner,
+                source=Source.of("referral"), created_at=AT, stage_entered_at=later,
+                updated_at=later)
+    data = lead_to_data(lead)
+    assert lead_from_data(json.loads(json.dumps(data))) == lead
+
+
+def test_decision_and_transition_round_trip() -> None:
+    """Decisions (with verdict evidence) and transitions survive their data forms."""
+    d = Decision.deny("no budget", criteria=[Verdict("budget", "failed", {"seen": (1, 2)})],
+                      score=12.5, policy="bant@1")
+    assert decision_from_data(decision_to_data(d)) == d
+    assert decision_to_data(None) is None
+    assert decision_from_data(None) is None
+    plus1 = timezone(timedelta(hours=1))
+    t = Transition("L1", "lose", "sql", "lost", datetime(2026, 3, 2, 10, tzinfo=plus1),
+                   actor="ae", reason="no budget", decision=d, version=4)
+    again = transition_from_data(json.loads(json.dumps(transition_to_data(t))))
+    assert again == t
+    assert again.at.utcoffset() == timedelta(hours=1)
+
+
+def test_handoff_and_touchpoint_round_trip() -> None:
+    """Handoffs and touchpoints survive their data forms."""
+    h = Handoff("L1:3", "L1", "marketing", "sales", created_at=AT, event="hand_to_sales",
+                version=3, assignee="ae-1", due_at=AT + timedelta(hours=4))
+    assert handoff_from_data(json.loads(json.dumps(handoff_to_data(h)))) == h
+    tp = Touchpoint("L1", "webinar", "email", AT, points=5, data={"on": date(2026, 3, 1),
+                                                                   "cost": Decimal("1.50")})
+    assert touchpoint_from_data(json.loads(json.dumps(touchpoint_to_data(tp)))) == tp
