@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from funnelkit._cli import main
+from funnelkit.stores import SQLiteStore
 
 STAGES = ("subscriber", "lead", "mql", "sql", "opportunity", "customer", "evangelist",
           "nurture", "disqualified")
@@ -44,7 +45,7 @@ def test_funnelkit_entry_point_demo() -> None:
     done = subprocess.run([command, "demo"], capture_output=True, text=True, timeout=120,
                           check=False)
     assert done.returncode == 0, done.stderr
-    check_report(done.stdout, 5000)
+    check_report(done.stdout, 3000)
 
 
 def test_demo_is_reproducible(capsys: pytest.CaptureFixture[str]) -> None:
@@ -65,3 +66,31 @@ def test_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["nope"])
     assert info.value.code == 2
+
+
+def test_demo_keeps_its_sqlite_store_when_asked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--db PATH` leaves a SQLite store whose leads and handoffs match the printed report."""
+    path = tmp_path / "demo.sqlite3"
+    assert main(["demo", "--leads", "150", "--db", str(path)]) == 0
+    out = capsys.readouterr().out
+    check_report(out, 150)
+    assert str(path) in out
+    store = SQLiteStore(path)
+    try:
+        assert len(list(store.leads())) == 150
+        handoffs = store.handoffs(team="sales")
+        accepted = sum(h.status == "accepted" for h in handoffs)
+        rejected = [h for h in handoffs if h.status == "rejected"]
+        assert f"handoffs to sales: {len(handoffs)} ({accepted} accepted, {len(rejected)} rejected" in out
+        assert all(h.reason for h in rejected)  # every rejection carries sales' reason
+    finally:
+        store.close()
+
+
+def test_demo_refuses_to_overwrite_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An existing --db file is never overwritten: the demo says so and exits 2."""
+    path = tmp_path / "taken.sqlite3"
+    path.write_bytes(b"not mine")
+    assert main(["demo", "--leads", "5", "--db", str(path)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert path.read_bytes() == b"not mine"

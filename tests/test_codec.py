@@ -36,12 +36,15 @@ scalars = st.one_of(
     st.datetimes(timezones=st.just(UTC)), st.dates(),
     st.decimals(allow_nan=False, allow_infinity=False),
 )
+# Host keys that look like the codec's own tags must survive as plain data.
+keys = st.one_of(st.text(max_size=5),
+                 st.sampled_from(["$date", "$datetime", "$decimal", "$tuple", "$map", "$x"]))
 values = st.recursive(
     scalars,
     lambda inner: st.one_of(
         st.lists(inner, max_size=3),
         st.tuples(inner, inner),
-        st.dictionaries(st.text(max_size=5), inner, max_size=3),
+        st.dictionaries(keys, inner, max_size=3),
     ),
     max_leaves=8,
 )
@@ -55,7 +58,16 @@ def test_dumps_loads_round_trip(value: Any) -> None:
     assert loads(text) == value
 
 
-@pytest.mark.parametrize("bad", [float("nan"), float("inf"), {1: "x"}, {"s": {1, 2}}, object()])
+@pytest.mark.parametrize("value", [
+    {"$tuple": 5}, {"$date": "2026-01-01"}, {"$map": {"$tuple": [1]}}, {"$datetime": None},
+])
+def test_host_keys_that_look_like_tags_stay_data(value: Any) -> None:
+    """A mapping whose only key is one of the codec's tags comes back as the same mapping."""
+    assert loads(dumps(value)) == value
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), {1: "x"}, {"s": {1, 2}}, object(),
+                                 {"signed": datetime(2026, 1, 1)}])  # noqa: DTZ001 - naive on purpose
 def test_dumps_refuses_what_cannot_be_stored(bad: Any) -> None:
     """Non-finite floats, non-string keys and other types raise InvalidInput."""
     with pytest.raises(InvalidInput):

@@ -674,3 +674,91 @@ def test_a_refused_move_leaves_the_lead_unchanged(funnel: Funnel, seconds: int) 
     with pytest.raises(InvalidInput):
         funnel.fire(lead, event, at=AT, reason="r")
     assert pickle.dumps(lead) == snapshot
+
+
+# -- faults and misuse found in review --------------------------------------------------------
+
+
+def test_a_policy_that_raises_becomes_policy_failed_and_nothing_moves() -> None:
+    """A host policy's own error is wrapped in PolicyFailed (cause kept); the lead is unchanged."""
+    from funnelkit import PolicyFailed  # noqa: PLC0415 - the name under test
+
+    def broken(lead: Lead, context: Context) -> Decision:
+        return Decision.allow() if lead.attributes["budget"] else Decision.deny("no")
+
+    funnel = Funnel.from_dict(small(), policies={"qualify": broken})
+    lead = funnel.new_lead("L1", at=AT)
+    with pytest.raises(PolicyFailed, match="raised KeyError") as caught:
+        funnel.fire(lead, "qualify", at=AT)
+    assert isinstance(caught.value.__cause__, KeyError)
+    assert (caught.value.event, caught.value.lead_id) == ("qualify", "L1")
+    assert isinstance(caught.value, RuntimeError)
+    assert lead.stage == "lead"
+    with pytest.raises(PolicyFailed):
+        funnel.check(lead, "qualify", at=AT)
+
+
+def test_a_policy_raising_a_funnel_error_is_not_wrapped() -> None:
+    """A policy that deliberately raises a FunnelError keeps its own error."""
+    def strict(lead: Lead, context: Context) -> Decision:
+        raise InvalidInput("the lead has no country")
+
+    funnel = Funnel.from_dict(small(), policies={"qualify": strict})
+    with pytest.raises(InvalidInput, match="no country"):
+        funnel.fire(funnel.new_lead("L1", at=AT), "qualify", at=AT)
+
+
+def test_a_context_for_another_time_is_refused() -> None:
+    """fire and check refuse a Context whose at differs from the move's at."""
+    funnel = Funnel.from_dict(small(), policies={"qualify": lambda lead, ctx: Decision.allow()})
+    lead = funnel.new_lead("L1", at=AT)
+    stale = Context(AT - timedelta(days=30))
+    with pytest.raises(InvalidInput, match=r"context\.at"):
+        funnel.fire(lead, "qualify", at=AT, context=stale)
+    with pytest.raises(InvalidInput, match=r"context\.at"):
+        funnel.check(lead, "qualify", at=AT, context=stale)
+    assert funnel.fire(lead, "qualify", at=AT, context=Context(AT)).lead.stage == "mql"
+
+
+def test_check_refuses_a_wrong_context_type_even_when_unguarded() -> None:
+    """check, like fire, refuses a context that is not a Context, a mapping or None."""
+    funnel = Funnel.from_dict(small())
+    lead = funnel.new_lead("L1", at=AT)
+    with pytest.raises(InvalidInput, match="context=5"):
+        funnel.check(lead, "qualify", at=AT, context=5)  # type: ignore[arg-type]
+
+
+def test_a_stall_event_must_leave_its_own_stage() -> None:
+    """stall_event naming an event that exists elsewhere but not from that stage is refused."""
+    data = small()
+    data["stages"][1]["stall_event"] = "win"  # 'win' leaves sql, not mql
+    data["stages"][1]["stall_after"] = "14 days"
+    problems = problems_of(data)
+    assert "does not leave stage 'mql'" in problems["stages[1].stall_event"]
+    data["stages"][1]["stall_event"] = "nurture"
+    assert Funnel.from_dict(data).stage("mql").stall_event == "nurture"
+
+
+def test_a_built_funnel_cannot_be_changed_through_its_policy_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Editing the dict given as a policy, or the one to_dict() returns, leaves the funnel as built."""
+    from funnelkit import _policy_loader  # noqa: PLC0415
+
+    monkeypatch.setattr(_policy_loader, "policy_from_data",
+                        lambda spec, *, path: lambda lead, ctx: Decision.allow())
+    spec: dict[str, Any] = {"use": "bant", "params": {"budget": "budget"}}
+    data = small()
+    data["transitions"][0]["policy"] = spec
+    funnel = Funnel.from_dict(data)
+    spec["params"]["budget"] = "changed"
+    funnel.to_dict()["transitions"][0]["policy"]["params"]["budget"] = "changed"
+    assert funnel.moves[0].policy == {"use": "bant", "params": {"budget": "budget"}}
+
+
+@pytest.mark.parametrize("call", [
+    lambda f: f.replay(None),
+    lambda f: Funnel.from_dict(small(), policies=5),
+])
+def test_wrong_argument_types_are_typed_errors(call: Any) -> None:
+    """replay(None) and from_dict(policies=5) raise InvalidInput, not a builtin error."""
+    with pytest.raises(InvalidInput):
+        call(Funnel.from_dict(small()))

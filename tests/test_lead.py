@@ -200,3 +200,24 @@ def test_outcome_holds_a_lead_and_a_transition() -> None:
     with pytest.raises(InvalidInput):
         Outcome(t, lead())  # type: ignore[arg-type]
     assert "Outcome(lead=Lead(id='L1'" in repr(o)
+
+
+def test_attributes_cannot_be_refilled_through_init() -> None:
+    """Calling __init__ again on lead attributes changes nothing (the shared empty one included)."""
+    lead = Lead("L1", "lead", created_at=AT, attributes={"budget": 1})
+    lead.attributes.__init__({"budget": 999})  # type: ignore[misc]
+    assert lead.attributes == {"budget": 1}
+    empty = Lead("L2", "lead", created_at=AT).attributes
+    empty.__init__({"x": 1})  # type: ignore[misc]
+    assert Lead("L3", "lead", created_at=AT).attributes == {}
+
+
+def test_evolve_can_clear_owner_and_source() -> None:
+    """evolve keeps what is left out, and owner=None / source=None clear the field."""
+    from funnelkit import Source  # noqa: PLC0415
+
+    lead = Lead("L1", "lead", created_at=AT, owner="sdr-1", source=Source("referral", "seed"))
+    kept = lead.evolve(attributes={"a": 1})
+    assert (kept.owner, kept.source) == ("sdr-1", Source("referral", "seed"))
+    cleared = lead.evolve(owner=None, source=None)
+    assert (cleared.owner, cleared.source) == (None, None)

@@ -29,6 +29,7 @@ from funnelkit._errors import (
     InvalidPolicy,
     MissingExtra,
     NotFound,
+    PolicyFailed,
     PolicyRefused,
     ReasonRequired,
     RuleSyntaxError,
@@ -44,7 +45,7 @@ from funnelkit._time import Duration, parse_duration
 from funnelkit._touchpoint import Touchpoint
 
 if TYPE_CHECKING:
-    from funnelkit import handoff, hooks, pipeline, policies, routing, scoring, stores
+    from funnelkit import funnel, handoff, hooks, pipeline, policies, routing, scoring, stores
     from funnelkit._calendar import BusinessCalendar
     from funnelkit._pipeline import Pipeline
 
@@ -55,6 +56,7 @@ __version__ = "0.1.0.dev0"
 _LAZY: dict[str, tuple[str, str | None]] = {
     "BusinessCalendar": ("funnelkit._calendar", "BusinessCalendar"),
     "Pipeline": ("funnelkit._pipeline", "Pipeline"),
+    "funnel": ("funnelkit.funnel", None),
     "handoff": ("funnelkit.handoff", None),
     "hooks": ("funnelkit.hooks", None),
     "pipeline": ("funnelkit.pipeline", None),
@@ -104,6 +106,7 @@ __all__ = [
     "Outcome",
     "Pipeline",
     "Policy",
+    "PolicyFailed",
     "PolicyRefused",
     "ReasonRequired",
     "Replayed",
@@ -117,6 +120,7 @@ __all__ = [
     "UnknownEvent",
     "Verdict",
     "Veto",
+    "funnel",
     "handoff",
     "hooks",
     "parse_duration",

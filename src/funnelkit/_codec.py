@@ -29,6 +29,11 @@ __all__ = [
 
 def _encode(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value reads best
     if isinstance(value, datetime):
+        if value.utcoffset() is None:
+            raise InvalidInput(
+                f"cannot store the naive datetime {value!r}; funnelkit keeps only timezone-aware "
+                "datetimes: add tzinfo (for example .replace(tzinfo=timezone.utc))"
+            )
         return {"$datetime": value.isoformat()}
     if isinstance(value, date):
         return {"$date": value.isoformat()}
@@ -44,6 +49,8 @@ def _encode(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value 
             if not isinstance(k, str):
                 raise InvalidInput(f"cannot store mapping key {k!r}: keys must be strings")
             out[k] = _encode(v)
+        if len(out) == 1 and next(iter(out)).startswith("$"):
+            return {"$map": out}  # a host key that looks like a tag is kept as data
         return out
     if value is None or isinstance(value, bool | int | str):
         return value
@@ -71,6 +78,8 @@ def _decode(value: Any) -> Any:  # noqa: PLR0911 - one return per tag reads best
                 return Decimal(inner)
             if tag == "$tuple":
                 return tuple(_decode(v) for v in inner)
+            if tag == "$map":
+                return {k: _decode(v) for k, v in inner.items()}
         return {k: _decode(v) for k, v in value.items()}
     return value
 

@@ -29,6 +29,7 @@ __all__ = [
     "InvalidPolicy",
     "MissingExtra",
     "NotFound",
+    "PolicyFailed",
     "PolicyRefused",
     "ReasonRequired",
     "RuleSyntaxError",
@@ -203,6 +204,30 @@ class ReasonRequired(FunnelError, ValueError):
     ...     print(str(e).split(";")[0])
     'lose' from 'cold' to 'lost' is marked requires_reason
     """
+
+
+class PolicyFailed(FunnelError, RuntimeError):
+    """A guarding policy raised instead of answering; the original error is chained.
+
+    Nothing moved and nothing was written.  ``policy``, ``event`` and ``lead_id`` say where.
+
+    >>> err = PolicyFailed("policy raised", policy="bant", event="qualify", lead_id="L1")
+    >>> (err.policy, err.event, err.lead_id)
+    ('bant', 'qualify', 'L1')
+    """
+
+    def __init__(self, message: str, *, policy: str, event: str, lead_id: str) -> None:
+        super().__init__(message)
+        self.policy = policy
+        self.event = event
+        self.lead_id = lead_id
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_policy_failed, (str(self), self.policy, self.event, self.lead_id))
+
+
+def _rebuild_policy_failed(message: str, policy: str, event: str, lead_id: str) -> PolicyFailed:
+    return PolicyFailed(message, policy=policy, event=event, lead_id=lead_id)
 
 
 class InvalidPolicy(FunnelError, ValueError, TypeError):

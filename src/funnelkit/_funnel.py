@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import re
@@ -16,10 +17,12 @@ import attrs
 
 from funnelkit._decision import _NO_DATA, Context, Decision, Policy
 from funnelkit._errors import (
+    FunnelError,
     InvalidFunnel,
     InvalidInput,
     InvalidPolicy,
     NotFound,
+    PolicyFailed,
     PolicyRefused,
     ReasonRequired,
     TransitionNotAllowed,
@@ -96,6 +99,13 @@ def _source(value: str | Iterable[str]) -> str | tuple[str, ...]:
     return tuple(given)
 
 
+def _own_policy_spec(
+    policy: Policy | str | Mapping[str, Any] | None,
+) -> Policy | str | Mapping[str, Any] | None:
+    """A policy in mapping form is copied, so nobody can change a built funnel's data."""
+    return copy.deepcopy(dict(policy)) if isinstance(policy, Mapping) else policy
+
+
 @attrs.frozen
 class Move:
     """A way a lead can move: an event that takes it from a source stage to a target stage.
@@ -118,7 +128,9 @@ class Move:
     event: str
     source: str | tuple[str, ...] = attrs.field(converter=_source)
     target: str
-    policy: Policy | str | Mapping[str, Any] | None = attrs.field(default=None, kw_only=True)
+    policy: Policy | str | Mapping[str, Any] | None = attrs.field(
+        default=None, kw_only=True, converter=_own_policy_spec
+    )
     backward: bool = attrs.field(default=False, kw_only=True)
     requires_reason: bool = attrs.field(default=False, kw_only=True)
     auto: bool = attrs.field(default=False, kw_only=True)
@@ -173,8 +185,28 @@ def _load_policy(spec: str | Mapping[str, Any], *, path: str) -> Policy:
     return _policy_loader.policy_from_data(spec, path=path)
 
 
+def _policy_failed(policy: object, event: str, lead: Lead, exc: Exception) -> PolicyFailed:
+    return PolicyFailed(
+        f"policy {policy!r} raised {exc!r} while judging {event!r} for lead {lead.id!r} in "
+        f"{lead.stage!r}; nothing moved: fix the policy (the original error is chained)",
+        policy=repr(policy), event=event, lead_id=lead.id,
+    )
+
+
+def _call_policy(policy: Policy, lead: Lead, context: Context, event: str) -> object:
+    """Call a policy; a host error inside it becomes a :class:`PolicyFailed`."""
+    try:
+        return policy(lead, context)
+    except FunnelError:
+        raise
+    except Exception as exc:  # a host policy's bug: say which policy, keep the cause
+        raise _policy_failed(policy, event, lead, exc) from exc
+
+
 def _policy_to_data(policy: object) -> object:
-    if policy is None or isinstance(policy, str | Mapping):
+    if isinstance(policy, Mapping):
+        return copy.deepcopy(dict(policy))
+    if policy is None or isinstance(policy, str):
         return policy
     to_data = getattr(policy, "to_data", None)
     if callable(to_data):
@@ -443,6 +475,10 @@ class Funnel:
                 sources.append(stage)
         return sources
 
+    def _event_names(self) -> set[str]:
+        items: tuple[object, ...] = self.moves
+        return {m.event for m in items if isinstance(m, Move)}
+
     def _check_graph(
         self, order: dict[str, int], table: dict[str, dict[str, _Row]], problems: Problems
     ) -> None:
@@ -469,6 +505,16 @@ class Funnel:
                     path,
                     (f"open stage {name!r} has no way out; add a move from it, or give it "
                     "outcome 'won' or 'lost'"),
+                ))
+            stall_event: object = stage.stall_event
+            if isinstance(stall_event, str) and stall_event in self._event_names() and (
+                stall_event not in table[name]
+            ):
+                problems.append((
+                    f"{path}.stall_event",
+                    (f"event {stall_event!r} does not leave stage {name!r}, so a stalled lead "
+                     f"could not take it; events valid from {name!r}: "
+                     f"{', '.join(table[name]) or 'none'}"),
                 ))
 
     # -- building ---------------------------------------------------------------------------
@@ -516,6 +562,10 @@ class Funnel:
             stages.append(Stage(raw.get("name", ""), raw.get("team", ""), **kwargs))
         moves: list[Move] = []
         policies = {} if policies is None else policies
+        if not isinstance(policies, Mapping):
+            raise InvalidInput(
+                f"policies={policies!r} must be a mapping of event name to policy, or None"
+            )
         for i, raw in enumerate(_as_list(data.get("transitions", []), "transitions", problems)):
             path = f"transitions[{i}]"
             if not isinstance(raw, Mapping):
@@ -893,11 +943,18 @@ class Funnel:
         require_aware(at)
         row = self._row(lead.stage, event)
         if row.policy is None:
+            if context is not None:
+                self._context(at, context)  # unused, but a wrong type is still an error
             return _ALLOW
-        return self._decide(row.policy, lead, self._context(at, context))
+        return self._decide(row.policy, lead, self._context(at, context), event)
 
     def _context(self, at: datetime, context: Context | Mapping[str, Any] | None) -> Context:
         if type(context) is Context:
+            if context.at != at:
+                raise InvalidInput(
+                    f"context.at={context.at.isoformat()} is not at={at.isoformat()}; a policy "
+                    "judges the move at the time it happens: build the Context with the same at"
+                )
             return context
         if context is None:
             return _tuple_new(Context, (at, (), self, _NO_DATA, None))
@@ -906,8 +963,8 @@ class Funnel:
         raise InvalidInput(f"context={context!r} must be a funnelkit.Context, a mapping or None")
 
     @staticmethod
-    def _decide(policy: Policy, lead: Lead, context: Context) -> Decision:
-        decision: object = policy(lead, context)
+    def _decide(policy: Policy, lead: Lead, context: Context, event: str) -> Decision:
+        decision: object = _call_policy(policy, lead, context, event)
         if type(decision) is not Decision:
             raise InvalidPolicy(
                 f"policy {policy!r} returned {decision!r}; a policy must return a "
@@ -1009,11 +1066,14 @@ class Funnel:
             if context is not None:
                 self._context(at, context)  # unused, but a wrong type is still an error
         else:
-            decision = policy(
-                lead,
-                _tuple_new(Context, (at, (), self, _NO_DATA, None)) if context is None
-                else self._context(at, context),
-            )
+            ctx = (_tuple_new(Context, (at, (), self, _NO_DATA, None)) if context is None
+                   else self._context(at, context))
+            try:
+                decision = policy(lead, ctx)
+            except FunnelError:
+                raise
+            except Exception as exc:  # a host policy's bug: say which policy, keep the cause
+                raise _policy_failed(policy, event, lead, exc) from exc
             if type(decision) is not Decision or not decision.allowed:
                 self._refused(policy, decision, lead, event)
         version += 1
@@ -1039,6 +1099,8 @@ class Funnel:
         >>> funnel.replay([first.transition])["L1"]
         Replayed(lead_id='L1', stage='lead', version=1, stage_entered_at=datetime.datetime(2026, 3, 2, 9, 0, tzinfo=datetime.timezone.utc), problems=())
         """  # noqa: E501 - a doctest's output is one line
+        if not isinstance(transitions, Iterable):
+            raise InvalidInput(f"replay takes an iterable of Transitions, got {transitions!r}")
         by_lead: dict[str, list[Transition]] = {}
         for t in transitions:
             if type(t) is not Transition:

@@ -38,6 +38,15 @@ class Attributes(dict[str, Any]):
 
     __slots__ = ()
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        """Fill the mapping once, here; ``__init__`` never changes it afterwards."""
+        self = dict.__new__(cls)
+        dict.update(self, *args, **kwargs)
+        return self
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Do nothing: the mapping was filled by ``__new__`` and stays as it is."""
+
     def _readonly(self, *_: object, **__: object) -> NoReturn:
         raise TypeError(
             "lead attributes are read-only; use lead.evolve(attributes={...}) for new ones"
@@ -60,6 +69,18 @@ class Attributes(dict[str, Any]):
 
 
 _EMPTY = Attributes()
+
+
+class _Keep:
+    """The default of :meth:`Lead.evolve`'s optional fields: keep the current value."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<keep>"
+
+
+_KEEP = _Keep()
 
 
 def _attributes(value: Mapping[str, Any] | None) -> Attributes:
@@ -213,19 +234,20 @@ class Lead(Record):
         self,
         *,
         attributes: Mapping[str, Any] | None = None,
-        owner: str | None = None,
-        source: Source | None = None,
+        owner: str | _Keep | None = _KEEP,
+        source: Source | _Keep | None = _KEEP,
         at: datetime | None = None,
     ) -> Lead:
         """A copy with new attributes, owner or source; stage and version only change by moving.
 
-        Arguments left out keep their value.  ``at`` (aware, not before ``updated_at``) becomes
-        ``updated_at``.
+        Arguments left out keep their value; ``owner=None`` / ``source=None`` clear it.
+        ``at`` (aware, not before ``updated_at``) becomes ``updated_at``.
 
         >>> from datetime import datetime, timezone
         >>> lead = Lead("L1", "lead", created_at=datetime(2026, 3, 2, tzinfo=timezone.utc))
-        >>> lead.evolve(owner="sdr-1").owner
-        'sdr-1'
+        >>> owned = lead.evolve(owner="sdr-1")
+        >>> owned.owner, owned.evolve(owner=None).owner
+        ('sdr-1', None)
         """
         if at is not None and require_aware(at) < self.updated_at:
             raise InvalidInput(
@@ -237,8 +259,8 @@ class Lead(Record):
             self.stage,
             version=self.version,
             attributes=self.attributes if attributes is None else attributes,
-            source=self.source if source is None else source,
-            owner=self.owner if owner is None else owner,
+            source=self.source if isinstance(source, _Keep) else source,
+            owner=self.owner if isinstance(owner, _Keep) else owner,
             created_at=self.created_at,
             stage_entered_at=self.stage_entered_at,
             updated_at=self.updated_at if at is None else at,

@@ -39,6 +39,7 @@ from funnelkit._lead import Lead, Outcome, Source, Transition
 from funnelkit._routing import Router
 from funnelkit._time import Duration, parse_duration, require_aware
 from funnelkit._touchpoint import Touchpoint
+from funnelkit.stores._memory import MemoryStore
 from funnelkit.stores._protocol import Change, OutboxMessage, OutboxRow, Store
 
 __all__ = ["Clock", "Delivery", "Pipeline", "Scorer", "SweepReport", "SystemClock"]
@@ -46,6 +47,9 @@ __all__ = ["Clock", "Delivery", "Pipeline", "Scorer", "SweepReport", "SystemCloc
 log = logging.getLogger("funnelkit.pipeline")
 
 _P = TypeVar("_P")
+
+_NO_HANDOFF_MAX = 65_536  # lead ids a pipeline remembers as having no open handoff
+_NO_MOVES: dict[str, bool] = {}
 
 AUTO_ACTOR = "funnelkit.auto"
 SWEEP_ACTOR = "funnelkit.sweep"
@@ -165,20 +169,23 @@ def _slot_setters() -> tuple[Any, ...] | None:
 _SETTERS = _slot_setters()
 
 
+# The setters are bound once, here: the constructor below is six C calls and no lookups.
+_SET_LEAD, _SET_EXPECTED, _SET_TRANSITIONS, _SET_TOUCHPOINTS, _SET_HANDOFFS, _SET_OUTBOX = (
+    _SETTERS if _SETTERS is not None else (None,) * 6)
+
+
 def _fast_change(  # noqa: PLR0917 - mirrors Change's fields, positionally, on the hot path
     lead: Lead, expected: int | None, transitions: tuple[Transition, ...],
     touchpoints: tuple[Touchpoint, ...], handoffs: tuple[Handoff, ...],
     outbox: tuple[OutboxMessage, ...],
 ) -> Change:
-    assert _SETTERS is not None
-    set_lead, set_expected, set_transitions, set_touchpoints, set_handoffs, set_outbox = _SETTERS
-    change = _object_new(Change)
-    set_lead(change, lead)
-    set_expected(change, expected)
-    set_transitions(change, transitions)
-    set_touchpoints(change, touchpoints)
-    set_handoffs(change, handoffs)
-    set_outbox(change, outbox)
+    change: Change = _object_new(Change)
+    _SET_LEAD(change, lead)
+    _SET_EXPECTED(change, expected)
+    _SET_TRANSITIONS(change, transitions)
+    _SET_TOUCHPOINTS(change, touchpoints)
+    _SET_HANDOFFS(change, handoffs)
+    _SET_OUTBOX(change, outbox)
     return change
 
 
@@ -291,8 +298,9 @@ class Pipeline:
         for name, value in spans:
             if not isinstance(value, timedelta) or value <= timedelta(0):
                 raise InvalidInput(f"{name}={value!r} must be a positive timedelta")
-        self.funnel = funnel
-        self.store = store
+        self._funnel = funnel
+        self._pure_fire = funnel.fire
+        self.store = store  # the property below: also picks the hot path's commit
         self.router = router
         self.calendar = calendar if calendar is not None else BusinessCalendar()
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -303,10 +311,11 @@ class Pipeline:
         self._lease = lease
         self._worker = f"funnelkit-pipeline-{uuid.uuid4().hex[:12]}"
         self._hooks = _hooks.HookRegistry()
-        self._plain = True  # no before_transition / after_transition hook: fire's hot path
         self._no_handoff: dict[str, int] = {}  # lead id -> a version known to have no handoff
         self._local = threading.local()
         self._compile()
+        # The moves fire takes on its hot path, as _fast; none while a transition hook is set.
+        self._hot: dict[str, dict[str, bool]] = self._fast
 
     def _compile(self) -> None:
         """Precompute, per stage, what the hot path must know about each move."""
@@ -316,9 +325,11 @@ class Pipeline:
         self._slas: dict[tuple[str, str], Duration] = {}
         self._auto: dict[str, tuple[str, ...]] = {}
         receiving: set[str] = set()
-        self._fast: dict[str, frozenset[str]] = {}
+        fast_moves: dict[str, list[tuple[str, str]]] = {}
         for stage in funnel.stages:
-            guarded, auto, fast = [], [], []
+            guarded: list[str] = []
+            auto: list[str] = []
+            fast: list[tuple[str, str]] = []
             for move in funnel.moves_from(stage.name):
                 event = move.event
                 if funnel.policy(stage.name, event) is not None:
@@ -331,17 +342,49 @@ class Pipeline:
                     if move.sla is not None:
                         self._slas[stage.name, event] = parse_duration(move.sla, name="sla")
                 elif event not in guarded:
-                    fast.append(event)  # unguarded, opens no handoff
+                    fast.append((event, target.name))  # unguarded, opens no handoff
             self._guarded[stage.name] = frozenset(guarded)
-            self._fast[stage.name] = frozenset(fast)
+            fast_moves[stage.name] = fast
             if auto:
                 self._auto[stage.name] = tuple(auto)
         self._receiving = frozenset(receiving)
+        # stage -> {event of an unguarded move that opens no handoff: its target receives some}
+        self._fast: dict[str, dict[str, bool]] = {
+            stage: {event: target in receiving for event, target in moves}
+            for stage, moves in fast_moves.items()
+        }
         self._lost = frozenset(lost)
         self._stalls = tuple(
             (s.name, parse_duration(s.stall_after, name="stall_after"), s.stall_event)
             for s in funnel.stages if s.stall_after is not None and s.is_open
         )
+
+    @property
+    def funnel(self) -> Funnel:
+        """The funnel the pipeline runs (fixed: the pipeline is compiled for it)."""
+        return self._funnel
+
+    @property
+    def store(self) -> Store:
+        """The store the pipeline reads and commits to."""
+        return self._store
+
+    @store.setter
+    def store(self, store: Store) -> None:
+        self._store = store
+        # A lead or None: a MemoryStore's lock-free dict read, or any other store's load.
+        self._peek: Any = store.load
+        # fire's hot path writes a move with ``_commit_move(id, loaded, lead, transition)``,
+        # which says False (having written nothing) on a conflict.  A MemoryStore whose commit is its
+        # own takes it without a Change (building one is most of what a move costs there).
+        self._commit_move: Any = self._commit_change
+        if isinstance(store, MemoryStore) and type(store).commit is MemoryStore.commit:
+            self._commit_move = store._commit_move  # noqa: SLF001 - the same package
+            self._peek = store._peek  # noqa: SLF001
+
+    def _commit_change(self, lead_id: str, loaded: Lead, lead: Lead, transition: Transition) -> bool:
+        self._store.commit(_make_change(lead, loaded.version, (transition,), (), (), ()))
+        return True
 
     def __repr__(self) -> str:
         return f"Pipeline(funnel={self.funnel.name!r}, store={self.store!r})"
@@ -376,7 +419,8 @@ class Pipeline:
 
     def _update_plain(self) -> None:
         impls = self._hooks.impls
-        self._plain = not impls["before_transition"] and not impls["after_transition"]
+        plain = not impls["before_transition"] and not impls["after_transition"]
+        self._hot = self._fast if plain else {}
 
     def _message(self, hook: str, key: str, at: datetime, **arguments: Any) -> OutboxMessage:
         return OutboxMessage(f"{hook}:{key}", hook, _hooks.encode(hook, arguments), at)
@@ -451,7 +495,7 @@ class Pipeline:
         # Handoff ids are "<lead id>:<version>" and only the commit that makes a version can
         # create that version's handoff, so "no handoff at this version" never becomes false.
         known = self._no_handoff
-        if len(known) >= 65_536:
+        if len(known) >= _NO_HANDOFF_MAX:
             known.clear()
         known[lead_id] = version
 
@@ -566,29 +610,48 @@ class Pipeline:
         """
         if at is None:
             at = self._now()
-        data = context or None
-        store, funnel = self.store, self.funnel
-        tries = self._retries
+        try:
+            lead = self._peek(id)
+        except TypeError:  # not a valid id: load says so
+            lead = None
+        if lead is None:
+            lead = self._store.load(id)
+        stage = lead.stage
+        lands = self._hot.get(stage, _NO_MOVES).get(event)  # None: not a hot-path move
+        if lands is not None and (
+            stage not in self._receiving or self._no_handoff.get(id) == lead.version
+        ):
+            # The hot path: no transition hook, no policy, no handoff to open or to close.
+            outcome = self._pure_fire(lead, event, at=at, actor=actor, reason=reason,
+                                      context=context or None)
+            new_lead = outcome.lead
+            try:
+                if not self._commit_move(id, lead, new_lead, outcome.transition):
+                    # The stored lead changed meanwhile: commit says how (ConcurrencyError).
+                    self._store.commit(_make_change(new_lead, lead.version, (outcome.transition,),
+                                                    (), (), ()))
+            except ConcurrencyError:
+                if self._retries <= 0:
+                    raise
+                return self._fire(id, event, actor, reason, at, context or None,
+                                  self._retries - 1, None)
+            if lands:  # in a receiving stage, without a handoff: remember that
+                known = self._no_handoff  # see _remember_no_handoff
+                if len(known) >= _NO_HANDOFF_MAX:
+                    known.clear()
+                known[id] = new_lead.version
+            return outcome
+        return self._fire(id, event, actor, reason, at, context or None, self._retries, lead)
+
+    def _fire(  # noqa: PLR0917 - private, the rest of fire
+        self, id: str, event: str, actor: str | None, reason: str | None,  # noqa: A002
+        at: datetime, data: dict[str, Any] | None, tries: int, lead: Lead | None,
+    ) -> Outcome:
+        """:meth:`fire` off the hot path (hooks, policies, handoffs) and its retries."""
         while True:
-            lead = store.load(id)
+            if lead is None:
+                lead = self.store.load(id)
             stage = lead.stage
-            if self._plain and event in self._fast.get(stage, ()) and (
-                stage not in self._receiving or self._no_handoff.get(id) == lead.version
-            ):
-                # The hot path: no hook, no policy, no handoff to open or to close.
-                outcome = funnel.fire(lead, event, at=at, actor=actor, reason=reason, context=data)
-                new_lead = outcome.lead
-                try:
-                    store.commit(_make_change(new_lead, lead.version, (outcome.transition,),
-                                              (), (), ()))
-                except ConcurrencyError:
-                    if tries <= 0:
-                        raise
-                    tries -= 1
-                    continue
-                if new_lead.stage in self._receiving:
-                    self._remember_no_handoff(id, new_lead.version)
-                return outcome
             ctx: Context | Mapping[str, Any] | None = data
             if event in self._guarded.get(stage, ()):
                 ctx = self._context(lead, at, data)
@@ -600,6 +663,7 @@ class Pipeline:
                 if tries <= 0:
                     raise
                 tries -= 1
+                lead = None
                 continue
             if step.created is None:
                 self._remember_no_handoff(id, step.lead.version)

@@ -71,6 +71,8 @@ ENTRY_POINT_GROUP: Final = "funnelkit.policies"
 
 _tuple_new = tuple.__new__
 _NO_REASONS: tuple[str, ...] = ()
+#: "Not met" reasons a rule clause remembers, by the value it saw (strings and ints only).
+_REASON_MEMO: Final = 4096
 
 
 def _decision(
@@ -145,12 +147,17 @@ class Rule:
         tree = parse(self.text)
         parts = tree.values if isinstance(tree, BoolOp) and tree.op == "and" else (tree,)
         table = NameTable()
-        clauses = []
+        clauses: list[tuple[Any, ...]] = []
         for part in parts:
             test = compile_expr(part, table)
             slots = tuple((n, table.slot(n)) for n in names_in(part))
             text = unparse(part) if len(parts) > 1 else self.text.strip()
-            clauses.append((text, test, slots, slots[0] if len(slots) == 1 else None))
+            one = slots[0] if len(slots) == 1 else None
+            # Prebuilt for the common outcomes of a one-name clause: the verdict and reason when
+            # the name is missing, and a memo of "not met" reasons by value.
+            unknown = None if one is None else _verdict(text, "unknown", None)
+            unknown_reason = None if one is None else f"{text}: unknown, {_missing([one[0]])}"
+            clauses.append((text, test, slots, one, unknown, unknown_reason, {}))
         object.__setattr__(self, "_clauses", tuple(clauses))
         object.__setattr__(self, "_resolve", table.freeze())
         object.__setattr__(self, "_scored", bool(
@@ -171,7 +178,7 @@ class Rule:
         criteria = []
         reasons = []
         allowed = True
-        for text, test, slots, one in self._clauses:
+        for text, test, slots, one, unknown, unknown_reason, not_met in self._clauses:
             try:
                 value = test(env, context)
             except EVAL_ERRORS as exc:
@@ -179,11 +186,41 @@ class Rule:
                 criteria.append(new(Verdict, (text, "unknown", _evidence(env, slots))))
                 reasons.append(f"{text}: cannot be evaluated: {exc}")
                 continue
-            if one is not None:
+            if one is not None:  # one name: the common case, with prebuilt parts
                 seen = env[one[1]]
-                evidence = None if seen is None else {one[0]: seen}
-            else:
-                evidence = _evidence(env, slots)
+                if seen is None:
+                    if value:
+                        criteria.append(new(Verdict, (text, "met", None)))
+                        continue
+                    allowed = False
+                    if value is None:
+                        criteria.append(unknown)
+                        reasons.append(unknown_reason)
+                    else:
+                        criteria.append(new(Verdict, (text, "failed", None)))
+                        reasons.append(f"{text}: not met")
+                    continue
+                if value:
+                    criteria.append(new(Verdict, (text, "met", {one[0]: seen})))
+                    continue
+                allowed = False
+                if value is None:
+                    criteria.append(new(Verdict, (text, "unknown", {one[0]: seen})))
+                    reasons.append(f"{text}: unknown, {_missing(())}")
+                    continue
+                criteria.append(new(Verdict, (text, "failed", {one[0]: seen})))
+                kind = type(seen)
+                if kind is str or kind is int:  # repr is fixed by the value: remember it
+                    reason = not_met.get(seen)
+                    if reason is None:
+                        reason = f"{text}: not met ({one[0]}={seen!r})"
+                        if len(not_met) < _REASON_MEMO:
+                            not_met[seen] = reason
+                    reasons.append(reason)
+                else:
+                    reasons.append(f"{text}: not met ({one[0]}={seen!r})")
+                continue
+            evidence = _evidence(env, slots)
             if value:
                 criteria.append(new(Verdict, (text, "met", evidence)))
                 continue
@@ -196,8 +233,6 @@ class Rule:
             criteria.append(new(Verdict, (text, "failed", evidence)))
             if evidence is None:
                 reasons.append(f"{text}: not met")
-            elif one is not None:
-                reasons.append(f"{text}: not met ({one[0]}={seen!r})")
             else:
                 shown = ", ".join([f"{k}={v!r}" for k, v in evidence.items()])
                 reasons.append(f"{text}: not met ({shown})")

@@ -732,15 +732,24 @@ class RuleRuntimeError(Exception):
     """A value the rule cannot work with (raised and caught inside rule evaluation only)."""
 
 
-def _touch(pick: Callable[[list[datetime]], datetime]) -> Builtin:
-    def touch(lead: Any, ctx: Any, sc: Any) -> Any:
-        if ctx is None:
-            return None
-        at = ctx.at
-        times = [tp.at for tp in ctx.touchpoints if tp.at <= at]
-        return pick(times) if times else None
+_TOUCHED_AT = operator.attrgetter("at")
 
-    return touch
+
+def _last_touch(lead: Any, ctx: Any, sc: Any) -> Any:
+    if ctx is None or not ctx.touchpoints:
+        return None
+    at = ctx.at
+    latest = max(map(_TOUCHED_AT, ctx.touchpoints))
+    if latest <= at:  # the usual case: no touchpoint after ``at`` to leave out
+        return latest
+    return max([t for t in map(_TOUCHED_AT, ctx.touchpoints) if t <= at], default=None)
+
+
+def _first_touch(lead: Any, ctx: Any, sc: Any) -> Any:
+    if ctx is None or not ctx.touchpoints:
+        return None
+    earliest = min(map(_TOUCHED_AT, ctx.touchpoints))
+    return earliest if earliest <= ctx.at else None
 
 
 def _score_part(part: str) -> Builtin:
@@ -759,8 +768,8 @@ _BUILTINS: Mapping[str, Builtin] = {
     "created_at": lambda lead, ctx, sc: lead.created_at,
     "stage_entered_at": lambda lead, ctx, sc: lead.stage_entered_at,
     "now": lambda lead, ctx, sc: None if ctx is None else ctx.at,
-    "last_touch": _touch(max),
-    "first_touch": _touch(min),
+    "last_touch": _last_touch,
+    "first_touch": _first_touch,
     "score": _score_part("total"),
     "fit_score": _score_part("fit"),
     "engagement_score": _score_part("engagement"),

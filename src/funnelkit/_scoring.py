@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import operator
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from itertools import compress
@@ -64,6 +65,7 @@ RESOLUTION: Final = 1 / 1024
 _UNITS: Final = 1024
 _MAX_POINTS: Final = 1_000_000
 _tuple_new = tuple.__new__
+_getitem = operator.getitem
 
 TemperatureName = Literal["cold", "warm", "hot"]
 
@@ -114,6 +116,10 @@ class Score(Record):
     ``sum(entry.points for entry in score.ledger) == score.total`` holds exactly, and so does
     ``score.fit + score.engagement == score.total``.
 
+    A :class:`ScoringModel` computes the three numbers eagerly and writes the ledger out the first
+    time it is read (then keeps it); equality, hashing, ``repr`` and pickling all use the ledger,
+    so a score behaves as the same value either way.
+
     >>> ledger = (LedgerEntry("saas", "fit", 10, 10), LedgerEntry("webinar", "engagement", 8, 5))
     >>> s = Score(10.0, 5.0, 15.0, ledger)
     >>> s.total, sum(e.points for e in s.ledger)
@@ -125,7 +131,9 @@ class Score(Record):
     fit: Field[float] = field(0, "Points from who the lead is (fit rules), after caps.")
     engagement: Field[float] = field(1, "Points from touchpoints, after decay and caps.")
     total: Field[float] = field(2, "fit + engagement.")
-    ledger: Field[tuple[LedgerEntry, ...]] = field(3, "Every rule that contributed, and every cap.")
+    # Slot 3 holds the ledger tuple, or a pending list ``[None, model, recipe...]`` that
+    # ``ScoringModel._write_ledger`` turns into it on first read (cached in the list's slot 0).
+    _ledger_slot: Field[Any] = field(3, "The ledger, or the recipe to write it.")
 
     def __new__(
         cls, fit: float, engagement: float, total: float, ledger: Iterable[LedgerEntry] = ()
@@ -140,6 +148,44 @@ class Score(Record):
                 f"{sum(e.points for e in ledger)} must both equal total {total}"
             )
         return _tuple_new(cls, (float(fit), float(engagement), float(total), ledger))
+
+    @property
+    def ledger(self) -> tuple[LedgerEntry, ...]:
+        """Every rule that contributed, and every cap."""
+        value = self._ledger_slot
+        if type(value) is tuple:
+            return value
+        done: tuple[LedgerEntry, ...] | None = value[0]
+        if done is None:
+            done = value[0] = value[1]._write_ledger(value)
+        return done
+
+    def _values(self) -> tuple[float, float, float, tuple[LedgerEntry, ...]]:
+        return (self.fit, self.engagement, self.total, self.ledger)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return False if isinstance(other, tuple) else NotImplemented
+        return self._values() == other._values()
+
+    def __ne__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return True if isinstance(other, tuple) else NotImplemented
+        return self._values() != other._values()
+
+    def __hash__(self) -> int:
+        return hash(("Score", *self._values()))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle with the ledger written out."""
+        return (_rebuild_score, self._values())
+
+    def __repr__(self) -> str:
+        fit, engagement, total, ledger = self._values()
+        return f"Score(fit={fit!r}, engagement={engagement!r}, total={total!r}, ledger={ledger!r})"
+
+    def _asdict(self) -> dict[str, Any]:
+        return dict(zip(self._fields, self._values(), strict=True))
 
     def by_group(self) -> dict[str, float]:
         """Points per rule group, caps applied.
@@ -166,6 +212,12 @@ class Score(Record):
         fit, engagement = _num(self.fit), _num(self.engagement)
         lines.append(f"total {_num(self.total)} (fit {fit}, engagement {engagement})")
         return "\n".join(lines)
+
+
+def _rebuild_score(
+    fit: float, engagement: float, total: float, ledger: tuple[LedgerEntry, ...]
+) -> Score:
+    return _tuple_new(Score, (fit, engagement, total, ledger))
 
 
 def _rebuild_model(
@@ -265,6 +317,166 @@ def _safe(test: Callable[..., Any], env: list[Any], ctx: Any) -> bool:
         return bool(test(env, ctx))
     except EVAL_ERRORS:
         return False
+
+
+# -- one table per attribute ---------------------------------------------------------------------
+#
+# Fit rules made only of ``name <op> literal`` atoms on one attribute (``industry == 'saas'``,
+# ``employees >= 50 and employees < 200``, ``role in ('cto', 'ceo')``) are grouped by attribute.
+# Each attribute gets a ``_ValueTable``: a dict from the attribute's value to its contribution,
+# ``(units, rule indices)``, of every such rule on that attribute.  Per lead that is one C-level
+# ``dict`` lookup per attribute.  A value not in the table is worked out once by ``__missing__``:
+# numbers by their position among the attribute's numeric literals (a binary search, so any
+# number costs the same), other values by evaluating the atoms, exactly as the rules would.
+
+_Atom = tuple[Callable[[Any, Any], Any], Any]
+_Contribution = tuple[int, tuple[int, ...]]
+_MEMO_TYPES: Final = frozenset({str, int, float, bool, type(None)})
+#: Values remembered per attribute table (numbers and strings seen); more are still scored, just
+#: not remembered.
+_MEMO_LIMIT: Final = 4096
+_ORDERING = frozenset({operator.gt, operator.ge, operator.lt, operator.le})
+
+
+def _is_number(value: object) -> bool:
+    return type(value) in (int, float, bool)
+
+
+def _matches(atoms: Sequence[_Atom], value: Any) -> bool:
+    try:
+        return all(op(const, value) for op, const in atoms)
+    except EVAL_ERRORS:
+        return False
+
+
+class _ValueTable(dict[Any, int]):
+    """An attribute's value -> the units of the one-attribute fit rules it meets.
+
+    :meth:`contribution` gives the units with the rules' indices (for the ledger); the table
+    remembers the units of values already seen.
+    """
+
+    __slots__ = ("_breaks", "_empty", "_literals", "_regions", "_rules", "_text_order")
+
+    def __init__(self, rules: Sequence[tuple[int, tuple[_Atom, ...], int]]) -> None:
+        super().__init__()
+        self._rules = tuple(rules)
+        interned: dict[tuple[int, ...], _Contribution] = {}
+
+        def contribution(hits: list[int]) -> _Contribution:
+            key = tuple(hits)
+            if key not in interned:
+                units = sum(unit for index, _, unit in self._rules if index in key)
+                interned[key] = (units, key)
+            return interned[key]
+
+        numbers: set[Any] = set()
+        constants: list[Any] = []
+        self._text_order = False
+        for _, atoms, _ in self._rules:
+            for op, const in atoms:
+                for value in const if isinstance(const, frozenset) else (const,):
+                    constants.append(value)
+                    if _is_number(value):
+                        numbers.add(value)
+                if op in _ORDERING and isinstance(const, str):
+                    self._text_order = True
+        breaks = sorted(numbers)
+        self._breaks = breaks
+        # Regions: 2i is strictly between breaks[i-1] and breaks[i]; 2i+1 is equal to breaks[i].
+        regions: list[_Contribution] = []
+        for i in range(len(breaks) + 1):
+            regions.append(contribution([
+                index for index, atoms, _ in self._rules
+                if all(_between(op, const, i, breaks) for op, const in atoms)
+            ]))
+            if i < len(breaks):
+                regions.append(contribution(
+                    [index for index, atoms, _ in self._rules if _matches(atoms, breaks[i])]))
+        self._regions = tuple(regions)
+        self._empty = contribution([])
+        self._literals = frozenset(constants)
+        for value in (None, *constants):  # None (or missing): no comparison holds
+            self[value] = self.contribution(value)[0]
+
+    def contribution(self, value: Any) -> _Contribution:
+        """The units and rule indices *value* gives, the same every time it is asked."""
+        kind = type(value)
+        if (kind is int or kind is float or kind is bool) and value == value:  # noqa: PLR0124 - not NaN (any int)
+            breaks = self._breaks
+            i = bisect_left(breaks, value)
+            return self._regions[2 * i + 1 if i < len(breaks) and breaks[i] == value else 2 * i]
+        if value is None or (
+            kind is str and not self._text_order and value not in self._literals
+        ):
+            return self._empty  # equal to no literal; ordering it against a number fails
+        hits = tuple(index for index, atoms, _ in self._rules if _matches(atoms, value))
+        return (sum(unit for index, _, unit in self._rules if index in hits), hits)
+
+    def __missing__(self, value: Any) -> int:
+        units = self.contribution(value)[0]
+        if type(value) in _MEMO_TYPES and len(self) < _MEMO_LIMIT:
+            self[value] = units
+        return units
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_ValueTable, (self._rules,))
+
+
+def _between(op: Callable[[Any, Any], Any], const: Any, i: int, breaks: list[Any]) -> bool:
+    """Whether ``op(const, v)`` holds for every number v strictly between breaks[i-1], breaks[i]."""
+    if op is operator.eq or op is operator.contains:
+        return False  # every numeric literal is a break, and v equals none of them
+    if not _is_number(const):
+        return False  # ordering a number against a string raises: the rule does not match
+    at = bisect_left(breaks, const)  # const == breaks[at]
+    if op is operator.gt or op is operator.ge:  # v < const, v <= const
+        return at >= i
+    return at < i  # v > const, v >= const
+
+
+@attrs.frozen
+class _FastFit:
+    """The fast scoring plan (see ``ScoringModel.score``).
+
+    Used when the fit rules share one group and the engagement rules are all in ``engagement``:
+    attribute tables, the fit rules they do not cover, and the two caps in units.
+    """
+
+    names: tuple[str, ...]
+    tables: tuple[_ValueTable, ...]
+    rest: tuple[int, ...]  # fit rules the tables do not cover, evaluated by _Vector
+    rest_vector: _Vector
+    fit_group: str
+    fit_cap: int | None
+    engagement_cap: int | None
+    seconds: float | None  # the half-life in seconds when it is a fixed length
+
+    @classmethod
+    def build(cls, model: ScoringModel) -> _FastFit | None:
+        groups = {r.group for r in model.fit}
+        if len(groups) > 1 or "engagement" in groups or any(
+            r.group != "engagement" for r in model.engagement
+        ):
+            return None
+        fit_group = groups.pop() if groups else "fit"
+        by_name: dict[str, list[tuple[int, tuple[_Atom, ...], int]]] = {}
+        rest: list[int] = []
+        for index, (rule, step) in enumerate(zip(model.fit, model._fit_plan, strict=True)):
+            atoms = _atoms(rule._tree)
+            if atoms is None or len({name for name, _, _ in atoms}) != 1:
+                rest.append(index)
+                continue
+            by_name.setdefault(atoms[0][0], []).append(
+                (index, tuple((op, const) for _, op, const in atoms), step[3]))
+        caps = dict(model._caps_units)
+        plan = model._fit_plan
+        return cls(
+            tuple(by_name), tuple(_ValueTable(rules) for rules in by_name.values()),
+            tuple(rest), _Vector.build([model.fit[i] for i in rest], [plan[i][0] for i in rest]),
+            fit_group, caps.get(fit_group), caps.get("engagement"),
+            model.half_life.total_seconds() if isinstance(model.half_life, timedelta) else None,
+        )
 
 
 _NO_DATA: Mapping[str, Any] = MappingProxyType({})
@@ -606,6 +818,7 @@ class ScoringModel:
     _match_cache: dict[tuple[str, str], tuple[int, float | None]] = attrs.field(
         init=False, repr=False, eq=False)
     _fit_groups: frozenset[str] = attrs.field(init=False, repr=False, eq=False)
+    _fast: _FastFit | None = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.thresholds, Temperature):
@@ -639,6 +852,7 @@ class ScoringModel:
             (g, math.floor(c * _UNITS)) for g, c in self.caps.items()))
         set_(self, "_match_cache", {})
         set_(self, "_fit_groups", frozenset(r.group for r in self.fit))
+        set_(self, "_fast", _FastFit.build(self))
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle and copy by the model's definition; the compiled closures are rebuilt."""
@@ -756,6 +970,150 @@ class ScoringModel:
             require_aware(at)
         if type(touchpoints) is not tuple:
             touchpoints = tuple(touchpoints)
+        fast = self._fast
+        if fast is None:  # several fit or engagement groups: the general path
+            return self._score_eager(lead, touchpoints, at, context)
+        attributes = lead.attributes
+        values = list(map(attributes.get, fast.names))
+        try:  # one table lookup per attribute (see _ValueTable)
+            fit_units: int = sum(map(_getitem, fast.tables, values))
+        except TypeError:  # an unhashable attribute value: the general path
+            return self._score_eager(lead, touchpoints, at, context)
+        rest: list[int] | None = None
+        if fast.rest:
+            rest = self._rest_hits(fast, lead, touchpoints, at, context)
+            plan = self._fit_plan
+            for index in rest:
+                fit_units += plan[index][3]
+        engagement_units = 0
+        sums: dict[int, float] | None = None
+        if touchpoints:
+            # The same arithmetic, in the same order, as _engagement_detail, which writes the
+            # ledger: per rule, the decayed points of its touchpoints summed in order, then
+            # rounded once to 1/1024.
+            sums = {}
+            sums_get = sums.get
+            cache_get = self._match_cache.get
+            seconds = fast.seconds
+            half_life = self.half_life
+            for tp in touchpoints:
+                touched = tp.at
+                if touched > at:
+                    continue
+                index, points = cache_get((tp.kind, tp.channel)) or self._rule_for(
+                    tp.kind, tp.channel)
+                own = tp.points
+                if own is not None:  # clamped like rule points, which keeps sums exact
+                    points = own if -_MAX_POINTS <= own <= _MAX_POINTS else math.copysign(
+                        _MAX_POINTS, own)
+                elif points is None:
+                    continue
+                if seconds is not None:
+                    decayed = points * 0.5 ** ((at - touched).total_seconds() / seconds)
+                elif half_life is None:
+                    decayed = points
+                else:
+                    decayed = points * decay_factor(touched, at, half_life)
+                # 0.0 + x is x (bar the sign of a zero): this adds exactly like the ledger
+                sums[index] = sums_get(index, 0.0) + decayed
+            for decayed in sums.values():
+                engagement_units += round(decayed * _UNITS)
+        fit = fit_units
+        cap = fast.fit_cap
+        if cap is not None and fit > cap:
+            fit = cap
+        engagement = engagement_units
+        cap = fast.engagement_cap
+        if cap is not None and engagement > cap:
+            engagement = cap
+        return _tuple_new(Score, (
+            fit / _UNITS, engagement / _UNITS, (fit + engagement) / _UNITS,
+            [None, self, values, rest, sums, touchpoints, at, fit_units, engagement_units],
+        ))
+
+    def _rest_hits(
+        self,
+        fast: _FastFit,
+        lead: Lead,
+        touchpoints: tuple[Touchpoint, ...],
+        at: datetime,
+        context: Context | None,
+    ) -> list[int]:
+        """Indices of the fit rules outside the attribute tables that *lead* meets."""
+        ctx = context
+        if ctx is None and self._needs_context:
+            ctx = _tuple_new(Context, (at, touchpoints, None, _NO_DATA, None))
+        attributes = lead.attributes
+        vector = fast.rest_vector
+        indices = fast.rest
+        try:
+            results = list(map(_call, vector.ops, vector.consts,
+                               map(attributes.get, vector.names, vector.absent)))
+            env = self._resolve(attributes, lead, ctx, None) if vector.general else []
+            return list(compress(indices, [
+                results[j] if k == 1 else all(results[j:j + k]) if k else _safe(test, env, ctx)
+                for j, k, test in vector.spans
+            ]))
+        except EVAL_ERRORS:  # a value a rule cannot use: that rule alone does not match
+            env = self._resolve(attributes, lead, ctx, None)
+            plan = self._fit_plan
+            return [i for i in indices if _safe(plan[i][0], env, ctx)]
+
+    def _write_ledger(self, pending: list[Any]) -> tuple[LedgerEntry, ...]:
+        """The ledger of a score from the fast path (``Score.ledger`` calls this once)."""
+        _, _, values, rest, sums, touchpoints, at, fit_units, engagement_units = pending
+        fast = self._fast
+        assert fast is not None  # only fast-path scores are pending
+        hits: set[int] = set(rest or ())
+        for table, value in zip(fast.tables, values, strict=True):
+            hits.update(table.contribution(value)[1])
+        plan = self._fit_plan
+        ledger = [plan[i][1] for i in sorted(hits)]
+        if sums:
+            detail = self._engagement_detail(touchpoints, at)
+            meta = self._engagement_meta
+            for index in sorted(sums):
+                raw, count = detail[index]
+                name, group = meta[index]
+                unit = round(sums[index] * _UNITS)
+                ledger.append(_tuple_new(LedgerEntry, (name, group, float(raw), unit / _UNITS,
+                                                       count)))
+        for group, cap in self._caps_units:
+            have = fit_units if group == fast.fit_group else engagement_units
+            if have > cap:
+                cut = cap - have
+                ledger.append(_tuple_new(LedgerEntry, (f"cap {group}", group, cut / _UNITS,
+                                                       cut / _UNITS, 0)))
+        return tuple(ledger)
+
+    def _engagement_detail(
+        self, touchpoints: tuple[Touchpoint, ...], at: datetime
+    ) -> dict[int, tuple[float, int]]:
+        """Per engagement rule index: the raw points and the number of touchpoints that count."""
+        detail: dict[int, tuple[float, int]] = {}
+        for tp in touchpoints:
+            if tp.at > at:
+                continue
+            index, points = self._match_cache.get((tp.kind, tp.channel)) or self._rule_for(
+                tp.kind, tp.channel)
+            own = tp.points
+            if own is not None:
+                points = own if -_MAX_POINTS <= own <= _MAX_POINTS else math.copysign(
+                    _MAX_POINTS, own)
+            elif points is None:
+                continue
+            raw, count = detail.get(index, (0.0, 0))
+            detail[index] = (points if count == 0 else raw + points, count + 1)
+        return detail
+
+    def _score_eager(
+        self,
+        lead: Lead,
+        touchpoints: tuple[Touchpoint, ...],
+        at: datetime,
+        context: Context | None,
+    ) -> Score:
+        """The general path: every fit and engagement group, the ledger written at once."""
         ctx = context
         if ctx is None and self._needs_context:
             ctx = _tuple_new(Context, (at, touchpoints, None, _NO_DATA, None))

@@ -1,7 +1,7 @@
 """Real database servers for the store tests: URLs from the environment, one schema per run.
 
 ``FUNNELKIT_TEST_POSTGRES_URL`` (for example ``postgresql+psycopg://postgres@127.0.0.1:5432/test``)
-and ``FUNNELKIT_TEST_MARIADB_URL`` (for example ``mysql+pymysql://root@127.0.0.1:3306/test``) name
+and ``FUNNELKIT_TEST_MARIADB_URL`` (for example ``mariadb+pymysql://root@127.0.0.1:3306/test``) name
 the servers.  When one is unset or unreachable its tests skip, saying how to run them; with
 ``FUNNELKIT_REQUIRE_SERVERS=1`` (as ``.ci/run`` sets) they fail instead.  Each run works in its own
 PostgreSQL schema / MariaDB database, dropped at the end, so runs never see each other's rows.
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 SERVERS = {
     "postgres": ("FUNNELKIT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-    "mariadb": ("FUNNELKIT_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test"),
+    "mariadb": ("FUNNELKIT_TEST_MARIADB_URL", "mariadb+pymysql://root@127.0.0.1:3306/test"),
 }
 _prefixes = itertools.count(1)
 

@@ -88,12 +88,16 @@ def test_guarded_auto_moves_do_not_shadow_each_other():
 
 def test_stall_event_that_does_not_leave_the_stage_is_reported():
     """A stall_event must be a move out of its stage, or sweep can never move the lead."""
-    funnel = (Funnel.builder("stall").stage("a", "marketing", stall_after="3 days", stall_event="win")
-              .stage("b", "marketing", stall_after="3 days", stall_event="drop")
-              .stage("won", "sales", outcome="won").stage("lost", "sales", outcome="lost")
-              .move("go", "a", "b").move("win", "b", "won").move("drop", "b", "lost").build())
-    problems = lint_funnel(funnel)
-    assert [(p.check, p.path) for p in problems] == [("shadowed", "stages[0].stall_event")]
+    data = {"name": "stall", "initial": "a",
+            "stages": [{"name": "a", "team": "marketing", "stall_after": "3 days", "stall_event": "win"},
+                       {"name": "b", "team": "marketing", "stall_after": "3 days", "stall_event": "drop"},
+                       {"name": "won", "team": "sales", "outcome": "won"},
+                       {"name": "lost", "team": "sales", "outcome": "lost"}],
+            "transitions": [{"event": "go", "source": "a", "target": "b"},
+                            {"event": "win", "source": "b", "target": "won"},
+                            {"event": "drop", "source": "b", "target": "lost"}]}
+    problems = lint_funnel(data)
+    assert [(p.check, p.path) for p in problems] == [("definition", "stages[0].stall_event")]
 
 
 def test_definitions_that_do_not_build_list_their_problems(tmp_path):
@@ -103,7 +107,7 @@ def test_definitions_that_do_not_build_list_their_problems(tmp_path):
             "transitions": [{"event": "win", "source": "a", "target": "wn"}]}
     problems = lint_funnel(data)
     assert problems
-    assert all(p.check == "definition" for p in problems)
+    assert {p.check for p in problems} == {"definition", "reachable"}  # 'won' is cut off
     assert any(p.path == "transitions[0].target" for p in problems)
     path = tmp_path / "broken.json"
     path.write_text(json.dumps(data), encoding="utf-8")
@@ -140,3 +144,18 @@ def test_problem_text_names_check_and_path():
     """A problem reads as [check] path: message."""
     assert str(LintProblem("reachable", "stages[1]", "x")) == "[reachable] stages[1]: x"
     assert str(LintProblem("terminates", "", "x")) == "[terminates] x"
+
+
+def test_an_unreachable_stage_is_reported_under_reachable() -> None:
+    """A stage no move leads to is a `reachable` problem, and skip=('reachable',) leaves it out."""
+    data = {
+        "name": "islands", "initial": "lead",
+        "stages": [{"name": "lead", "team": "marketing"},
+                   {"name": "won", "team": "sales", "outcome": "won"},
+                   {"name": "island", "team": "sales", "outcome": "lost"}],
+        "transitions": [{"event": "win", "source": "lead", "target": "won"}],
+    }
+    problems = lint_funnel(data)
+    assert [(p.check, p.path) for p in problems] == [("reachable", "stages[2]")]
+    assert "unreachable" in problems[0].message
+    assert lint_funnel(data, skip=("reachable",)) == ()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-from bisect import bisect_right
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -46,15 +45,17 @@ class MemoryStore:
         self._leads: dict[str, Lead] = {}
         self._history: dict[str, list[Transition]] = {}
         self._touchpoints: dict[str, list[Touchpoint]] = {}
-        self._transition_log: list[tuple[int, Transition]] = []
-        self._touchpoint_log: list[tuple[int, Touchpoint]] = []
+        # The streams: an item's position is its index + 1 (positions increase per stream).
+        self._transition_log: list[Transition] = []
+        self._touchpoint_log: list[Touchpoint] = []
         self._handoffs: dict[str, Handoff] = {}
         self._outbox: dict[int, OutboxRow] = {}
         self._pending: dict[int, None] = {}  # undelivered row ids, oldest first
         self._outbox_keys: set[str] = set()
-        self._positions = itertools.count(1)
         self._outbox_ids = itertools.count(1)
         self._closed = False
+        # The lead with an id, or None: ``Pipeline.fire``'s lock-free read (see load).
+        self._peek = self._leads.get
 
     def _check_open(self) -> None:
         if self._closed:
@@ -62,18 +63,25 @@ class MemoryStore:
 
     def load(self, lead_id: str) -> Lead:
         """The lead with this id."""
-        with self._lock:
+        # No lock: one dict read is atomic, and a commit stores the lead after its history, so a
+        # lead seen here is never ahead of what history() gives.
+        try:
+            lead = self._leads[lead_id]
+        except (KeyError, TypeError):
             self._check_open()
-            try:
-                return self._leads[lead_id]
-            except (KeyError, TypeError):
-                raise NotFound(f"no lead {lead_id!r} in this store") from None
+            raise NotFound(f"no lead {lead_id!r} in this store") from None
+        if self._closed:
+            self._check_open()
+        return lead
 
     def commit(self, change: Change) -> None:
         """Write *change* atomically (all checks happen before anything is written)."""
         if type(change) is not Change and not isinstance(change, Change):
             raise InvalidInput(f"commit takes a funnelkit.stores.Change, got {change!r}")
         lead = change.lead
+        if not (change.touchpoints or change.handoffs or change.outbox) and self._commit_moves(
+                lead, change.expected_version, change.transitions, change):
+            return
         with self._lock:
             self._check_open()
             stored = self._leads.get(lead.id)
@@ -92,6 +100,69 @@ class MemoryStore:
             if change.handoffs or change.outbox:
                 self._check_children(change, "", {}, set())
             self._apply(change)
+            self._leads[lead.id] = lead  # last: a lock-free load never sees a lead ahead of its rows
+
+    def _commit_moves(
+        self, lead: Lead, expected: int | None, transitions: tuple[Transition, ...],
+        change: Change | None = None,
+    ) -> bool:
+        """Write *lead* and its *transitions* if the stored lead is at version *expected*.
+
+        The hot path of :meth:`commit` for a change with no touchpoint, handoff or outbox row,
+        also called directly by ``Pipeline.fire`` with values the funnel just built (so without
+        a ``Change``).  False, having written nothing, when the lead is not stored at that
+        version or the store is closed: :meth:`commit` then says why.
+        """
+        lead_id = lead.id
+        lock = self._lock
+        lock.acquire()  # not ``with``: half the cost, and every move comes through here
+        try:
+            stored = self._leads.get(lead_id)
+            if stored is None or expected is None or stored.version != expected or self._closed:
+                return False
+            # Storability is checked for what is new only: attributes other than (by identity)
+            # the stored lead's, and policy decisions.
+            check = lead.attributes is not stored.attributes and bool(lead.attributes)
+            if not check:
+                for t in transitions:
+                    if t.decision is not None:
+                        check = True
+                        break
+            if check:
+                check_storable(change or Change(lead, expected, transitions),
+                               known=stored.attributes)
+            if transitions:
+                history = self._history[lead_id]
+                history.extend(transitions)
+                self._transition_log.extend(transitions)
+            self._leads[lead_id] = lead  # last: a lock-free load never sees a lead ahead of its rows
+            return True
+        finally:
+            lock.release()
+
+    def _commit_move(self, lead_id: str, loaded: Lead, lead: Lead, transition: Transition) -> bool:
+        """``Pipeline.fire``'s hot path: one move, passed as the funnel built it (no ``Change``).
+
+        Writes *lead* (the lead *loaded* moved by *transition*) if the stored lead is still the
+        very object *loaded*, which is the version guard made cheaper (the same object, the same
+        version); False, having written nothing, otherwise: the caller then commits a ``Change``,
+        which is guarded by the version and says what is wrong.
+        """
+        lock = self._lock
+        lock.acquire()  # not ``with``: half the cost, and every move comes through here
+        try:
+            if self._leads.get(lead_id) is not loaded or self._closed:
+                return False
+            if (lead.attributes is not loaded.attributes and lead.attributes) or (
+                    transition.decision is not None):
+                check_storable(Change(lead, loaded.version, (transition,)),
+                               known=loaded.attributes)
+            self._history[lead_id].append(transition)
+            self._transition_log.append(transition)
+            self._leads[lead_id] = lead  # last: a lock-free load never sees a lead ahead of its rows
+            return True
+        finally:
+            lock.release()
 
     def _check_children(self, change: Change, where: str, statuses: dict[str, str],
                         keys: set[str]) -> None:
@@ -126,10 +197,10 @@ class MemoryStore:
         for change in changes:
             if not isinstance(change, Change):
                 raise InvalidInput(f"commit takes funnelkit.stores.Change values, got {change!r}")
-            check_storable(change)
         with self._lock:
             self._check_open()
             versions: dict[str, int | None] = {}
+            known: dict[str, Any] = {}  # lead id -> attributes checked already (by identity)
             statuses: dict[str, str] = {}
             keys: set[str] = set()
             for index, change in enumerate(changes):
@@ -140,6 +211,9 @@ class MemoryStore:
                 else:
                     stored = self._leads.get(lead.id)
                     stored_version = None if stored is None else stored.version
+                    known[lead.id] = None if stored is None else stored.attributes
+                check_storable(change, known=known[lead.id])
+                known[lead.id] = lead.attributes
                 if change.expected_version is None:
                     if stored_version is not None:
                         raise AlreadyExists(
@@ -159,18 +233,20 @@ class MemoryStore:
             # Every check passed: write.
             for change in changes:
                 self._apply(change)
+            # The leads last, in one C-level dict update: a lock-free load sees all or none.
+            self._leads.update({change.lead.id: change.lead for change in changes})
 
     def _apply(self, change: Change) -> None:
+        """Write everything of *change* but its lead, which the caller stores last."""
         lead = change.lead
-        self._leads[lead.id] = lead
         history = self._history.setdefault(lead.id, [])
         touchpoints = self._touchpoints.setdefault(lead.id, [])
         for t in change.transitions:
             history.append(t)
-            self._transition_log.append((next(self._positions), t))
+            self._transition_log.append(t)
         for tp in change.touchpoints:
             touchpoints.append(tp)
-            self._touchpoint_log.append((next(self._positions), tp))
+            self._touchpoint_log.append(tp)
         for h in change.handoffs:
             self._handoffs[h.id] = h
         for m in change.outbox:
@@ -201,11 +277,11 @@ class MemoryStore:
         return iter(chosen)
 
     @staticmethod
-    def _stream(log: list[tuple[int, Any]], after: int, since: datetime | None,
+    def _stream(log: list[Any], after: int, since: datetime | None,
                 limit: int | None) -> list[tuple[int, Any]]:
         check_stream(after, since, limit)
-        start = bisect_right([p for p, _ in log], after)
-        out = [(p, item) for p, item in log[start:] if since is None or item.at >= since]
+        out = [(position, item) for position, item in enumerate(log[after:], after + 1)
+               if since is None or item.at >= since]
         return out if limit is None else out[:limit]
 
     def transitions(

@@ -269,7 +269,12 @@ class SQLAlchemyStore:
         self._handoffs = t[f"{q}{prefix}handoffs"]
         self._outbox = t[f"{q}{prefix}outbox"]
         self._build_statements()
-        self._open(create=create)
+        try:
+            self._open(create=create)
+        except BaseException:
+            if self._owns_engine:
+                engine.dispose()
+            raise
 
     @staticmethod
     def metadata_for(*, prefix: str = "funnelkit_", schema: str | None = None) -> sa.MetaData:

@@ -56,7 +56,12 @@ def _as_funnel(
         if isinstance(funnel, str | Path):
             return Funnel.load(funnel), []
     except InvalidFunnel as exc:
-        return None, [LintProblem("definition", path, message) for path, message in exc.problems]
+        return None, [
+            # The build itself refuses unreachable stages; lint files them under their own check.
+            LintProblem("reachable" if "is unreachable from" in message else "definition",
+                        path, message)
+            for path, message in exc.problems
+        ]
     raise InvalidInput(
         f"funnel={funnel!r} is not a funnel; give a funnelkit.Funnel, its data form (a dict) or "
         f"the path of a .toml or .json definition"
@@ -65,22 +70,6 @@ def _as_funnel(
 
 def _successors(funnel: Funnel, stage: str) -> list[str]:
     return [funnel.target(stage, event) for event in funnel.events_from(stage)]
-
-
-def _check_reachable(funnel: Funnel, index: dict[str, int]) -> list[LintProblem]:
-    seen = {funnel.initial}
-    queue = deque([funnel.initial])
-    while queue:
-        for target in _successors(funnel, queue.popleft()):
-            if target not in seen:
-                seen.add(target)
-                queue.append(target)
-    return [
-        LintProblem("reachable", f"stages[{index[s.name]}]",
-                    f"stage {s.name!r} cannot be reached from the initial stage "
-                    f"{funnel.initial!r}; add a move into it or remove it")
-        for s in funnel.stages if s.name not in seen
-    ]
 
 
 def _check_terminates(funnel: Funnel, index: dict[str, int]) -> list[LintProblem]:
@@ -108,7 +97,7 @@ def _check_terminates(funnel: Funnel, index: dict[str, int]) -> list[LintProblem
     ]
 
 
-def _check_shadowed(funnel: Funnel, index: dict[str, int]) -> list[LintProblem]:
+def _check_shadowed(funnel: Funnel) -> list[LintProblem]:
     problems = []
     move_index = {id(m): i for i, m in enumerate(funnel.moves)}
     for stage in funnel.stages:
@@ -135,14 +124,6 @@ def _check_shadowed(funnel: Funnel, index: dict[str, int]) -> list[LintProblem]:
                 ))
             elif not guarded:
                 first_free_auto = move.event
-        leaves = funnel.events_from(stage.name)
-        if stage.stall_event is not None and stage.stall_event not in leaves:
-            problems.append(LintProblem(
-                "shadowed", f"stages[{index[stage.name]}].stall_event",
-                f"stall_event {stage.stall_event!r} is not a move from {stage.name!r} (moves from "
-                f"it: {', '.join(funnel.events_from(stage.name)) or 'none'}), so a stalled lead "
-                f"is never moved; name one of those events or add the move",
-            ))
     return problems
 
 
@@ -158,13 +139,14 @@ def lint_funnel(
         the static validation every funnel passes when it is built (unknown or duplicate stages,
         no initial stage, open stages with no way out, backward moves not declared, ...);
     ``reachable``
-        every stage can be reached from the initial one;
+        every stage can be reached from the initial one (building a funnel already refuses
+        an unreachable stage; lint reports it under this name so it can be told apart);
     ``terminates``
         every open stage can reach a won or lost stage (no loop leads can never leave);
     ``shadowed``
         no move is silently shadowed: an ``auto`` move after an unguarded ``auto`` move from the
-        same stage, or one that needs a reason, never fires by itself, and a stage's
-        ``stall_event`` must leave that stage.
+        same stage, or one that needs a reason, never fires by itself.  (A ``stall_event`` that
+        does not leave its stage is refused when the funnel is built, under ``definition``.)
 
     When the definition does not build, only its problems are listed.
 
@@ -184,14 +166,12 @@ def lint_funnel(
     skipped = set(skip)
     built, problems = _as_funnel(funnel)
     if built is None:
-        return tuple(problems) if "definition" not in skipped else ()
+        return tuple(p for p in problems if p.check not in skipped)
     index = {s.name: i for i, s in enumerate(built.stages)}
-    if "reachable" not in skipped:
-        problems += _check_reachable(built, index)
     if "terminates" not in skipped:
         problems += _check_terminates(built, index)
     if "shadowed" not in skipped:
-        problems += _check_shadowed(built, index)
+        problems += _check_shadowed(built)
     return tuple(problems)
 
 
