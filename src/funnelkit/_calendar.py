@@ -1,7 +1,8 @@
 """``BusinessCalendar``: working time on weekdays and hours, without holidays, across DST changes.
 
 Built on dateutil: ``tz`` resolves the time zone (and non-existent wall times on DST days),
-``rrule`` walks the working days, ``relativedelta`` steps over the calendar.  Every computation
+``relativedelta`` steps over the calendar; working days are walked by date arithmetic and each
+day's working window is computed once per calendar and cached.  Every computation
 happens on real (UTC) instants, so a working day that contains a DST change counts the hours that
 actually pass.
 """
@@ -14,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from dateutil import tz as dateutil_tz
 from dateutil.relativedelta import relativedelta
-from dateutil.rrule import DAILY, rrule
 
 from funnelkit._errors import InvalidInput
 from funnelkit._time import Duration, parse_duration, require_aware
@@ -26,6 +26,8 @@ __all__ = ["BusinessCalendar"]
 
 _UTC = UTC
 _ZERO = timedelta(0)
+_ONE_DAY = timedelta(days=1)
+_WINDOW_CACHE_MAX = 4096  # days of working windows a calendar keeps (about 16 years)
 
 
 def _working_days(value: Iterable[int]) -> tuple[int, ...]:
@@ -135,6 +137,10 @@ class BusinessCalendar:
     _tz: tzinfo = attrs.field(init=False, repr=False, eq=False)
     _holiday_set: frozenset[date] = attrs.field(init=False, repr=False, eq=False)
     _day_length: timedelta = attrs.field(init=False, repr=False, eq=False)
+    _weekdays: frozenset[int] = attrs.field(init=False, repr=False, eq=False)
+    # day -> its working window (UTC instants): computing one takes tens of microseconds
+    _window_cache: dict[date, tuple[datetime, datetime]] = attrs.field(
+        init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         set_ = object.__setattr__
@@ -142,6 +148,8 @@ class BusinessCalendar:
         set_(self, "_holiday_set", frozenset(self.holidays))
         start, end = self.working_hours
         set_(self, "_day_length", timedelta(hours=end - start))
+        set_(self, "_weekdays", frozenset(self.working_days))
+        set_(self, "_window_cache", {})
 
     # -- building blocks ------------------------------------------------------------------
 
@@ -162,22 +170,31 @@ class BusinessCalendar:
         return local.astimezone(_UTC)
 
     def _window(self, day: date) -> tuple[datetime, datetime]:
-        start, end = self.working_hours
-        return self._wall(day, start), self._wall(day, end)
+        """The working window of *day* (UTC instants), computed once per day and calendar."""
+        cache = self._window_cache
+        window = cache.get(day)
+        if window is None:
+            start, end = self.working_hours
+            window = (self._wall(day, start), self._wall(day, end))
+            if len(cache) >= _WINDOW_CACHE_MAX:
+                cache.clear()
+            cache[day] = window
+        return window
 
     def _windows(
         self, first: date, last: date | None = None
     ) -> Iterator[tuple[datetime, datetime]]:
-        """Working windows (UTC instants) of working days from *first* (to *last*), in order."""
-        rule = rrule(
-            DAILY,
-            dtstart=datetime.combine(first, time()),
-            byweekday=self.working_days,
-            until=None if last is None else datetime.combine(last, time()),
-        )
-        for day in rule:
-            if day.date() not in self._holiday_set:
-                yield self._window(day.date())
+        """Working windows (UTC instants) of working days from *first* (to *last*), in order.
+
+        The days are walked by date arithmetic (an ``rrule`` built per call cost more than the
+        walk itself) and each day's window comes from the cache.
+        """
+        weekdays, holidays = self._weekdays, self._holiday_set
+        day = first
+        while last is None or day <= last:
+            if day.weekday() in weekdays and day not in holidays:
+                yield self._window(day)
+            day += _ONE_DAY
 
     def _business_length(self, duration: str | timedelta | Duration) -> timedelta:
         parsed = parse_duration(duration)
@@ -201,7 +218,7 @@ class BusinessCalendar:
         """
         require_aware(at)
         day = self._local_date(at)
-        if day.weekday() not in self.working_days or day in self._holiday_set:
+        if day.weekday() not in self._weekdays or day in self._holiday_set:
             return False
         start, end = self._window(day)
         return start <= at < end

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, get_args
 
@@ -15,8 +16,6 @@ from funnelkit._record import Field, Record, field
 from funnelkit._time import require_aware
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from funnelkit._funnel import Funnel
     from funnelkit._lead import Lead
     from funnelkit._scoring import Score
@@ -184,11 +183,19 @@ class Context(Record):
         score: Score | None = None,
     ) -> Self:
         """Build a context, checking ``at`` and the types of the others."""
-        require_aware(at)
-        if data is not None and not isinstance(data, Mapping):
+        if type(at) is not datetime or at.utcoffset() is None:  # the common case costs one test
+            require_aware(at)
+        if not data:
+            if data is not None and not isinstance(data, Mapping):
+                raise InvalidInput(f"context data={data!r} must be a mapping or None")
+            frozen = _NO_DATA
+        elif isinstance(data, Mapping):
+            frozen = MappingProxyType(dict(data))
+        else:
             raise InvalidInput(f"context data={data!r} must be a mapping or None")
-        frozen = _NO_DATA if not data else MappingProxyType(dict(data))
-        return _tuple_new(cls, (at, tuple(touchpoints), funnel, frozen, score))
+        if type(touchpoints) is not tuple:
+            touchpoints = tuple(touchpoints)
+        return _tuple_new(cls, (at, touchpoints, funnel, frozen, score))
 
     def __hash__(self) -> int:
         return hash(("Context", self.at))

@@ -12,7 +12,7 @@ from funnelkit._time import require_aware
 if TYPE_CHECKING:
     from datetime import datetime
 
-__all__ = ["HANDOFF_STATUSES", "Handoff", "HandoffStatus", "handoff_id"]
+__all__ = ["HANDOFF_STATUSES", "Handoff", "HandoffStatus", "handoff_id", "turned_down_reason"]
 
 HandoffStatus = Literal["pending", "accepted", "rejected", "expired"]
 HANDOFF_STATUSES: tuple[str, ...] = get_args(HandoffStatus)
@@ -125,3 +125,16 @@ def handoff_id(lead_id: str, version: int) -> str:
     'L1:3'
     """
     return f"{lead_id}:{version}"
+
+
+def turned_down_reason(event: str, target: str, reason: str | None) -> str:
+    """The reason recorded on a pending handoff that a move turns down (to a lost stage or back).
+
+    The move's own reason when it has one, else a sentence naming the move.
+
+    >>> turned_down_reason("disqualify", "disqualified", "no budget")
+    'no budget'
+    >>> turned_down_reason("nurture", "nurture", None)
+    "'nurture' moved the lead to 'nurture'"
+    """
+    return reason or f"{event!r} moved the lead to {target!r}"

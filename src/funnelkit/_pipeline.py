@@ -34,8 +34,9 @@ from funnelkit._errors import (
     Veto,
 )
 from funnelkit._funnel import Funnel
-from funnelkit._handoff import Handoff, HandoffStatus, handoff_id
+from funnelkit._handoff import Handoff, HandoffStatus, handoff_id, turned_down_reason
 from funnelkit._lead import Lead, Outcome, Source, Transition
+from funnelkit._replay import ReplayReport, replay_store
 from funnelkit._routing import Router
 from funnelkit._time import Duration, parse_duration, require_aware
 from funnelkit._touchpoint import Touchpoint
@@ -49,7 +50,8 @@ log = logging.getLogger("funnelkit.pipeline")
 _P = TypeVar("_P")
 
 _NO_HANDOFF_MAX = 65_536  # lead ids a pipeline remembers as having no open handoff
-_NO_MOVES: dict[str, bool] = {}
+_LANDS_RECEIVING = 1
+_LEAVES_RECEIVING = 2
 
 AUTO_ACTOR = "funnelkit.auto"
 SWEEP_ACTOR = "funnelkit.sweep"
@@ -192,6 +194,18 @@ def _fast_change(  # noqa: PLR0917 - mirrors Change's fields, positionally, on t
 _make_change = _fast_change if _SETTERS is not None else _checked_change
 
 
+class _Loader:
+    """``loader[id]`` is ``store.load(id)``: how fire reads a store other than a MemoryStore."""
+
+    __slots__ = ("_load",)
+
+    def __init__(self, store: Store) -> None:
+        self._load = store.load
+
+    def __getitem__(self, lead_id: str) -> Lead:
+        return self._load(lead_id)
+
+
 class _Workload(Mapping[str, int]):
     """Open handoffs per assignee of one team, counted on first use only."""
 
@@ -277,8 +291,15 @@ class Pipeline:
         backoff: timedelta = timedelta(seconds=30),
         max_backoff: timedelta = timedelta(hours=1),
         lease: timedelta = timedelta(minutes=5),
+        outbox: Iterable[str] = (),
     ) -> None:
-        """Build a pipeline; every argument is checked here, once."""
+        """Build a pipeline; every argument is checked here, once.
+
+        *outbox* names after-hooks (``"after_transition"``, ``"on_handoff"``, ...) whose outbox
+        rows are written even when this process registers no implementation of them: a web
+        worker with no hooks then still leaves every call for the job runner that delivers them.
+        Without it, rows are written for the after-hooks registered here when a change commits.
+        """
         if not isinstance(funnel, Funnel):
             raise InvalidInput(f"funnel={funnel!r} is not a funnelkit.Funnel")
         if not isinstance(store, Store):
@@ -309,13 +330,21 @@ class Pipeline:
         self._backoff = backoff
         self._max_backoff = max_backoff
         self._lease = lease
+        wanted = [outbox] if isinstance(outbox, str) else list(outbox)
+        unknown = [name for name in wanted if name not in _hooks.AFTER_HOOKS]
+        if unknown:
+            raise InvalidInput(
+                f"outbox={wanted!r}: {', '.join(map(repr, unknown))} are not after-hooks; "
+                f"name some of {', '.join(_hooks.AFTER_HOOKS)}"
+            )
+        self._outbox_hooks = frozenset(wanted)
         self._worker = f"funnelkit-pipeline-{uuid.uuid4().hex[:12]}"
         self._hooks = _hooks.HookRegistry()
-        self._no_handoff: dict[str, int] = {}  # lead id -> a version known to have no handoff
         self._local = threading.local()
         self._compile()
         # The moves fire takes on its hot path, as _fast; none while a transition hook is set.
-        self._hot: dict[str, dict[str, bool]] = self._fast
+        self._hot = self._fast
+        self._update_plain()
 
     def _compile(self) -> None:
         """Precompute, per stage, what the hot path must know about each move."""
@@ -348,11 +377,16 @@ class Pipeline:
             if auto:
                 self._auto[stage.name] = tuple(auto)
         self._receiving = frozenset(receiving)
-        # stage -> {event of an unguarded move that opens no handoff: its target receives some}
-        self._fast: dict[str, dict[str, bool]] = {
-            stage: {event: target in receiving for event, target in moves}
+        # stage -> {event of an unguarded move that opens no handoff: flags}, the flags saying
+        # whether the move lands in a stage receiving handoffs (_LANDS_RECEIVING) and whether
+        # it leaves one (_LEAVES_RECEIVING), where a pending handoff may have to be closed.
+        self._fast: dict[str, dict[str, int]] = {
+            stage: {event: (_LANDS_RECEIVING if target in receiving else 0)
+                    | (_LEAVES_RECEIVING if stage in receiving else 0)
+                    for event, target in moves}
             for stage, moves in fast_moves.items()
         }
+        self._no_fast: dict[str, dict[str, int]] = {stage: {} for stage in fast_moves}
         self._lost = frozenset(lost)
         self._stalls = tuple(
             (s.name, parse_duration(s.stall_after, name="stall_after"), s.stall_event)
@@ -372,17 +406,22 @@ class Pipeline:
     @store.setter
     def store(self, store: Store) -> None:
         self._store = store
-        # A lead or None: a MemoryStore's lock-free dict read, or any other store's load.
-        self._peek: Any = store.load
-        # fire's hot path writes a move with ``_commit_move(id, loaded, lead, transition)``,
-        # which says False (having written nothing) on a conflict.  A MemoryStore whose commit is its
-        # own takes it without a Change (building one is most of what a move costs there).
+        self._no_handoff: dict[str, int] = {}  # lead id -> a version known to have no handoff
+        # fire's hot path reads with ``_leads[id]`` and writes a move with ``_commit_move(id,
+        # loaded, lead, transition)``, which says False (having written nothing) on a conflict.
+        # A MemoryStore whose load and commit are its own is read from its dict (no lock, see
+        # MemoryStore.load) and takes the move without a Change (building one is most of what
+        # a move costs there); any other store is read with load and gets a Change.
+        self._leads: Any = _Loader(store)
         self._commit_move: Any = self._commit_change
-        if isinstance(store, MemoryStore) and type(store).commit is MemoryStore.commit:
-            self._commit_move = store._commit_move  # noqa: SLF001 - the same package
-            self._peek = store._peek  # noqa: SLF001
+        if (isinstance(store, MemoryStore) and type(store).commit is MemoryStore.commit
+                and type(store).load is MemoryStore.load):
+            self._leads = store._leads  # the same package
+            self._commit_move = store._commit_move
 
-    def _commit_change(self, lead_id: str, loaded: Lead, lead: Lead, transition: Transition) -> bool:
+    def _commit_change(
+        self, lead_id: str, loaded: Lead, lead: Lead, transition: Transition,  # noqa: ARG002
+    ) -> bool:
         self._store.commit(_make_change(lead, loaded.version, (transition,), (), (), ()))
         return True
 
@@ -419,8 +458,12 @@ class Pipeline:
 
     def _update_plain(self) -> None:
         impls = self._hooks.impls
-        plain = not impls["before_transition"] and not impls["after_transition"]
-        self._hot = self._fast if plain else {}
+        plain = not impls["before_transition"] and not self._writes("after_transition")
+        self._hot = self._fast if plain else self._no_fast
+
+    def _writes(self, hook: str) -> bool:
+        """Whether a change writes outbox rows for *hook*: registered here, or named in outbox=."""
+        return bool(self._hooks.impls[hook]) or hook in self._outbox_hooks
 
     def _message(self, hook: str, key: str, at: datetime, **arguments: Any) -> OutboxMessage:
         return OutboxMessage(f"{hook}:{key}", hook, _hooks.encode(hook, arguments), at)
@@ -535,16 +578,24 @@ class Pipeline:
         if self._hooks.impls["before_transition"]:
             self._run_before(lead, outcome.transition)
         new_lead, transition, team_change = outcome.lead, outcome.transition, outcome.team_change
-        impls = self._hooks.impls
         handoffs: list[Handoff] = []
         messages: list[OutboxMessage] = []
         if open_handoff is not None:
-            # Moving the lead on while its handoff is pending: the receiving team acted on it.
-            accepted = open_handoff.accept(by=actor, at=at)
-            handoffs.append(accepted)
-            if impls["on_handoff_accepted"]:
-                messages.append(
-                    self._message("on_handoff_accepted", accepted.id, at, handoff=accepted))
+            # The lead moves while its handoff is pending.  Sent to a lost stage or back to the
+            # sending team, the receiving team turned it down: a rejection, with the move's
+            # reason.  Moved on anywhere else, the receiving team acted on it: an acceptance.
+            target = self.funnel.stage(new_lead.stage)
+            if target.outcome == "lost" or target.team == open_handoff.from_team:
+                why = turned_down_reason(event, target.name, reason)
+                closed = open_handoff.reject(by=actor, reason=why, at=at)
+                hook, extra = "on_handoff_rejected", {"reason": why}
+                make_handoff = False  # as with reject_handoff: turning it down opens none back
+            else:
+                closed = open_handoff.accept(by=actor, at=at)
+                hook, extra = "on_handoff_accepted", {}
+            handoffs.append(closed)
+            if self._writes(hook):
+                messages.append(self._message(hook, closed.id, at, handoff=closed, **extra))
         created = None
         if team_change is not None and make_handoff and new_lead.stage not in self._lost:
             from_team, to_team = team_change
@@ -562,10 +613,10 @@ class Pipeline:
                 due_at=None if sla is None else self._after(at, sla),
             )
             handoffs.append(created)
-            if impls["on_handoff"]:
+            if self._writes("on_handoff"):
                 messages.append(
                     self._message("on_handoff", created.id, at, handoff=created, lead=new_lead))
-        if impls["after_transition"]:
+        if self._writes("after_transition"):
             messages.append(self._message(
                 "after_transition", f"{lead.id}:{transition.version}", at,
                 lead=new_lead, transition=transition,
@@ -608,22 +659,26 @@ class Pipeline:
         (nothing written), and :class:`~funnelkit.ConcurrencyError` when the lead kept changing
         under it through every retry.
         """
+        fixed_at = at is not None  # a time from the clock is read again on every retry
         if at is None:
             at = self._now()
         try:
-            lead = self._peek(id)
-        except TypeError:  # not a valid id: load says so
-            lead = None
-        if lead is None:
+            lead = self._leads[id]
+        except (KeyError, TypeError):  # no such lead, or not an id: load says so
             lead = self._store.load(id)
-        stage = lead.stage
-        lands = self._hot.get(stage, _NO_MOVES).get(event)  # None: not a hot-path move
-        if lands is not None and (
-            stage not in self._receiving or self._no_handoff.get(id) == lead.version
+        try:
+            flags = self._hot[lead.stage][event]
+        except KeyError:  # not a hot-path move (or a stage the funnel lacks: _fire says so)
+            flags = None
+        if flags is not None and (
+            flags < _LEAVES_RECEIVING or self._no_handoff.get(id) == lead.version
         ):
             # The hot path: no transition hook, no policy, no handoff to open or to close.
-            outcome = self._pure_fire(lead, event, at=at, actor=actor, reason=reason,
-                                      context=context or None)
+            if context:
+                outcome = self._pure_fire(lead, event, at=at, actor=actor, reason=reason,
+                                          context=context)
+            else:
+                outcome = self._pure_fire(lead, event, at=at, actor=actor, reason=reason)
             new_lead = outcome.lead
             try:
                 if not self._commit_move(id, lead, new_lead, outcome.transition):
@@ -633,24 +688,33 @@ class Pipeline:
             except ConcurrencyError:
                 if self._retries <= 0:
                     raise
-                return self._fire(id, event, actor, reason, at, context or None,
-                                  self._retries - 1, None)
-            if lands:  # in a receiving stage, without a handoff: remember that
+                return self._fire(id, event, actor, reason, at if fixed_at else None,
+                                  context or None, self._retries - 1, None)
+            if flags & _LANDS_RECEIVING:  # in a receiving stage, without a handoff: remember
                 known = self._no_handoff  # see _remember_no_handoff
                 if len(known) >= _NO_HANDOFF_MAX:
                     known.clear()
                 known[id] = new_lead.version
             return outcome
-        return self._fire(id, event, actor, reason, at, context or None, self._retries, lead)
+        return self._fire(id, event, actor, reason, at, context or None, self._retries, lead,
+                          fixed_at=fixed_at)
 
     def _fire(  # noqa: PLR0917 - private, the rest of fire
         self, id: str, event: str, actor: str | None, reason: str | None,  # noqa: A002
-        at: datetime, data: dict[str, Any] | None, tries: int, lead: Lead | None,
+        at: datetime | None, data: dict[str, Any] | None, tries: int, lead: Lead | None,
+        *, fixed_at: bool = True,
     ) -> Outcome:
-        """:meth:`fire` off the hot path (hooks, policies, handoffs) and its retries."""
+        """:meth:`fire` off the hot path (hooks, policies, handoffs) and its retries.
+
+        ``at`` None (or ``fixed_at`` False on a retry) reads the clock after each load, so a retry
+        after another writer's move is not refused for going back in time.
+        """
+        from_clock = at is None or not fixed_at
         while True:
             if lead is None:
                 lead = self.store.load(id)
+            if from_clock or at is None:
+                at = self._now()
             stage = lead.stage
             ctx: Context | Mapping[str, Any] | None = data
             if event in self._guarded.get(stage, ()):
@@ -904,7 +968,7 @@ class Pipeline:
         handoff, lead = self._pending(id)
         accepted = handoff.accept(by=by, at=at)
         messages = []
-        if self._hooks.impls["on_handoff_accepted"]:
+        if self._writes("on_handoff_accepted"):
             messages.append(self._message("on_handoff_accepted", accepted.id, at, handoff=accepted))
         try:
             self._commit(lead.evolve(owner=by, at=max(at, lead.updated_at)), lead.version, at,
@@ -959,7 +1023,7 @@ class Pipeline:
             context = self._context(lead, at, None)
         step = self._step(lead, event, at, by, reason, context, None, make_handoff=False)
         messages = list(step.messages)
-        if self._hooks.impls["on_handoff_rejected"]:
+        if self._writes("on_handoff_rejected"):
             messages.append(self._message("on_handoff_rejected", rejected.id, at,
                                           handoff=rejected, reason=reason))
         try:
@@ -989,7 +1053,7 @@ class Pipeline:
                 lead = self.store.load(handoff.lead_id)
                 closed = handoff.expire(at=now)
                 messages = []
-                if self._hooks.impls["on_sla_breach"]:
+                if self._writes("on_sla_breach"):
                     messages.append(self._message("on_sla_breach", closed.id, now, handoff=closed))
                 self.store.commit(
                     _make_change(lead, lead.version, (), (), (closed,), tuple(messages)))
@@ -998,7 +1062,7 @@ class Pipeline:
             expired.append(closed)
         stalled: list[str] = []
         moved: list[Outcome] = []
-        watching = bool(self._hooks.impls["on_stalled"])
+        watching = self._writes("on_stalled")
         for stage, limit, stall_event in self._stalls:
             if not watching and stall_event is None:
                 continue
@@ -1062,7 +1126,33 @@ class Pipeline:
     def _deliver_after_commit(self, at: datetime) -> None:
         if getattr(self._local, "delivering", False):
             return  # a hook fired a move: the running delivery loop picks its rows up
+        impls = self._hooks.impls
+        if not any(impls[hook] for hook in _hooks.AFTER_HOOKS):
+            return  # rows named by outbox= wait for a process that implements their hooks
         self.deliver_pending(now=max(self._now(), at))
+
+    def replay(self, store: Store | None = None) -> ReplayReport:
+        """Rebuild every lead from its transitions and report any whose stored state differs.
+
+        Replays *store* (this pipeline's own by default) under this pipeline's funnel: a lead
+        with no transitions must be new (initial stage, version 0); every other lead's stored
+        stage and version must equal the replay of its history, which must follow the funnel's
+        moves without gaps.  Nothing is changed.
+
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import templates
+        >>> from funnelkit.stores import MemoryStore
+        >>> pipeline = Pipeline(templates.inbound(), store=MemoryStore())
+        >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+        >>> _ = pipeline.capture("L1", at=at)
+        >>> _ = pipeline.fire("L1", "convert", at=at)
+        >>> report = pipeline.replay()
+        >>> report.ok, report.leads, report.transitions
+        (True, 1, 1)
+        """
+        if store is not None and not isinstance(store, Store):
+            raise InvalidInput(f"store={store!r} does not implement funnelkit.stores.Store")
+        return replay_store(self.funnel, self.store if store is None else store)
 
     def deliver_pending(self, *, now: datetime | None = None, limit: int = 100) -> Delivery:
         """Deliver every due outbox row to the registered after-hooks; returns the counts.

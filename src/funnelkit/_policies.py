@@ -157,7 +157,8 @@ class Rule:
             # the name is missing, and a memo of "not met" reasons by value.
             unknown = None if one is None else _verdict(text, "unknown", None)
             unknown_reason = None if one is None else f"{text}: unknown, {_missing([one[0]])}"
-            clauses.append((text, test, slots, one, unknown, unknown_reason, {}))
+            name, slot = one if one is not None else (None, -1)
+            clauses.append((text, test, slots, name, slot, unknown, unknown_reason, {}))
         object.__setattr__(self, "_clauses", tuple(clauses))
         object.__setattr__(self, "_resolve", table.freeze())
         object.__setattr__(self, "_scored", bool(
@@ -178,7 +179,7 @@ class Rule:
         criteria = []
         reasons = []
         allowed = True
-        for text, test, slots, one, unknown, unknown_reason, not_met in self._clauses:
+        for text, test, slots, name, slot, unknown, unknown_reason, not_met in self._clauses:
             try:
                 value = test(env, context)
             except EVAL_ERRORS as exc:
@@ -186,8 +187,8 @@ class Rule:
                 criteria.append(new(Verdict, (text, "unknown", _evidence(env, slots))))
                 reasons.append(f"{text}: cannot be evaluated: {exc}")
                 continue
-            if one is not None:  # one name: the common case, with prebuilt parts
-                seen = env[one[1]]
+            if name is not None:  # one name: the common case, with prebuilt parts
+                seen = env[slot]
                 if seen is None:
                     if value:
                         criteria.append(new(Verdict, (text, "met", None)))
@@ -201,24 +202,24 @@ class Rule:
                         reasons.append(f"{text}: not met")
                     continue
                 if value:
-                    criteria.append(new(Verdict, (text, "met", {one[0]: seen})))
+                    criteria.append(new(Verdict, (text, "met", {name: seen})))
                     continue
                 allowed = False
                 if value is None:
-                    criteria.append(new(Verdict, (text, "unknown", {one[0]: seen})))
+                    criteria.append(new(Verdict, (text, "unknown", {name: seen})))
                     reasons.append(f"{text}: unknown, {_missing(())}")
                     continue
-                criteria.append(new(Verdict, (text, "failed", {one[0]: seen})))
+                criteria.append(new(Verdict, (text, "failed", {name: seen})))
                 kind = type(seen)
                 if kind is str or kind is int:  # repr is fixed by the value: remember it
                     reason = not_met.get(seen)
                     if reason is None:
-                        reason = f"{text}: not met ({one[0]}={seen!r})"
+                        reason = f"{text}: not met ({name}={seen!r})"
                         if len(not_met) < _REASON_MEMO:
                             not_met[seen] = reason
                     reasons.append(reason)
                 else:
-                    reasons.append(f"{text}: not met ({one[0]}={seen!r})")
+                    reasons.append(f"{text}: not met ({name}={seen!r})")
                 continue
             evidence = _evidence(env, slots)
             if value:
@@ -236,7 +237,8 @@ class Rule:
             else:
                 shown = ", ".join([f"{k}={v!r}" for k, v in evidence.items()])
                 reasons.append(f"{text}: not met ({shown})")
-        return new(Decision, (allowed, tuple(criteria), tuple(reasons), None, self.name))
+        return new(Decision, (allowed, tuple(criteria), tuple(reasons) if reasons else _NO_REASONS,
+                              None, self.name))
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle and copy by the rule's text; the compiled closures are rebuilt."""

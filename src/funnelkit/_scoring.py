@@ -16,7 +16,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from itertools import compress
+from itertools import chain, compress
 from operator import call as _call  # C-level: no Python frame per atom
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal, Self
@@ -66,6 +66,7 @@ _UNITS: Final = 1024
 _MAX_POINTS: Final = 1_000_000
 _tuple_new = tuple.__new__
 _getitem = operator.getitem
+_dict_get = dict.get
 
 TemperatureName = Literal["cold", "warm", "hot"]
 
@@ -356,7 +357,7 @@ class _ValueTable(dict[Any, int]):
     remembers the units of values already seen.
     """
 
-    __slots__ = ("_breaks", "_empty", "_literals", "_regions", "_rules", "_text_order")
+    __slots__ = ("_breaks", "_empty", "_indices", "_literals", "_regions", "_rules", "_text_order")
 
     def __init__(self, rules: Sequence[tuple[int, tuple[_Atom, ...], int]]) -> None:
         super().__init__()
@@ -396,8 +397,9 @@ class _ValueTable(dict[Any, int]):
         self._regions = tuple(regions)
         self._empty = contribution([])
         self._literals = frozenset(constants)
+        self._indices: dict[Any, tuple[int, ...]] = {}
         for value in (None, *constants):  # None (or missing): no comparison holds
-            self[value] = self.contribution(value)[0]
+            self._remember(value, self.contribution(value))
 
     def contribution(self, value: Any) -> _Contribution:
         """The units and rule indices *value* gives, the same every time it is asked."""
@@ -413,11 +415,24 @@ class _ValueTable(dict[Any, int]):
         hits = tuple(index for index, atoms, _ in self._rules if _matches(atoms, value))
         return (sum(unit for index, _, unit in self._rules if index in hits), hits)
 
-    def __missing__(self, value: Any) -> int:
-        units = self.contribution(value)[0]
+    def _remember(self, value: Any, found: _Contribution) -> None:
         if type(value) in _MEMO_TYPES and len(self) < _MEMO_LIMIT:
-            self[value] = units
-        return units
+            self[value] = found[0]
+            self._indices[value] = found[1]
+
+    def __missing__(self, value: Any) -> int:
+        found = self.contribution(value)
+        self._remember(value, found)
+        return found[0]
+
+    def indices(self, value: Any) -> tuple[int, ...]:
+        """The indices of the rules *value* meets (what :meth:`contribution` gives)."""
+        found = self._indices.get(value)
+        if found is None:
+            contribution = self.contribution(value)
+            self._remember(value, contribution)
+            found = contribution[1]
+        return found
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_ValueTable, (self._rules,))
@@ -445,6 +460,7 @@ class _FastFit:
 
     names: tuple[str, ...]
     tables: tuple[_ValueTable, ...]
+    indices: tuple[dict[Any, tuple[int, ...]], ...]  # each table's remembered rule indices
     rest: tuple[int, ...]  # fit rules the tables do not cover, evaluated by _Vector
     rest_vector: _Vector
     fit_group: str
@@ -471,8 +487,9 @@ class _FastFit:
                 (index, tuple((op, const) for _, op, const in atoms), step[3]))
         caps = dict(model._caps_units)
         plan = model._fit_plan
+        tables = tuple(_ValueTable(rules) for rules in by_name.values())
         return cls(
-            tuple(by_name), tuple(_ValueTable(rules) for rules in by_name.values()),
+            tuple(by_name), tables, tuple(table._indices for table in tables),
             tuple(rest), _Vector.build([model.fit[i] for i in rest], [plan[i][0] for i in rest]),
             fit_group, caps.get(fit_group), caps.get("engagement"),
             model.half_life.total_seconds() if isinstance(model.half_life, timedelta) else None,
@@ -817,6 +834,8 @@ class ScoringModel:
     _caps_units: tuple[tuple[str, int], ...] = attrs.field(init=False, repr=False, eq=False)
     _match_cache: dict[tuple[str, str], tuple[int, float | None]] = attrs.field(
         init=False, repr=False, eq=False)
+    _kind_cache: dict[str, tuple[int, float | None]] = attrs.field(
+        init=False, repr=False, eq=False)
     _fit_groups: frozenset[str] = attrs.field(init=False, repr=False, eq=False)
     _fast: _FastFit | None = attrs.field(init=False, repr=False, eq=False)
 
@@ -851,6 +870,7 @@ class ScoringModel:
         set_(self, "_caps_units", tuple(
             (g, math.floor(c * _UNITS)) for g, c in self.caps.items()))
         set_(self, "_match_cache", {})
+        set_(self, "_kind_cache", {})
         set_(self, "_fit_groups", frozenset(r.group for r in self.fit))
         set_(self, "_fast", _FastFit.build(self))
 
@@ -950,6 +970,16 @@ class ScoringModel:
                 break
         if len(self._match_cache) < 10_000:
             self._match_cache[kind, channel] = found
+        if kind not in self._kind_cache and len(self._kind_cache) < 10_000:
+            # When the first rule that can take this kind names no channel, every touchpoint of
+            # the kind finds it whatever its channel: remember that by kind alone.
+            for i, rule in enumerate(self.engagement):
+                if rule.kind is None or rule.kind == kind:
+                    if rule.channel is None:
+                        self._kind_cache[kind] = (i, rule.points)
+                    break
+            else:
+                self._kind_cache[kind] = (-1, None)
         return found
 
     def score(
@@ -988,20 +1018,21 @@ class ScoringModel:
         engagement_units = 0
         sums: dict[int, float] | None = None
         if touchpoints:
-            # The same arithmetic, in the same order, as _engagement_detail, which writes the
-            # ledger: per rule, the decayed points of its touchpoints summed in order, then
-            # rounded once to 1/1024.
+            # Per rule, the decayed points of its touchpoints summed in order, then rounded once
+            # to 1/1024: the arithmetic of the general path's _engagement.  The ledger, when it
+            # is read, takes its points from these very sums (see _write_ledger), so it adds up.
             sums = {}
             sums_get = sums.get
             cache_get = self._match_cache.get
+            kind_get = self._kind_cache.get
             seconds = fast.seconds
             half_life = self.half_life
             for tp in touchpoints:
                 touched = tp.at
                 if touched > at:
                     continue
-                index, points = cache_get((tp.kind, tp.channel)) or self._rule_for(
-                    tp.kind, tp.channel)
+                index, points = kind_get(tp.kind) or cache_get(
+                    (tp.kind, tp.channel)) or self._rule_for(tp.kind, tp.channel)
                 own = tp.points
                 if own is not None:  # clamped like rule points, which keeps sums exact
                     points = own if -_MAX_POINTS <= own <= _MAX_POINTS else math.copysign(
@@ -1064,11 +1095,14 @@ class ScoringModel:
         _, _, values, rest, sums, touchpoints, at, fit_units, engagement_units = pending
         fast = self._fast
         assert fast is not None  # only fast-path scores are pending
-        hits: set[int] = set(rest or ())
-        for table, value in zip(fast.tables, values, strict=True):
-            hits.update(table.contribution(value)[1])
+        found: list[Any] = list(map(_dict_get, fast.indices, values))
+        if None in found:  # a value the table did not remember: work it out again
+            found = [table.indices(value) for table, value in zip(fast.tables, values, strict=True)]
+        if rest:
+            found.append(rest)
         plan = self._fit_plan
-        ledger = [plan[i][1] for i in sorted(hits)]
+        # Each rule is in one table (or in rest) only, so the indices never repeat.
+        ledger = [plan[i][1] for i in sorted(chain.from_iterable(found))]
         if sums:
             detail = self._engagement_detail(touchpoints, at)
             meta = self._engagement_meta

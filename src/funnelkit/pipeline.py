@@ -22,12 +22,15 @@ from __future__ import annotations
 from funnelkit._calendar import BusinessCalendar
 from funnelkit._errors import Veto
 from funnelkit._pipeline import Clock, Delivery, Pipeline, Scorer, SweepReport, SystemClock
+from funnelkit._replay import Mismatch, ReplayReport
 
 __all__ = [
     "BusinessCalendar",
     "Clock",
     "Delivery",
+    "Mismatch",
     "Pipeline",
+    "ReplayReport",
     "Scorer",
     "SweepReport",
     "SystemClock",

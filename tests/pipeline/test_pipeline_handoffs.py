@@ -52,3 +52,30 @@ def test_overdue_only_while_pending_and_after_the_due_time() -> None:
     assert not handoff.accept(by="ann", at=due).is_overdue(due + timedelta(days=1))
     no_sla = Handoff("L1:1", "L1", "a", "b", created_at=FRIDAY_2PM, event="e", version=1)
     assert not no_sla.is_overdue(FRIDAY_2PM + timedelta(days=365))
+
+
+def test_disqualifying_a_lead_with_a_pending_handoff_rejects_it() -> None:
+    """A move to a lost stage turns the pending handoff down (rejected, with the move's reason)."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from funnelkit import Pipeline, templates  # noqa: PLC0415
+    from funnelkit.stores import MemoryStore  # noqa: PLC0415
+
+    at = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    rejected: list[tuple[str, str]] = []
+
+    class Feedback:
+        def on_handoff_rejected(self, handoff, reason):
+            rejected.append((handoff.id, reason))
+
+    pipeline = Pipeline(templates.inbound(), store=MemoryStore())
+    pipeline.register(Feedback())
+    pipeline.capture("L1", at=at)
+    for event in ("convert", "qualify", "hand_to_sales"):
+        pipeline.fire("L1", event, at=at)
+    (handoff,) = pipeline.handoffs(status="pending")
+    pipeline.fire("L1", "disqualify", actor="sdr-1", reason="no budget", at=at)
+    closed = pipeline.handoff(handoff.id)
+    assert (closed.status, closed.reason, closed.resolved_by) == ("rejected", "no budget", "sdr-1")
+    assert rejected == [(handoff.id, "no budget")]
+    assert pipeline.handoffs(status="accepted") == []

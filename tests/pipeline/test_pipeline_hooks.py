@@ -177,3 +177,103 @@ def test_payloads_round_trip_through_json_types() -> None:
     stalled = encode("on_stalled", {"lead": lead, "stage": "lead", "since": FRIDAY_2PM})
     assert decode("on_stalled", json.loads(json.dumps(stalled)))["since"] == FRIDAY_2PM
     assert isinstance(decode("on_stalled", stalled)["since"], datetime)
+
+
+def test_outbox_rows_named_up_front_are_written_without_hooks_and_delivered_elsewhere() -> None:
+    """outbox=[...] makes a hook-less process write rows a second process with the hooks delivers."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from funnelkit import Pipeline, templates  # noqa: PLC0415
+    from funnelkit.stores import MemoryStore  # noqa: PLC0415
+
+    at = datetime(2026, 3, 6, 16, tzinfo=UTC)
+    shared = MemoryStore()
+    web = Pipeline(templates.inbound(), store=shared, outbox=["after_transition", "on_handoff"])
+    web.capture("W1", at=at)
+    for event in ("convert", "qualify", "hand_to_sales"):
+        web.fire("W1", event, at=at)
+    rows = shared.outbox()
+    assert sorted(r.hook for r in rows) == ["after_transition"] * 3 + ["on_handoff"]
+    assert all(r.attempts == 0 for r in rows)  # nobody here tried to deliver them
+
+    seen: list[str] = []
+
+    class Runner:
+        def after_transition(self, transition):
+            seen.append(transition.event)
+
+        def on_handoff(self, handoff):
+            seen.append(f"handoff to {handoff.to_team}")
+
+    runner = Pipeline(templates.inbound(), store=shared)
+    runner.register(Runner())
+    assert runner.deliver_pending(now=at).delivered == 4
+    assert seen == ["convert", "qualify", "handoff to sales", "hand_to_sales"]  # commit order
+    assert shared.outbox() == []
+
+
+def test_outbox_refuses_names_that_are_not_after_hooks() -> None:
+    """outbox= names must be after-hook specs; a typo or a before-hook is an InvalidInput."""
+    from funnelkit import InvalidInput, Pipeline, templates  # noqa: PLC0415
+    from funnelkit.stores import MemoryStore  # noqa: PLC0415
+
+    for bad in (["after_transtion"], ["before_transition"]):
+        with pytest.raises(InvalidInput, match="not after-hooks"):
+            Pipeline(templates.inbound(), store=MemoryStore(), outbox=bad)
+
+
+def test_replay_reports_a_lead_whose_stored_stage_differs_from_its_history() -> None:
+    """pipeline.replay() is clean on a normal store and names a lead whose row was changed behind its back."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from funnelkit import Lead, Pipeline, templates  # noqa: PLC0415
+    from funnelkit.stores import Change, MemoryStore  # noqa: PLC0415
+
+    at = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    store = MemoryStore()
+    pipeline = Pipeline(templates.inbound(), store=store)
+    for lead_id in ("L1", "L2", "L3"):
+        pipeline.capture(lead_id, at=at)
+    pipeline.fire("L1", "convert", at=at)
+    pipeline.fire("L1", "qualify", at=at)
+    assert pipeline.replay().ok
+    # A host script writes L2 at another stage without a transition.
+    lead = store.load("L2")
+    tampered = Lead("L2", "mql", version=0, created_at=lead.created_at)
+    store.commit(Change(tampered, expected_version=0))
+    report = pipeline.replay()
+    assert (report.leads, report.transitions) == (3, 2)
+    assert [m.lead_id for m in report.mismatches] == ["L2"]
+    assert report.mismatches[0].stored_stage == "mql"
+    assert "no transitions" in report.mismatches[0].problems[0]
+
+
+def test_a_retry_reads_the_clock_again_when_no_time_was_given() -> None:
+    """fire() without at= retries a conflict at the clock's new time, not at a stale one."""
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    from funnelkit import Pipeline, templates  # noqa: PLC0415
+    from funnelkit.stores import MemoryStore  # noqa: PLC0415
+    from funnelkit.testing import FrozenClock  # noqa: PLC0415
+
+    clock = FrozenClock(datetime(2026, 3, 2, 9, tzinfo=UTC))
+    store = MemoryStore()
+    ours = Pipeline(templates.temperature(), store=store, clock=clock)
+    other = Pipeline(templates.temperature(), store=store, clock=clock)
+    ours.capture("L1")
+
+    class Interloper:
+        done = False
+
+        def before_transition(self, lead, transition):
+            if not self.done:  # someone else moves the lead away and back, an hour later
+                self.done = True
+                clock.advance(hours=1)
+                other.fire("L1", "warm_up")
+                other.fire("L1", "cool", reason="went quiet")
+
+    ours.register(Interloper())
+    outcome = ours.fire("L1", "warm_up")  # conflicts, then retries at the clock's new time
+    assert outcome.transition.at == datetime(2026, 3, 2, 10, tzinfo=UTC)
+    assert [t.event for t in ours.history("L1")] == ["warm_up", "cool", "warm_up"]
+    assert clock.now() - timedelta(hours=1) == datetime(2026, 3, 2, 9, tzinfo=UTC)

@@ -46,7 +46,8 @@ def test_attribute_tables_agree_with_the_rules_one_by_one(
     """For any one-attribute rules and values (edges, NaN, huge ints, strings), the table path
     matches evaluating each rule's compiled closure, in points and in the ledger, every time."""
     model = ScoringModel([FitRule(when, points) for when, points in rules])
-    assert model._fast is not None and not model._fast.rest
+    assert model._fast is not None
+    assert not model._fast.rest
     for value in seen * 2:  # the second pass reads remembered values
         the_lead = lead({"n": value})
         score = model.score(the_lead, (), at=AT)
@@ -113,7 +114,8 @@ def test_fast_and_general_paths_give_the_same_score() -> None:
     general = ScoringModel([FitRule(w, p, group="a" if i % 2 else "b")
                             for i, (w, p) in enumerate(rules)],
                            [EngagementRule(5, kind="call")], half_life="30 days")
-    assert fast._fast is not None and general._fast is None
+    assert fast._fast is not None
+    assert general._fast is None
     tps = [Touchpoint("L1", "call", "phone", AT - timedelta(days=d)) for d in (1, 7, 45)]
     for attributes in ({"industry": "saas", "employees": 60, "role": "cto", "budget": 20000},
                        {"employees": math.nan, "role": "ceo"}, {}):
@@ -122,3 +124,37 @@ def test_fast_and_general_paths_give_the_same_score() -> None:
         assert (a.fit, a.engagement, a.total) == (b.fit, b.engagement, b.total)
         assert sorted(e.rule for e in a.ledger) == sorted(e.rule for e in b.ledger)
         assert isinstance(a.ledger[0], LedgerEntry)
+
+
+KINDS = ["email_open", "webinar", "call", "ad_click"]
+CHANNELS = ["email", "web", "phone"]
+engagement_rules = st.builds(
+    EngagementRule, st.integers(-50, 50),
+    kind=st.one_of(st.none(), st.sampled_from(KINDS)),
+    channel=st.one_of(st.none(), st.sampled_from(CHANNELS)),
+)
+touchpoints = st.lists(st.builds(
+    Touchpoint, st.just("L1"), st.sampled_from(KINDS), st.sampled_from(CHANNELS),
+    st.integers(-5, 90).map(lambda d: AT - timedelta(days=d, hours=d % 7)),
+    points=st.one_of(st.none(), st.none(), st.integers(-5, 5)),
+), max_size=8)
+
+
+@given(st.lists(engagement_rules, max_size=5), touchpoints,
+       st.sampled_from([None, "7 days", "1 month"]))
+def test_fast_engagement_matches_the_general_path(
+    rules: list[EngagementRule], tps: list[Touchpoint], half_life: str | None
+) -> None:
+    """First-match rules (remembered by kind, or by kind and channel), own points, later
+    touchpoints and decay give the same engagement and ledger lines on both paths."""
+    fit_one = [FitRule("n >= 1", 1)]
+    fit_two = [FitRule("n >= 1", 1), FitRule("n >= 2", 1, group="other")]
+    fast = ScoringModel(fit_one, rules, half_life=half_life)
+    general = ScoringModel(fit_two, rules, half_life=half_life)
+    assert fast._fast is not None
+    assert general._fast is None
+    for _ in range(2):  # cold, then warm caches
+        a = fast.score(lead({}), tps, at=AT)
+        b = general.score(lead({}), tps, at=AT)
+        assert a.engagement == b.engagement
+        assert a.ledger == b.ledger

@@ -42,7 +42,7 @@ class MemoryStore:
     def __init__(self) -> None:
         """An empty store."""
         self._lock = threading.RLock()
-        self._leads: dict[str, Lead] = {}
+        self._leads: dict[str, Lead] = {}  # never replaced: Pipeline.fire reads it, lock-free
         self._history: dict[str, list[Transition]] = {}
         self._touchpoints: dict[str, list[Touchpoint]] = {}
         # The streams: an item's position is its index + 1 (positions increase per stream).
@@ -54,8 +54,6 @@ class MemoryStore:
         self._outbox_keys: set[str] = set()
         self._outbox_ids = itertools.count(1)
         self._closed = False
-        # The lead with an id, or None: ``Pipeline.fire``'s lock-free read (see load).
-        self._peek = self._leads.get
 
     def _check_open(self) -> None:
         if self._closed:
@@ -100,7 +98,7 @@ class MemoryStore:
             if change.handoffs or change.outbox:
                 self._check_children(change, "", {}, set())
             self._apply(change)
-            self._leads[lead.id] = lead  # last: a lock-free load never sees a lead ahead of its rows
+            self._leads[lead.id] = lead  # last: see load
 
     def _commit_moves(
         self, lead: Lead, expected: int | None, transitions: tuple[Transition, ...],
@@ -108,10 +106,10 @@ class MemoryStore:
     ) -> bool:
         """Write *lead* and its *transitions* if the stored lead is at version *expected*.
 
-        The hot path of :meth:`commit` for a change with no touchpoint, handoff or outbox row,
-        also called directly by ``Pipeline.fire`` with values the funnel just built (so without
-        a ``Change``).  False, having written nothing, when the lead is not stored at that
-        version or the store is closed: :meth:`commit` then says why.
+        The hot path of :meth:`commit` for a change with no touchpoint, handoff or outbox row
+        (``Pipeline.fire`` itself uses :meth:`_commit_move`).  False, having written nothing,
+        when the lead is not stored at that version or the store is closed: :meth:`commit` then
+        takes the general path, which says why.
         """
         lead_id = lead.id
         lock = self._lock
@@ -135,7 +133,7 @@ class MemoryStore:
                 history = self._history[lead_id]
                 history.extend(transitions)
                 self._transition_log.extend(transitions)
-            self._leads[lead_id] = lead  # last: a lock-free load never sees a lead ahead of its rows
+            self._leads[lead_id] = lead  # last: see load
             return True
         finally:
             lock.release()
@@ -151,7 +149,7 @@ class MemoryStore:
         lock = self._lock
         lock.acquire()  # not ``with``: half the cost, and every move comes through here
         try:
-            if self._leads.get(lead_id) is not loaded or self._closed:
+            if self._leads[lead_id] is not loaded or self._closed:  # leads are never removed
                 return False
             if (lead.attributes is not loaded.attributes and lead.attributes) or (
                     transition.decision is not None):
@@ -159,7 +157,7 @@ class MemoryStore:
                                known=loaded.attributes)
             self._history[lead_id].append(transition)
             self._transition_log.append(transition)
-            self._leads[lead_id] = lead  # last: a lock-free load never sees a lead ahead of its rows
+            self._leads[lead_id] = lead  # last: see load
             return True
         finally:
             lock.release()

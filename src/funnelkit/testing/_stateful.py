@@ -18,7 +18,7 @@ from funnelkit._errors import (
     Veto,
 )
 from funnelkit._funnel import Funnel
-from funnelkit._handoff import Handoff, handoff_id
+from funnelkit._handoff import Handoff, handoff_id, turned_down_reason
 from funnelkit._touchpoint import Touchpoint
 from funnelkit.testing import _config
 from funnelkit.testing._clock import DEFAULT_START, FrozenClock
@@ -557,7 +557,9 @@ class FunnelStateMachine(RuleBasedStateMachine):
                     continue
                 previous = handoffs.get(handoff_id(lead_id, t.version - 1))
                 if (previous is not None and previous.status == "rejected"
-                        and previous.resolved_at == t.at and previous.reason == t.reason):
+                        and previous.resolved_at == t.at
+                        and previous.reason in (t.reason, turned_down_reason(
+                            t.event, t.target, t.reason))):
                     continue  # the move a rejection makes opens no new handoff
                 hid = handoff_id(lead_id, t.version)
                 h = handoffs.get(hid)
@@ -578,7 +580,9 @@ class FunnelStateMachine(RuleBasedStateMachine):
                                f"moved on to v{lead.version}", lead_id, history)
                 if h.status == "rejected":
                     after = by_version.get(h.version + 1)
-                    if not h.reason or after is None or after.reason != h.reason:
+                    if not h.reason or after is None or h.reason not in (
+                            after.reason, turned_down_reason(after.event, after.target,
+                                                             after.reason)):
                         self._fail(f"handoff {format_handoff(h)} was rejected, but the move "
                                    f"after it "
                                    f"does not carry its reason", lead_id, history)
