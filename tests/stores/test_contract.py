@@ -93,3 +93,16 @@ class TestSQLAlchemyOnMariaDB(_SQLAlchemyContract):
     @pytest.fixture
     def store(self, mariadb: Any, mariadb_prefix: str) -> Iterator[Store]:
         yield from self._open(mariadb.engine, prefix=mariadb_prefix, schema=None)
+
+
+def test_every_backend_refuses_an_unknown_handoff_status(tmp_path) -> None:
+    """MemoryStore and SQLiteStore both refuse a misspelt status filter instead of matching nothing."""
+    import pytest  # noqa: PLC0415
+
+    from funnelkit import InvalidInput  # noqa: PLC0415
+    from funnelkit.stores import MemoryStore, SQLiteStore  # noqa: PLC0415
+
+    for store in (MemoryStore(), SQLiteStore(tmp_path / "s.db")):
+        with pytest.raises(InvalidInput, match="pendng"):
+            store.handoffs(status="pendng")  # type: ignore[arg-type]
+        store.close()

@@ -12,7 +12,14 @@ import attrs
 from funnelkit._codec import check_storable
 from funnelkit._errors import AlreadyExists, ConcurrencyError, InvalidInput, NotFound, StorageError
 from funnelkit._time import require_aware
-from funnelkit.stores._protocol import Change, OutboxRow, check_claim, check_stream, check_worker
+from funnelkit.stores._protocol import (
+    Change,
+    OutboxRow,
+    check_claim,
+    check_handoff_query,
+    check_stream,
+    check_worker,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -317,8 +324,7 @@ class MemoryStore:
         due_before: datetime | None = None,
     ) -> list[Handoff]:
         """Handoffs matching every filter given, by due time (no due time last), then id."""
-        if due_before is not None:
-            require_aware(due_before, "due_before")
+        check_handoff_query(status, due_before)
         with self._lock:
             self._check_open()
             found = [

@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from funnelkit._errors import InvalidInput
-from funnelkit._handoff import Handoff, HandoffStatus
+from funnelkit._handoff import HANDOFF_STATUSES, Handoff, HandoffStatus
 from funnelkit._lead import Lead, Transition
 from funnelkit._time import require_aware
 from funnelkit._touchpoint import Touchpoint
@@ -306,6 +306,14 @@ def check_stream(after: object, since: object, limit: object) -> None:
         require_aware(since, "since")
     if limit is not None and (type(limit) is not int or limit < 0):
         raise InvalidInput(f"limit={limit!r} must be an int >= 0 or None for no limit")
+
+
+def check_handoff_query(status: object, due_before: object) -> None:
+    """Refuse bad :meth:`Store.handoffs` filters (shared by every backend)."""
+    if status is not None and status not in HANDOFF_STATUSES:
+        raise InvalidInput(f"status={status!r} must be one of {', '.join(HANDOFF_STATUSES)}")
+    if due_before is not None:
+        require_aware(due_before, "due_before")
 
 
 def check_worker(worker: object) -> None:

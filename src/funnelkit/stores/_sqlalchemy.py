@@ -17,13 +17,13 @@ from funnelkit._errors import (
     NotFound,
     StorageError,
 )
-from funnelkit._handoff import HANDOFF_STATUSES, Handoff, HandoffStatus
 from funnelkit._time import require_aware
 from funnelkit.stores import _schema as s
 from funnelkit.stores._protocol import (
     Change,
     OutboxRow,
     check_claim,
+    check_handoff_query,
     check_stream,
     check_worker,
 )
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Connection, Engine
 
+    from funnelkit._handoff import Handoff, HandoffStatus
     from funnelkit._lead import Lead, Transition
     from funnelkit._touchpoint import Touchpoint
 
@@ -660,8 +661,7 @@ class SQLAlchemyStore:
         due_before: datetime | None = None,
     ) -> list[Handoff]:
         """Handoffs matching every filter given, by due time (none last), then id; indexed."""
-        if status is not None and status not in HANDOFF_STATUSES:
-            raise InvalidInput(f"status={status!r} must be one of {', '.join(HANDOFF_STATUSES)}")
+        check_handoff_query(status, due_before)
         ho = self._handoffs
         stmt = sa.select(*self._handoff_cols)
         for column, value in ((ho.c.status, status), (ho.c.to_team, team),

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 from funnelkit._errors import AlreadyExists, ConcurrencyError, InvalidInput, NotFound, StorageError
-from funnelkit._handoff import HANDOFF_STATUSES, Handoff, HandoffStatus
 from funnelkit._time import require_aware
 from funnelkit.stores import _schema as s
 from funnelkit.stores._protocol import (
     Change,
     OutboxRow,
     check_claim,
+    check_handoff_query,
     check_stream,
     check_worker,
 )
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
     from datetime import datetime, timedelta
 
+    from funnelkit._handoff import Handoff, HandoffStatus
     from funnelkit._lead import Lead, Transition
     from funnelkit._touchpoint import Touchpoint
 
@@ -456,8 +457,7 @@ class SQLiteStore:
         due_before: datetime | None = None,
     ) -> list[Handoff]:
         """Handoffs matching every filter given, by due time (none last), then id; indexed."""
-        if status is not None and status not in HANDOFF_STATUSES:
-            raise InvalidInput(f"status={status!r} must be one of {', '.join(HANDOFF_STATUSES)}")
+        check_handoff_query(status, due_before)
         where, args = handoff_filters(status=status, team=team, assignee=assignee,
                                       lead_id=lead_id, due_before=due_before, mark="?")
         sql = (f"SELECT {_cols(s.HANDOFF_COLUMNS)} FROM {PREFIX}handoffs{where} "
