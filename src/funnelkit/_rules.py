@@ -476,9 +476,13 @@ class _Parser:
             self.leave()
             literal = _literal_number(exponent)
             if literal is not None and abs(literal) > LIMITS["max_exponent"]:
-                raise self.error(f"exponent {literal} is too large; the limit is "
+                shown = unparse(exponent) if literal == math.inf else literal
+                raise self.error(f"exponent {shown} is too large; the limit is "
                                  f"{LIMITS['max_exponent']}", tok)
-            return Pow(base, exponent, col=col)
+            node = Pow(base, exponent, col=col)
+            if _literal_number(node) == math.inf:  # constant, but too large to compute
+                raise self.error("the power is too large to compute", tok)
+            return node
         return base
 
     def primary(self) -> Node:
@@ -571,11 +575,24 @@ class _Parser:
 
 
 def _literal_number(node: Node) -> float | None:
+    """The value of a constant number expression (signs and powers folded), else None.
+
+    A constant power that breaks the limits folds to infinity, so the parser refuses it.
+    """
     if isinstance(node, Const) and not isinstance(node.value, str | bool):
         return node.value
     if isinstance(node, Unary):
         inner = _literal_number(node.operand)
         return None if inner is None else -inner if node.op == "-" else inner
+    if isinstance(node, Pow):
+        base, exponent = _literal_number(node.base), _literal_number(node.exponent)
+        if base is None or exponent is None:
+            return None
+        try:
+            value = _power(base, exponent)
+        except (RuleRuntimeError, ArithmeticError):
+            return math.inf
+        return value if isinstance(value, int | float) else None
     return None
 
 

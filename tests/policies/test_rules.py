@@ -370,3 +370,18 @@ def test_a_bare_number_score_reads_as_score() -> None:
     """A context score that is a plain number is `score`; its fit and engagement parts are unknown."""
     assert decide("score > 10", score=12).allowed
     assert decide("fit_score > 10", score=12).criteria[0].status == "unknown"
+
+
+@pytest.mark.parametrize("text", ["9 ** 9 ** 9 > 1", "(9 ** 64) ** 64 > 1", "2 ** (3 ** 5) > 1"])
+def test_huge_constant_powers_are_refused_when_the_rule_is_built(text: str) -> None:
+    """A constant power over the limits is a RuleSyntaxError at build time, not when a lead is judged."""
+    from funnelkit import RuleSyntaxError  # noqa: PLC0415
+
+    with pytest.raises(RuleSyntaxError, match="too large"):
+        rule(text)
+
+
+@pytest.mark.parametrize("text", ["2 ** 10 > 1", "budget ** 2 > 4", "2 ** -2 < 1", "(2 ** 3) ** 2 == 64"])
+def test_reasonable_powers_still_build(text: str) -> None:
+    """Powers within the limits, and powers of attributes, build as before."""
+    assert rule(text) is not None
