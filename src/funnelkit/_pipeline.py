@@ -156,7 +156,8 @@ def _checked_change(  # noqa: PLR0917 - mirrors Change's fields, positionally, o
     touchpoints: tuple[Touchpoint, ...], handoffs: tuple[Handoff, ...],
     outbox: tuple[OutboxMessage, ...],
 ) -> Change:
-    return Change(lead, expected, transitions, touchpoints, handoffs, outbox)
+    return Change(lead, expected, transitions, touchpoints=touchpoints, handoffs=handoffs,
+                  outbox=outbox)
 
 
 def _slot_setters() -> tuple[Any, ...] | None:
@@ -751,6 +752,12 @@ class Pipeline:
         """
         if errors not in ("raise", "collect"):
             raise InvalidInput(f"errors={errors!r} must be 'raise' or 'collect'")
+        given: object = items  # checked at run time: callers may pass anything
+        if not isinstance(given, Iterable) or isinstance(given, str | bytes | Mapping):
+            raise InvalidInput(
+                f"items={items!r} must be an iterable of (id, event) pairs or mappings of "
+                "fire's arguments"
+            )
         calls = [self._batch_item(i, raw) for i, raw in enumerate(items)]
         results: list[Outcome | FunnelError] = []
         planned: list[tuple[int, Change, _Step]] = []  # (index in results, change, step)

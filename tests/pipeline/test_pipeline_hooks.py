@@ -277,3 +277,24 @@ def test_a_retry_reads_the_clock_again_when_no_time_was_given() -> None:
     assert outcome.transition.at == datetime(2026, 3, 2, 10, tzinfo=UTC)
     assert [t.event for t in ours.history("L1")] == ["warm_up", "cool", "warm_up"]
     assert clock.now() - timedelta(hours=1) == datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+
+def test_fire_many_refuses_what_is_not_a_batch() -> None:
+    """fire_many(None) or fire_many('L1') is an InvalidInput naming the argument, not a TypeError."""
+    from funnelkit import InvalidInput, Pipeline, templates  # noqa: PLC0415
+    from funnelkit.stores import MemoryStore  # noqa: PLC0415
+
+    pipeline = Pipeline(templates.inbound(), store=MemoryStore())
+    for bad in (None, "L1", {"id": "L1"}):
+        with pytest.raises(InvalidInput, match="must be an iterable"):
+            pipeline.fire_many(bad)  # type: ignore[arg-type]
+
+
+def test_an_unknown_lead_says_what_to_do() -> None:
+    """NotFound for a lead id names it and says to check the id or capture the lead."""
+    from funnelkit import NotFound, Pipeline, templates  # noqa: PLC0415
+    from funnelkit.stores import MemoryStore  # noqa: PLC0415
+
+    pipeline = Pipeline(templates.inbound(), store=MemoryStore())
+    with pytest.raises(NotFound, match="no lead 'ghost'.*capture the lead first"):
+        pipeline.fire("ghost", "convert")

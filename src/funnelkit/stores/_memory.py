@@ -19,6 +19,8 @@ from funnelkit.stores._protocol import (
     check_handoff_query,
     check_stream,
     check_worker,
+    no_handoff,
+    no_lead,
 )
 
 if TYPE_CHECKING:
@@ -74,7 +76,7 @@ class MemoryStore:
             lead = self._leads[lead_id]
         except (KeyError, TypeError):
             self._check_open()
-            raise NotFound(f"no lead {lead_id!r} in this store") from None
+            raise no_lead(lead_id) from None
         if self._closed:
             self._check_open()
         return lead
@@ -96,7 +98,7 @@ class MemoryStore:
                     raise AlreadyExists(
                         f"lead {lead.id!r} exists already; load it instead of creating it")
             elif stored is None:
-                raise NotFound(f"no lead {lead.id!r} in this store")
+                raise no_lead(lead.id)
             elif stored.version != change.expected_version:
                 raise ConcurrencyError(
                     f"lead {lead.id!r} is at version {stored.version}, not "
@@ -312,7 +314,7 @@ class MemoryStore:
             try:
                 return self._handoffs[handoff_id]
             except (KeyError, TypeError):
-                raise NotFound(f"no handoff {handoff_id!r} in this store") from None
+                raise no_handoff(handoff_id) from None
 
     def handoffs(
         self,

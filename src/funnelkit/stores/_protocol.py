@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from funnelkit._errors import InvalidInput
+from funnelkit._errors import InvalidInput, NotFound
 from funnelkit._handoff import HANDOFF_STATUSES, Handoff, HandoffStatus
 from funnelkit._lead import Lead, Transition
 from funnelkit._time import require_aware
@@ -134,11 +134,11 @@ class Change:
     transitions: tuple[Transition, ...] = attrs.field(
         default=(), converter=_transitions, validator=_tuple_of(Transition))
     touchpoints: tuple[Touchpoint, ...] = attrs.field(
-        default=(), converter=_touchpoints, validator=_tuple_of(Touchpoint))
+        default=(), kw_only=True, converter=_touchpoints, validator=_tuple_of(Touchpoint))
     handoffs: tuple[Handoff, ...] = attrs.field(
-        default=(), converter=_handoffs, validator=_tuple_of(Handoff))
+        default=(), kw_only=True, converter=_handoffs, validator=_tuple_of(Handoff))
     outbox: tuple[OutboxMessage, ...] = attrs.field(
-        default=(), converter=_messages, validator=_tuple_of(OutboxMessage))
+        default=(), kw_only=True, converter=_messages, validator=_tuple_of(OutboxMessage))
 
     def __attrs_post_init__(self) -> None:
         """Check that the parts belong together (one lead, contiguous versions)."""
@@ -306,6 +306,20 @@ def check_stream(after: object, since: object, limit: object) -> None:
         require_aware(since, "since")
     if limit is not None and (type(limit) is not int or limit < 0):
         raise InvalidInput(f"limit={limit!r} must be an int >= 0 or None for no limit")
+
+
+def no_lead(lead_id: object, where: str = "") -> NotFound:
+    """The error every backend raises for a lead id it does not have."""
+    place = f" ({where})" if where else ""
+    return NotFound(f"no lead {lead_id!r} in this store{place}; check the id, or capture the "
+                    "lead first")
+
+
+def no_handoff(handoff_id: object, where: str = "") -> NotFound:
+    """The error every backend raises for a handoff id it does not have."""
+    place = f" ({where})" if where else ""
+    return NotFound(f"no handoff {handoff_id!r} in this store{place}; list them with "
+                    "handoffs(...) to find its id")
 
 
 def check_handoff_query(status: object, due_before: object) -> None:

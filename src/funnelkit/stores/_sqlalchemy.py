@@ -26,6 +26,8 @@ from funnelkit.stores._protocol import (
     check_handoff_query,
     check_stream,
     check_worker,
+    no_handoff,
+    no_lead,
 )
 from funnelkit.stores._sqlite import _Batch, _Retry, _Rows
 
@@ -456,10 +458,10 @@ class SQLAlchemyStore:
     def load(self, lead_id: str) -> Lead:
         """The lead with this id; :class:`~funnelkit.NotFound` if there is none."""
         if not isinstance(lead_id, str):
-            raise NotFound(f"no lead {lead_id!r} in this store")
+            raise no_lead(lead_id)
         row = self._read(lambda conn: conn.execute(self._select_lead, {"key": lead_id}).first())
         if row is None:
-            raise NotFound(f"no lead {lead_id!r} in this store ({self._where()})")
+            raise no_lead(lead_id, str(self._where()))
         return s.decode_lead(tuple(row))
 
     def commit(self, change: Change) -> None:
@@ -570,7 +572,7 @@ class SQLAlchemyStore:
         def work(conn: Connection) -> list[Any]:
             rows = [tuple(r) for r in conn.execute(self._select_history, {"key": lead_id})]
             if not rows and not self._lead_exists(conn, lead_id):
-                raise NotFound(f"no lead {lead_id!r} in this store ({self._where()})")
+                raise no_lead(lead_id, str(self._where()))
             return rows
 
         return [s.decode_transition(r) for r in self._read(work)]
@@ -580,7 +582,7 @@ class SQLAlchemyStore:
         def work(conn: Connection) -> list[Any]:
             rows = [tuple(r) for r in conn.execute(self._select_touchpoints, {"key": lead_id})]
             if not rows and not self._lead_exists(conn, lead_id):
-                raise NotFound(f"no lead {lead_id!r} in this store ({self._where()})")
+                raise no_lead(lead_id, str(self._where()))
             return rows
 
         return [s.decode_touchpoint(r) for r in self._read(work)]
@@ -648,7 +650,7 @@ class SQLAlchemyStore:
         row = self._read(
             lambda conn: conn.execute(self._select_handoff, {"key": handoff_id}).first())
         if row is None:
-            raise NotFound(f"no handoff {handoff_id!r} in this store ({self._where()})")
+            raise no_handoff(handoff_id, str(self._where()))
         return s.decode_handoff(tuple(row))
 
     def handoffs(

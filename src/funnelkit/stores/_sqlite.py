@@ -22,6 +22,8 @@ from funnelkit.stores._protocol import (
     check_handoff_query,
     check_stream,
     check_worker,
+    no_handoff,
+    no_lead,
 )
 
 if TYPE_CHECKING:
@@ -326,7 +328,7 @@ class SQLiteStore:
         """The lead with this id; :class:`~funnelkit.NotFound` if there is none."""
         row = self._read(lambda db: db.execute(self._sql.select_lead, (lead_id,)).fetchone())
         if row is None:
-            raise NotFound(f"no lead {lead_id!r} in this store ({self.path})")
+            raise no_lead(lead_id, str(self.path))
         return s.decode_lead(row)
 
     def commit(self, change: Change) -> None:
@@ -367,7 +369,7 @@ class SQLiteStore:
                 f"SELECT {_cols(s.TRANSITION_COLUMNS)} FROM {PREFIX}transitions "
                 f"WHERE lead_id = ? ORDER BY version", (lead_id,)).fetchall()
             if not rows and db.execute(self._sql.lead_version, (lead_id,)).fetchone() is None:
-                raise NotFound(f"no lead {lead_id!r} in this store ({self.path})")
+                raise no_lead(lead_id, str(self.path))
             return rows
         return [s.decode_transition(r) for r in self._read(work)]
 
@@ -378,7 +380,7 @@ class SQLiteStore:
                 f"SELECT {_cols(s.TOUCHPOINT_COLUMNS)} FROM {PREFIX}touchpoints "
                 f"WHERE lead_id = ? ORDER BY at_us, position", (lead_id,)).fetchall()
             if not rows and db.execute(self._sql.lead_version, (lead_id,)).fetchone() is None:
-                raise NotFound(f"no lead {lead_id!r} in this store ({self.path})")
+                raise no_lead(lead_id, str(self.path))
             return rows
         return [s.decode_touchpoint(r) for r in self._read(work)]
 
@@ -444,7 +446,7 @@ class SQLiteStore:
             f"SELECT {_cols(s.HANDOFF_COLUMNS)} FROM {PREFIX}handoffs WHERE id = ?",
             (handoff_id,)).fetchone())
         if row is None:
-            raise NotFound(f"no handoff {handoff_id!r} in this store ({self.path})")
+            raise no_handoff(handoff_id, str(self.path))
         return s.decode_handoff(row)
 
     def handoffs(
