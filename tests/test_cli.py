@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -94,3 +95,15 @@ def test_demo_refuses_to_overwrite_a_file(tmp_path: Path, capsys: pytest.Capture
     assert main(["demo", "--leads", "5", "--db", str(path)]) == 2
     assert "exists" in capsys.readouterr().err
     assert path.read_bytes() == b"not mine"
+
+
+def test_demo_stops_quietly_when_its_reader_goes_away() -> None:
+    """`funnelkit demo | head -1`: no traceback when the reader closes the pipe early."""
+    if shutil.which("head") is None or shutil.which("sh") is None:
+        pytest.skip("needs a POSIX shell and head")
+    command = f"{shlex.quote(sys.executable)} -m funnelkit demo --leads 200 | head -1"
+    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.stdout.startswith("funnelkit demo:")
+    assert "Traceback" not in done.stderr
+    assert "BrokenPipeError" not in done.stderr

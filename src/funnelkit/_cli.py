@@ -8,6 +8,7 @@ they got, how sales answered marketing's handoffs, and why it rejected leads, by
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -159,3 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FunnelError as exc:
         sys.stderr.write(f"funnelkit: {exc}\n")
         return 1
+    except BrokenPipeError:
+        # The reader went away (`funnelkit demo | head`): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
