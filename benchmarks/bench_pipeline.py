@@ -4,7 +4,7 @@ Each lead of the inbound template makes the same four unguarded moves (convert, 
 nurture, recycle) in both runs; the pure run keeps the lead in a local variable, the pipeline
 run loads and commits it through the store.  The goal (issue 4): the pipeline costs at most 2x the
 pure core.  Also measured: the store's own floor (one load + one commit of a prebuilt change, and
-the MemoryStore's ``_commit_move`` that ``Pipeline.fire`` uses instead of a ``Change``), and the
+the MemoryStore's ``commit_move`` that ``Pipeline.fire`` uses instead of a ``Change``), and the
 pipeline with an ``after_transition`` hook registered (an outbox row per move, delivered).
 Timings are CPU time (``time.process_time``), the arms interleaved, best of R: the machines are
 shared and noisy.
@@ -72,7 +72,7 @@ def bench_pipeline(funnel, n_leads: int, *, hook: bool = False) -> float:
 def bench_store_floor(funnel, n_leads: int, *, checked: bool | None) -> float:
     """One load and one commit per move of changes built beforehand: what any pipeline pays.
 
-    ``checked=None``: no Change, the MemoryStore's ``_commit_move`` (Pipeline.fire's hot path).
+    ``checked=None``: no Change, the MemoryStore's ``commit_move`` (Pipeline.fire's hot path).
     """
     store = MemoryStore()
     ats = _times(n_leads)
@@ -93,12 +93,12 @@ def bench_store_floor(funnel, n_leads: int, *, checked: bool | None) -> float:
 
     load, commit = store.load, store.commit
     if checked is None:
-        move = store._commit_move
+        move = store.commit_move
         gc.collect()
         t0 = time.process_time()
         for lead_id, steps in plans:
             for _version, lead, ts in steps:
-                move(lead_id, load(lead_id), lead, ts[0])
+                move(load(lead_id), lead, ts[0])
         return time.process_time() - t0
     gc.collect()
     t0 = time.process_time()
@@ -126,7 +126,7 @@ def main() -> None:
             funnel, args.leads, checked=True),
         "store floor: load + commit(prebuilt change)": lambda: bench_store_floor(
             funnel, args.leads, checked=False),
-        "store floor: load + _commit_move (fire's path)": lambda: bench_store_floor(
+        "store floor: load + commit_move (fire's path)": lambda: bench_store_floor(
             funnel, args.leads, checked=None),
     }
     for _ in range(args.repeat):  # interleaved, best of R: the machines are shared and noisy
@@ -137,7 +137,7 @@ def main() -> None:
     for name, seconds in best.items():
         print(f"  {name:52s} {seconds / moves * 1e6:7.2f} us/move  {seconds / pure:5.2f}x pure")
     own = (best["pipeline.fire (MemoryStore, no hooks)"] - pure
-           - best["store floor: load + _commit_move (fire's path)"])
+           - best["store floor: load + commit_move (fire's path)"])
     label = "pipeline's own work = no hooks - pure - fire's floor"
     print(f"  {label:52s} {own / moves * 1e6:7.2f} us/move  {own / pure:5.2f}x pure")
 

@@ -491,6 +491,7 @@ class Funnel:
                 if row.target not in seen:
                     seen.add(row.target)
                     queue.append(row.target)
+        events = self._event_names()
         for name, position in order.items():
             stage = self.stages[position]
             path = f"stages[{position}]"
@@ -507,7 +508,7 @@ class Funnel:
                     "outcome 'won' or 'lost'"),
                 ))
             stall_event: object = stage.stall_event
-            if isinstance(stall_event, str) and stall_event in self._event_names() and (
+            if isinstance(stall_event, str) and stall_event in events and (
                 stall_event not in table[name]
             ):
                 problems.append((

@@ -40,7 +40,6 @@ from funnelkit._replay import ReplayReport, replay_store
 from funnelkit._routing import Router
 from funnelkit._time import Duration, parse_duration, require_aware
 from funnelkit._touchpoint import Touchpoint
-from funnelkit.stores._memory import MemoryStore
 from funnelkit.stores._protocol import Change, OutboxMessage, OutboxRow, Store
 
 __all__ = ["Clock", "Delivery", "Pipeline", "Scorer", "SweepReport", "SystemClock"]
@@ -193,18 +192,6 @@ def _fast_change(  # noqa: PLR0917 - mirrors Change's fields, positionally, on t
 
 
 _make_change = _fast_change if _SETTERS is not None else _checked_change
-
-
-class _Loader:
-    """``loader[id]`` is ``store.load(id)``: how fire reads a store other than a MemoryStore."""
-
-    __slots__ = ("_load",)
-
-    def __init__(self, store: Store) -> None:
-        self._load = store.load
-
-    def __getitem__(self, lead_id: str) -> Lead:
-        return self._load(lead_id)
 
 
 class _Workload(Mapping[str, int]):
@@ -408,21 +395,19 @@ class Pipeline:
     def store(self, store: Store) -> None:
         self._store = store
         self._no_handoff: dict[str, int] = {}  # lead id -> a version known to have no handoff
-        # fire's hot path reads with ``_leads[id]`` and writes a move with ``_commit_move(id,
-        # loaded, lead, transition)``, which says False (having written nothing) on a conflict.
-        # A MemoryStore whose load and commit are its own is read from its dict (no lock, see
-        # MemoryStore.load) and takes the move without a Change (building one is most of what
-        # a move costs there); any other store is read with load and gets a Change.
-        self._leads: Any = _Loader(store)
+        self._load = store.load
+        # fire's hot path writes a move with ``_commit_move(loaded, lead, transition)``, which
+        # says False (having written nothing) on a conflict: the store's own optional
+        # ``commit_move`` (see Store) when its class defines it beside its ``commit``, else a
+        # Change committed through ``commit``.
         self._commit_move: Any = self._commit_change
-        if (isinstance(store, MemoryStore) and type(store).commit is MemoryStore.commit
-                and type(store).load is MemoryStore.load):
-            self._leads = store._leads  # the same package
-            self._commit_move = store._commit_move
+        mro = type(store).__mro__
+        commit_owner = next((c for c in mro if "commit" in vars(c)), None)
+        move_owner = next((c for c in mro if "commit_move" in vars(c)), None)
+        if move_owner is not None and move_owner is commit_owner:
+            self._commit_move = store.commit_move  # type: ignore[attr-defined]
 
-    def _commit_change(
-        self, lead_id: str, loaded: Lead, lead: Lead, transition: Transition,  # noqa: ARG002
-    ) -> bool:
+    def _commit_change(self, loaded: Lead, lead: Lead, transition: Transition) -> bool:
         self._store.commit(_make_change(lead, loaded.version, (transition,), (), (), ()))
         return True
 
@@ -663,10 +648,7 @@ class Pipeline:
         fixed_at = at is not None  # a time from the clock is read again on every retry
         if at is None:
             at = self._now()
-        try:
-            lead = self._leads[id]
-        except (KeyError, TypeError):  # no such lead, or not an id: load says so
-            lead = self._store.load(id)
+        lead = self._load(id)
         try:
             flags = self._hot[lead.stage][event]
         except KeyError:  # not a hot-path move (or a stage the funnel lacks: _fire says so)
@@ -682,7 +664,7 @@ class Pipeline:
                 outcome = self._pure_fire(lead, event, at=at, actor=actor, reason=reason)
             new_lead = outcome.lead
             try:
-                if not self._commit_move(id, lead, new_lead, outcome.transition):
+                if not self._commit_move(lead, new_lead, outcome.transition):
                     # The stored lead changed meanwhile: commit says how (ConcurrencyError).
                     self._store.commit(_make_change(new_lead, lead.version, (outcome.transition,),
                                                     (), (), ()))

@@ -43,10 +43,10 @@ def _contents(store: MemoryStore) -> tuple[Any, ...]:
 
 
 def test_the_hot_path_writes_what_a_change_writes() -> None:
-    """A MemoryStore moved through _commit_move ends up equal to one moved by Change commits."""
+    """A MemoryStore moved through commit_move ends up equal to one moved by Change commits."""
     fast, counted = MemoryStore(), _CommitCounting()
     fast_pipeline, counted_pipeline = _run(fast), _run(counted)
-    assert fast_pipeline._commit_move == fast._commit_move
+    assert fast_pipeline._commit_move == fast.commit_move
     assert counted_pipeline._commit_move == counted_pipeline._commit_change
     assert len(counted.changes) == 1 + len(EVENTS)  # a subclass's commit sees every move
     assert _contents(fast) == _contents(counted)
@@ -54,7 +54,7 @@ def test_the_hot_path_writes_what_a_change_writes() -> None:
 
 
 def test_a_store_with_its_own_load_is_read_with_it() -> None:
-    """A MemoryStore subclass overriding load is read through load, not its dict."""
+    """A MemoryStore subclass overriding load is read through its load."""
     loads: list[str] = []
 
     class Counting(MemoryStore):
@@ -89,15 +89,15 @@ def test_a_conflict_on_the_hot_path_is_retried_on_a_fresh_load() -> None:
     rival = Pipeline(templates.inbound(), store=store, clock=Clock())
     pipeline.capture("L1")
     pipeline.fire("L1", "convert")
-    real = store._commit_move
+    real = store.commit_move
     races = [1]
 
-    def racing(lead_id: str, loaded: Any, lead: Any, transition: Any) -> bool:
+    def racing(loaded: Any, lead: Any, transition: Any) -> bool:
         if races[0]:  # a rival moves the lead away and back: our move is still valid
             races[0] -= 1
-            rival.fire(lead_id, "nurture")
-            rival.fire(lead_id, "recycle", reason="race")
-        return real(lead_id, loaded, lead, transition)
+            rival.fire(lead.id, "nurture")
+            rival.fire(lead.id, "recycle", reason="race")
+        return real(loaded, lead, transition)
 
     pipeline._commit_move = racing
     with pytest.raises(ConcurrencyError):
@@ -110,7 +110,7 @@ def test_a_conflict_on_the_hot_path_is_retried_on_a_fresh_load() -> None:
 
 
 def test_the_hot_path_checks_new_attributes_and_decisions() -> None:
-    """_commit_move refuses a lead whose new attributes cannot be stored; nothing is written."""
+    """commit_move refuses a lead whose new attributes cannot be stored; nothing is written."""
     store = MemoryStore()
     funnel = templates.inbound()
     at = datetime(2026, 3, 2, tzinfo=UTC)
@@ -119,11 +119,11 @@ def test_the_hot_path_checks_new_attributes_and_decisions() -> None:
     moved = funnel.fire(lead, "convert", at=at)
     bad = moved.lead.evolve(attributes={"when": object()})
     with pytest.raises(InvalidInput):
-        store._commit_move("L1", lead, bad, moved.transition)
+        store.commit_move(lead, bad, moved.transition)
     assert store.load("L1") is lead
     assert store.history("L1") == []
-    assert not store._commit_move("L1", moved.lead, moved.lead, moved.transition)  # not loaded
-    assert store._commit_move("L1", lead, moved.lead, moved.transition)
+    assert not store.commit_move(moved.lead, moved.lead, moved.transition)  # not loaded
+    assert store.commit_move(lead, moved.lead, moved.transition)
     assert store.load("L1") is moved.lead
 
 

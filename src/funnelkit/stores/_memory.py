@@ -116,7 +116,7 @@ class MemoryStore:
         """Write *lead* and its *transitions* if the stored lead is at version *expected*.
 
         The hot path of :meth:`commit` for a change with no touchpoint, handoff or outbox row
-        (``Pipeline.fire`` itself uses :meth:`_commit_move`).  False, having written nothing,
+        (``Pipeline.fire`` itself uses :meth:`commit_move`).  False, having written nothing,
         when the lead is not stored at that version or the store is closed: :meth:`commit` then
         takes the general path, which says why.
         """
@@ -147,14 +147,28 @@ class MemoryStore:
         finally:
             lock.release()
 
-    def _commit_move(self, lead_id: str, loaded: Lead, lead: Lead, transition: Transition) -> bool:
-        """``Pipeline.fire``'s hot path: one move, passed as the funnel built it (no ``Change``).
+    def commit_move(self, loaded: Lead, lead: Lead, transition: Transition) -> bool:
+        """Write one move as the funnel built it, without a ``Change`` (the optional fast path).
 
         Writes *lead* (the lead *loaded* moved by *transition*) if the stored lead is still the
-        very object *loaded*, which is the version guard made cheaper (the same object, the same
-        version); False, having written nothing, otherwise: the caller then commits a ``Change``,
-        which is guarded by the version and says what is wrong.
+        very object *loaded*: the version guard made cheaper, and stricter (any change since the
+        load, a move or not, is a conflict).  False, having written nothing, otherwise: the
+        caller then commits a ``Change``, which is guarded by the version and says what is wrong.
+
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import templates
+        >>> from funnelkit.stores import Change
+        >>> funnel, store = templates.inbound(), MemoryStore()
+        >>> at = datetime(2026, 3, 2, tzinfo=timezone.utc)
+        >>> store.commit(Change(funnel.new_lead("L1", at=at), expected_version=None))
+        >>> loaded = store.load("L1")
+        >>> moved = funnel.fire(loaded, "convert", at=at)
+        >>> store.commit_move(loaded, moved.lead, moved.transition)
+        True
+        >>> store.commit_move(loaded, moved.lead, moved.transition)  # no longer the stored lead
+        False
         """
+        lead_id = lead.id
         lock = self._lock
         lock.acquire()  # not ``with``: half the cost, and every move comes through here
         try:

@@ -201,6 +201,13 @@ class Store(Protocol):
     other).  Stores that have it let ``Pipeline.fire_many`` batch; callers look it up with
     ``getattr(store, "commit_many", None)`` and fall back to one :meth:`commit` per change.
 
+    Optional: ``commit_move(loaded: Lead, lead: Lead, transition: Transition) -> bool`` writes
+    one move (``lead`` is ``loaded`` moved by ``transition``) when the stored lead is still the
+    one loaded, and answers False, having written nothing, otherwise.  It must write what
+    ``commit(Change(lead, loaded.version, [transition]))`` would; ``Pipeline.fire`` uses it for
+    moves with no hook, handoff or outbox row when the store's class defines it beside its own
+    ``commit`` (a subclass that overrides only ``commit`` keeps getting ``Change`` commits).
+
     >>> from funnelkit.stores import MemoryStore
     >>> isinstance(MemoryStore(), Store)
     True

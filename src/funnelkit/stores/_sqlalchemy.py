@@ -567,25 +567,24 @@ class SQLAlchemyStore:
     def _lead_exists(self, conn: Connection, lead_id: str) -> bool:
         return conn.execute(self._lead_version, {"key": lead_id}).first() is not None
 
-    def history(self, lead_id: str) -> list[Transition]:
-        """The lead's transitions, oldest first."""
+    def _lead_rows(self, stmt: Any, lead_id: str) -> list[Any]:
+        """The rows *stmt* selects for one lead; NotFound when there are none and no such lead."""
         def work(conn: Connection) -> list[Any]:
-            rows = [tuple(r) for r in conn.execute(self._select_history, {"key": lead_id})]
+            rows = [tuple(r) for r in conn.execute(stmt, {"key": lead_id})]
             if not rows and not self._lead_exists(conn, lead_id):
                 raise no_lead(lead_id, str(self._where()))
             return rows
 
-        return [s.decode_transition(r) for r in self._read(work)]
+        return self._read(work)
+
+    def history(self, lead_id: str) -> list[Transition]:
+        """The lead's transitions, oldest first."""
+        return [s.decode_transition(r) for r in self._lead_rows(self._select_history, lead_id)]
 
     def touchpoints(self, lead_id: str) -> list[Touchpoint]:
         """The lead's touchpoints by time."""
-        def work(conn: Connection) -> list[Any]:
-            rows = [tuple(r) for r in conn.execute(self._select_touchpoints, {"key": lead_id})]
-            if not rows and not self._lead_exists(conn, lead_id):
-                raise no_lead(lead_id, str(self._where()))
-            return rows
-
-        return [s.decode_touchpoint(r) for r in self._read(work)]
+        rows = self._lead_rows(self._select_touchpoints, lead_id)
+        return [s.decode_touchpoint(r) for r in rows]
 
     def leads(self, *, stage: str | None = None) -> Iterator[Lead]:
         """Every lead (in one stage when *stage* is given), in id order, read page by page."""

@@ -362,27 +362,26 @@ class SQLiteStore:
 
     # -- reads ------------------------------------------------------------------------------
 
-    def history(self, lead_id: str) -> list[Transition]:
-        """The lead's transitions, oldest first."""
+    def _lead_rows(self, sql: str, lead_id: str) -> list[Any]:
+        """The rows *sql* selects for one lead; NotFound when there are none and no such lead."""
         def work(db: sqlite3.Connection) -> list[Any]:
-            rows = db.execute(
-                f"SELECT {_cols(s.TRANSITION_COLUMNS)} FROM {PREFIX}transitions "
-                f"WHERE lead_id = ? ORDER BY version", (lead_id,)).fetchall()
+            rows = db.execute(sql, (lead_id,)).fetchall()
             if not rows and db.execute(self._sql.lead_version, (lead_id,)).fetchone() is None:
                 raise no_lead(lead_id, str(self.path))
             return rows
-        return [s.decode_transition(r) for r in self._read(work)]
+        return self._read(work)
+
+    def history(self, lead_id: str) -> list[Transition]:
+        """The lead's transitions, oldest first."""
+        sql = (f"SELECT {_cols(s.TRANSITION_COLUMNS)} FROM {PREFIX}transitions "
+               f"WHERE lead_id = ? ORDER BY version")
+        return [s.decode_transition(r) for r in self._lead_rows(sql, lead_id)]
 
     def touchpoints(self, lead_id: str) -> list[Touchpoint]:
         """The lead's touchpoints by time."""
-        def work(db: sqlite3.Connection) -> list[Any]:
-            rows = db.execute(
-                f"SELECT {_cols(s.TOUCHPOINT_COLUMNS)} FROM {PREFIX}touchpoints "
-                f"WHERE lead_id = ? ORDER BY at_us, position", (lead_id,)).fetchall()
-            if not rows and db.execute(self._sql.lead_version, (lead_id,)).fetchone() is None:
-                raise no_lead(lead_id, str(self.path))
-            return rows
-        return [s.decode_touchpoint(r) for r in self._read(work)]
+        sql = (f"SELECT {_cols(s.TOUCHPOINT_COLUMNS)} FROM {PREFIX}touchpoints "
+               f"WHERE lead_id = ? ORDER BY at_us, position")
+        return [s.decode_touchpoint(r) for r in self._lead_rows(sql, lead_id)]
 
     def leads(self, *, stage: str | None = None) -> Iterator[Lead]:
         """Every lead (in one stage when *stage* is given), in id order, read page by page."""
