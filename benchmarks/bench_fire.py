@@ -23,6 +23,13 @@ Contenders:
   ``Machine(model=[...])``, on ``--bound`` leads (default 10,000; binding 100,000 takes minutes).
   The binding time is printed too.
 
+Floors (``--floors``): what the four values a guarded ``fire`` returns or hands its policy (the
+new ``Lead``, the ``Transition``, the ``Outcome`` and the policy's ``Context``) cost on their own,
+with no check at all, in three representations: funnelkit's tuple records built as ``fire`` builds
+them (``tuple.__new__``), the same records built through the type call, and plain slotted objects
+(fast, but mutable: assignment does not raise, which the API forbids).  They show how much of the
+baseline's speed the API's immutable results leave, whatever ``fire`` checks.
+
 Memory: ``--memory-leads`` leads (default 1,000,000) made with ``funnel.new_lead``, each with its own
 id and capture time, measured with ``tracemalloc``.
 
@@ -167,6 +174,139 @@ def run_funnelkit(funnel: Funnel, n: int) -> tuple[float, list[Any]]:
     return seconds, log
 
 
+class _Rec(tuple):  # type: ignore[type-arg]
+    __slots__ = ()
+
+
+class _FloorLead(_Rec):
+    __slots__ = ()
+
+
+class _FloorTransition(_Rec):
+    __slots__ = ()
+
+
+class _FloorOutcome(_Rec):
+    __slots__ = ()
+
+
+class _FloorContext(_Rec):
+    __slots__ = ()
+
+
+class _SlotLead:
+    __slots__ = ("attributes", "created_at", "id", "owner", "source", "stage",
+                 "stage_entered_at", "updated_at", "version")
+
+
+class _SlotTransition:
+    __slots__ = ("actor", "at", "decision", "event", "lead_id", "reason", "source", "target",
+                 "version")
+
+
+class _SlotOutcome:
+    __slots__ = ("lead", "team_change", "transition")
+
+
+class _SlotContext:
+    __slots__ = ("at", "data", "funnel", "score", "touchpoints")
+
+
+def _floor_table() -> dict[str, dict[str, tuple[str, Callable[..., Decision], None]]]:
+    table: dict[str, dict[str, tuple[str, Callable[..., Decision], None]]] = {}
+    for i in range(9):
+        table[STAGES[i]] = {"advance": (STAGES[i + 1], guard, None)}
+    table[STAGES[9]] = {"win": ("won", guard, None)}
+    return table
+
+
+def run_floor(n: int, kind: str) -> tuple[float, list[Any]]:
+    """The four values of a guarded move and nothing else: no check, no error path."""
+    table = _floor_table()
+    new = tuple.__new__
+    no_data: dict[str, Any] = {}
+
+    def fire_new(lead: Any, event: str, *, at: datetime) -> Any:
+        lead_id, stage, version, attrs, source, owner, created, entered, _ = (
+            tuple.__iter__(lead))
+        target, policy, team_change = table[stage][event]
+        decision = policy(lead, new(_FloorContext, (at, (), None, no_data, None)))
+        version += 1
+        return new(_FloorOutcome, (
+            new(_FloorLead, (lead_id, target, version, attrs, source, owner, created,
+                             entered if target == stage else at, at)),
+            new(_FloorTransition, (lead_id, event, stage, target, at, None, None, decision,
+                                   version)),
+            team_change))
+
+    def fire_call(lead: Any, event: str, *, at: datetime) -> Any:
+        lead_id, stage, version, attrs, source, owner, created, entered, _ = (
+            tuple.__iter__(lead))
+        target, policy, team_change = table[stage][event]
+        decision = policy(lead, _FloorContext((at, (), None, no_data, None)))
+        version += 1
+        return _FloorOutcome((
+            _FloorLead((lead_id, target, version, attrs, source, owner, created,
+                        entered if target == stage else at, at)),
+            _FloorTransition((lead_id, event, stage, target, at, None, None, decision, version)),
+            team_change))
+
+    obj = object.__new__
+
+    def fire_slots(lead: Any, event: str, *, at: datetime) -> Any:
+        stage = lead.stage
+        target, policy, team_change = table[stage][event]
+        ctx = obj(_SlotContext)
+        ctx.at, ctx.touchpoints, ctx.funnel, ctx.data, ctx.score = at, (), None, no_data, None
+        decision = policy(lead, ctx)
+        new_lead = obj(_SlotLead)
+        new_lead.id, new_lead.stage, new_lead.version = lead.id, target, lead.version + 1
+        new_lead.attributes, new_lead.source, new_lead.owner = (
+            lead.attributes, lead.source, lead.owner)
+        new_lead.created_at, new_lead.updated_at = lead.created_at, at
+        new_lead.stage_entered_at = lead.stage_entered_at if target == stage else at
+        t = obj(_SlotTransition)
+        t.lead_id, t.event, t.source, t.target, t.at = lead.id, event, stage, target, at
+        t.actor, t.reason, t.decision, t.version = None, None, decision, new_lead.version
+        outcome = obj(_SlotOutcome)
+        outcome.lead, outcome.transition, outcome.team_change = new_lead, t, team_change
+        return outcome
+
+    if kind == "slots":
+        leads: list[Any] = []
+        for i in range(n):
+            lead = obj(_SlotLead)
+            lead.id, lead.stage, lead.version, lead.attributes = f"L{i}", "s0", 0, no_data
+            lead.source = lead.owner = None
+            lead.created_at = lead.stage_entered_at = lead.updated_at = START
+            leads.append(lead)
+        fire = fire_slots
+    else:
+        leads = [new(_FloorLead, (f"L{i}", "s0", 0, no_data, None, None, START, START, START))
+                 for i in range(n)]
+        fire = fire_new if kind == "new" else fire_call
+    log: list[Any] = []
+
+    def work() -> None:
+        append = log.append
+        item = tuple.__getitem__
+        for step in range(MOVES_PER_LEAD):
+            event, at = EVENTS[step], TIMES[step]
+            if kind == "slots":
+                for i in range(n):
+                    outcome = fire(leads[i], event, at=at)
+                    leads[i] = outcome.lead
+                    append(outcome.transition)
+            else:
+                for i in range(n):
+                    outcome = fire(leads[i], event, at=at)
+                    leads[i] = item(outcome, 0)
+                    append(item(outcome, 1))
+
+    seconds, _ = timed(work)
+    return seconds, log
+
+
 class Model:
     """A lead as transitions sees it: an object whose ``state`` the machine sets."""
 
@@ -255,6 +395,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="ten times fewer of everything")
     parser.add_argument("--gc", action="store_true", help="keep the garbage collector on")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the best counts (3)")
+    parser.add_argument("--floors", action="store_true",
+                        help="also time the four result values alone, in three representations")
     args = parser.parse_args()
     global KEEP_GC  # noqa: PLW0603 - a command-line switch read by timed()
     KEEP_GC = args.gc
@@ -286,6 +428,14 @@ def main() -> int:
         "transitions (shared machine)": lambda: (run_transitions_shared(n)[0], moves),
         bound_name: lambda: run_bound(args.bound),
     }
+    floors = {
+        "floor: 4 tuple records, tuple.__new__": "new",
+        "floor: 4 tuple records, type call": "call",
+        "floor: 4 slotted objects (mutable)": "slots",
+    }
+    if args.floors:
+        for name, kind in floors.items():
+            contenders[name] = lambda kind=kind: (run_floor(n, kind)[0], moves)
     results: dict[str, float] = dict.fromkeys(contenders, 0.0)
     for _ in range(args.repeat):
         for name, run in contenders.items():
@@ -294,7 +444,7 @@ def main() -> int:
     bind, bind_count = min(bind_times), args.bound
 
     for name, rate in results.items():
-        print(f"{name:<36}{rate:>14,.0f} moves/s")
+        print(f"{name:<40}{rate:>14,.0f} moves/s")
     base, fk = results["baseline"], results["funnelkit"]
     shared = results["transitions (shared machine)"]
     bound_rate = results[bound_name]
@@ -304,6 +454,9 @@ def main() -> int:
     print(f"funnelkit / baseline (same fields){fk / same:>8.2f}")
     print(f"funnelkit / transitions (shared)  {fk / shared:>8.1f}x  (goal >= 5x)")
     print(f"funnelkit / transitions (bound)   {fk / bound_rate:>8.1f}x")
+    for name in floors:
+        if name in results:
+            print(f"{name + ' / baseline':<50}{results[name] / base:>6.2f}  (no checks at all)")
     print(f"binding {bind_count:,} models to one Machine: {bind:.2f} s "
           f"({bind / bind_count * 1e6:,.0f} us a model; add_model is O(n^2) in the model count)")
 
