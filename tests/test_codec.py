@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 import json
+from collections import OrderedDict
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -70,6 +73,41 @@ def test_host_keys_that_look_like_tags_stay_data(value: Any) -> None:
                                  {"signed": datetime(2026, 1, 1)}])  # noqa: DTZ001 - naive on purpose
 def test_dumps_refuses_what_cannot_be_stored(bad: Any) -> None:
     """Non-finite floats, non-string keys and other types raise InvalidInput."""
+    with pytest.raises(InvalidInput):
+        dumps(bad)
+
+
+class _Text(str):
+    __slots__ = ()
+
+
+class _Number(float):
+    __slots__ = ()
+
+
+class _Level(enum.IntEnum):
+    HIGH = 3
+
+
+@pytest.mark.parametrize(("value", "stored"), [
+    (_Text("saas"), "saas"),
+    (_Level.HIGH, 3),
+    (_Number(2.5), 2.5),
+    (MappingProxyType({"a": 1}), {"a": 1}),
+    (OrderedDict(b=[1, _Text("x")]), {"b": [1, "x"]}),
+    (MappingProxyType({"$tuple": 1}), {"$tuple": 1}),
+])
+def test_subclasses_and_other_mappings_are_stored_as_their_plain_values(
+    value: Any, stored: Any
+) -> None:
+    """Values of subclasses of the JSON types, and any Mapping, take the general path."""
+    assert loads(dumps(value)) == stored
+    assert json.loads(dumps(value)) == json.loads(dumps(stored))
+
+
+@pytest.mark.parametrize("bad", [_Number("nan"), {"x": _Number("-inf")}, OrderedDict({2: 1})])
+def test_subclass_values_are_checked_like_their_bases(bad: Any) -> None:
+    """A non-finite float subclass or a non-string key in any Mapping is refused too."""
     with pytest.raises(InvalidInput):
         dumps(bad)
 
