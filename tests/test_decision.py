@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pickle
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -70,6 +71,35 @@ def test_context_fields_read_only_data_and_pickle() -> None:
         Context(datetime(2026, 3, 2))  # noqa: DTZ001
     with pytest.raises(InvalidInput, match="mapping"):
         Context(AT, data=[1])  # type: ignore[arg-type]
+
+
+class _NoOffset(tzinfo):
+    """A tzinfo that knows no offset: datetimes carrying it are naive all the same."""
+
+    def utcoffset(self, dt: datetime | None) -> None:
+        return None
+
+
+class _Moment(datetime):
+    """A datetime subclass (not the exact type the quick check accepts)."""
+
+
+def test_context_at_checks_every_kind_of_time() -> None:
+    """A fixed-offset timezone passes the quick check; other tzinfos, subclasses, naive values,
+    tzinfos without an offset and empty or wrong data go through the full checks."""
+    aware = [AT, AT.astimezone(timezone(timedelta(hours=-5))),
+             AT.astimezone(ZoneInfo("Europe/Paris")), _Moment(2026, 3, 2, tzinfo=UTC)]
+    for at in aware:
+        assert Context(at, touchpoints=(), score=None).at is at
+    for naive in (datetime(2026, 3, 2), datetime(2026, 3, 2, tzinfo=_NoOffset()),  # noqa: DTZ001
+                  _Moment(2026, 3, 2)):  # noqa: DTZ001
+        with pytest.raises(InvalidInput, match="naive"):
+            Context(naive)
+    with pytest.raises(InvalidInput, match="not a datetime"):
+        Context("2026-03-02")  # type: ignore[arg-type]
+    assert Context(AT, data={}).data == {}
+    with pytest.raises(InvalidInput, match="mapping"):
+        Context(AT, data=0)  # type: ignore[arg-type]
 
 
 def test_a_plain_function_is_a_policy() -> None:

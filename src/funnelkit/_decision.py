@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, get_args
 
@@ -183,10 +183,17 @@ class Context(Record):
         score: Score | None = None,
     ) -> Self:
         """Build a context, checking ``at`` and the types of the others."""
-        if type(at) is not datetime or at.utcoffset() is None:  # the common case costs one test
+        # The common case costs two type tests: a plain datetime whose tzinfo is a fixed-offset
+        # ``timezone`` (which cannot be subclassed) is aware, and reading ``tzinfo`` is much
+        # cheaper than calling ``utcoffset()``.  Anything else goes through the full check.
+        if type(at) is not datetime or (
+            type(at.tzinfo) is not timezone and at.utcoffset() is None
+        ):
             require_aware(at)
-        if not data:
-            if data is not None and not isinstance(data, Mapping):
+        if data is None:  # the usual case: no host data
+            frozen = _NO_DATA
+        elif not data:
+            if not isinstance(data, Mapping):
                 raise InvalidInput(f"context data={data!r} must be a mapping or None")
             frozen = _NO_DATA
         elif isinstance(data, Mapping):

@@ -20,12 +20,13 @@ import attrs
 from funnelkit._decision import Decision, Policy, Verdict
 from funnelkit._errors import InvalidPolicy, RuleSyntaxError
 from funnelkit._rules import (
+    BUILTINS,
     EVAL_ERRORS,
     BoolOp,
     NameTable,
-    Resolver,
     compile_expr,
     names_in,
+    one_operation,
     parse,
     unparse,
 )
@@ -132,6 +133,15 @@ def _has_data(value: Any) -> bool:
 # -- the rule policy -----------------------------------------------------------------------------
 
 
+# How Rule.__call__ evaluates a clause (see _clause_kinds).  A clause reading one name of the
+# shape ``name <op> literal`` or ``name in (literals)`` is evaluated in line, with no closure call:
+# that is a Python call saved per clause and decision.
+_OP: Final = 0  # one name, ``op(value, literal)``
+_IN: Final = 1  # one name, ``value in members``
+_ONE: Final = 2  # one name, its compiled closure
+_MANY: Final = 3  # no name or several, its compiled closure
+
+
 @attrs.frozen(repr=False)
 class Rule:
     """A policy written in the rule language; build it with :func:`rule`."""
@@ -139,11 +149,17 @@ class Rule:
     text: str
     name: str = "rule"
     model: ScoringModel | None = None
-    _clauses: tuple[Any, ...] = attrs.field(init=False, eq=False)
-    _resolve: Resolver = attrs.field(init=False, eq=False)
-    _scored: bool = attrs.field(init=False, eq=False)
+    # (names, built-ins, clauses, scored): everything __call__ reads, unpacked in one step.
+    _plan: tuple[Any, ...] = attrs.field(init=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_plan", self._build_plan())
+
+    def _build_plan(self, *, inline: bool = True) -> tuple[Any, ...]:
+        """Compile the clauses into the plan ``__call__`` reads.
+
+        ``inline=False`` runs every clause through its closure (the tests compare the two).
+        """
         tree = parse(self.text)
         parts = tree.values if isinstance(tree, BoolOp) and tree.op == "and" else (tree,)
         table = NameTable()
@@ -158,11 +174,17 @@ class Rule:
             unknown = None if one is None else _verdict(text, "unknown", None)
             unknown_reason = None if one is None else f"{text}: unknown, {_missing([one[0]])}"
             name, slot = one if one is not None else (None, -1)
-            clauses.append((text, test, slots, name, slot, unknown, unknown_reason, {}))
-        object.__setattr__(self, "_clauses", tuple(clauses))
-        object.__setattr__(self, "_resolve", table.freeze())
-        object.__setattr__(self, "_scored", bool(
-            {"score", "fit_score", "engagement_score"} & set(table.names)))
+            kind, op, literal = _MANY if one is None else _ONE, None, None
+            shape = one_operation(part) if inline and one is not None else None
+            if shape is not None:
+                _, op, literal = shape
+                kind = _IN if op is None else _OP
+            clauses.append((kind, text, test, name, slot, op, literal, unknown, unknown_reason, {},
+                            slots))
+        names = tuple(table.names)
+        builtins = tuple((i, BUILTINS[n]) for i, n in enumerate(names) if n in BUILTINS)
+        scored = bool({"score", "fit_score", "engagement_score"} & set(names))
+        return (names, builtins, tuple(clauses), scored)
 
     @property
     def label(self) -> str:
@@ -171,24 +193,46 @@ class Rule:
 
     def __call__(self, lead: Lead, context: Context, /) -> Decision:
         """Decide: every top-level ``and`` clause is one criterion; all must be met."""
+        names, builtins, clauses, scored = self._plan
         sc = context.score
-        if sc is None and self._scored and self.model is not None:
+        if sc is None and scored and self.model is not None:
             sc = self.model.score(lead, context.touchpoints, at=context.at, context=context)
-        env = self._resolve(lead.attributes, lead, context, sc)
+        # The values of the names, in table order (NameTable.freeze's resolver, in line): the
+        # lead's attribute, else the built-in of that name, else None (unknown).
+        env = list(map(lead.attributes.get, names))
+        for i, builtin in builtins:
+            if env[i] is None:
+                env[i] = builtin(lead, context, sc)
         new = _tuple_new
         criteria = []
         reasons = []
         allowed = True
-        for text, test, slots, name, slot, unknown, unknown_reason, not_met in self._clauses:
+        for kind, text, test, name, slot, op, literal, unknown, unknown_reason, not_met, slots in (
+            clauses
+        ):
             try:
-                value = test(env, context)
+                if kind == _OP:  # what the closure would do, without calling it
+                    seen = env[slot]
+                    value = None if seen is None else op(seen, literal)
+                elif kind == _IN:
+                    seen = env[slot]
+                    if seen is None:
+                        value = None
+                    else:
+                        try:
+                            value = seen in literal
+                        except TypeError:  # unhashable: the closure compares one by one
+                            value = test(env, context)
+                else:
+                    value = test(env, context)
+                    if kind == _ONE:
+                        seen = env[slot]
             except EVAL_ERRORS as exc:
                 allowed = False
                 criteria.append(new(Verdict, (text, "unknown", _evidence(env, slots))))
                 reasons.append(f"{text}: cannot be evaluated: {exc}")
                 continue
-            if name is not None:  # one name: the common case, with prebuilt parts
-                seen = env[slot]
+            if kind != _MANY:  # one name: the common case, with prebuilt parts
                 if seen is None:
                     if value:
                         criteria.append(new(Verdict, (text, "met", None)))
@@ -210,8 +254,8 @@ class Rule:
                     reasons.append(f"{text}: unknown, {_missing(())}")
                     continue
                 criteria.append(new(Verdict, (text, "failed", {name: seen})))
-                kind = type(seen)
-                if kind is str or kind is int:  # repr is fixed by the value: remember it
+                seen_type = type(seen)
+                if seen_type is str or seen_type is int:  # repr is fixed by the value: remember it
                     reason = not_met.get(seen)
                     if reason is None:
                         reason = f"{text}: not met ({name}={seen!r})"

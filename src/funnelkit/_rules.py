@@ -28,6 +28,7 @@ import attrs
 from funnelkit._errors import RuleSyntaxError
 
 __all__ = [
+    "BUILTINS",
     "EVAL_ERRORS",
     "FUNCTIONS",
     "LIMITS",
@@ -38,6 +39,7 @@ __all__ = [
     "Resolver",
     "compile_expr",
     "names_in",
+    "one_operation",
     "parse",
     "reads_context",
     "unparse",
@@ -753,13 +755,16 @@ _TOUCHED_AT = operator.attrgetter("at")
 
 
 def _last_touch(lead: Any, ctx: Any, sc: Any) -> Any:
-    if ctx is None or not ctx.touchpoints:
+    if ctx is None:
+        return None
+    touchpoints = ctx.touchpoints  # each field read costs a descriptor call: read it once
+    if not touchpoints:
         return None
     at = ctx.at
-    latest = max(map(_TOUCHED_AT, ctx.touchpoints))
+    latest = max(map(_TOUCHED_AT, touchpoints))
     if latest <= at:  # the usual case: no touchpoint after ``at`` to leave out
         return latest
-    return max([t for t in map(_TOUCHED_AT, ctx.touchpoints) if t <= at], default=None)
+    return max([t for t in map(_TOUCHED_AT, touchpoints) if t <= at], default=None)
 
 
 def _first_touch(lead: Any, ctx: Any, sc: Any) -> Any:
@@ -778,7 +783,8 @@ def _score_part(part: str) -> Builtin:
     return read
 
 
-_BUILTINS: Mapping[str, Builtin] = {
+#: The readers of the built-in names (see :data:`NAMES`).
+BUILTINS: Mapping[str, Builtin] = {
     "stage": lambda lead, ctx, sc: lead.stage,
     "owner": lambda lead, ctx, sc: lead.owner,
     "source": lambda lead, ctx, sc: None if lead.source is None else lead.source.channel,
@@ -813,7 +819,7 @@ class NameTable:
     def freeze(self) -> Resolver:
         """A resolver for every name added so far: ``fn(attributes, lead, ctx, score) -> env``."""
         names = tuple(self.names)
-        builtins = tuple((i, _BUILTINS[n]) for i, n in enumerate(names) if n in _BUILTINS)
+        builtins = tuple((i, BUILTINS[n]) for i, n in enumerate(names) if n in BUILTINS)
         if not builtins:
 
             def resolve(attributes: Mapping[str, Any], lead: Any, ctx: Any, sc: Any) -> list[Any]:
@@ -1017,6 +1023,47 @@ def _compile_arith(node: Arith, table: NameTable) -> Compiled:
     return arith
 
 
+def _days(age: timedelta) -> float:
+    """``days_since``'s arithmetic: an age in days, as the rule compares it."""
+    return age.total_seconds() / 86400.0
+
+
+_MICROSECOND: Final = timedelta(microseconds=1)
+_SHORTEST: Final = (timedelta.min // _MICROSECOND, timedelta.max // _MICROSECOND)
+
+
+def _age_threshold(op: str, const: Any) -> timedelta | None:
+    """The age T that decides ``days_since(t) <op> const`` by one timedelta comparison.
+
+    For op ``<``, ``<=``, ``>`` or ``>=``, ``op(_days(age), const)`` equals ``age < T`` (``<``,
+    ``<=``) or ``age >= T`` (``>``, ``>=``) for every timedelta.  None for other operators and
+    constants, and when every age gives the same answer (the closure then does the arithmetic).
+
+    ``_days`` is monotone (a correctly rounded integer division, then a correctly rounded float
+    division), so the ages meeting ``_days(age) >= const`` (or ``> const``) are exactly those from
+    some T up: a binary search over whole microseconds finds it once, when the rule is built, and
+    each evaluation is then one timedelta comparison instead of float arithmetic.
+    """
+    if op not in {"<", "<=", ">", ">="} or type(const) not in (int, float):
+        return None
+    strict = op in {"<=", ">"}  # the boundary is the first age with days > const, else >= const
+
+    def past(micros: int) -> bool:
+        days = _days(timedelta(microseconds=micros))
+        return bool(days > const if strict else days >= const)
+
+    low, high = _SHORTEST
+    if past(low) or not past(high):
+        return None
+    while high - low > 1:  # past(low) is False and past(high) is True
+        middle = (low + high) // 2
+        if past(middle):
+            high = middle
+        else:
+            low = middle
+    return timedelta(microseconds=high)
+
+
 def _compile_compare(node: Compare, table: NameTable) -> Compiled:
     head = node.first
     if (
@@ -1028,6 +1075,21 @@ def _compile_compare(node: Compare, table: NameTable) -> Compiled:
         compare = _OPERATORS[op]
         const = right.value  # type: ignore[union-attr]
         i = table.slot(head.args[0].id)
+        threshold = _age_threshold(op, const)
+        if threshold is not None:
+            # The same answer from one C-level timedelta comparison (see _age_threshold).
+            below = op in {"<", "<="}
+
+            def days_since_threshold(env: list[Any], ctx: Any) -> Any:
+                v = env[i]
+                if v is None or ctx is None:
+                    return None
+                if type(v) is not datetime or v.tzinfo is None:
+                    v = _as_datetime(v)
+                age = ctx.at - v
+                return age < threshold if below else age >= threshold
+
+            return days_since_threshold
 
         def days_since_op_const(env: list[Any], ctx: Any) -> Any:
             v = env[i]
@@ -1085,6 +1147,28 @@ def _compile_compare(node: Compare, table: NameTable) -> Compiled:
         return result
 
     return compare_chain
+
+
+def one_operation(node: Node) -> tuple[str, Callable[[Any, Any], Any] | None, Any] | None:
+    """The parts of a clause that is one C-level operation on one name, or None.
+
+    ``(name, op, literal)`` for ``name <op> literal``, ``(name, None, members)`` for
+    ``name in (literals...)``; None for any other shape.
+
+    These are the shapes :func:`compile_expr` turns into one C-level operation, so a caller that
+    already holds the name's value can skip the closure: for a known (not None) value the clause's
+    value is ``op(value, literal)``, or ``value in members``.  ``in`` raises TypeError for an
+    unhashable value, which the compiled closure compares one by one instead: call it then.
+    """
+    if not (isinstance(node, Compare) and len(node.rest) == 1 and isinstance(node.first, Name)):
+        return None
+    op, right = node.rest[0]
+    if isinstance(right, Const) and op in _COMPARE:
+        return (node.first.id, _OPERATORS[op], right.value)
+    if op == "in" and isinstance(right, Seq) and all(isinstance(x, Const) for x in right.items):
+        members = frozenset(x.value for x in right.items if isinstance(x, Const))
+        return (node.first.id, None, members)
+    return None
 
 
 def _compile_bool(node: BoolOp, table: NameTable) -> Compiled:
