@@ -40,7 +40,7 @@ from funnelkit._replay import ReplayReport, replay_store
 from funnelkit._routing import Router
 from funnelkit._time import Duration, parse_duration, require_aware
 from funnelkit._touchpoint import Touchpoint
-from funnelkit.stores._protocol import Change, OutboxMessage, OutboxRow, Store
+from funnelkit.stores._protocol import UNCHECKED, Change, OutboxMessage, OutboxRow, Store
 
 __all__ = ["Clock", "Delivery", "Pipeline", "Scorer", "SweepReport", "SystemClock"]
 
@@ -146,17 +146,18 @@ class SweepReport:
 # that were just built and checked by the funnel, so on the hot path it fills the slots directly;
 # if ``Change`` ever stops being the slotted attrs class this relies on, the checked constructor
 # is used instead (tests/pipeline/test_pipeline.py compares both).
-_CHANGE_FIELDS = ("lead", "expected_version", "transitions", "touchpoints", "handoffs", "outbox")
+_CHANGE_FIELDS = ("lead", "expected_version", "transitions", "touchpoints", "handoffs", "outbox",
+                  "expected_owner")
 _object_new = object.__new__
 
 
 def _checked_change(  # noqa: PLR0917 - mirrors Change's fields, positionally, on the hot path
     lead: Lead, expected: int | None, transitions: tuple[Transition, ...],
     touchpoints: tuple[Touchpoint, ...], handoffs: tuple[Handoff, ...],
-    outbox: tuple[OutboxMessage, ...],
+    outbox: tuple[OutboxMessage, ...], expected_owner: str | None = UNCHECKED,
 ) -> Change:
     return Change(lead, expected, transitions, touchpoints=touchpoints, handoffs=handoffs,
-                  outbox=outbox)
+                  outbox=outbox, expected_owner=expected_owner)
 
 
 def _slot_setters() -> tuple[Any, ...] | None:
@@ -172,14 +173,14 @@ _SETTERS = _slot_setters()
 
 
 # The setters are bound once, here: the constructor below is six C calls and no lookups.
-_SET_LEAD, _SET_EXPECTED, _SET_TRANSITIONS, _SET_TOUCHPOINTS, _SET_HANDOFFS, _SET_OUTBOX = (
-    _SETTERS if _SETTERS is not None else (None,) * 6)
+(_SET_LEAD, _SET_EXPECTED, _SET_TRANSITIONS, _SET_TOUCHPOINTS, _SET_HANDOFFS, _SET_OUTBOX,
+ _SET_OWNER) = _SETTERS if _SETTERS is not None else (None,) * 7
 
 
 def _fast_change(  # noqa: PLR0917 - mirrors Change's fields, positionally, on the hot path
     lead: Lead, expected: int | None, transitions: tuple[Transition, ...],
     touchpoints: tuple[Touchpoint, ...], handoffs: tuple[Handoff, ...],
-    outbox: tuple[OutboxMessage, ...],
+    outbox: tuple[OutboxMessage, ...], expected_owner: str | None = UNCHECKED,
 ) -> Change:
     change: Change = _object_new(Change)
     _SET_LEAD(change, lead)
@@ -188,6 +189,7 @@ def _fast_change(  # noqa: PLR0917 - mirrors Change's fields, positionally, on t
     _SET_TOUCHPOINTS(change, touchpoints)
     _SET_HANDOFFS(change, handoffs)
     _SET_OUTBOX(change, outbox)
+    _SET_OWNER(change, expected_owner)
     return change
 
 
@@ -408,7 +410,8 @@ class Pipeline:
             self._commit_move = store.commit_move  # type: ignore[attr-defined]
 
     def _commit_change(self, loaded: Lead, lead: Lead, transition: Transition) -> bool:
-        self._store.commit(_make_change(lead, loaded.version, (transition,), (), (), ()))
+        self._store.commit(_make_change(lead, loaded.version, (transition,), (), (), (),
+                                        loaded.owner))
         return True
 
     def __repr__(self) -> str:
@@ -612,7 +615,7 @@ class Pipeline:
     def _commit(
         self,
         lead: Lead,
-        expected: int | None,
+        loaded: Lead,
         at: datetime,
         *,
         transitions: tuple[Transition, ...] = (),
@@ -621,9 +624,10 @@ class Pipeline:
         messages: Sequence[OutboxMessage] = (),
     ) -> None:
         # A handoff created and closed within one call is written once, in its last state.
+        # Guarded by the version and the owner *loaded* had: nothing written since is lost.
         by_id = {h.id: h for h in handoffs}
-        self.store.commit(_make_change(lead, expected, transitions, touchpoints,
-                                       tuple(by_id.values()), tuple(messages)))
+        self.store.commit(_make_change(lead, loaded.version, transitions, touchpoints,
+                                       tuple(by_id.values()), tuple(messages), loaded.owner))
         if messages:
             self._deliver_after_commit(at)
 
@@ -667,7 +671,7 @@ class Pipeline:
                 if not self._commit_move(lead, new_lead, outcome.transition):
                     # The stored lead changed meanwhile: commit says how (ConcurrencyError).
                     self._store.commit(_make_change(new_lead, lead.version, (outcome.transition,),
-                                                    (), (), ()))
+                                                    (), (), (), lead.owner))
             except ConcurrencyError:
                 if self._retries <= 0:
                     raise
@@ -704,7 +708,7 @@ class Pipeline:
                 ctx = self._context(lead, at, data)
             step = self._step(lead, event, at, actor, reason, ctx, self._open_handoff(lead))
             try:
-                self._commit(step.lead, lead.version, at, transitions=(step.outcome.transition,),
+                self._commit(step.lead, lead, at, transitions=(step.outcome.transition,),
                              handoffs=step.handoffs, messages=step.messages)
             except ConcurrencyError:
                 if tries <= 0:
@@ -765,7 +769,7 @@ class Pipeline:
                 continue
             change = _make_change(step.lead, lead.version, (step.outcome.transition,), (),
                                   tuple({h.id: h for h in step.handoffs}.values()),
-                                  tuple(step.messages))
+                                  tuple(step.messages), lead.owner)
             planned.append((len(results), change, step))
             results.append(step.outcome)
             leads[lead_id], open_handoffs[lead_id] = step.lead, step.created
@@ -865,7 +869,7 @@ class Pipeline:
         steps = self._auto_steps(lead, at, everything)
         final = steps[-1].lead if steps else lead
         self._commit(
-            final, lead.version, at,
+            final, lead, at,
             transitions=tuple(s.outcome.transition for s in steps),
             touchpoints=(touchpoint,),
             handoffs=[h for s in steps for h in s.handoffs],
@@ -914,7 +918,7 @@ class Pipeline:
                 return ()
             try:
                 self._commit(
-                    steps[-1].lead, lead.version, at,
+                    steps[-1].lead, lead, at,
                     transitions=tuple(s.outcome.transition for s in steps),
                     handoffs=[h for s in steps for h in s.handoffs],
                     messages=[m for s in steps for m in s.messages],
@@ -933,12 +937,21 @@ class Pipeline:
         _check_name(owner, "owner")
         if at is None:
             at = self._now()
-        lead = self.store.load(id)
-        new_lead = lead.evolve(owner=owner, at=at)
-        open_handoff = self._open_handoff(lead)
-        handoffs = () if open_handoff is None else (attrs.evolve(open_handoff, assignee=owner),)
-        self._commit(new_lead, lead.version, at, handoffs=handoffs)
-        return new_lead
+        tries = self._retries
+        while True:
+            lead = self.store.load(id)
+            new_lead = lead.evolve(owner=owner, at=at)
+            open_handoff = self._open_handoff(lead)
+            handoffs = () if open_handoff is None else (
+                attrs.evolve(open_handoff, assignee=owner),)
+            try:
+                self._commit(new_lead, lead, at, handoffs=handoffs)
+            except ConcurrencyError:  # moved or reassigned meanwhile: assign the new state
+                if tries <= 0:
+                    raise
+                tries -= 1
+                continue
+            return new_lead
 
     def _pending(self, handoff_id_: str) -> tuple[Handoff, Lead]:
         handoff = self.store.handoff(handoff_id_)
@@ -960,7 +973,7 @@ class Pipeline:
         if self._writes("on_handoff_accepted"):
             messages.append(self._message("on_handoff_accepted", accepted.id, at, handoff=accepted))
         try:
-            self._commit(lead.evolve(owner=by, at=max(at, lead.updated_at)), lead.version, at,
+            self._commit(lead.evolve(owner=by, at=max(at, lead.updated_at)), lead, at,
                          handoffs=(accepted,), messages=messages)
         except ConcurrencyError:
             self._pending(id)  # raises HandoffClosed if someone else closed it first
@@ -1016,7 +1029,7 @@ class Pipeline:
             messages.append(self._message("on_handoff_rejected", rejected.id, at,
                                           handoff=rejected, reason=reason))
         try:
-            self._commit(step.lead, lead.version, at, transitions=(step.outcome.transition,),
+            self._commit(step.lead, lead, at, transitions=(step.outcome.transition,),
                          handoffs=(rejected,), messages=messages)
         except ConcurrencyError:
             self._pending(id)
@@ -1044,8 +1057,8 @@ class Pipeline:
                 messages = []
                 if self._writes("on_sla_breach"):
                     messages.append(self._message("on_sla_breach", closed.id, now, handoff=closed))
-                self.store.commit(
-                    _make_change(lead, lead.version, (), (), (closed,), tuple(messages)))
+                self.store.commit(_make_change(lead, lead.version, (), (), (closed,),
+                                               tuple(messages), lead.owner))
             except (ConcurrencyError, HandoffClosed, NotFound):
                 continue  # resolved meanwhile: the next sweep sees its new state
             expired.append(closed)
@@ -1094,9 +1107,9 @@ class Pipeline:
                 return False, None
             try:
                 if step is None:
-                    self._commit(lead, lead.version, now, messages=messages)
+                    self._commit(lead, lead, now, messages=messages)
                 else:
-                    self._commit(step.lead, lead.version, now,
+                    self._commit(step.lead, lead, now,
                                  transitions=(step.outcome.transition,),
                                  handoffs=step.handoffs, messages=[*messages, *step.messages])
             except AlreadyExists:

@@ -43,10 +43,14 @@ def test_fast_change_equals_the_checked_constructor() -> None:
     funnel = templates.inbound()
     lead = funnel.new_lead("L1", at=FRIDAY_2PM)
     outcome = funnel.fire(lead, "convert", at=FRIDAY_2PM)
-    args = (outcome.lead, 0, (outcome.transition,), (), (), ())
-    fast, checked = _fast_change(*args), _checked_change(*args)
-    assert type(fast) is Change
-    assert fast == checked
+    for owner in ("mia", None):
+        args = (outcome.lead, 0, (outcome.transition,), (), (), (), owner)
+        fast, checked = _fast_change(*args), _checked_change(*args)
+        assert type(fast) is Change
+        assert fast == checked
+        assert fast.expected_owner == owner
+    unchecked = _fast_change(lead, None, (), (), (), ())
+    assert unchecked == Change(lead, None)
 
 
 def test_capture_get_history_and_the_system_clock() -> None:
@@ -111,6 +115,47 @@ def test_fire_gives_up_after_its_retries() -> None:
     with pytest.raises(ConcurrencyError):
         pipeline.fire("L1", "qualify")
     assert [t.event for t in pipeline.history("L1")] == ["nurture", "recycle", "nurture", "recycle"]
+
+
+class _AssigningStore(MemoryStore):
+    """Lets a rival reassign the lead between the pipeline's load and its first commit(s)."""
+
+    def __init__(self, rival_owners: list[str]) -> None:
+        super().__init__()
+        self.rival_owners = rival_owners
+
+    def commit(self, change: Change) -> None:
+        if self.rival_owners and change.expected_version is not None:
+            current = self.load(change.lead.id)
+            rival = current.evolve(owner=self.rival_owners.pop(0), at=current.updated_at)
+            MemoryStore.commit(self, Change(rival, current.version))
+        MemoryStore.commit(self, change)
+
+
+def test_a_move_never_writes_back_an_owner_changed_since_its_load() -> None:
+    """An owner set between a move's load and its commit survives: the move retries on a fresh
+    load (every store checks the owner the pipeline loaded); a store-level Change without
+    expected_owner is the host's own last-writer-wins."""
+    store = _AssigningStore(["bo"])
+    pipeline = _pipeline(store)
+    pipeline.capture("L1", owner="ana")
+    outcome = pipeline.fire("L1", "qualify")
+    assert (outcome.lead.owner, outcome.lead.stage, outcome.lead.version) == ("bo", "mql", 1)
+    assert pipeline.get("L1") == outcome.lead
+
+
+def test_assign_retries_and_gives_up_like_fire() -> None:
+    """assign loads again after a rival assignment (the last assignment wins, knowingly); with
+    the retries used up the ConcurrencyError reaches the caller and nothing of it is written."""
+    pipeline = _pipeline(_AssigningStore(["bo"]))
+    pipeline.capture("L1", owner="ana")
+    assert pipeline.assign("L1", "cy").owner == "cy"
+    assert pipeline.get("L1").owner == "cy"
+    stubborn = _pipeline(_AssigningStore(["bo", "dee"]), retries=1)
+    stubborn.capture("L1")
+    with pytest.raises(ConcurrencyError, match="owned by 'dee' now, not 'bo'"):
+        stubborn.assign("L1", "cy")
+    assert stubborn.get("L1").owner == "dee"
 
 
 def test_fire_many_runs_in_order_and_collects_or_raises() -> None:

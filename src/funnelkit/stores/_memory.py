@@ -21,6 +21,8 @@ from funnelkit.stores._protocol import (
     check_worker,
     no_handoff,
     no_lead,
+    owner_conflict,
+    version_conflict,
 )
 
 if TYPE_CHECKING:
@@ -87,7 +89,7 @@ class MemoryStore:
             raise InvalidInput(f"commit takes a funnelkit.stores.Change, got {change!r}")
         lead = change.lead
         if not (change.touchpoints or change.handoffs or change.outbox) and self._commit_moves(
-                lead, change.expected_version, change.transitions, change):
+                change):
             return
         with self._lock:
             self._check_open()
@@ -99,33 +101,29 @@ class MemoryStore:
                         f"lead {lead.id!r} exists already; load it instead of creating it")
             elif stored is None:
                 raise no_lead(lead.id)
-            elif stored.version != change.expected_version:
-                raise ConcurrencyError(
-                    f"lead {lead.id!r} is at version {stored.version}, not "
-                    f"{change.expected_version}: someone else changed it first; load it again "
-                    f"and retry")
+            elif stored.version != change.expected_version or owner_conflict(change, stored.owner):
+                raise version_conflict(change, stored.version, stored.owner)
             if change.handoffs or change.outbox:
                 self._check_children(change, "", {}, set())
             self._apply(change)
             self._leads[lead.id] = lead  # last: see load
 
-    def _commit_moves(
-        self, lead: Lead, expected: int | None, transitions: tuple[Transition, ...],
-        change: Change | None = None,
-    ) -> bool:
-        """Write *lead* and its *transitions* if the stored lead is at version *expected*.
+    def _commit_moves(self, change: Change) -> bool:
+        """Write the lead and transitions of *change*, which has nothing else, if it can.
 
         The hot path of :meth:`commit` for a change with no touchpoint, handoff or outbox row
         (``Pipeline.fire`` itself uses :meth:`commit_move`).  False, having written nothing,
-        when the lead is not stored at that version or the store is closed: :meth:`commit` then
-        takes the general path, which says why.
+        when the lead is not stored at the expected version (and owner) or the store is closed:
+        :meth:`commit` then takes the general path, which says why.
         """
+        lead, expected, transitions = change.lead, change.expected_version, change.transitions
         lead_id = lead.id
         lock = self._lock
         lock.acquire()  # not ``with``: half the cost, and every move comes through here
         try:
             stored = self._leads.get(lead_id)
-            if stored is None or expected is None or stored.version != expected or self._closed:
+            if (stored is None or expected is None or stored.version != expected or self._closed
+                    or owner_conflict(change, stored.owner)):
                 return False
             # Storability is checked for what is new only: attributes other than (by identity)
             # the stored lead's, and policy decisions.
@@ -136,8 +134,7 @@ class MemoryStore:
                         check = True
                         break
             if check:
-                check_storable(change or Change(lead, expected, transitions),
-                               known=stored.attributes)
+                check_storable(change, known=stored.attributes)
             if transitions:
                 history = self._history[lead_id]
                 history.extend(transitions)
@@ -220,36 +217,33 @@ class MemoryStore:
                 raise InvalidInput(f"commit takes funnelkit.stores.Change values, got {change!r}")
         with self._lock:
             self._check_open()
-            versions: dict[str, int | None] = {}
+            # lead id -> the lead as stored once the changes before this one are written
+            current: dict[str, Lead | None] = {}
             known: dict[str, Any] = {}  # lead id -> attributes checked already (by identity)
             statuses: dict[str, str] = {}
             keys: set[str] = set()
             for index, change in enumerate(changes):
                 where = f"change {index + 1} of {len(changes)}: " if len(changes) > 1 else ""
                 lead = change.lead
-                if lead.id in versions:
-                    stored_version = versions[lead.id]
+                if lead.id in current:
+                    stored = current[lead.id]
                 else:
                     stored = self._leads.get(lead.id)
-                    stored_version = None if stored is None else stored.version
                     known[lead.id] = None if stored is None else stored.attributes
                 check_storable(change, known=known[lead.id])
                 known[lead.id] = lead.attributes
                 if change.expected_version is None:
-                    if stored_version is not None:
+                    if stored is not None:
                         raise AlreadyExists(
                             f"{where}lead {lead.id!r} exists already; load it instead of "
                             f"creating it"
                         )
-                elif stored_version is None:
+                elif stored is None:
                     raise NotFound(f"{where}no lead {lead.id!r} in this store")
-                elif stored_version != change.expected_version:
-                    raise ConcurrencyError(
-                        f"{where}lead {lead.id!r} is at version {stored_version}, not "
-                        f"{change.expected_version}: someone else changed it first; load it "
-                        f"again and retry"
-                    )
-                versions[lead.id] = lead.version
+                elif (stored.version != change.expected_version
+                        or owner_conflict(change, stored.owner)):
+                    raise version_conflict(change, stored.version, stored.owner, where)
+                current[lead.id] = lead
                 self._check_children(change, where, statuses, keys)
             # Every check passed: write.
             for change in changes:

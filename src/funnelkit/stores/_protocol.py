@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from funnelkit._errors import InvalidInput, NotFound
+from funnelkit._errors import ConcurrencyError, InvalidInput, NotFound
 from funnelkit._handoff import HANDOFF_STATUSES, Handoff, HandoffStatus
 from funnelkit._lead import Lead, Transition
 from funnelkit._time import require_aware
@@ -106,6 +106,26 @@ def _messages(items: Iterable[OutboxMessage]) -> tuple[OutboxMessage, ...]:
     return tuple(items)
 
 
+class _Unchecked:
+    """The default of ``Change.expected_owner``: the stored owner is not checked."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<unchecked>"
+
+
+UNCHECKED: Any = _Unchecked()
+
+
+def _check_expected_owner(_: object, __: object, value: object) -> None:
+    if value is not UNCHECKED and value is not None and (type(value) is not str or not value):
+        raise InvalidInput(
+            f"Change expected_owner={value!r} must be the owner as loaded: a non-empty string, "
+            f"or None for a lead with no owner"
+        )
+
+
 @attrs.frozen
 class Change:
     """Everything one pipeline call writes, committed atomically by :meth:`Store.commit`.
@@ -113,9 +133,13 @@ class Change:
     ``expected_version`` is the lead's version as loaded (None: the lead is new and must not
     exist).  ``transitions`` are the lead's new moves, oldest first: their versions run on from
     ``expected_version`` (from 1 for a new lead) up to ``lead.version``, so a change with no
-    transition keeps the version.  ``touchpoints`` are added.  ``handoffs`` are inserted or, for
-    an existing id, replaced; a stored handoff may only be replaced while its stored status is
-    ``"pending"``.  ``outbox`` messages are queued for delivery once the change is committed.
+    transition keeps the version.  ``expected_owner``, when given, is the lead's owner as loaded
+    (a name or None): the commit then also needs the stored owner to be that one, so a change
+    that is not a move (an assignment keeps the version) cannot be lost to another, and a move
+    cannot write back an owner that changed since the load.  ``touchpoints`` are added.
+    ``handoffs`` are inserted or, for an existing id, replaced; a stored handoff may only be
+    replaced while its stored status is ``"pending"``.  ``outbox`` messages are queued for
+    delivery once the change is committed.
     Transitions, touchpoints and handoffs must all belong to ``lead``; anything else is refused
     with :class:`~funnelkit.InvalidInput` when the change is built, before any store sees it.
 
@@ -139,6 +163,8 @@ class Change:
         default=(), kw_only=True, converter=_handoffs, validator=_tuple_of(Handoff))
     outbox: tuple[OutboxMessage, ...] = attrs.field(
         default=(), kw_only=True, converter=_messages, validator=_tuple_of(OutboxMessage))
+    expected_owner: str | None = attrs.field(
+        default=UNCHECKED, kw_only=True, validator=_check_expected_owner)
 
     def __attrs_post_init__(self) -> None:
         """Check that the parts belong together (one lead, contiguous versions)."""
@@ -148,6 +174,11 @@ class Change:
             raise InvalidInput(
                 f"Change expected_version={expected!r} must be an int >= 0 (the version as "
                 f"loaded) or None for a new lead"
+            )
+        if expected is None and self.expected_owner is not UNCHECKED:
+            raise InvalidInput(
+                f"Change for the new lead {lead.id!r} has expected_owner="
+                f"{self.expected_owner!r}; a new lead has no stored owner to check: leave it out"
             )
         start = version = 0 if expected is None else expected
         for t in self.transitions:
@@ -181,8 +212,10 @@ class Store(Protocol):
     The contract every backend keeps (and :class:`funnelkit.testing.StoreContract` checks):
 
     - **Atomic, version-guarded commits.**  :meth:`commit` writes the whole :class:`Change` or
-      nothing; it succeeds only if the stored lead is still at ``expected_version`` (a SQL backend
-      does ``UPDATE ... WHERE id = ? AND version = ?`` and treats "no row" as a conflict).
+      nothing; it succeeds only if the stored lead is still at ``expected_version`` and, when the
+      change gives an ``expected_owner``, still has that owner (a SQL backend does
+      ``UPDATE ... WHERE id = ? AND version = ? AND owner IS NOT DISTINCT FROM ?`` and treats
+      "no row" as a conflict).
     - **The same errors everywhere**: :class:`~funnelkit.NotFound`,
       :class:`~funnelkit.AlreadyExists`, :class:`~funnelkit.ConcurrencyError` (retry after
       loading again) and :class:`~funnelkit.StorageError` (the database failed: nothing was
@@ -222,7 +255,8 @@ class Store(Protocol):
 
         Raises :class:`~funnelkit.AlreadyExists` when ``expected_version`` is None and the lead
         exists or an outbox key is taken, :class:`~funnelkit.ConcurrencyError` when the stored
-        version is not ``expected_version`` (or a replaced handoff is no longer pending),
+        version is not ``expected_version``, the stored owner not a given ``expected_owner``
+        (or a replaced handoff is no longer pending),
         :class:`~funnelkit.NotFound` when an expected lead is missing, and
         :class:`~funnelkit.StorageError` when the database fails.  In every case nothing of the
         change is written.
@@ -313,6 +347,26 @@ def check_stream(after: object, since: object, limit: object) -> None:
         require_aware(since, "since")
     if limit is not None and (type(limit) is not int or limit < 0):
         raise InvalidInput(f"limit={limit!r} must be an int >= 0 or None for no limit")
+
+
+def owner_conflict(change: Change, stored_owner: str | None) -> bool:
+    """Whether *change* names an ``expected_owner`` that the stored lead no longer has."""
+    expected = change.expected_owner
+    return expected is not UNCHECKED and expected != stored_owner
+
+
+def version_conflict(
+    change: Change, stored_version: int, stored_owner: str | None, where: str = ""
+) -> ConcurrencyError:
+    """The error for a change whose lead moved (or changed owner) since it was loaded."""
+    lead_id = change.lead.id
+    if stored_version != change.expected_version:
+        return ConcurrencyError(
+            f"{where}lead {lead_id!r} is at version {stored_version}, not "
+            f"{change.expected_version}: someone else changed it first; load it again and retry")
+    return ConcurrencyError(
+        f"{where}lead {lead_id!r} is owned by {stored_owner!r} now, not "
+        f"{change.expected_owner!r}: someone else changed it first; load it again and retry")
 
 
 def no_lead(lead_id: object, where: str = "") -> NotFound:

@@ -22,7 +22,7 @@ from funnelkit._errors import StorageError
 from funnelkit._handoff import Handoff
 from funnelkit._lead import Lead, Source, Transition
 from funnelkit._touchpoint import Touchpoint
-from funnelkit.stores._protocol import OutboxMessage, OutboxRow
+from funnelkit.stores._protocol import UNCHECKED, OutboxMessage, OutboxRow
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -65,6 +65,8 @@ LEAD_COLUMNS = ("id", "stage", "version", "attributes", "source_channel", "sourc
                 "created_at", "stage_entered_at", "updated_at")
 LEAD_UPDATE_COLUMNS = ("stage", "version", "attributes", "source_channel", "source_kind", "owner",
                        "stage_entered_at", "updated_at")
+#: The names of what a lead update's ``WHERE`` checks, after its ``LEAD_UPDATE_COLUMNS`` values.
+LEAD_GUARD = ("id", "expected", "check_owner", "owner_was")
 TRANSITION_COLUMNS = ("lead_id", "version", "event", "source", "target", "at", "at_us", "actor",
                       "reason", "decision")
 TOUCHPOINT_COLUMNS = ("lead_id", "kind", "channel", "at", "at_us", "points", "data")
@@ -85,13 +87,20 @@ def lead_insert_params(lead: Lead) -> tuple[Any, ...]:
             lead.updated_at.isoformat())
 
 
-def lead_update_params(lead: Lead, expected_version: int) -> tuple[Any, ...]:
-    """``LEAD_UPDATE_COLUMNS`` values, then the id and expected version of the ``WHERE``."""
+def lead_update_params(
+    lead: Lead, expected_version: int, expected_owner: str | None = UNCHECKED
+) -> tuple[Any, ...]:
+    """``LEAD_UPDATE_COLUMNS`` values, then what the ``WHERE`` checks (:data:`LEAD_GUARD`).
+
+    The guard: the id, the expected version, 1 when the owner is checked (else 0) and the
+    expected owner.
+    """
     source = lead.source
+    checked = expected_owner is not UNCHECKED
     return (lead.stage, lead.version, _json(lead.attributes),
             None if source is None else source.channel, None if source is None else source.kind,
             lead.owner, lead.stage_entered_at.isoformat(), lead.updated_at.isoformat(),
-            lead.id, expected_version)
+            lead.id, expected_version, int(checked), expected_owner if checked else None)
 
 
 def transition_params(t: Transition) -> tuple[Any, ...]:

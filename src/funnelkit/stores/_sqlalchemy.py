@@ -28,6 +28,7 @@ from funnelkit.stores._protocol import (
     check_worker,
     no_handoff,
     no_lead,
+    version_conflict,
 )
 from funnelkit.stores._sqlite import _Batch, _Retry, _Rows
 
@@ -380,10 +381,12 @@ class SQLAlchemyStore:
         leads, tr, tp, ho, ob = (self._leads, self._transitions, self._touchpoints,
                                  self._handoffs, self._outbox)
         self._insert_lead = sa.insert(leads).values(_binds(s.LEAD_COLUMNS))
-        self._update_lead = (
+        self._update_lead = (  # the guard of s.LEAD_GUARD
             sa.update(leads)
             .where(leads.c.id == sa.bindparam("v_id"),
-                   leads.c.version == sa.bindparam("v_expected"))
+                   leads.c.version == sa.bindparam("v_expected"),
+                   sa.or_(sa.bindparam("v_check_owner", type_=sa.Integer) == 0,
+                          leads.c.owner.is_not_distinct_from(sa.bindparam("v_owner_was"))))
             .values(_binds(s.LEAD_UPDATE_COLUMNS))
         )
         self._insert_transition = sa.insert(tr).values(_binds(s.TRANSITION_COLUMNS))
@@ -401,7 +404,8 @@ class SQLAlchemyStore:
         self._handoff_cols = [ho.c[c] for c in s.HANDOFF_COLUMNS]
         self._outbox_cols = [ob.c[c] for c in s.OUTBOX_READ_COLUMNS]
         self._select_lead = sa.select(*self._lead_cols).where(leads.c.id == sa.bindparam("key"))
-        self._lead_version = sa.select(leads.c.version).where(leads.c.id == sa.bindparam("key"))
+        self._lead_version = sa.select(leads.c.version, leads.c.owner).where(
+            leads.c.id == sa.bindparam("key"))
         self._select_history = (sa.select(*self._transition_cols)
                                 .where(tr.c.lead_id == sa.bindparam("key")).order_by(tr.c.version))
         self._select_touchpoints = (sa.select(*self._touchpoint_cols)
@@ -498,7 +502,7 @@ class SQLAlchemyStore:
             except sa_exc.IntegrityError:
                 raise _Retry from None
         if batch.updates:
-            names = (*s.LEAD_UPDATE_COLUMNS, "id", "expected")
+            names = (*s.LEAD_UPDATE_COLUMNS, *s.LEAD_GUARD)
             result = conn.execute(self._update_lead, _dicts(names, batch.updates))
             if result.rowcount != len(batch.updates):
                 raise _Retry
@@ -506,7 +510,7 @@ class SQLAlchemyStore:
 
     def _sequential(self, conn: Connection, batch: _Batch) -> None:
         many = batch.size > 1
-        names = (*s.LEAD_UPDATE_COLUMNS, "id", "expected")
+        names = (*s.LEAD_UPDATE_COLUMNS, *s.LEAD_GUARD)
         for index, (change, row) in enumerate(batch.per_change):
             where = f"change {index + 1} of {batch.size}: " if many else ""
             lead = change.lead
@@ -521,10 +525,7 @@ class SQLAlchemyStore:
                 found = conn.execute(self._lead_version, {"key": lead.id}).first()
                 if found is None:
                     raise NotFound(f"{where}no lead {lead.id!r} in this store")
-                raise ConcurrencyError(
-                    f"{where}lead {lead.id!r} is at version {found[0]}, not "
-                    f"{change.expected_version}: someone else changed it first; load it again "
-                    f"and retry")
+                raise version_conflict(change, found[0], found[1], where)
             self._children(conn, _Rows.of(change), where=where)
 
     def _children(self, conn: Connection, rows: _Rows, *, where: str = "") -> None:

@@ -24,6 +24,7 @@ from funnelkit.stores._protocol import (
     check_worker,
     no_handoff,
     no_lead,
+    version_conflict,
 )
 
 if TYPE_CHECKING:
@@ -105,8 +106,10 @@ class _Statements:
         self.insert_lead = (f"INSERT INTO {p}leads ({_cols(s.LEAD_COLUMNS)}) "
                             f"VALUES ({_marks(s.LEAD_COLUMNS)})")
         sets = ", ".join(f"{c} = ?" for c in s.LEAD_UPDATE_COLUMNS)
-        self.update_lead = f"UPDATE {p}leads SET {sets} WHERE id = ? AND version = ?"
-        self.lead_version = f"SELECT version FROM {p}leads WHERE id = ?"
+        # The guard of s.LEAD_GUARD: id, version, then the owner when the change checks it.
+        self.update_lead = (f"UPDATE {p}leads SET {sets} WHERE id = ? AND version = ? "
+                            f"AND (? = 0 OR owner IS ?)")
+        self.lead_version = f"SELECT version, owner FROM {p}leads WHERE id = ?"
         self.select_lead = f"SELECT {_cols(s.LEAD_COLUMNS)} FROM {p}leads WHERE id = ?"
         self.insert_transition = (f"INSERT INTO {p}transitions ({_cols(s.TRANSITION_COLUMNS)}) "
                                   f"VALUES ({_marks(s.TRANSITION_COLUMNS)})")
@@ -608,7 +611,7 @@ class _Batch:
                 inserts.append(row)
                 created.add(lead.id)
             else:
-                row = s.lead_update_params(lead, expected)
+                row = s.lead_update_params(lead, expected, change.expected_owner)
                 updates.append(row)
                 moved.add(lead.id)
             per_change.append((change, row))
@@ -662,10 +665,7 @@ class _Batch:
                 found = db.execute(sql.lead_version, (lead.id,)).fetchone()
                 if found is None:
                     raise NotFound(f"{where}no lead {lead.id!r} in this store")
-                raise ConcurrencyError(
-                    f"{where}lead {lead.id!r} is at version {found[0]}, not "
-                    f"{change.expected_version}: someone else changed it first; load it again "
-                    f"and retry")
+                raise version_conflict(change, found[0], found[1], where)
             self._children(db, sql, _Rows.of(change), where=where)
 
     @staticmethod

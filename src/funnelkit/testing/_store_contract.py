@@ -216,6 +216,49 @@ class StoreContract:
         assert store.touchpoints("L1")[1].data == {"title": "x"}
         assert store.history("L1") == []
 
+    def test_expected_owner_guards_changes_that_keep_the_version(
+        self, store: Store, funnel: Funnel
+    ) -> None:
+        """With ``expected_owner`` a commit also needs the stored owner: an assignment made since
+        the load is not overwritten, by another assignment or by a move (nothing is written)."""
+        lead = self.capture(store, funnel, "L1")  # no owner
+        first = lead.evolve(owner="ana", at=_t(1))
+        store.commit(Change(first, 0, expected_owner=None))  # None: no owner, checked
+        before = self.snapshot(store)
+        second = lead.evolve(owner="bo", at=_t(2))  # made from the load before "ana"
+        with pytest.raises(ConcurrencyError, match="'ana'"):
+            store.commit(Change(second, 0, expected_owner=None,
+                                touchpoints=[Touchpoint("L1", "call", "phone", _t(2))]))
+        stale = funnel.fire(lead, "convert", at=_t(3))  # would write owner None back
+        with pytest.raises(ConcurrencyError, match="owned by 'ana'"):
+            store.commit(Change(stale.lead, 0, [stale.transition], expected_owner=None))
+        assert self.snapshot(store) == before
+        moved = funnel.fire(first, "convert", at=_t(3))
+        store.commit(Change(moved.lead, 0, [moved.transition], expected_owner="ana"))
+        handed = moved.lead.evolve(owner=None, at=_t(4))
+        store.commit(Change(handed, 1, expected_owner="ana"))
+        assert store.load("L1") == handed
+        store.commit(Change(handed.evolve(owner="cy", at=_t(5)), 1, expected_owner=None))
+        assert store.load("L1").owner == "cy"
+
+    def test_expected_owner_in_a_batch_follows_the_earlier_changes(
+        self, store: Store, funnel: Funnel
+    ) -> None:
+        """In ``commit_many`` each change is checked against the lead as the changes before it
+        in the batch leave it; one stale owner fails the whole batch."""
+        commit_many = self._commit_many(store)
+        lead = self.capture(store, funnel, "A")
+        mine = lead.evolve(owner="ana", at=_t(1))
+        moved = funnel.fire(mine, "convert", at=_t(2))
+        commit_many([Change(mine, 0, expected_owner=None),
+                     Change(moved.lead, 0, [moved.transition], expected_owner="ana")])
+        assert store.load("A") == moved.lead
+        before = self.snapshot(store)
+        again = funnel.fire(moved.lead, "qualify", at=_t(3))
+        with pytest.raises(ConcurrencyError, match="'A'"):
+            commit_many([Change(again.lead, 1, [again.transition], expected_owner="bo")])
+        assert self.snapshot(store) == before
+
     def test_history_oldest_first_and_decisions_kept(self, store: Store, funnel: Funnel) -> None:
         """history() gives a lead's transitions by version, decisions and reasons included."""
         self.capture(store, funnel, "L1")
