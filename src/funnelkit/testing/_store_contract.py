@@ -219,8 +219,11 @@ class StoreContract:
     def test_expected_owner_guards_changes_that_keep_the_version(
         self, store: Store, funnel: Funnel
     ) -> None:
-        """With ``expected_owner`` a commit also needs the stored owner: an assignment made since
-        the load is not overwritten, by another assignment or by a move (nothing is written)."""
+        """With ``expected_owner`` a commit also needs the stored owner.
+
+        An assignment made since the load is not overwritten, by another assignment or by a
+        move, and nothing of the refused change is written.
+        """
         lead = self.capture(store, funnel, "L1")  # no owner
         first = lead.evolve(owner="ana", at=_t(1))
         store.commit(Change(first, 0, expected_owner=None))  # None: no owner, checked
@@ -244,8 +247,11 @@ class StoreContract:
     def test_expected_owner_in_a_batch_follows_the_earlier_changes(
         self, store: Store, funnel: Funnel
     ) -> None:
-        """In ``commit_many`` each change is checked against the lead as the changes before it
-        in the batch leave it; one stale owner fails the whole batch."""
+        """In ``commit_many`` each owner is checked against the batch's earlier changes.
+
+        Each change is checked against the lead as the changes before it in the batch leave it;
+        one stale owner fails the whole batch.
+        """
         commit_many = self._commit_many(store)
         lead = self.capture(store, funnel, "A")
         mine = lead.evolve(owner="ana", at=_t(1))
