@@ -126,9 +126,9 @@ def bench_store_floor(funnel, n_leads: int, *, checked: bool | None) -> float:
             lead = o.lead
         plans.append((f"L{i}", steps))
     def make(lead, version, transitions):
-        if checked:
-            return Change(lead, version, transitions)
-        return _make_change(lead, version, transitions, (), (), ())
+        if checked:  # the owner guard too, as the pipeline's commits carry it
+            return Change(lead, version, transitions, expected_owner=lead.owner)
+        return _make_change(lead, version, transitions, (), (), (), lead.owner)
 
     load, commit = store.load, store.commit
     move = store.commit_move

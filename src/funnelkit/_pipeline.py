@@ -954,16 +954,24 @@ class Pipeline:
             return new_lead
 
     def _pending(self, handoff_id_: str) -> tuple[Handoff, Lead]:
+        # The lead first, then the handoff again: a change to either after the lead's load (an
+        # assignment also sets the handoff's assignee) fails the commit's owner or version guard.
+        lead = self.store.load(self.store.handoff(handoff_id_).lead_id)
         handoff = self.store.handoff(handoff_id_)
         if handoff.status != "pending":
             raise HandoffClosed(
                 f"handoff {handoff.id!r} is {handoff.status} already; only a pending handoff can "
                 f"be accepted or rejected"
             )
-        return handoff, self.store.load(handoff.lead_id)
+        return handoff, lead
 
     def accept_handoff(self, id: str, *, by: str, at: datetime | None = None) -> Handoff:  # noqa: A002
-        """Accept the pending handoff *id*: *by* takes the lead (and becomes its owner)."""
+        """Accept the pending handoff *id*: *by* takes the lead (and becomes its owner).
+
+        Raises :class:`~funnelkit.HandoffClosed` when the handoff is no longer pending and
+        :class:`~funnelkit.ConcurrencyError` when its lead moved or was reassigned meanwhile (load
+        the handoff again and decide again).
+        """
         _check_name(by, "by")
         if at is None:
             at = self._now()
@@ -1006,7 +1014,9 @@ class Pipeline:
         The move is the funnel's move from the lead's stage to *recycle_to*, made by *by* with
         *reason* on its transition (the feedback from sales to marketing), in the same commit
         as the rejection; it opens no new handoff.  :class:`~funnelkit.ReasonRequired` without
-        a reason, :class:`~funnelkit.InvalidInput` when the funnel has no such move.
+        a reason, :class:`~funnelkit.InvalidInput` when the funnel has no such move,
+        :class:`~funnelkit.HandoffClosed` when the handoff is no longer pending and
+        :class:`~funnelkit.ConcurrencyError` when its lead moved or was reassigned meanwhile.
         """
         _check_name(by, "by")
         given: object = reason
@@ -1050,9 +1060,12 @@ class Pipeline:
         """
         now = self._now() if now is None else require_aware(now, "now")
         expired: list[Handoff] = []
-        for handoff in self.store.handoffs(status="pending", due_before=now):
+        for due in self.store.handoffs(status="pending", due_before=now):
             try:
-                lead = self.store.load(handoff.lead_id)
+                lead = self.store.load(due.lead_id)
+                handoff = self.store.handoff(due.id)  # again, after the lead: see _pending
+                if handoff.status != "pending":
+                    continue
                 closed = handoff.expire(at=now)
                 messages = []
                 if self._writes("on_sla_breach"):

@@ -133,7 +133,7 @@ def _has_data(value: Any) -> bool:
 # -- the rule policy -----------------------------------------------------------------------------
 
 
-# How Rule.__call__ evaluates a clause (see _clause_kinds).  A clause reading one name of the
+# How Rule.__call__ evaluates a clause (see Rule._build_plan).  A clause reading one name of the
 # shape ``name <op> literal`` or ``name in (literals)`` is evaluated in line, with no closure call:
 # that is a Python call saved per clause and decision.
 _OP: Final = 0  # one name, ``op(value, literal)``
@@ -197,8 +197,8 @@ class Rule:
         sc = context.score
         if sc is None and scored and self.model is not None:
             sc = self.model.score(lead, context.touchpoints, at=context.at, context=context)
-        # The values of the names, in table order (NameTable.freeze's resolver, in line): the
-        # lead's attribute, else the built-in of that name, else None (unknown).
+        # The values of the names, in table order: NameTable.freeze's resolver, in line (keep
+        # the two alike): the lead's attribute, else the built-in of that name, else None.
         env = list(map(lead.attributes.get, names))
         for i, builtin in builtins:
             if env[i] is None:

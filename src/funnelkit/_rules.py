@@ -818,6 +818,7 @@ class NameTable:
 
     def freeze(self) -> Resolver:
         """A resolver for every name added so far: ``fn(attributes, lead, ctx, score) -> env``."""
+        # Rule.__call__ (in _policies) resolves its names in line, the same way: keep them alike.
         names = tuple(self.names)
         builtins = tuple((i, BUILTINS[n]) for i, n in enumerate(names) if n in BUILTINS)
         if not builtins:

@@ -158,6 +158,95 @@ def test_assign_retries_and_gives_up_like_fire() -> None:
     assert stubborn.get("L1").owner == "dee"
 
 
+class _RivalBatchStore(MemoryStore):
+    """A rival assignment slips in before the first batch commit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = True
+
+    def commit_many(self, changes: Any) -> None:
+        if self.armed:
+            self.armed = False
+            current = self.load("L1")
+            MemoryStore.commit(self, Change(current.evolve(owner="bo"), current.version))
+        MemoryStore.commit_many(self, changes)
+
+
+def test_fire_many_keeps_an_owner_changed_since_its_loads() -> None:
+    """A batch planned before a rival assignment fails as a whole and is fired again one by one
+    on fresh loads: the rival's owner stays."""
+    pipeline = _pipeline(_RivalBatchStore())
+    pipeline.capture("L1", owner="ana")
+    (outcome,) = pipeline.fire_many([("L1", "qualify")])
+    assert (outcome.lead.owner, outcome.lead.stage) == ("bo", "mql")  # type: ignore[union-attr]
+    assert pipeline.get("L1") == outcome.lead  # type: ignore[union-attr]
+
+
+class _RivalMoveStore(MemoryStore):
+    """A rival assignment slips in just before fire's one-move commit, which then declines."""
+
+    commit = MemoryStore.commit  # defined beside commit_move: the pipeline's hot path uses it
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = True
+
+    def commit_move(self, loaded: Any, lead: Any, transition: Any) -> bool:
+        if self.armed:
+            self.armed = False
+            MemoryStore.commit(self, Change(loaded.evolve(owner="bo"), loaded.version))
+        return MemoryStore.commit_move(self, loaded, lead, transition)
+
+
+def test_the_hot_path_falls_back_to_an_owner_guarded_commit() -> None:
+    """When commit_move declines, fire's fallback Change carries the loaded owner, so it fails
+    and fire retries on a fresh load instead of writing the old owner back."""
+    pipeline = _pipeline(_RivalMoveStore())
+    pipeline.capture("L1", owner="ana")
+    outcome = pipeline.fire("L1", "qualify")
+    assert (outcome.lead.owner, outcome.lead.version) == ("bo", 1)
+    assert pipeline.get("L1") == outcome.lead
+
+
+class _RivalOnLoadStore(MemoryStore):
+    """Runs a rival's call once, just before a load of the lead: between two reads of a call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rival: Any = None
+
+    def load(self, lead_id: str) -> Any:
+        rival, self.rival = self.rival, None
+        if rival is not None:
+            rival()
+        return super().load(lead_id)
+
+
+@pytest.mark.parametrize("close", ["accept", "sweep"])
+def test_closing_a_handoff_keeps_an_assignment_made_meanwhile(close: str) -> None:
+    """accept_handoff and sweep read the handoff again after loading its lead, so an assignment
+    made in between (which also sets the handoff's assignee) is kept on the closed handoff."""
+    store = _RivalOnLoadStore()
+    clock = Clock()
+    pipeline = Pipeline(sales_funnel(), store=store, clock=clock)
+    rival = Pipeline(sales_funnel(), store=store, clock=clock)
+    pipeline.capture("L1")
+    for event in ("qualify", "hand_to_sales"):
+        pipeline.fire("L1", event)
+    (handoff,) = pipeline.handoffs(status="pending")
+    store.rival = lambda: rival.assign("L1", "bo")
+    if close == "accept":
+        pipeline.accept_handoff(handoff.id, by="cy")
+        expected = ("accepted", "bo", "cy")
+    else:
+        clock.advance(days=3)
+        assert [h.id for h in pipeline.sweep().expired] == [handoff.id]
+        expected = ("expired", "bo", "bo")
+    closed = store.handoff(handoff.id)
+    assert (closed.status, closed.assignee, pipeline.get("L1").owner) == expected
+
+
 def test_fire_many_runs_in_order_and_collects_or_raises() -> None:
     """fire_many plans every item first: errors='collect' keeps going, errors='raise' writes nothing."""
     pipeline = _pipeline()

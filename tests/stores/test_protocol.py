@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from funnelkit import InvalidInput, templates
-from funnelkit.stores import Change
+from funnelkit.stores import Change, MemoryStore
 
 AT = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
@@ -35,3 +37,18 @@ def test_a_new_lead_has_no_owner_to_check() -> None:
     lead = templates.inbound().new_lead("L1", at=AT, owner="ana")
     with pytest.raises(InvalidInput, match="new lead 'L1'.*leave it out"):
         Change(lead, None, expected_owner="ana")
+
+
+def test_copies_and_pickles_keep_the_owner_unchecked() -> None:
+    """A copied or unpickled Change still leaves the owner unchecked (one sentinel object)."""
+    funnel = templates.inbound()
+    lead = funnel.new_lead("L1", at=AT)
+    store = MemoryStore()
+    store.commit(Change(lead, None))
+    moved = funnel.fire(lead.evolve(owner="ana"), "convert", at=AT)
+    change = Change(moved.lead, 0, [moved.transition])
+    for twin in (copy.copy(change), copy.deepcopy(change), pickle.loads(pickle.dumps(change))):
+        assert twin == change
+        assert twin.expected_owner is change.expected_owner
+    store.commit(pickle.loads(pickle.dumps(change)))
+    assert store.load("L1").owner == "ana"

@@ -114,6 +114,9 @@ class _Unchecked:
     def __repr__(self) -> str:
         return "<unchecked>"
 
+    def __reduce__(self) -> str:
+        return "UNCHECKED"  # one object: copies and unpickled changes keep it (tested by `is`)
+
 
 UNCHECKED: Any = _Unchecked()
 
@@ -237,9 +240,11 @@ class Store(Protocol):
     Optional: ``commit_move(loaded: Lead, lead: Lead, transition: Transition) -> bool`` writes
     one move (``lead`` is ``loaded`` moved by ``transition``) when the stored lead is still the
     one loaded, and answers False, having written nothing, otherwise.  It must write what
-    ``commit(Change(lead, loaded.version, [transition]))`` would; ``Pipeline.fire`` uses it for
-    moves with no hook, handoff or outbox row when the store's class defines it beside its own
-    ``commit`` (a subclass that overrides only ``commit`` keeps getting ``Change`` commits).
+    ``commit(Change(lead, loaded.version, [transition], expected_owner=loaded.owner))`` would
+    (a check of the stored lead's identity, as ``MemoryStore`` makes, is stricter still);
+    ``Pipeline.fire`` uses it for moves with no hook, handoff or outbox row when the store's
+    class defines it beside its own ``commit`` (a subclass that overrides only ``commit`` keeps
+    getting ``Change`` commits).
 
     >>> from funnelkit.stores import MemoryStore
     >>> isinstance(MemoryStore(), Store)
