@@ -247,6 +247,41 @@ def test_closing_a_handoff_keeps_an_assignment_made_meanwhile(close: str) -> Non
     assert (closed.status, closed.assignee, pipeline.get("L1").owner) == expected
 
 
+class _RivalAfterHandoffReadStore(MemoryStore):
+    """Runs a rival's call once, just after a handoff is read (the stale copy is returned)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rival: Any = None
+
+    def handoff(self, handoff_id: str) -> Any:
+        found = super().handoff(handoff_id)
+        rival, self.rival = self.rival, None
+        if rival is not None:
+            rival()
+        return found
+
+
+def test_sweep_leaves_a_handoff_reassigned_during_its_expiry_to_the_next_sweep() -> None:
+    """An assignment between the sweep's reads and its commit fails the expiry's owner guard:
+    the lead keeps its new owner and the next sweep expires the handoff with its new assignee."""
+    store = _RivalAfterHandoffReadStore()
+    clock = Clock()
+    pipeline = Pipeline(sales_funnel(), store=store, clock=clock)
+    rival = Pipeline(sales_funnel(), store=store, clock=clock)
+    pipeline.capture("L1")
+    for event in ("qualify", "hand_to_sales"):
+        pipeline.fire("L1", event)
+    (handoff,) = pipeline.handoffs(status="pending")
+    clock.advance(days=3)
+    store.rival = lambda: rival.assign("L1", "bo")
+    assert pipeline.sweep().expired == ()
+    assert pipeline.get("L1").owner == "bo"
+    assert [h.id for h in pipeline.sweep().expired] == [handoff.id]
+    closed = store.handoff(handoff.id)
+    assert (closed.status, closed.assignee, pipeline.get("L1").owner) == ("expired", "bo", "bo")
+
+
 def test_fire_many_runs_in_order_and_collects_or_raises() -> None:
     """fire_many plans every item first: errors='collect' keeps going, errors='raise' writes nothing."""
     pipeline = _pipeline()
