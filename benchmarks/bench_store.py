@@ -49,7 +49,8 @@ def plan() -> tuple[list[Any], list[list[Change]], float]:
         for i, lead in enumerate(current):
             event, reason = CYCLE[lead.stage]
             outcome = funnel.fire(lead, event, at=at, reason=reason)
-            changes.append(Change(outcome.lead, lead.version, (outcome.transition,)))
+            changes.append(Change(outcome.lead, lead.version, (outcome.transition,),
+                                  expected_owner=lead.owner))  # as the pipeline commits
             current[i] = outcome.lead
     fire_s = time.perf_counter() - began
     batches = [changes[i:i + BATCH] for i in range(0, len(changes), BATCH)]
@@ -58,14 +59,17 @@ def plan() -> tuple[list[Any], list[list[Change]], float]:
 
 def raw_rows(batch: list[Change]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The exact rows a store writes for *batch*, made ahead of time for the raw baseline."""
-    updates = [s.lead_update_params(c.lead, c.expected_version or 0) for c in batch]
+    updates = [s.lead_update_params(c.lead, c.expected_version or 0, c.expected_owner)
+               for c in batch]
     inserts = [s.transition_params(t) for c in batch for t in c.transitions]
     return updates, inserts
 
 
-def _update_sql(prefix: str, mark: str) -> str:
+def _update_sql(prefix: str, mark: str, same: str) -> str:
+    """The store's guarded update (version and owner, *same* being SQL's null-safe equality)."""
     sets = ", ".join(f"{c} = {mark}" for c in s.LEAD_UPDATE_COLUMNS)
-    return f"UPDATE {prefix}leads SET {sets} WHERE id = {mark} AND version = {mark}"  # noqa: S608
+    return (f"UPDATE {prefix}leads SET {sets} WHERE id = {mark} AND version = {mark} "  # noqa: S608
+            f"AND ({mark} = 0 OR owner {same} {mark})")
 
 
 def _insert_sql(prefix: str, mark: str) -> str:
@@ -94,7 +98,7 @@ def bench_sqlite(leads: list[Any], batches: list[list[Change]], tmp: Path) -> No
     rows = [raw_rows(b) for b in batches]
     db = sqlite3.connect(raw_path, isolation_level=None)
     db.execute("PRAGMA synchronous = NORMAL")
-    update, insert = _update_sql("funnelkit_", "?"), _insert_sql("funnelkit_", "?")
+    update, insert = _update_sql("funnelkit_", "?", "IS"), _insert_sql("funnelkit_", "?")
     began = time.perf_counter()
     for updates, inserts in rows:
         db.execute("BEGIN IMMEDIATE")
@@ -125,7 +129,7 @@ def bench_postgres(url: str, leads: list[Any], batches: list[list[Change]]) -> N
         rows = [raw_rows(b) for b in batches]
         dsn = store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         with psycopg.connect(dsn) as conn:
-            update, insert = _update_sql("bench_raw_", "%s"), _insert_sql("bench_raw_", "%s")
+            update, insert = _update_sql("bench_raw_", "%s", "IS NOT DISTINCT FROM"), _insert_sql("bench_raw_", "%s")
             began = time.perf_counter()
             for updates, inserts in rows:
                 with conn.cursor() as cur:
@@ -154,7 +158,8 @@ def single_commits(label: str, store: Any, seconds: float = 3.0) -> None:
         event, reason = CYCLE[lead.stage]
         outcome = funnel.fire(lead, event, at=lead.updated_at + timedelta(seconds=1),
                               reason=reason)
-        store.commit(Change(outcome.lead, lead.version, (outcome.transition,)))
+        store.commit(Change(outcome.lead, lead.version, (outcome.transition,),
+                            expected_owner=lead.owner))
         n += 1
     elapsed = time.perf_counter() - began
     print(f"{label:<9} single moves (load -> fire -> commit, one transaction each): "
