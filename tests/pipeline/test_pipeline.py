@@ -223,11 +223,9 @@ class _RivalOnLoadStore(MemoryStore):
         return super().load(lead_id)
 
 
-@pytest.mark.parametrize("close", ["accept", "sweep"])
-def test_closing_a_handoff_keeps_an_assignment_made_meanwhile(close: str) -> None:
-    """accept_handoff and sweep read the handoff again after loading its lead, so an assignment
-    made in between (which also sets the handoff's assignee) is kept on the closed handoff."""
-    store = _RivalOnLoadStore()
+def _pending_handoff(store: Any) -> tuple[Pipeline, Clock, Any]:
+    """Lead L1 handed to sales (one pending handoff), and *store* armed to let a rival pipeline
+    assign it to 'bo' once."""
     clock = Clock()
     pipeline = Pipeline(sales_funnel(), store=store, clock=clock)
     rival = Pipeline(sales_funnel(), store=store, clock=clock)
@@ -236,6 +234,15 @@ def test_closing_a_handoff_keeps_an_assignment_made_meanwhile(close: str) -> Non
         pipeline.fire("L1", event)
     (handoff,) = pipeline.handoffs(status="pending")
     store.rival = lambda: rival.assign("L1", "bo")
+    return pipeline, clock, handoff
+
+
+@pytest.mark.parametrize("close", ["accept", "sweep"])
+def test_closing_a_handoff_keeps_an_assignment_made_meanwhile(close: str) -> None:
+    """accept_handoff and sweep read the handoff again after loading its lead, so an assignment
+    made in between (which also sets the handoff's assignee) is kept on the closed handoff."""
+    store = _RivalOnLoadStore()
+    pipeline, clock, handoff = _pending_handoff(store)
     if close == "accept":
         pipeline.accept_handoff(handoff.id, by="cy")
         expected = ("accepted", "bo", "cy")
@@ -266,15 +273,8 @@ def test_sweep_leaves_a_handoff_reassigned_during_its_expiry_to_the_next_sweep()
     """An assignment between the sweep's reads and its commit fails the expiry's owner guard:
     the lead keeps its new owner and the next sweep expires the handoff with its new assignee."""
     store = _RivalAfterHandoffReadStore()
-    clock = Clock()
-    pipeline = Pipeline(sales_funnel(), store=store, clock=clock)
-    rival = Pipeline(sales_funnel(), store=store, clock=clock)
-    pipeline.capture("L1")
-    for event in ("qualify", "hand_to_sales"):
-        pipeline.fire("L1", event)
-    (handoff,) = pipeline.handoffs(status="pending")
+    pipeline, clock, handoff = _pending_handoff(store)
     clock.advance(days=3)
-    store.rival = lambda: rival.assign("L1", "bo")
     assert pipeline.sweep().expired == ()
     assert pipeline.get("L1").owner == "bo"
     assert [h.id for h in pipeline.sweep().expired] == [handoff.id]
