@@ -1,0 +1,485 @@
+"""``FunnelLog``: the in-memory engine, one checking pass over the library's own values."""
+
+from __future__ import annotations
+
+import math
+from array import array
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from funnelkit._errors import InvalidInput
+from funnelkit._funnel import Funnel
+from funnelkit._handoff import Handoff
+from funnelkit._lead import Lead, Transition
+from funnelkit._touchpoint import Touchpoint
+from funnelkit.analytics._analyses import (
+    EPOCH,
+    US,
+    Analyses,
+    By,
+    HandoffCounts,
+    VelocityCounts,
+    check_as_of,
+    group_of,
+    to_us,
+)
+from funnelkit.analytics._estimators import Stays, stays_from_durations
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from funnelkit.stores import Store
+
+__all__ = ["FunnelLog", "value_of"]
+
+_PAGE = 10_000
+_NEVER = -1 << 62
+
+
+def value_of(value: str | Callable[[Lead], Any], lead: Lead) -> float | None:
+    """The value of *lead* for ``velocity(value=...)``: a finite number or None."""
+    raw = lead.attributes.get(value) if isinstance(value, str) else value(lead)
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise InvalidInput(
+            f"value of lead {lead.id!r} is {raw!r}, not a number; store numeric values, or pass "
+            f"value= a function that converts them")
+    if not math.isfinite(raw):
+        raise InvalidInput(f"value of lead {lead.id!r} is {raw!r}; values must be finite")
+    return float(raw)
+
+
+class FunnelLog(Analyses):
+    """A funnel's history as of one moment: leads, their moves, touchpoints and handoffs.
+
+    Built from plain iterables of the library's own values (each lead's creation is its entry
+    into the funnel's initial stage) or streamed from a store with :meth:`from_store`.  The
+    log is checked once, when it is built: a move of a lead not in *leads*, moves of one lead
+    out of version order, going back in time or not starting where the previous one ended,
+    stages the funnel does not know, an ``as_of`` that is naive or before the last event: each
+    raises :class:`~funnelkit.InvalidInput` naming the row.  An empty log is valid and gives
+    empty results.
+
+    Memory holds per-lead state and three machine integers per move, never the moves
+    themselves.  Every lead still open at ``as_of`` is censored in every analysis.
+
+    >>> from datetime import datetime, timedelta, timezone
+    >>> from funnelkit import templates
+    >>> from funnelkit.analytics import FunnelLog
+    >>> funnel = templates.inbound()
+    >>> t0 = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+    >>> leads, moves = [], []
+    >>> for i, events in enumerate([("convert", "qualify"), ("convert",), ()]):
+    ...     lead = funnel.new_lead(f"L{i}", at=t0)
+    ...     for day, event in enumerate(events, start=1):
+    ...         outcome = funnel.fire(lead, event, at=t0 + timedelta(days=day))
+    ...         lead = outcome.lead
+    ...         moves.append(outcome.transition)
+    ...     leads.append(lead)
+    >>> log = FunnelLog(funnel, leads=leads, transitions=moves, as_of=t0 + timedelta(days=10))
+    >>> [(r.step, r.entered, r.converted, r.open) for r in log.conversion().steps[:3]]
+    [('subscriber', 3, 2, 1), ('lead', 2, 1, 1), ('mql', 1, 0, 1)]
+    >>> log.time_in_stage("subscriber").median
+    datetime.timedelta(days=1)
+    """
+
+    __slots__ = (
+        "_created", "_cur", "_entered", "_index", "_leads", "_lost", "_mask", "_moves_at",
+        "_moves_lead", "_moves_stage", "_open", "_outcome", "_stage_index", "_stages",
+        "_stays", "_won", "as_of", "funnel", "handoffs", "touchpoints",
+    )
+
+    funnel: Funnel
+    """The funnel the log is read with."""
+    as_of: datetime
+    """When the data were observed: leads still open then are censored."""
+    touchpoints: tuple[Touchpoint, ...]
+    """The touchpoints, checked (each of a known lead, not after ``as_of``)."""
+    handoffs: tuple[Handoff, ...]
+    """The handoffs, checked (each of a known lead, not after ``as_of``)."""
+
+    def __init__(
+        self,
+        funnel: Funnel,
+        *,
+        leads: Iterable[Lead],
+        transitions: Iterable[Transition],
+        touchpoints: Iterable[Touchpoint] = (),
+        handoffs: Iterable[Handoff] = (),
+        as_of: datetime,
+    ) -> None:
+        """Check and index the log in one pass (see the class docstring)."""
+        if not isinstance(funnel, Funnel):
+            raise InvalidInput(f"funnel={funnel!r} must be a funnelkit.Funnel")
+        check_as_of(as_of)
+        given: tuple[object, ...] = (leads, transitions, touchpoints, handoffs)
+        for value, name in zip(given, ("leads", "transitions", "touchpoints", "handoffs"),
+                               strict=True):
+            if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+                raise InvalidInput(f"{name}={value!r} must be an iterable of funnelkit values")
+        self.funnel = funnel
+        self.as_of = as_of
+        stages = funnel.stages
+        self._stages = tuple(s.name for s in stages)
+        self._stage_index = {s.name: i for i, s in enumerate(stages)}
+        self._open = tuple(s.is_open for s in stages)
+        self._outcome = tuple(s.outcome for s in stages)
+        self._leads: list[Lead] = []
+        self._index: dict[str, int] = {}
+        self._created: list[int] = []
+        self._cur: list[int] = []
+        self._entered: list[int] = []
+        self._mask: list[int] = []
+        self._won: list[int] = []
+        self._lost: list[int] = []
+        self._moves_lead = array("q")
+        self._moves_stage = array("h")
+        self._moves_at = array("q")
+        self._stays: list[list[int]] = [[] for _ in stages]
+        as_of_us = to_us(as_of)
+        self._add_leads(leads, as_of_us)
+        self._add_transitions(transitions, as_of_us)
+        self.touchpoints = tuple(self._checked(touchpoints, Touchpoint, as_of_us))
+        self.handoffs = tuple(self._checked(handoffs, Handoff, as_of_us))
+
+    @classmethod
+    def from_store(cls, funnel: Funnel, store: Store, *, as_of: datetime) -> FunnelLog:
+        """Stream a log from any store, page by page (resuming from each page's last position).
+
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import Pipeline, templates
+        >>> from funnelkit.stores import MemoryStore
+        >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+        >>> pipeline = Pipeline(templates.inbound(), store=MemoryStore())
+        >>> _ = pipeline.capture("L1", at=at)
+        >>> _ = pipeline.fire("L1", "convert", at=at)
+        >>> log = FunnelLog.from_store(pipeline.funnel, pipeline.store, as_of=at)
+        >>> log.conversion().steps[1].entered
+        1
+        """
+        def paged(stream: Callable[..., Iterable[tuple[int, Any]]]) -> Iterable[Any]:
+            after = 0
+            while True:
+                page = list(stream(after=after, limit=_PAGE))
+                for _, value in page:
+                    yield value
+                if len(page) < _PAGE:
+                    return
+                after = page[-1][0]
+
+        return cls(funnel, leads=store.leads(), transitions=paged(store.transitions),
+                   touchpoints=paged(store.touchpoint_stream), handoffs=store.handoffs(),
+                   as_of=as_of)
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _add_leads(self, leads: Iterable[Lead], as_of_us: int) -> None:
+        index = self._index
+        initial = self._stage_index[self.funnel.initial]
+        bit = 1 << initial
+        for n, lead in enumerate(leads, start=1):
+            if type(lead) is not Lead:
+                raise InvalidInput(f"leads row {n} is {lead!r}, not a funnelkit.Lead")
+            if lead.id in index:
+                raise InvalidInput(f"leads row {n}: lead {lead.id!r} is given twice")
+            if lead.stage not in self._stage_index:
+                raise InvalidInput(
+                    f"leads row {n}: lead {lead.id!r} is in stage {lead.stage!r}, which funnel "
+                    f"{self.funnel.name!r} does not have")
+            created = to_us(lead.created_at)
+            if created > as_of_us:
+                raise InvalidInput(
+                    f"leads row {n}: lead {lead.id!r} was created at "
+                    f"{lead.created_at.isoformat()}, after as_of={self.as_of.isoformat()}; "
+                    f"as_of must be at or after the last event")
+            index[lead.id] = len(self._leads)
+            self._leads.append(lead)
+            self._created.append(created)
+            self._entered.append(created)
+            self._cur.append(initial)
+            self._mask.append(bit)
+            self._won.append(_NEVER)
+            self._lost.append(_NEVER)
+
+    def _add_transitions(self, transitions: Iterable[Transition], as_of_us: int) -> None:
+        index, stage_index, names = self._index, self._stage_index, self._stages
+        cur, entered, mask, won, lost = self._cur, self._entered, self._mask, self._won, self._lost
+        is_open, outcome, stays = self._open, self._outcome, self._stays
+        m_lead, m_stage, m_at = self._moves_lead, self._moves_stage, self._moves_at
+        version = [0] * len(cur)
+        last_at = list(self._created)
+        for n, t in enumerate(transitions, start=1):
+            if type(t) is not Transition:
+                raise InvalidInput(f"transitions row {n} is {t!r}, not a funnelkit.Transition")
+            lead_id, source, target, at, v = t.lead_id, t.source, t.target, t.at, t.version
+            i = index.get(lead_id)
+            if i is None:
+                raise InvalidInput(
+                    f"transitions row {n} ({lead_id!r} v{v}): lead {lead_id!r} is not in leads; "
+                    f"pass every lead whose moves you pass")
+            s = stage_index.get(target)
+            if s is None or source not in stage_index:
+                bad = target if s is None else source
+                raise InvalidInput(
+                    f"transitions row {n} ({lead_id!r} v{v}): stage {bad!r} is not in funnel "
+                    f"{self.funnel.name!r}; read the log with the funnel that wrote it")
+            if v <= version[i]:
+                raise InvalidInput(
+                    f"transitions row {n} ({lead_id!r} v{v}) comes after v{version[i]}: the "
+                    f"moves of a lead must be given in version order")
+            a = (at - EPOCH) // US
+            if a < last_at[i]:
+                raise InvalidInput(
+                    f"transitions row {n} ({lead_id!r} v{v}) at {at.isoformat()} goes back in "
+                    f"time from the lead's previous event")
+            if a > as_of_us:
+                raise InvalidInput(
+                    f"transitions row {n} ({lead_id!r} v{v}) at {at.isoformat()} is after "
+                    f"as_of={self.as_of.isoformat()}; as_of must be at or after the last event")
+            c = cur[i]
+            if source != names[c]:
+                raise InvalidInput(
+                    f"transitions row {n} ({lead_id!r} v{v}) leaves {source!r}, but the lead was "
+                    f"in {names[c]!r}: a move is missing before it")
+            version[i] = v
+            last_at[i] = a
+            if s == c:
+                continue  # a move that stays in its stage does not end the stay
+            if is_open[c]:
+                stays[c].append(a - entered[i])
+            cur[i] = s
+            entered[i] = a
+            mask[i] |= 1 << s
+            kind = outcome[s]
+            if kind == "won":
+                if won[i] == _NEVER:
+                    won[i] = a
+            elif kind == "lost" and lost[i] == _NEVER:
+                lost[i] = a
+            m_lead.append(i)
+            m_stage.append(s)
+            m_at.append(a)
+
+    def _checked(self, values: Iterable[Any], kind: type[Any], as_of_us: int) -> Iterable[Any]:
+        name = kind.__name__.lower() + "s"
+        value: Any
+        for n, value in enumerate(values, start=1):
+            if type(value) is not kind:
+                raise InvalidInput(f"{name} row {n} is {value!r}, not a funnelkit.{kind.__name__}")
+            if value.lead_id not in self._index:
+                raise InvalidInput(
+                    f"{name} row {n}: lead {value.lead_id!r} is not in leads; pass every lead "
+                    f"whose {name} you pass")
+            times = [value.at] if kind is Touchpoint else [value.created_at, value.resolved_at]
+            for at in times:
+                if at is not None and to_us(at) > as_of_us:
+                    raise InvalidInput(
+                        f"{name} row {n} (lead {value.lead_id!r}) at {at.isoformat()} is after "
+                        f"as_of={self.as_of.isoformat()}; as_of must be at or after the last "
+                        f"event")
+            yield value
+
+    @property
+    def leads(self) -> tuple[Lead, ...]:
+        """The leads, in the order given."""
+        return tuple(self._leads)
+
+    def __repr__(self) -> str:
+        """Say what the log holds."""
+        return (f"FunnelLog({self.funnel.name!r}, leads={len(self._leads)}, "
+                f"moves={len(self._moves_at)}, as_of={self.as_of.isoformat()})")
+
+    # -- statistics -------------------------------------------------------------------------
+
+    def _groups(self, by: By) -> list[str | None] | None:
+        return None if by is None else [group_of(by, lead) for lead in self._leads]
+
+    def _step_counts(
+        self, steps: tuple[str, ...], *, ordered: bool, window_us: int | None, by: By
+    ) -> dict[str | None, dict[tuple[int, bool], int]]:
+        idx = [self._stage_index[s] for s in steps]
+        closed = [not o for o in self._open]
+        as_of_us = self._as_of_us
+        if ordered:
+            furthest, still = self._ordered(idx, window_us, as_of_us)
+        else:
+            # The furthest step of a set of entered stages depends only on the set: compute it
+            # once per distinct set.
+            by_mask: dict[int, int] = {}
+            for m in set(self._mask):
+                f = -1
+                for k in range(len(idx) - 1, -1, -1):
+                    if m >> idx[k] & 1:
+                        f = k
+                        break
+                by_mask[m] = f
+            furthest = [by_mask[m] for m in self._mask]
+            still = [not closed[c] for c in self._cur]
+        groups = self._groups(by)
+        keys: Iterable[Any] = (zip(groups, furthest, still, strict=True) if groups is not None
+                               else zip(furthest, still, strict=True))
+        out: dict[str | None, dict[tuple[int, bool], int]] = {}
+        for key, n in Counter(keys).items():
+            g, f, o = key if groups is not None else (None, *key)
+            if f >= 0:
+                slot = out.setdefault(g, {})
+                slot[f, o] = slot.get((f, o), 0) + n
+        return out
+
+    def _ordered(
+        self, idx: list[int], window_us: int | None, as_of_us: int
+    ) -> tuple[list[int], list[bool]]:
+        """Per lead: the last step entered in order within the window, and whether still open."""
+        k_steps = len(idx)
+        step_of = {s: k for k, s in enumerate(idx)}
+        initial = self._stage_index[self.funnel.initial]
+        n = len(self._leads)
+        k = [0] * n
+        t0 = [0] * n
+        if step_of.get(initial) == 0:
+            k = [1] * n
+            t0 = list(self._created)
+        for i, s, a in zip(self._moves_lead, self._moves_stage, self._moves_at, strict=True):
+            ki = k[i]
+            if ki < k_steps and step_of.get(s) == ki:
+                if ki == 0:
+                    k[i] = 1
+                    t0[i] = a
+                elif window_us is None or a - t0[i] <= window_us:
+                    k[i] = ki + 1
+        closed = [not o for o in self._open]
+        still = [
+            not closed[c] and (window_us is None or (ki > 0 and as_of_us - t < window_us))
+            for c, ki, t in zip(self._cur, k, t0, strict=True)
+        ]
+        return [ki - 1 for ki in k], still
+
+    @property
+    def as_of_us(self) -> int:
+        """``as_of`` in microseconds since the Unix epoch."""
+        return to_us(self.as_of)
+
+    def _stay_counts(self, stages: tuple[str, ...]) -> dict[str, Stays]:
+        as_of_us = self._as_of_us
+        wanted = {self._stage_index[s] for s in stages}
+        running: dict[int, list[int]] = {s: [] for s in wanted}
+        for c, e in zip(self._cur, self._entered, strict=True):
+            if c in wanted:
+                running[c].append(as_of_us - e)
+        return {self._stages[s]: stays_from_durations(list(self._stays[s]), running[s])
+                for s in wanted}
+
+    def _outcome_counts(self) -> list[tuple[int, int, int, int]]:
+        as_of_us = self._as_of_us
+        counts: Counter[tuple[int, int, int, int]] = Counter()
+        for created, w, lo in zip(self._created, self._won, self._lost, strict=True):
+            if w == _NEVER and lo == _NEVER:
+                counts[as_of_us - created, 0, 0, 1] += 1
+            elif lo == _NEVER or (w != _NEVER and w <= lo):
+                counts[w - created, 1, 0, 0] += 1
+            else:
+                counts[lo - created, 0, 1, 0] += 1
+        return [(t, w * n, lo * n, c * n) for (t, w, lo, c), n in counts.items()]
+
+    def _created_range(self) -> tuple[int, int] | None:
+        return (min(self._created), max(self._created)) if self._created else None
+
+    def _cohort_counts(
+        self, bounds: list[int], horizons: list[int]
+    ) -> dict[int, tuple[int, int, list[int]]]:
+        out: dict[int, tuple[int, int, list[int]]] = {}
+        for created, w in zip(self._created, self._won, strict=True):
+            p = bisect_right(bounds, created) - 1
+            leads, last, won = out.get(p) or (0, created, [0] * len(horizons))
+            if w != _NEVER:
+                for j, h in enumerate(horizons):
+                    if w - created <= h:
+                        won[j] += 1
+            out[p] = (leads + 1, max(last, created), won)
+        return out
+
+    def _handoff_counts(self, by: By) -> dict[str, HandoffCounts]:
+        as_of_us = self._as_of_us
+        teams: dict[str, HandoffCounts] = {}
+        first: dict[tuple[str, str], Handoff] = {}
+        groups: dict[str, str | None] = {}
+        for h in self.handoffs:
+            c = teams.get(h.to_team) or teams.setdefault(h.to_team, HandoffCounts())
+            c.handed += 1
+            status = h.status
+            resolved = None if h.resolved_at is None else to_us(h.resolved_at)
+            if status == "accepted":
+                c.accepted += 1
+            elif status == "rejected":
+                c.rejected += 1
+                if by is not None:
+                    g = groups.get(h.lead_id)
+                    if h.lead_id not in groups:
+                        g = groups[h.lead_id] = group_of(by, self._leads[self._index[h.lead_id]])
+                    key = (g, h.reason or "")
+                    c.reasons[key] = c.reasons.get(key, 0) + 1
+            elif status == "expired":
+                c.expired += 1
+            else:
+                c.pending += 1
+            if h.due_at is not None:
+                due = to_us(h.due_at)
+                if status in ("accepted", "rejected") and resolved is not None:
+                    if resolved <= due:
+                        c.sla_met += 1
+                    else:
+                        c.sla_breached += 1
+                elif status == "expired" or due < as_of_us:
+                    c.sla_breached += 1
+                else:
+                    c.sla_open += 1
+            key2 = (h.to_team, h.lead_id)
+            best = first.get(key2)
+            if best is None or (h.created_at, h.version) < (best.created_at, best.version):
+                first[key2] = h
+        for (team, _), h in first.items():
+            start = to_us(h.created_at)
+            if h.status == "accepted" and h.resolved_at is not None:
+                teams[team].speed.append((to_us(h.resolved_at) - start, 1, 0))
+            else:
+                end = as_of_us if h.resolved_at is None else to_us(h.resolved_at)
+                teams[team].speed.append((end - start, 0, 1))
+        return teams
+
+    def _velocity_counts(
+        self, bounds: list[int], *, qualified: str, opportunity: str,
+        value: str | Callable[[Lead], Any] | None,
+    ) -> VelocityCounts:
+        counts = VelocityCounts(len(bounds))
+        q = self._stage_index[qualified]
+        opp = self._stage_index[opportunity]
+        first: dict[int, int] = {}
+        if q == self._stage_index[self.funnel.initial]:
+            first = dict(enumerate(self._created))
+        for i, s, a in zip(self._moves_lead, self._moves_stage, self._moves_at, strict=True):
+            if s == q and i not in first:
+                first[i] = a
+        for a in first.values():
+            counts.qualified[bisect_right(bounds, a) - 1] += 1
+        outcome = self._outcome
+        for i, (m, c, w) in enumerate(zip(self._mask, self._cur, self._won, strict=True)):
+            if m >> opp & 1:
+                kind = outcome[c]
+                if c == opp:
+                    counts.opp_open += 1
+                elif kind == "won":
+                    counts.opp_won += 1
+                elif kind == "lost":
+                    counts.opp_lost += 1
+            if w != _NEVER:
+                counts.cycle_n += 1
+                counts.cycle_sum_us += w - self._created[i]
+                if value is not None:
+                    v = value_of(value, self._leads[i])
+                    if v is not None:
+                        counts.value_n += 1
+                        counts.value_sum += v
+        return counts
