@@ -13,10 +13,10 @@ from funnelkit.stores._schema import us
 
 def lead_rows(leads: list[Lead]) -> pa.Table:
     return pa.table({
-        "id": [x.id for x in leads],
-        "stage": [x.stage for x in leads],
+        "id": pa.array([x.id for x in leads], pa.string()),
+        "stage": pa.array([x.stage for x in leads], pa.string()),
         "version": pa.array([x.version for x in leads], pa.int64()),
-        "attributes": [json.dumps(dict(x.attributes)) for x in leads],
+        "attributes": pa.array([json.dumps(dict(x.attributes)) for x in leads], pa.string()),
         "source_channel": pa.array([x.source.channel if x.source else None for x in leads], pa.string()),
         "source_kind": pa.array([x.source.kind if x.source else None for x in leads], pa.string()),
         "owner": pa.array([x.owner for x in leads], pa.string()),
@@ -27,11 +27,11 @@ def lead_rows(leads: list[Lead]) -> pa.Table:
 def transition_rows(transitions: list[Transition]) -> pa.Table:
     return pa.table({
         "position": pa.array(range(1, len(transitions) + 1), pa.int64()),
-        "lead_id": [t.lead_id for t in transitions],
+        "lead_id": pa.array([t.lead_id for t in transitions], pa.string()),
         "version": pa.array([t.version for t in transitions], pa.int64()),
-        "event": [t.event for t in transitions],
-        "source": [t.source for t in transitions],
-        "target": [t.target for t in transitions],
+        "event": pa.array([t.event for t in transitions], pa.string()),
+        "source": pa.array([t.source for t in transitions], pa.string()),
+        "target": pa.array([t.target for t in transitions], pa.string()),
         "at_us": pa.array([us(t.at) for t in transitions], pa.int64()),
     })
 
@@ -56,6 +56,13 @@ def handoff_rows(handoffs: list[Handoff]) -> pa.Table:
     })
 
 
+def arrow_tables(leads: list[Lead], transitions: list[Transition],
+                 handoffs: list[Handoff]) -> dict[str, pa.Table]:
+    """The three tables as Arrow tables, by their names without prefix."""
+    return {"leads": lead_rows(leads), "transitions": transition_rows(transitions),
+            "handoffs": handoff_rows(handoffs)}
+
+
 def duckdb_tables(leads: list[Lead], transitions: list[Transition], handoffs: list[Handoff],
                   *, prefix: str = "funnelkit_") -> Any:
     """An Ibis DuckDB backend (in memory) holding the three tables."""
@@ -63,8 +70,7 @@ def duckdb_tables(leads: list[Lead], transitions: list[Transition], handoffs: li
 
     backend = ibis.duckdb.connect()
     raw = backend.con
-    for name, table in (("leads", lead_rows(leads)), ("transitions", transition_rows(transitions)),
-                        ("handoffs", handoff_rows(handoffs))):
+    for name, table in arrow_tables(leads, transitions, handoffs).items():
         raw.register("_arrow", table)
         raw.execute(f"CREATE TABLE {prefix}{name} AS SELECT * FROM _arrow")
         raw.unregister("_arrow")
