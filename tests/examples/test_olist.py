@@ -29,43 +29,60 @@ def _example() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def run(olist_dir: Path):  # noqa: ANN201 - the example's own dataclass
-    return _example().walk(olist_dir)
+    return _example().load(olist_dir)
 
 
-def test_every_mql_becomes_a_lead(run) -> None:
-    """All 8,000 MQLs are captured, each at the funnel's initial stage or further."""
+def test_every_mql_becomes_a_lead_and_every_deal_a_win(run) -> None:
+    """All 8,000 MQLs are leads and all 842 deals are wins; the bad row is reported, not lost."""
     assert len(run.leads) == 8000
-    assert {lead.stage for lead in run.leads.values()} <= {"mql", "won"}
-
-
-def test_won_deals_are_walked_and_the_bad_row_is_refused(run) -> None:
-    """841 of the 842 closed deals reach `won`; the one won before its first contact is refused."""
-    won = [lead for lead in run.leads.values() if lead.stage == "won"]
-    assert len(won) == 841
-    assert len(run.refused) == 1
-    mql_id, why = run.refused[0]
-    assert "before lead" in why
-    assert run.leads[mql_id].stage == "mql"  # the refused lead was left untouched
-    assert len(run.transitions) == 3 * 841
+    assert sum(lead.stage == "won" for lead in run.leads.values()) == 842
+    assert len(run.transitions) == 3 * 842
+    assert run.refused == []
+    ((mql_id, what),) = run.adjusted
+    assert mql_id == "b91cf8812365f50ff4bda4bcd6206b05" and "before its first contact" in what
+    lead = run.leads[mql_id]
+    assert lead.stage_entered_at == lead.created_at  # dated at the first contact
 
 
 def test_history_replays_to_the_same_stages(run) -> None:
     """Replaying the transitions through the funnel gives every won lead's stage and version."""
     replayed = run.funnel.replay(run.transitions)
-    assert len(replayed) == 841
+    assert len(replayed) == 842
     for lead_id, result in replayed.items():
         assert result.problems == ()
         assert (result.stage, result.version) == (run.leads[lead_id].stage, run.leads[lead_id].version)
 
 
-def test_channel_breakdown_adds_up(run) -> None:
-    """Per-channel counts add up to all leads and all wins; empty origins count as unknown."""
-    rows = run.by_channel()
-    assert sum(n for _, n, _, _ in rows) == 8000
-    assert sum(w for _, _, w, _ in rows) == 841
-    assert {c: n for c, n, _, _ in rows}["unknown"] == 1099 + 60
-    organic = next(r for r in rows if r[0] == "organic_search")
-    assert organic[1:3] == (2296, 270)
+def test_conversion_by_origin_keeps_empty_apart_from_unknown(run) -> None:
+    """Groups add up to all MQLs and wins; an empty origin is None, not the origin 'unknown'."""
+    log = run.log()
+    result = log.conversion(steps=["mql", "won"], by="channel", top=20, other="(rest)")
+    assert sum(rows[0].entered for rows in result.groups.values()) == 8000
+    assert sum(rows[1].entered for rows in result.groups.values()) == 842
+    assert result.groups[None][0].entered == 60
+    assert result.groups["unknown"][0].entered == 1099
+    assert (result.groups["organic_search"][0].entered,
+            result.groups["organic_search"][1].entered) == (2296, 271)
+    # No lost deal is recorded: every MQL not won is open (censored), none dropped.
+    first = result.steps[0]
+    assert (first.open, first.dropped, first.rate_closed) == (8000 - 842, 0, 1.0)
+
+
+def test_time_to_win_censors_the_open_mqls(run) -> None:
+    """The Aalen-Johansen share won by 180 days is below the raw share won, open MQLs censored."""
+    from datetime import timedelta
+
+    outcome = run.log().time_to_outcome()
+    assert (outcome.won, outcome.lost, outcome.censored) == (842, 0, 8000 - 842)
+    assert 0.09 < outcome.won_by(timedelta(days=180)) < 842 / 8000
+    assert outcome.median_time_to_win is not None
+
+
+def test_cohorts_leave_no_horizon_open_at_the_end_of_the_data(run) -> None:
+    """Every monthly cohort is older than 90 days at as_of: no None left; counts add up."""
+    rows = run.log().cohorts("month", horizons=("90 days",)).rows
+    assert sum(r.leads for r in rows) == 8000
+    assert all(r.won[0] is not None for r in rows)
 
 
 def test_the_example_runs_as_a_script(olist_dir: Path) -> None:
@@ -73,7 +90,8 @@ def test_the_example_runs_as_a_script(olist_dir: Path) -> None:
     done = subprocess.run([sys.executable, str(EXAMPLE), str(olist_dir)], capture_output=True,
                           text=True, check=False, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "8000 MQLs, 841 won" in done.stdout
+    assert "8000 MQLs, 842 won" in done.stdout
+    assert "adjusted b91cf8812365f50ff4bda4bcd6206b05" in done.stdout
     assert "organic_search" in done.stdout
 
 
