@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pickle
+import traceback
 
 import pytest
 
 import funnelkit
+import funnelkit.testing
 from funnelkit import (
     Decision,
     FunnelError,
@@ -16,6 +18,7 @@ from funnelkit import (
     TransitionNotAllowed,
     UnknownEvent,
 )
+from funnelkit.testing import strategies
 
 BUILTINS: dict[str, type[BaseException] | tuple[type[BaseException], ...]] = {
     "InvalidFunnel": ValueError,
@@ -70,6 +73,29 @@ def test_event_errors_read_plainly() -> None:
     err = UnknownEvent("no such event", event="x", stage="a", valid_events=["go"])
     assert str(err) == "no such event"
     assert err.valid_events == ("go",)
+
+
+def _public_errors() -> list[tuple[str, type[BaseException]]]:
+    """Every error in the __all__ of funnelkit, funnelkit.testing and its strategies, with the module."""
+    return [
+        (module.__name__, value)
+        for module in (funnelkit, funnelkit.testing, strategies)
+        for value in (getattr(module, n) for n in module.__all__)
+        if isinstance(value, type) and issubclass(value, BaseException)
+    ]
+
+
+@pytest.mark.parametrize(("home", "cls"), _public_errors(), ids=lambda v: getattr(v, "__name__", v))
+def test_errors_name_their_public_home(home: str, cls: type[BaseException]) -> None:
+    """Each public error names the module it is imported from, and pickles by that name."""
+    assert cls.__module__ == home
+    assert pickle.loads(pickle.dumps(cls)) is cls
+
+
+def test_tracebacks_show_the_public_name() -> None:
+    """A traceback reads funnelkit.InvalidInput, not funnelkit._errors.InvalidInput."""
+    line = traceback.format_exception_only(funnelkit.InvalidInput("bad at"))[-1]
+    assert line == "funnelkit.InvalidInput: bad at\n"
 
 
 @pytest.mark.parametrize(

@@ -196,6 +196,26 @@ def test_graph_problems_unreachable_and_no_way_out() -> None:
     assert "open stage 'b' has no way out" in problems_of(stuck)["stages[1]"]
 
 
+def test_an_unknown_initial_stage_hides_no_other_graph_problem() -> None:
+    """A misspelt `initial` still lets open stages with no way out be reported, with a note on reachability."""
+    stuck = {
+        "name": "stuck", "initial": "aa",
+        "stages": [{"name": "a", "team": "t"}, {"name": "b", "team": "t"},
+                   {"name": "won", "team": "t", "outcome": "won"}],
+        "transitions": [{"event": "go", "source": "a", "target": "b"},
+                        {"event": "win", "source": "a", "target": "won"}],
+    }
+    found = problems_of(stuck)
+    assert "unknown stage 'aa'; did you mean 'a'?" in found["initial"]
+    assert "open stage 'b' has no way out" in found["stages[1]"]
+    assert found["stages"].startswith(
+        "reachability was not checked because the initial stage is unknown")
+    stuck["initial"] = ""
+    found = problems_of(stuck)
+    assert "missing initial stage" in found["initial"]
+    assert "initial stage is missing" in found["stages"]
+
+
 def test_missing_and_empty_pieces() -> None:
     """Missing keys, an empty stage list and a missing initial stage are each reported."""
     found = problems_of({"name": "f", "stages": [], "transitions": []})

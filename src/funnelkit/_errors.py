@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from funnelkit._public import public_home
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -177,11 +179,15 @@ class PolicyRefused(FunnelError, ValueError):
     ('no engagement yet',) engaged
     """
 
+    # Declared here, not in __init__: autodoc reads attributes set in methods from the source of
+    # the module __module__ names, and that is now funnelkit/__init__.py (see funnelkit._public).
+    reasons: tuple[str, ...]
+
     def __init__(self, message: str, *, decision: Decision, event: str, stage: str) -> None:
         """Say *message*; *decision* is the policy's answer for *event* from *stage*."""
         super().__init__(message)
         self.decision = decision
-        self.reasons: tuple[str, ...] = tuple(decision.reasons)
+        self.reasons = tuple(decision.reasons)
         self.event = event
         self.stage = stage
 
@@ -321,7 +327,7 @@ class Veto(FunnelError, RuntimeError):
     >>> raise Veto("credit check failed")
     Traceback (most recent call last):
     ...
-    funnelkit._errors.Veto: credit check failed
+    funnelkit.Veto: credit check failed
     """
 
     @property
@@ -356,3 +362,12 @@ class MissingExtra(FunnelError, ImportError):
     >>> issubclass(MissingExtra, ImportError)
     True
     """
+
+
+# Tracebacks, reprs and pickles name the public home, funnelkit.
+public_home(
+    "funnelkit",
+    AlreadyExists, ConcurrencyError, FunnelError, HandoffClosed, InvalidFunnel, InvalidHook,
+    InvalidInput, InvalidPolicy, MissingExtra, NotFound, PolicyFailed, PolicyRefused,
+    ReasonRequired, RuleSyntaxError, StorageError, TransitionNotAllowed, UnknownEvent, Veto,
+)

@@ -482,20 +482,30 @@ class Funnel:
     def _check_graph(
         self, order: dict[str, int], table: dict[str, dict[str, _Row]], problems: Problems
     ) -> None:
-        if self.initial not in order:
-            return
-        seen = {self.initial}
-        queue = deque([self.initial])
-        while queue:
-            for row in table[queue.popleft()].values():
-                if row.target not in seen:
-                    seen.add(row.target)
-                    queue.append(row.target)
+        initial: object = self.initial
+        # Reachability needs the initial stage; every other check here goes on without it, so
+        # one misspelt `initial` does not hide the rest of what is wrong.
+        seen: set[str] | None = None
+        if isinstance(initial, str) and initial in order:
+            seen = {initial}
+            queue = deque([initial])
+            while queue:
+                for row in table[queue.popleft()].values():
+                    if row.target not in seen:
+                        seen.add(row.target)
+                        queue.append(row.target)
+        elif order:
+            why = "unknown" if isinstance(initial, str) and initial else "missing"
+            problems.append((
+                "stages",
+                (f"reachability was not checked because the initial stage is {why}; fix "
+                 "'initial' to have it checked"),
+            ))
         events = self._event_names()
         for name, position in order.items():
             stage = self.stages[position]
             path = f"stages[{position}]"
-            if name not in seen:
+            if seen is not None and name not in seen:
                 problems.append((
                     path,
                     (f"stage {name!r} is unreachable from the initial stage {self.initial!r}; "

@@ -1070,9 +1070,10 @@ class FitEngagementGrid:
         return {"use": "fit_engagement_grid", "params": params}
 
     def __repr__(self) -> str:
-        params = self._params()
-        extra = ", model=..." if self.model is not None else ""
-        return f"fit_engagement_grid({', '.join(f'{k}={v!r}' for k, v in params.items())}{extra})"
+        parts = [f"{k}={v!r}" for k, v in self._params().items()]
+        if self.model is not None:
+            parts.append("model=...")
+        return f"fit_engagement_grid({', '.join(parts)})"
 
 
 _DEFAULT_AXIS = (75.0, 50.0, 25.0)

@@ -19,11 +19,14 @@ Fixtures (all prefixed ``funnelkit_``):
 ``funnelkit_seed``
     the run's seed (an ``int``).
 
-Every run has a seed, shown in the header (``funnelkit: --funnelkit-seed=N``): it seeds every
-:class:`funnelkit.testing.FunnelStateMachine` subclass defined during collection and is the value
-of the ``funnelkit_seed`` fixture.  Without the option a seed is drawn per run; pass
-``--funnelkit-seed=N`` to run a failing stateful test again the same way.  Plain ``@given`` tests
-keep using Hypothesis's own ``--hypothesis-seed``.
+Every run has a seed: it seeds every :class:`funnelkit.testing.FunnelStateMachine` subclass
+defined during collection and is the value of the ``funnelkit_seed`` fixture.  Without the option
+a seed is drawn per run; pass ``--funnelkit-seed=N`` to run a failing stateful test again the same
+way.  The seed is shown after the tests (``funnelkit: --funnelkit-seed=N``) when the run used a
+funnelkit fixture or defined a state machine, or was given the option; projects that use none of
+these see nothing from the plugin.  Plain ``@given`` tests, the strategies of
+:mod:`funnelkit.testing.strategies` included, do not read this seed: Hypothesis's own
+``--hypothesis-seed`` repeats them.
 """
 
 from __future__ import annotations
@@ -48,14 +51,15 @@ __all__ = [
     "funnelkit_store",
     "pytest_addoption",
     "pytest_configure",
-    "pytest_report_header",
+    "pytest_terminal_summary",
     "pytest_unconfigure",
 ]
 
 SEED_OPTION = "--funnelkit-seed"
 _SEED_KEY = pytest.StashKey[int]()
-# One seed per pytest run in this process (pytester nests runs): the last is the current one.
-_SEEDS: list[int] = []
+_USED_KEY = pytest.StashKey[bool]()
+# One entry per pytest run in this process (pytester nests runs): the last is the current one.
+_RUNS: list[pytest.Config] = []
 
 
 def _seed(value: str) -> int:
@@ -80,7 +84,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="N",
         help="seed FunnelStateMachine tests and the funnelkit_seed fixture (default: a seed drawn "
-             "per run and shown in the header)",
+             "per run and shown at the end of runs that use it)",
     )
 
 
@@ -89,44 +93,60 @@ def pytest_configure(config: pytest.Config) -> None:
     seed = config.getoption(SEED_OPTION.lstrip("-").replace("-", "_"), default=None)
     chosen = seed if seed is not None else random.SystemRandom().randrange(2**32)
     config.stash[_SEED_KEY] = chosen
-    _SEEDS.append(chosen)
+    config.stash[_USED_KEY] = seed is not None
+    _RUNS.append(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Drop the run's seed, so the run that started this one (``pytester``) gets its own back."""
-    if _SEED_KEY in config.stash and _SEEDS:
-        _SEEDS.pop()
+    """Drop the run, so the run that started this one (``pytester``) is the current one again."""
+    if _RUNS and _RUNS[-1] is config:
+        _RUNS.pop()
+
+
+def _use(config: pytest.Config) -> int:
+    """The run's seed, noting that the run used funnelkit's testing kit so the seed is shown."""
+    config.stash[_USED_KEY] = True
+    return config.stash[_SEED_KEY]
 
 
 def current_seed() -> int | None:
-    """The seed of the pytest run going on in this process, or None outside one."""
-    return _SEEDS[-1] if _SEEDS else None
+    """The seed of the pytest run going on in this process, or None outside one.
+
+    Asking for it (a :class:`funnelkit.testing.FunnelStateMachine` subclass does) makes the run
+    show the seed at its end.
+    """
+    return _use(_RUNS[-1]) if _RUNS else None
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    """Show the seed, so a run can be repeated."""
-    return f"funnelkit: {SEED_OPTION}={config.stash[_SEED_KEY]}"
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """Show the seed, so the run can be repeated, when the run used it or it was given."""
+    if config.stash.get(_USED_KEY, False):
+        terminalreporter.write_line(f"funnelkit: {SEED_OPTION}={config.stash[_SEED_KEY]}")
 
 
 @pytest.fixture
 def funnelkit_seed(request: pytest.FixtureRequest) -> int:
     """The run's seed: ``--funnelkit-seed`` or the one drawn for this run."""
-    return request.config.stash[_SEED_KEY]
+    return _use(request.config)
 
 
 @pytest.fixture
-def funnelkit_clock() -> FrozenClock:
+def funnelkit_clock(request: pytest.FixtureRequest) -> FrozenClock:
     """A fresh frozen clock at Monday 2 March 2026, 09:00 UTC."""
     from funnelkit.testing import FrozenClock  # noqa: PLC0415 - nothing heavy at load
 
+    _use(request.config)
     return FrozenClock()
 
 
 @pytest.fixture
-def funnelkit_store() -> Iterator[MemoryStore]:
+def funnelkit_store(request: pytest.FixtureRequest) -> Iterator[MemoryStore]:
     """A fresh in-memory store, closed after the test."""
     from funnelkit.stores import MemoryStore  # noqa: PLC0415 - nothing heavy at load
 
+    _use(request.config)
     store = MemoryStore()
     yield store
     store.close()

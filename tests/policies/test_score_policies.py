@@ -101,6 +101,15 @@ def test_data_forms_round_trip() -> None:
     assert repr(fit_engagement_grid(qualifying="A1")) == "fit_engagement_grid(qualifying=['A1'])"
 
 
+def test_reprs_read_as_the_calls_that_build_them() -> None:
+    """Each repr is the factory call, with no stray comma whichever arguments were given."""
+    assert repr(fit_engagement_grid()) == "fit_engagement_grid()"
+    assert repr(fit_engagement_grid(model=MODEL)) == "fit_engagement_grid(model=...)"
+    assert (repr(fit_engagement_grid(qualifying="A1", model=MODEL))
+            == "fit_engagement_grid(qualifying=['A1'], model=...)")
+    assert repr(score_at_least(40, model=MODEL)) == "score_at_least(40, model=...)"
+
+
 def test_a_bare_number_score_is_the_total() -> None:
     """A host scorer returning a plain number counts as the total; fit and engagement are unknown."""
     assert score_at_least(10)(lead(), context(score=12)).allowed

@@ -44,8 +44,8 @@ def test_option_is_listed_in_help(pytester: pytest.Pytester):
     result.stdout.fnmatch_lines(["*funnelkit*", "*--funnelkit-seed=N*"])
 
 
-def test_header_shows_the_seed_and_the_fixture_returns_it(pytester: pytest.Pytester):
-    """--funnelkit-seed fixes the seed; the header repeats it and funnelkit_seed returns it."""
+def test_the_seed_is_shown_and_the_fixture_returns_it(pytester: pytest.Pytester):
+    """--funnelkit-seed fixes the seed; the run repeats it and funnelkit_seed returns it."""
     pytester.makepyfile("""
         def test_seed(funnelkit_seed):
             assert funnelkit_seed == 1234
@@ -64,6 +64,55 @@ def test_without_the_option_a_seed_is_drawn_and_shown(pytester: pytest.Pytester)
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
     result.stdout.re_match_lines([r"funnelkit: --funnelkit-seed=\d+"])
+
+
+def test_a_run_that_uses_nothing_of_funnelkit_shows_no_seed(pytester: pytest.Pytester):
+    """Projects that never use the kit see no funnelkit line, in the header or anywhere else."""
+    pytester.makepyfile("def test_nothing(): pass")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("*--funnelkit-seed*")
+
+
+def test_the_seed_is_shown_once_a_fixture_is_used(pytester: pytest.Pytester):
+    """Any funnelkit fixture makes the run show its seed, once, after the tests."""
+    pytester.makepyfile("""
+        def test_plain(): pass
+        def test_clock(funnelkit_clock): pass
+        def test_store(funnelkit_store): pass
+    """)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=3)
+    shown = [i for i, line in enumerate(result.outlines) if "--funnelkit-seed=" in line]
+    assert len(shown) == 1
+    assert result.outlines[shown[0]].startswith("funnelkit: --funnelkit-seed=")
+    progress = next(i for i, line in enumerate(result.outlines) if line.endswith("[100%]"))
+    assert shown[0] > progress
+
+
+def test_the_seed_is_shown_when_a_state_machine_reads_it(pytester: pytest.Pytester):
+    """A FunnelStateMachine subclass is seeded from the run, so the run shows the seed."""
+    pytester.makepyfile("""
+        from funnelkit import templates
+        from funnelkit.testing import FunnelStateMachine
+
+        class Machine(FunnelStateMachine):
+            funnel = templates.inbound()
+
+        def test_seeded():
+            assert isinstance(Machine._hypothesis_internal_use_seed, int)
+    """)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.re_match_lines([r"funnelkit: --funnelkit-seed=\d+"])
+
+
+def test_the_seed_is_shown_when_given(pytester: pytest.Pytester):
+    """A run given --funnelkit-seed repeats it even when nothing used it."""
+    pytester.makepyfile("def test_nothing(): pass")
+    result = pytester.runpytest("--funnelkit-seed=42")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["funnelkit: --funnelkit-seed=42"])
 
 
 @pytest.mark.parametrize("value", ["abc", "-3"])

@@ -53,7 +53,7 @@ def assert_journey(
     >>> _ = assert_journey(history, ["subscriber", "mql"])
     Traceback (most recent call last):
     ...
-    funnelkit.testing._errors.FunnelAssertionError: journey mismatch:
+    funnelkit.testing.FunnelAssertionError: journey mismatch:
       expected ['subscriber', 'mql'], got ['subscriber', 'lead', 'mql', 'sql']
       (first difference at position 1: expected 'mql', got 'lead')
     history of lead 'L1' (3 transitions):
@@ -151,7 +151,7 @@ def assert_handoff(
     >>> assert_handoff(h, to_team="success")
     Traceback (most recent call last):
     ...
-    funnelkit.testing._errors.FunnelAssertionError: no handoff matches to_team='success'
+    funnelkit.testing.FunnelAssertionError: no handoff matches to_team='success'
       (1 handoff checked):
       H1: marketing -> sales, pending, due 2026-03-02 13:00 UTC,
           created 2026-03-02 09:00 UTC by 'hand_to_sales' (v3)

@@ -61,7 +61,7 @@ class FrozenClock:
     >>> clock.set(clock.now() - timedelta(hours=1))
     Traceback (most recent call last):
     ...
-    funnelkit._errors.InvalidInput: the clock cannot go back from 2026-03-04T12:00:00+00:00 to
+    funnelkit.InvalidInput: the clock cannot go back from 2026-03-04T12:00:00+00:00 to
     2026-03-04T11:00:00+00:00; a lead's moves happen in time order, so tests move time forward only
     """
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from funnelkit._errors import FunnelError, InvalidInput
+from funnelkit._public import public_home
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -121,3 +122,7 @@ def _rebuild_step(message: str, step: int, step_text: str) -> InvalidStep:
     err.step = step
     err.step_text = step_text
     return err
+
+
+# Tracebacks, reprs and pickles name the public home, funnelkit.testing.
+public_home("funnelkit.testing", FunnelAssertionError, InvalidStep, ScenarioFailed)
