@@ -77,7 +77,8 @@ def test_sqlite_store_equals_memory(tmp_path: Path) -> None:
     pipeline = _data.fill(store, leads=150, seed=3)
     try:
         memory = FunnelLog.from_store(pipeline.funnel, store, as_of=_data.AS_OF)
-        assert_same(memory, SqlLog.from_store(pipeline.funnel, store, as_of=_data.AS_OF))
+        with SqlLog.from_store(pipeline.funnel, store, as_of=_data.AS_OF) as sql:
+            assert_same(memory, sql)
     finally:
         store.close()
 
@@ -116,13 +117,15 @@ def test_postgres_store_equals_memory(postgres_store: Any) -> None:
 
     pipeline = _data.fill(postgres_store, leads=150, seed=5)
     memory = FunnelLog.from_store(pipeline.funnel, postgres_store, as_of=_data.AS_OF)
-    assert_same(memory, SqlLog.from_store(pipeline.funnel, postgres_store, as_of=_data.AS_OF))
+    with SqlLog.from_store(pipeline.funnel, postgres_store, as_of=_data.AS_OF) as sql:
+        assert_same(memory, sql)
 
 
 @pytest.mark.spark
 def test_spark_equals_memory(filled: Any) -> None:
     """Spark in local mode, through Ibis's PySpark backend, gives the same figures."""
-    pytest.importorskip("pyspark")
+    if os.environ.get("FUNNELKIT_REQUIRE_SPARK") != "1":  # .ci/run sets it: there it must run
+        pytest.importorskip("pyspark", reason="Spark tests need pyspark and a Java runtime")
     from pyspark.sql import SparkSession
 
     from funnelkit.analytics.sql import SqlLog

@@ -55,16 +55,18 @@ class Stays:
 
 def stays_from_counts(counts: Iterable[tuple[int, int, int]]) -> Stays:
     """Stays from ``(duration_us, events, censored)`` rows, in any order, possibly repeated."""
-    merged: dict[int, list[int]] = {}
-    for duration, events, censored in counts:
-        slot = merged.get(duration)
-        if slot is None:
-            merged[duration] = [events, censored]
+    times: list[int] = []
+    events: list[int] = []
+    censored: list[int] = []
+    for duration, e, c in sorted(counts):  # linear when the rows come sorted
+        if times and times[-1] == duration:
+            events[-1] += e
+            censored[-1] += c
         else:
-            slot[0] += events
-            slot[1] += censored
-    times = tuple(sorted(merged))
-    return Stays(times, tuple(merged[t][0] for t in times), tuple(merged[t][1] for t in times))
+            times.append(duration)
+            events.append(e)
+            censored.append(c)
+    return Stays(tuple(times), tuple(events), tuple(censored))
 
 
 def stays_from_durations(ended: list[int], running: list[int]) -> Stays:

@@ -6,7 +6,7 @@ import math
 from array import array
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableSequence
 from typing import TYPE_CHECKING, Any
 
 from funnelkit._errors import InvalidInput
@@ -129,16 +129,18 @@ class FunnelLog(Analyses):
         self._outcome = tuple(s.outcome for s in stages)
         self._leads: list[Lead] = []
         self._index: dict[str, int] = {}
-        self._created: list[int] = []
-        self._cur: list[int] = []
-        self._entered: list[int] = []
-        self._mask: list[int] = []
-        self._won: list[int] = []
-        self._lost: list[int] = []
+        # Per-lead state in machine integers (a stage mask is a bit per stage, so a funnel of
+        # more than 62 stages keeps its masks as Python ints).
+        self._created = array("q")
+        self._cur = array("h")
+        self._entered = array("q")
+        self._mask: MutableSequence[int] = array("q") if len(stages) < 63 else []
+        self._won = array("q")
+        self._lost = array("q")
         self._moves_lead = array("q")
         self._moves_stage = array("h")
         self._moves_at = array("q")
-        self._stays: list[list[int]] = [[] for _ in stages]
+        self._stays = [array("q") for _ in stages]
         as_of_us = to_us(as_of)
         self._add_leads(leads, as_of_us)
         self._add_transitions(transitions, as_of_us)
@@ -209,8 +211,8 @@ class FunnelLog(Analyses):
         cur, entered, mask, won, lost = self._cur, self._entered, self._mask, self._won, self._lost
         is_open, outcome, stays = self._open, self._outcome, self._stays
         m_lead, m_stage, m_at = self._moves_lead, self._moves_stage, self._moves_at
-        version = [0] * len(cur)
-        last_at = list(self._created)
+        version = array("q", bytes(8 * len(cur)))
+        last_at = array("q", self._created)
         for n, t in enumerate(transitions, start=1):
             if type(t) is not Transition:
                 raise InvalidInput(f"transitions row {n} is {t!r}, not a funnelkit.Transition")
@@ -369,7 +371,7 @@ class FunnelLog(Analyses):
         for c, e in zip(self._cur, self._entered, strict=True):
             if c in wanted:
                 running[c].append(as_of_us - e)
-        return {self._stages[s]: stays_from_durations(list(self._stays[s]), running[s])
+        return {self._stages[s]: stays_from_durations(self._stays[s].tolist(), running[s])
                 for s in wanted}
 
     def _outcome_counts(self) -> list[tuple[int, int, int, int]]:

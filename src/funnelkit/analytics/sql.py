@@ -35,8 +35,8 @@ built.  Breakdowns by a Python function are refused: group by ``"channel"``, ``"
 >>> pipeline = Pipeline(templates.inbound(), store=SQLiteStore(path))
 >>> _ = pipeline.capture("L1", at=at)
 >>> _ = pipeline.fire("L1", "convert", at=at)
->>> log = SqlLog.from_store(pipeline.funnel, pipeline.store, as_of=at)
->>> [row.entered for row in log.conversion().steps[:3]]
+>>> with SqlLog.from_store(pipeline.funnel, pipeline.store, as_of=at) as log:
+...     [row.entered for row in log.conversion().steps[:3]]
 [1, 1, 0]
 >>> pipeline.store.close()
 """
@@ -89,6 +89,12 @@ def _rows(expr: Any) -> list[dict[str, Any]]:
     return result
 
 
+def _columns(expr: Any) -> list[list[Any]]:
+    """Run *expr* and return its result column by column (cheaper for long results)."""
+    table = expr.to_pyarrow()
+    return [table.column(name).to_pylist() for name in table.column_names]
+
+
 def _int(value: Any) -> int:
     return 0 if value is None else int(value)
 
@@ -102,7 +108,7 @@ class SqlLog(Analyses):
     same results.
     """
 
-    __slots__ = ("_entries", "_handoffs", "_leads", "_transitions", "as_of", "funnel")
+    __slots__ = ("_entries", "_handoffs", "_leads", "_owned", "_transitions", "as_of", "funnel")
 
     funnel: Funnel
     """The funnel the tables are read with."""
@@ -135,13 +141,17 @@ class SqlLog(Analyses):
         self._leads = leads
         self._transitions = transitions
         self._handoffs = handoffs
+        self._owned: Any = None  # the Ibis backend from_store opened, closed by close()
         moved = transitions.filter(transitions.source != transitions.target)
+        # Every lead enters the initial stage when created, then each move that changes stage
+        # is an entry; both sides typed alike (nullable), whatever the tables declare.
+        text, integer = ibis.expr.datatypes.String(), ibis.expr.datatypes.Int64()
         self._entries = leads.select(
-            lead_id=leads.id, stage=ibis.literal(funnel.initial), version=ibis.literal(0, "int64"),
-            at_us=leads.created_us.cast("int64"),
-        ).union(moved.select(lead_id=moved.lead_id, stage=moved.target,
-                             version=moved.version.cast("int64"),
-                             at_us=moved.at_us.cast("int64")))
+            lead_id=leads.id.cast(text), stage=ibis.literal(funnel.initial).cast(text),
+            version=ibis.literal(0).cast(integer), at_us=leads.created_us.cast(integer),
+        ).union(moved.select(lead_id=moved.lead_id.cast(text), stage=moved.target.cast(text),
+                             version=moved.version.cast(integer),
+                             at_us=moved.at_us.cast(integer)))
         self._check()
 
     @classmethod
@@ -187,30 +197,54 @@ class SqlLog(Analyses):
         ibis = _ibis()
         from funnelkit.stores import SQLiteStore  # noqa: PLC0415 - stores load on first use
 
+        prefix, database = "funnelkit_", None
         if isinstance(store, SQLiteStore):
             if store.path == ":memory:":
                 raise InvalidInput(
                     "an in-memory SQLiteStore has no file another connection can read; use "
                     "FunnelLog.from_store for it")
-            return cls.from_backend(funnel, ibis.sqlite.connect(store.path), as_of=as_of)
-        engine = getattr(store, "engine", None)
-        url = getattr(engine, "url", None)
-        if url is None:
-            raise InvalidInput(
-                f"store={store!r} is not a SQL store; use FunnelLog.from_store for it")
-        prefix = store.prefix
-        if url.get_backend_name() == "sqlite" and url.database:
-            return cls.from_backend(funnel, ibis.sqlite.connect(url.database), as_of=as_of,
-                                    prefix=prefix)
-        if url.get_backend_name() == "postgresql":
-            backend = ibis.postgres.connect(
-                host=url.host, port=url.port, user=url.username, password=url.password,
-                database=url.database)
-            return cls.from_backend(funnel, backend, as_of=as_of, prefix=prefix,
-                                    database=store.schema)
-        raise InvalidInput(
-            f"SqlLog.from_store reads SQLite files and PostgreSQL; for {url.get_backend_name()} "
-            f"connect Ibis yourself and call SqlLog.from_backend")
+            backend = ibis.sqlite.connect(store.path)
+        else:
+            engine = getattr(store, "engine", None)
+            url = getattr(engine, "url", None)
+            if url is None:
+                raise InvalidInput(
+                    f"store={store!r} is not a SQL store; use FunnelLog.from_store for it")
+            prefix = store.prefix
+            kind = url.get_backend_name()
+            if kind == "sqlite" and url.database:
+                backend = ibis.sqlite.connect(url.database)
+            elif kind == "postgresql":
+                backend = ibis.postgres.connect(
+                    host=url.host, port=url.port, user=url.username, password=url.password,
+                    database=url.database)
+                database = store.schema
+            else:
+                raise InvalidInput(
+                    f"SqlLog.from_store reads SQLite files and PostgreSQL; for {kind} connect "
+                    f"Ibis yourself and call SqlLog.from_backend")
+        try:
+            log = cls.from_backend(funnel, backend, as_of=as_of, prefix=prefix,
+                                   database=database)
+        except BaseException:
+            backend.disconnect()
+            raise
+        log._owned = backend
+        return log
+
+    def close(self) -> None:
+        """Close the connection :meth:`from_store` opened (a backend you passed stays open)."""
+        if self._owned is not None:
+            self._owned.disconnect()
+            self._owned = None
+
+    def __enter__(self) -> SqlLog:
+        """Use the log in a ``with`` block; the connection it opened closes at the end."""
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        """Close the connection :meth:`from_store` opened."""
+        self.close()
 
     def __repr__(self) -> str:
         """Name the funnel and as_of (the tables are the engine's)."""
@@ -222,12 +256,13 @@ class SqlLog(Analyses):
         ibis = _ibis()
         stages = [s.name for s in self.funnel.stages]
         t, leads = self._transitions, self._leads
+        text, integer = ibis.expr.datatypes.String(), ibis.expr.datatypes.Int64()
         bad = (t.filter(~t.target.isin(stages) | ~t.source.isin(stages))
-               .select(row=t.lead_id, version=t.version.cast("int64"),
-                       stage=ibis.ifelse(t.target.isin(stages), t.source, t.target))
+               .select(row=t.lead_id.cast(text), version=t.version.cast(integer),
+                       stage=ibis.ifelse(t.target.isin(stages), t.source, t.target).cast(text))
                .union(leads.filter(~leads.stage.isin(stages))
-                      .select(row=leads.id, version=ibis.literal(None, "int64"),
-                              stage=leads.stage))
+                      .select(row=leads.id.cast(text), version=ibis.null(integer),
+                              stage=leads.stage.cast(text)))
                .limit(1))
         for row in _rows(bad):
             where = (f"transition ({row['row']!r} v{row['version']})" if row["version"] is not None
@@ -316,11 +351,13 @@ class SqlLog(Analyses):
         s = e.mutate(nxt=e.at_us.lead().over(w)).filter(e.stage.isin(stages))
         ended = s.nxt.notnull()
         s = s.mutate(d=ibis.coalesce(s.nxt, self._as_of_us) - s.at_us,
-                     ev=ended.cast("int64"), ce=(~ended).cast("int64"))
-        agg = s.group_by(["stage", "d"]).aggregate(events=s.ev.sum(), censored=s.ce.sum())
+                     ev=ibis.ifelse(ended, 1, 0), ce=ibis.ifelse(ended, 0, 1))
+        agg = (s.group_by(["stage", "d"]).aggregate(events=s.ev.sum(), censored=s.ce.sum())
+               .order_by(["stage", "d"]))
         rows: dict[str, list[tuple[int, int, int]]] = {name: [] for name in stages}
-        for row in _rows(agg):
-            rows[row["stage"]].append((int(row["d"]), int(row["events"]), int(row["censored"])))
+        names, durations, events, censored = _columns(agg)
+        for name, d, ev, ce in zip(names, durations, events, censored, strict=True):
+            rows[name].append((d, ev, ce))
         return {name: stays_from_counts(r) for name, r in rows.items()}
 
     def _first_closes(self) -> Any:
@@ -358,13 +395,14 @@ class SqlLog(Analyses):
     def _cohort_counts(
         self, bounds: list[int], horizons: list[int]
     ) -> dict[int, tuple[int, int, list[int]]]:
+        ibis = _ibis()
         leads = self._leads
         firsts = self._first_closes()
         j = leads.left_join(firsts, leads.id == firsts.lead_id)
         metrics: dict[str, Any] = {"leads": j.count(), "last": j.created_us.max()}
         for i, h in enumerate(horizons):
-            metrics[f"h{i}"] = (j.won_us.notnull() & ((j.won_us - j.created_us) <= h)).cast(
-                "int64").sum()
+            within = j.won_us.notnull() & ((j.won_us - j.created_us) <= h)
+            metrics[f"h{i}"] = ibis.ifelse(within, 1, 0).sum()
         agg = j.group_by(p=self._bucket(j.created_us, bounds)).aggregate(**metrics)
         return {
             int(r["p"]): (int(r["leads"]), int(r["last"]),
@@ -411,7 +449,7 @@ class SqlLog(Analyses):
         end = ibis.cases((accepted, first.resolved_us), (first.resolved_us.notnull(),
                                                          first.resolved_us), else_=as_of_us)
         speed = first.group_by(team=first.to_team, d=end - first.created_us,
-                               e=accepted.cast("int64")).aggregate(n=first.count())
+                               e=ibis.ifelse(accepted, 1, 0)).aggregate(n=first.count())
         for row in _rows(speed):
             n, ev = int(row["n"]), int(row["e"])
             teams[row["team"]].speed.append((int(row["d"]), n * ev, n * (1 - ev)))
