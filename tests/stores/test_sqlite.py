@@ -78,19 +78,23 @@ def test_forward_migration_runs_once(tmp_path: Path, monkeypatch: pytest.MonkeyP
     store.commit(Change(templates.inbound().new_lead("L1", at=T0), None))
     store.close()
     calls: list[str] = []
+    following = schema.SCHEMA_VERSION + 1
 
-    def to_2(prefix: str) -> list[str]:
+    def to_following(db: sqlite3.Connection, prefix: str) -> None:
         calls.append(prefix)
-        return [f"CREATE INDEX {prefix}leads_owner ON {prefix}leads (owner)"]
+        db.execute(f"CREATE INDEX {prefix}leads_owner ON {prefix}leads (owner)")
 
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(_sqlite.MIGRATIONS, 2, to_2)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", following)
+    monkeypatch.setitem(_sqlite.MIGRATIONS, following, to_following)
     migrated = SQLiteStore(path)
-    assert migrated.schema_version == 2
+    assert migrated.schema_version == following
     assert migrated.load("L1").id == "L1"
     migrated.close()
     SQLiteStore(path).close()
     assert calls == ["funnelkit_"]
+    raw = sqlite3.connect(path)
+    assert raw.execute("SELECT 1 FROM sqlite_master WHERE name = 'funnelkit_leads_owner'").fetchone()
+    raw.close()
 
 
 def test_refuses_a_text_file_and_leaves_it(tmp_path: Path) -> None:

@@ -1,14 +1,24 @@
 """The tables every SQL store writes, and the conversions between values and rows.
 
 ``SQLiteStore`` and ``SQLAlchemyStore`` share this layout, so a file written by one can be read by
-the other.  Times are stored twice where the store queries them: as ISO 8601 text with the
-offset (given back unchanged) and as integer microseconds since the Unix epoch (``*_us``) for
-ordering, ``since=`` and due-time queries.  Free-form data (attributes, decisions, touchpoint
-data, outbox payloads) is JSON text written by :func:`funnelkit._codec.dumps`.
+the other.  Times are stored as ISO 8601 text with the offset (given back unchanged) and, beside
+it, as integer microseconds since the Unix epoch (``*_us``): the stores order and filter on
+those, and SQL engines that read the tables directly compute on them.  The text is what the
+decoders read; a ``*_us`` column always equals :func:`us` of its text column.  Free-form data
+(attributes, decisions, touchpoint data, outbox payloads) is JSON text written by
+:func:`funnelkit._codec.dumps`.
 
 Schema versions (each migration moves one version forward; a store never goes back):
 
-1. ``leads``, ``transitions``, ``touchpoints``, ``handoffs``, ``outbox``, ``schema``.
+1. ``leads``, ``transitions``, ``touchpoints``, ``handoffs``, ``outbox``, ``schema``; ``*_us``
+   columns only where the stores query a time: ``transitions.at_us``, ``touchpoints.at_us``,
+   ``handoffs.due_us`` and the outbox's.
+2. ``leads.created_us``, ``handoffs.created_us`` and ``handoffs.resolved_us`` (NULL while the
+   handoff is open), filled from the text for existing rows.  Analytics engines reading the
+   tables in place (Ibis on PostgreSQL, SQLite, DuckDB or Spark) compute ages, durations and
+   cohorts on integers, without parsing ISO text with offsets, which each engine does
+   differently.  They are nullable (added by ``ALTER TABLE`` to tables that may hold rows) and
+   have no index: the stores never query them.
 """
 
 from __future__ import annotations
@@ -29,14 +39,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEMA_NAME", "SCHEMA_VERSION", "decode_handoff", "decode_lead", "decode_outbox",
-    "decode_touchpoint", "decode_transition", "from_us", "handoff_params", "lead_insert_params",
-    "lead_update_params", "outbox_params", "touchpoint_params", "transition_params", "us",
+    "decode_touchpoint", "decode_transition", "from_us", "handoff_params", "iso_us",
+    "lead_insert_params", "lead_update_params", "outbox_params", "touchpoint_params",
+    "transition_params", "us",
 ]
 
 SCHEMA_NAME = "funnelkit"
 """The ``name`` of the store's row in its ``schema`` table: what marks a database as ours."""
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The schema version this funnelkit writes; a store refuses a database with a newer one."""
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -50,6 +61,22 @@ def us(value: datetime) -> int:
     return (value - EPOCH) // _ONE_US
 
 
+def iso_us(text: str | None) -> int | None:
+    """:func:`us` of a stored ISO 8601 text column (None stays None): what migrations backfill.
+
+    Raises ``ValueError`` for text funnelkit never writes (not ISO 8601, or without an offset).
+
+    >>> iso_us("1970-01-01T05:30:00.000001+05:30")
+    1
+    """
+    if text is None:
+        return None
+    value = datetime.fromisoformat(text)
+    if value.utcoffset() is None:
+        raise ValueError(f"{text!r} has no UTC offset")
+    return us(value)
+
+
 def from_us(value: int | None) -> datetime | None:
     """The UTC datetime of a ``*_us`` column (None stays None)."""
     return None if value is None else EPOCH + timedelta(microseconds=value)
@@ -61,8 +88,11 @@ def _json(value: Any) -> str:
 
 # -- values to rows ------------------------------------------------------------------------------
 
+# Each table's columns in the order of its DDL; the ``*_us`` columns of schema version 2 come last,
+# where ``ALTER TABLE ... ADD COLUMN`` puts them.  ``created_at`` never changes, so a lead update
+# leaves ``created_us`` alone; a handoff update rewrites every column but the id.
 LEAD_COLUMNS = ("id", "stage", "version", "attributes", "source_channel", "source_kind", "owner",
-                "created_at", "stage_entered_at", "updated_at")
+                "created_at", "stage_entered_at", "updated_at", "created_us")
 LEAD_UPDATE_COLUMNS = ("stage", "version", "attributes", "source_channel", "source_kind", "owner",
                        "stage_entered_at", "updated_at")
 #: The names of what a lead update's ``WHERE`` checks, after its ``LEAD_UPDATE_COLUMNS`` values.
@@ -71,7 +101,8 @@ TRANSITION_COLUMNS = ("lead_id", "version", "event", "source", "target", "at", "
                       "reason", "decision")
 TOUCHPOINT_COLUMNS = ("lead_id", "kind", "channel", "at", "at_us", "points", "data")
 HANDOFF_COLUMNS = ("id", "lead_id", "from_team", "to_team", "created_at", "event", "version",
-                   "assignee", "due_at", "due_us", "status", "resolved_at", "resolved_by", "reason")
+                   "assignee", "due_at", "due_us", "status", "resolved_at", "resolved_by", "reason",
+                   "created_us", "resolved_us")
 OUTBOX_COLUMNS = ("msg_key", "hook", "payload", "created_at", "attempts", "next_attempt_us")
 OUTBOX_READ_COLUMNS = ("id", "msg_key", "hook", "payload", "created_at", "attempts",
                        "next_attempt_us", "claimed_by", "claimed_until_us", "delivered_us",
@@ -84,7 +115,7 @@ def lead_insert_params(lead: Lead) -> tuple[Any, ...]:
     return (lead.id, lead.stage, lead.version, _json(lead.attributes),
             None if source is None else source.channel, None if source is None else source.kind,
             lead.owner, lead.created_at.isoformat(), lead.stage_entered_at.isoformat(),
-            lead.updated_at.isoformat())
+            lead.updated_at.isoformat(), us(lead.created_at))
 
 
 def lead_update_params(
@@ -121,11 +152,11 @@ def touchpoint_params(tp: Touchpoint) -> tuple[Any, ...]:
 
 def handoff_params(h: Handoff) -> tuple[Any, ...]:
     """The ``handoffs`` row, in :data:`HANDOFF_COLUMNS` order."""
-    due = h.due_at
+    due, resolved = h.due_at, h.resolved_at
     return (h.id, h.lead_id, h.from_team, h.to_team, h.created_at.isoformat(), h.event, h.version,
             h.assignee, None if due is None else due.isoformat(), None if due is None else us(due),
-            h.status, None if h.resolved_at is None else h.resolved_at.isoformat(),
-            h.resolved_by, h.reason)
+            h.status, None if resolved is None else resolved.isoformat(), h.resolved_by, h.reason,
+            us(h.created_at), None if resolved is None else us(resolved))
 
 
 def outbox_params(m: OutboxMessage) -> tuple[Any, ...]:
@@ -153,8 +184,8 @@ def _dt(value: str | None) -> datetime | None:
 def decode_lead(row: Any) -> Lead:
     """A lead from a ``leads`` row in :data:`LEAD_COLUMNS` order."""
     def build() -> Lead:
-        (lead_id, stage, version, attributes, channel, kind, owner, created, entered,
-         updated) = row
+        (lead_id, stage, version, attributes, channel, kind, owner, created, entered, updated,
+         _) = row
         return Lead(
             lead_id, stage, version=version,
             attributes=None if attributes == "{}" else loads(attributes),
@@ -191,7 +222,7 @@ def decode_handoff(row: Any) -> Handoff:
     """A handoff from a ``handoffs`` row in :data:`HANDOFF_COLUMNS` order."""
     def build() -> Handoff:
         (hid, lead_id, from_team, to_team, created, event, version, assignee, due, _, status,
-         resolved, resolved_by, reason) = row
+         resolved, resolved_by, reason, _, _) = row
         return Handoff(hid, lead_id, from_team, to_team, created_at=datetime.fromisoformat(created),
                        event=event, version=version, assignee=assignee, due_at=_dt(due),
                        status=status, resolved_at=_dt(resolved), resolved_by=resolved_by,

@@ -30,12 +30,13 @@ from funnelkit.stores._protocol import (
     no_lead,
     version_conflict,
 )
-from funnelkit.stores._sqlite import _Batch, _Retry, _Rows
+from funnelkit.stores._sqlite import ADDED_IN_2, _Batch, _Retry, _Rows
 
 try:
     import sqlalchemy as sa
     from sqlalchemy import exc as sa_exc
     from sqlalchemy.dialects import mysql, postgresql
+    from sqlalchemy.schema import CreateColumn
 except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise MissingExtra(
         "SQLAlchemyStore needs SQLAlchemy 2: install the extra with "
@@ -79,8 +80,20 @@ def _serial() -> Any:
     return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
+def _added_us() -> Any:
+    """A ``*_us`` column of schema version 2 (see :data:`ADDED_IN_2`).
+
+    Nullable, unlike the ``*_us`` columns of version 1: migration 2 adds them with ``ALTER TABLE``
+    to tables that may hold rows, where ``NOT NULL`` would need a default, and a nullable column
+    without one is a change of the catalogue only (no table rewrite) on PostgreSQL, MariaDB and
+    SQLite.  New tables have them nullable too, so that Alembic's autogenerate finds no
+    difference between new and migrated tables.
+    """
+    return sa.BigInteger()
+
+
 def build_metadata(*, prefix: str = "funnelkit_", schema: str | None = None) -> sa.MetaData:
-    """The tables of schema version 1 as SQLAlchemy ``MetaData`` (for Alembic and for the store).
+    """The tables of the current schema version as SQLAlchemy ``MetaData`` (Alembic, the store).
 
     Table and index names start with *prefix*; *schema* is the database schema (PostgreSQL) or
     database (MySQL) they live in, None for the connection's default.
@@ -109,6 +122,8 @@ def build_metadata(*, prefix: str = "funnelkit_", schema: str | None = None) -> 
         sa.Column("created_at", _iso(), nullable=False),
         sa.Column("stage_entered_at", _iso(), nullable=False),
         sa.Column("updated_at", _iso(), nullable=False),
+        # Version 2 columns come last, where ALTER TABLE puts them in migrated tables.
+        sa.Column("created_us", _added_us()),
         sa.Index(f"{p}leads_stage", "stage", "id"),
         mysql_charset="utf8mb4", mysql_engine="InnoDB",
     )
@@ -159,6 +174,8 @@ def build_metadata(*, prefix: str = "funnelkit_", schema: str | None = None) -> 
         sa.Column("resolved_at", _iso()),
         sa.Column("resolved_by", _name()),
         sa.Column("reason", _text()),
+        sa.Column("created_us", _added_us()),
+        sa.Column("resolved_us", _added_us()),
         sa.Index(f"{p}handoffs_status_team", "status", "to_team", "due_us"),
         sa.Index(f"{p}handoffs_assignee", "assignee", "status", "due_us"),
         sa.Index(f"{p}handoffs_lead", "lead_id"),
@@ -185,12 +202,75 @@ def build_metadata(*, prefix: str = "funnelkit_", schema: str | None = None) -> 
     return md
 
 
-def _migrate_to_1(conn: Connection, md: sa.MetaData) -> None:
+def _table(md: sa.MetaData, prefix: str, name: str) -> sa.Table:
+    """The store's table *name* (``"leads"``, ...) in *md*."""
+    return md.tables[f"{md.schema}.{prefix}{name}" if md.schema else f"{prefix}{name}"]
+
+
+def _migrate_to_1(conn: Connection, md: sa.MetaData, _prefix: str) -> None:
+    # The tables of the current metadata: later migrations find their changes made already.
     md.create_all(conn, checkfirst=True)
 
 
-MIGRATIONS: dict[int, Callable[[Connection, sa.MetaData], None]] = {1: _migrate_to_1}
-"""Forward migrations: version -> a function taking a store from version - 1 to it."""
+def _migrate_to_2(conn: Connection, md: sa.MetaData, prefix: str) -> None:
+    """Add the ``*_us`` columns of :data:`ADDED_IN_2` where missing and fill the empty ones.
+
+    Tables made by migration 1 of this funnelkit have the columns already; tables made at
+    version 1 get them with ``ALTER TABLE``.  MariaDB/MySQL commit each ``ALTER TABLE`` at once,
+    so a migration cut short there leaves the columns and version 1: the next one adds nothing and
+    fills only the rows still NULL.
+    """
+    inspector = sa.inspect(conn)
+    quote = conn.dialect.identifier_preparer
+    for name, columns in ADDED_IN_2.items():
+        table = _table(md, prefix, name)
+        present = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
+        for column, _ in columns:
+            if column not in present:
+                spec = CreateColumn(table.c[column]).compile(dialect=conn.dialect)
+                conn.execute(sa.text(f"ALTER TABLE {quote.format_table(table)} ADD COLUMN {spec}"))
+        _backfill(conn, table, columns)
+
+
+def _backfill(conn: Connection, table: sa.Table, columns: Sequence[tuple[str, str]]) -> None:
+    """Fill *columns* (``*_us``, ISO text) where still NULL, a page at a time in id order.
+
+    The microseconds are computed in Python, the way the store writes them: no database parses
+    ISO 8601 text with offsets the same way as the others, nor always to the microsecond.
+    """
+    key = table.c.id
+    pending = table.c[columns[0][0]].is_(None)
+    read = sa.select(key, *(table.c[text] for _, text in columns)).order_by(key).limit(_PAGE)
+    write = (sa.update(table).where(key == sa.bindparam("v_id"))
+             .values({column: sa.bindparam(f"v_{column}") for column, _ in columns}))
+    last: str | None = None
+    while True:
+        rows = conn.execute(read.where(pending) if last is None
+                            else read.where(pending, key > last)).all()
+        values = []
+        for row_id, *texts in rows:
+            one: dict[str, Any] = {"v_id": row_id}
+            for (column, text), value in zip(columns, texts, strict=True):
+                try:
+                    one[f"v_{column}"] = s.iso_us(value)
+                except ValueError as e:
+                    raise StorageError(
+                        f"cannot migrate to schema version 2: {table.name}.{text} of row "
+                        f"{row_id!r} is {value!r}, a time funnelkit never writes (the row was "
+                        f"changed by hand); the store stays at version 1: fix or delete the "
+                        f"row, then open the store again") from e
+            values.append(one)
+        if values:
+            conn.execute(write, values)
+        if len(rows) < _PAGE:
+            return
+        last = rows[-1][0]
+
+
+MIGRATIONS: dict[int, Callable[[Connection, sa.MetaData, str], None]] = {
+    1: _migrate_to_1, 2: _migrate_to_2}
+"""Forward migrations: version -> a function taking a store (a connection in the migration's
+transaction, the store's metadata, its table prefix) from version - 1 to it."""
 
 
 def _binds(names: Sequence[str]) -> dict[str, Any]:
@@ -264,14 +344,13 @@ class SQLAlchemyStore:
         self.engine = engine
         self._closed = False
         self._lock = threading.Lock()
-        t = self.metadata.tables
-        q = f"{schema}." if schema else ""
-        self._schema_t = t[f"{q}{prefix}schema"]
-        self._leads = t[f"{q}{prefix}leads"]
-        self._transitions = t[f"{q}{prefix}transitions"]
-        self._touchpoints = t[f"{q}{prefix}touchpoints"]
-        self._handoffs = t[f"{q}{prefix}handoffs"]
-        self._outbox = t[f"{q}{prefix}outbox"]
+        md = self.metadata
+        self._schema_t = _table(md, prefix, "schema")
+        self._leads = _table(md, prefix, "leads")
+        self._transitions = _table(md, prefix, "transitions")
+        self._touchpoints = _table(md, prefix, "touchpoints")
+        self._handoffs = _table(md, prefix, "handoffs")
+        self._outbox = _table(md, prefix, "outbox")
         self._build_statements()
         try:
             self._open(create=create)
@@ -324,12 +403,28 @@ class SQLAlchemyStore:
                 f"{s.SCHEMA_VERSION} this funnelkit understands; upgrade funnelkit")
         return version
 
+    def _missing_columns(self, conn: Connection) -> list[str]:
+        """The ``table.column`` names of :attr:`metadata` the database's tables lack."""
+        inspector = sa.inspect(conn)
+        missing: list[str] = []
+        for table in self.metadata.tables.values():
+            present = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
+            missing += [f"{table.name}.{c.name}" for c in table.columns if c.name not in present]
+        return missing
+
     def _open(self, *, create: bool) -> None:
         try:
             with self.engine.connect() as conn:
                 version = self._read_version(conn)
+                missing = self._missing_columns(conn) if version == 0 else []
             if version == s.SCHEMA_VERSION:
                 return
+            if missing:
+                raise StorageError(
+                    f"{self._where()}: the tables have no funnelkit schema version and lack the "
+                    f"columns {', '.join(missing)} of schema version {s.SCHEMA_VERSION} (they "
+                    f"were made from an older funnelkit's metadata): add them with your "
+                    f"migrations from SQLAlchemyStore.metadata, then open the store again")
             if version == 0:  # tables made by the host, current layout: stamp them
                 with self.engine.begin() as conn:
                     conn.execute(sa.insert(self._schema_t).values(
@@ -354,7 +449,7 @@ class SQLAlchemyStore:
         with self.engine.begin() as conn:
             start = 0 if version is None else version
             for target in range(start + 1, s.SCHEMA_VERSION + 1):
-                MIGRATIONS[target](conn, self.metadata)
+                MIGRATIONS[target](conn, self.metadata, self.prefix)
             if version is None:
                 conn.execute(sa.insert(self._schema_t).values(
                     name=s.SCHEMA_NAME, version=s.SCHEMA_VERSION))

@@ -46,7 +46,11 @@ _PAGE = 1000
 
 
 def _ddl(prefix: str) -> list[str]:
-    """Schema version 1 as SQLite DDL (the same tables ``SQLAlchemyStore`` defines)."""
+    """Schema version 1 as SQLite DDL (the tables ``SQLAlchemyStore`` defined at version 1).
+
+    Left as it was released: a new file is made at version 1 and migrated forward like an old
+    one, so new and migrated files have the same columns in the same order.
+    """
     p = prefix
     return [
         f"CREATE TABLE {p}schema (name TEXT PRIMARY KEY, version INTEGER NOT NULL)",
@@ -87,8 +91,57 @@ def _ddl(prefix: str) -> list[str]:
     ]
 
 
-MIGRATIONS: dict[int, Callable[[str], list[str]]] = {1: _ddl}
-"""Forward migrations: version -> the statements that take a store from version - 1 to it."""
+def _migrate_to_1(db: sqlite3.Connection, prefix: str) -> None:
+    for statement in _ddl(prefix):
+        db.execute(statement)
+
+
+#: The ``*_us`` columns schema version 2 adds, by table, each with the text column it mirrors.
+ADDED_IN_2 = {"leads": (("created_us", "created_at"),),
+              "handoffs": (("created_us", "created_at"), ("resolved_us", "resolved_at"))}
+
+
+def _migrate_to_2(db: sqlite3.Connection, prefix: str) -> None:
+    """Add the ``*_us`` columns of :data:`ADDED_IN_2` and fill them from their ISO text.
+
+    SQLite's own date functions keep milliseconds at best, so the ``UPDATE`` calls
+    :func:`~funnelkit.stores._schema.iso_us` (exact to the microsecond, any offset) through a
+    function registered on this connection for the migration only.  The columns stay nullable:
+    SQLite adds a ``NOT NULL`` column only with a default, and cannot drop the default afterwards.
+    """
+    unreadable: list[str] = []
+
+    def iso_us(where: str, key: object, text: object) -> int | None:
+        try:
+            return s.iso_us(None if text is None else str(text))
+        except ValueError:
+            unreadable.append(f"{where} of row {key!r} is {text!r}")
+            raise
+
+    name = "funnelkit_iso_us"
+    db.create_function(name, 3, iso_us)
+    try:
+        for table, columns in ADDED_IN_2.items():
+            for column, _ in columns:
+                db.execute(f"ALTER TABLE {prefix}{table} ADD COLUMN {column} INTEGER")
+            sets = ", ".join(f"{column} = {name}('{prefix}{table}.{text}', id, {text})"
+                             for column, text in columns)
+            db.execute(f"UPDATE {prefix}{table} SET {sets}")
+    except sqlite3.OperationalError as e:
+        if not unreadable:
+            raise
+        raise StorageError(
+            f"cannot migrate to schema version 2: {unreadable[0]}, a time funnelkit never writes "
+            f"(the row was changed by hand); nothing was changed: fix or delete the row, then "
+            f"open the store again") from e
+    finally:
+        db.create_function(name, 3, None)
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection, str], None]] = {
+    1: _migrate_to_1, 2: _migrate_to_2}
+"""Forward migrations: version -> a function taking a store (its connection, its table prefix)
+from version - 1 to it, inside the transaction that opening the store holds."""
 
 
 def _cols(names: Sequence[str]) -> str:
@@ -251,8 +304,7 @@ class SQLiteStore:
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             start = 0 if version is None else version
             for target in range(start + 1, s.SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[target](PREFIX):
-                    db.execute(statement)
+                MIGRATIONS[target](db, PREFIX)
             if version is None:
                 db.execute(f"INSERT INTO {PREFIX}schema (name, version) VALUES (?, ?)",
                            (s.SCHEMA_NAME, s.SCHEMA_VERSION))
@@ -260,8 +312,10 @@ class SQLiteStore:
                 db.execute(f"UPDATE {PREFIX}schema SET version = ? WHERE name = ?",
                            (s.SCHEMA_VERSION, s.SCHEMA_NAME))
             db.execute("COMMIT")
-        except BaseException:
+        except BaseException as e:
             db.execute("ROLLBACK")
+            if isinstance(e, StorageError):
+                raise StorageError(f"{self.path}: {e}") from e
             raise
 
     @property
