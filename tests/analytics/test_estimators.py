@@ -140,3 +140,51 @@ def test_medians_of_censored_stays_recover_the_truth() -> None:
         finished = [r[0] / timedelta(days=1) for r in km.table for _ in range(r[2])]
         naive = statistics.median(finished)
         assert naive < truth * 0.96, (stage, naive, truth)  # over twice the 2% allowed above
+
+
+@given(st.lists(st.integers(0, 2), min_size=1, max_size=40), st.randoms(use_true_random=False))
+def test_aalen_johansen_equals_lifelines(kinds: list[int], rnd: random.Random) -> None:
+    """On distinct times (lifelines jitters ties), both incidences equal AalenJohansenFitter's."""
+    lifelines = pytest.importorskip("lifelines")
+    times = rnd.sample(range(1, 1000), len(kinds))
+    ours = TimeToOutcome.from_counts([(t * SECOND, int(k == 1), int(k == 2), int(k == 0))
+                                      for t, k in zip(times, kinds, strict=True)])
+    for event, read in ((1, ours.won_by), (2, ours.lost_by)):
+        if event not in kinds:
+            assert read(timedelta(seconds=1000)) == 0.0
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ajf = lifelines.AalenJohansenFitter(calculate_variance=False).fit(
+                times, kinds, event_of_interest=event)
+        cif = ajf.cumulative_density_.iloc[:, 0]
+        for t in times:
+            assert read(timedelta(seconds=t)) == pytest.approx(float(cif.loc[t]), abs=1e-9)
+
+
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 2)), min_size=1, max_size=50))
+def test_incidences_are_monotone_and_never_exceed_one(rows: list[tuple[int, int]]) -> None:
+    """Each incidence only grows, and won + lost never exceeds one, ties included."""
+    r = TimeToOutcome.from_counts([(t * SECOND, int(k == 1), int(k == 2), int(k == 0))
+                                   for t, k in rows])
+    previous = (0.0, 0.0)
+    for _, won, lost in r.incidence:
+        assert won >= previous[0] - 1e-12 and lost >= previous[1] - 1e-12
+        assert won + lost <= 1 + 1e-12
+        previous = (won, lost)
+    assert r.n == len(rows)
+
+
+@given(stays)
+def test_survival_only_falls(data: list[tuple[int, bool]]) -> None:
+    """S(t) never rises, stays in [0, 1], and at-risk counts fall by what left before."""
+    s = Survival.from_durations([d * SECOND for d, e in data if e],
+                                [d * SECOND for d, e in data if not e])
+    last = 1.0
+    expected_risk = len(data)
+    for _, at_risk, events, censored, value in s.table:
+        assert 0.0 <= value <= last
+        assert at_risk == expected_risk
+        expected_risk -= events + censored
+        last = value
+    assert expected_risk == 0
