@@ -31,11 +31,18 @@ import gc
 import random
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+import ibis
+import pyarrow as pa
 
 from funnelkit import Funnel, Lead, Transition
 from funnelkit.analytics import FunnelLog, Survival
+from funnelkit.analytics._analyses import step_rows, to_us
 from funnelkit.analytics._estimators import stays_from_counts
+from funnelkit.analytics.sql import SqlLog
+from funnelkit.stores._schema import us
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 AS_OF = T0 + timedelta(days=365)
@@ -117,8 +124,7 @@ def timed(run: Any) -> tuple[float, Any]:
 
 
 def rss_mib() -> float:
-    with open("/proc/self/statm") as f:
-        pages = int(f.read().split()[1])
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
     return pages * 4096 / 2**20
 
 
@@ -197,11 +203,6 @@ def baseline_memory(f: Funnel, leads: list[Lead], moves: list[Transition]) -> An
 
 
 def load_duckdb(leads: list[Lead], moves: list[Transition]) -> Any:
-    import ibis
-    import pyarrow as pa
-
-    from funnelkit.stores._schema import us
-
     backend = ibis.duckdb.connect()
     raw = backend.con
     lead_table = pa.table({
@@ -227,8 +228,6 @@ def load_duckdb(leads: list[Lead], moves: list[Transition]) -> Any:
 
 
 def engine_duckdb(f: Funnel, backend: Any) -> Any:
-    from funnelkit.analytics.sql import SqlLog
-
     log = SqlLog.from_backend(f, backend, as_of=AS_OF)
     steps = log.conversion().steps
     stays = log.time_in_stage()
@@ -238,8 +237,6 @@ def engine_duckdb(f: Funnel, backend: Any) -> Any:
 
 def baseline_duckdb(f: Funnel, backend: Any) -> Any:
     """Hand-written SQL for the same statistics, then the same estimators."""
-    from funnelkit.analytics._analyses import step_rows, to_us
-
     raw = backend.con
     as_of = to_us(AS_OF)
     cases = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(PATH))
@@ -296,7 +293,7 @@ def main() -> None:
         before = rss_mib()
         held = FunnelLog(f, leads=leads, transitions=moves, as_of=AS_OF)
         print(f"a FunnelLog of them holds {rss_mib() - before:,.0f} MiB beyond the values "
-              f"(per-lead state and three machine integers per move)")
+              f"(per-lead state and four machine integers per move)")
         del held
         gc.collect()
         before = rss_mib()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import ibis
 import pyarrow as pa
 
-from funnelkit import Handoff, Lead, Transition
 from funnelkit.stores._schema import us
+
+if TYPE_CHECKING:
+    from funnelkit import Handoff, Lead, Transition
 
 
 def lead_rows(leads: list[Lead]) -> pa.Table:
@@ -66,8 +69,6 @@ def arrow_tables(leads: list[Lead], transitions: list[Transition],
 def duckdb_tables(leads: list[Lead], transitions: list[Transition], handoffs: list[Handoff],
                   *, prefix: str = "funnelkit_") -> Any:
     """An Ibis DuckDB backend (in memory) holding the three tables."""
-    import ibis
-
     backend = ibis.duckdb.connect()
     raw = backend.con
     for name, table in arrow_tables(leads, transitions, handoffs).items():

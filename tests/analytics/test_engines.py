@@ -5,24 +5,24 @@ from __future__ import annotations
 import os
 import secrets
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import _data
 import pytest
+from _tables import arrow_tables, duckdb_tables
 from hypothesis import HealthCheck, given, settings
+from test_log import T0, build, journeys
 
 from funnelkit import InvalidInput
 from funnelkit.analytics import FunnelLog
 from funnelkit.stores import MemoryStore, SQLiteStore
 
-import _data
-from _tables import arrow_tables, duckdb_tables
-from test_log import T0, build, journeys
-
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from pathlib import Path
 
 ibis = pytest.importorskip("ibis")
+SqlLog = pytest.importorskip("funnelkit.analytics.sql").SqlLog
 
 ANALYSES: dict[str, Callable[[Any], Any]] = {
     "conversion": lambda log: log.conversion(),
@@ -62,8 +62,6 @@ def filled() -> Any:
 
 def test_duckdb_equals_memory(filled: Any) -> None:
     """Every analysis on DuckDB tables equals the in-memory one, exactly."""
-    from funnelkit.analytics.sql import SqlLog
-
     pipeline, log = filled
     backend = duckdb_tables(list(log.leads), _history(pipeline), list(log.handoffs))
     assert_same(log, SqlLog.from_backend(pipeline.funnel, backend, as_of=_data.AS_OF))
@@ -71,8 +69,6 @@ def test_duckdb_equals_memory(filled: Any) -> None:
 
 def test_sqlite_store_equals_memory(tmp_path: Path) -> None:
     """A SQLiteStore's own file, read by Ibis's SQLite backend, gives the same figures."""
-    from funnelkit.analytics.sql import SqlLog
-
     store = SQLiteStore(tmp_path / "funnel.db")
     pipeline = _data.fill(store, leads=150, seed=3)
     try:
@@ -94,13 +90,12 @@ def postgres_store() -> Iterator[Any]:
             pytest.fail(message)
         pytest.skip(message)
     sa = pytest.importorskip("sqlalchemy")
-    from funnelkit.stores import SQLAlchemyStore
-
+    store_class = pytest.importorskip("funnelkit.stores").SQLAlchemyStore
     engine = sa.create_engine(url)
     schema = f"fk_analytics_{secrets.token_hex(4)}"
     with engine.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    store = SQLAlchemyStore(engine, schema=schema)
+    store = store_class(engine, schema=schema)
     try:
         yield store
     finally:
@@ -113,8 +108,6 @@ def postgres_store() -> Iterator[Any]:
 @pytest.mark.postgres
 def test_postgres_store_equals_memory(postgres_store: Any) -> None:
     """On the real PostgreSQL server the heavy pass runs in the database; same figures."""
-    from funnelkit.analytics.sql import SqlLog
-
     pipeline = _data.fill(postgres_store, leads=150, seed=5)
     memory = FunnelLog.from_store(pipeline.funnel, postgres_store, as_of=_data.AS_OF)
     with SqlLog.from_store(pipeline.funnel, postgres_store, as_of=_data.AS_OF) as sql:
@@ -126,12 +119,9 @@ def test_spark_equals_memory(filled: Any) -> None:
     """Spark in local mode, through Ibis's PySpark backend, gives the same figures."""
     if os.environ.get("FUNNELKIT_REQUIRE_SPARK") != "1":  # .ci/run sets it: there it must run
         pytest.importorskip("pyspark", reason="Spark tests need pyspark and a Java runtime")
-    from pyspark.sql import SparkSession
-
-    from funnelkit.analytics.sql import SqlLog
-
+    spark_sql = pytest.importorskip("pyspark.sql")
     pipeline, log = filled
-    spark = (SparkSession.builder.master("local[1]").appName("funnelkit-tests")
+    spark = (spark_sql.SparkSession.builder.master("local[1]").appName("funnelkit-tests")
              .config("spark.sql.shuffle.partitions", "2").config("spark.ui.enabled", "false")
              .config("spark.sql.session.timeZone", "UTC").getOrCreate())
     try:
@@ -148,8 +138,6 @@ def test_spark_equals_memory(filled: Any) -> None:
 @given(journeys())
 def test_engines_agree_on_any_log(data: Any) -> None:
     """Whatever the journeys (loops, recycling, same-time moves), both engines agree."""
-    from funnelkit.analytics.sql import SqlLog
-
     funnel, js = data
     as_of = T0 + timedelta(days=400)
     memory = build(funnel, js, as_of)
@@ -166,8 +154,6 @@ def test_engines_agree_on_any_log(data: Any) -> None:
 
 def test_sql_engine_refuses_what_it_cannot_do(filled: Any) -> None:
     """Python breakdowns, missing columns, bad tables and an early as_of are typed errors."""
-    from funnelkit.analytics.sql import SqlLog
-
     pipeline, log = filled
     backend = duckdb_tables(list(log.leads), _history(pipeline), list(log.handoffs))
     sql = SqlLog.from_backend(pipeline.funnel, backend, as_of=_data.AS_OF)
@@ -194,8 +180,6 @@ def test_sql_engine_refuses_what_it_cannot_do(filled: Any) -> None:
 
 def test_sql_engine_from_an_in_memory_store_is_refused() -> None:
     """Stores with no database another connection can read point to FunnelLog."""
-    from funnelkit.analytics.sql import SqlLog
-
     with pytest.raises(InvalidInput, match="FunnelLog.from_store"):
         SqlLog.from_store(_data.funnel(), MemoryStore(), as_of=_data.AS_OF)
 

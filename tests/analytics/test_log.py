@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from funnelkit import Funnel, Handoff, InvalidInput, Lead, Source, Transition, templates
-from funnelkit.analytics import FunnelLog, main_path
+from funnelkit import Funnel, Handoff, InvalidInput, Lead, Pipeline, Source, Transition, templates
+from funnelkit.analytics import FunnelLog, _log, main_path
 from funnelkit.stores import MemoryStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -80,9 +80,12 @@ def test_conversion_counts_open_leads_as_censored(log: FunnelLog) -> None:
         ("won", 1, None, None, None),
     ]
     assert rows[0].rate_closed == 3 / 4
-    assert rows[1].rate_from_first == 3 / 5 and rows[1].rate_from_previous == 3 / 5
-    assert rows[2].rate_closed == 1.0 and rows[2].rate_from_first == 2 / 5
-    assert rows[0].rate_from_previous is None and rows[3].rate_closed is None
+    assert rows[1].rate_from_first == 3 / 5
+    assert rows[1].rate_from_previous == 3 / 5
+    assert rows[2].rate_closed == 1.0
+    assert rows[2].rate_from_first == 2 / 5
+    assert rows[0].rate_from_previous is None
+    assert rows[3].rate_closed is None
 
 
 def test_groups_add_up_to_the_steps_and_rank_by_entries(log: FunnelLog) -> None:
@@ -260,8 +263,10 @@ def test_handoffs_report_by_team() -> None:
     assert sales.sla_compliance == 1 / 3
     assert sales.rejection_reasons == {"social": {"no budget": 1}}
     # First handoffs: A accepted after 1 day; B censored at 3 days; C's first (h4) censored at 2.
-    assert sales.speed_to_lead.n == 3 and sales.speed_to_lead.n_censored == 2
-    assert sales.speed_median is None and log.handoffs_report(by=None).by is None
+    assert sales.speed_to_lead.n == 3
+    assert sales.speed_to_lead.n_censored == 2
+    assert sales.speed_median is None
+    assert log.handoffs_report(by=None).by is None
 
 
 def test_velocity_by_hand() -> None:
@@ -277,8 +282,10 @@ def test_velocity_by_hand() -> None:
     v = log.velocity(qualified="mql", value="amount")
     assert [(p.period.month, p.qualified, p.growth, p.complete) for p in v.lead_velocity] == [
         (1, 2, None, True), (2, 2, 0.0, True), (3, 0, None, False)]
-    assert v.open_opportunities == 1 and v.win_rate == 2 / 3
-    assert v.average_value == 200.0 and v.cycle_length == 25 * DAY
+    assert v.open_opportunities == 1
+    assert v.win_rate == 2 / 3
+    assert v.average_value == 200.0
+    assert v.cycle_length == 25 * DAY
     assert v.sales_velocity == pytest.approx(1 * 2 / 3 * 200 / 25)
     with pytest.raises(InvalidInput, match="not a number"):
         log.velocity(value=lambda lead: "big")
@@ -374,9 +381,6 @@ def test_refuses_a_lead_given_twice() -> None:
 
 def test_from_store_pages_through_every_move() -> None:
     """from_store reads streams page by page and gives the same log as the values."""
-    from funnelkit import Pipeline
-    from funnelkit.analytics import _log
-
     pipeline = Pipeline(small_funnel(), store=MemoryStore())
     for i in range(30):
         pipeline.capture(f"L{i}", at=T0)

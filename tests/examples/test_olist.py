@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,7 +40,8 @@ def test_every_mql_becomes_a_lead_and_every_deal_a_win(run) -> None:
     assert len(run.transitions) == 3 * 842
     assert run.refused == []
     ((mql_id, what),) = run.adjusted
-    assert mql_id == "b91cf8812365f50ff4bda4bcd6206b05" and "before its first contact" in what
+    assert mql_id == "b91cf8812365f50ff4bda4bcd6206b05"
+    assert "before its first contact" in what
     lead = run.leads[mql_id]
     assert lead.stage_entered_at == lead.created_at  # dated at the first contact
 
@@ -70,8 +72,6 @@ def test_conversion_by_origin_keeps_empty_apart_from_unknown(run) -> None:
 
 def test_time_to_win_censors_the_open_mqls(run) -> None:
     """The Aalen-Johansen share won by 180 days is below the raw share won, open MQLs censored."""
-    from datetime import timedelta
-
     outcome = run.log().time_to_outcome()
     assert (outcome.won, outcome.lost, outcome.censored) == (842, 0, 8000 - 842)
     assert 0.09 < outcome.won_by(timedelta(days=180)) < 842 / 8000

@@ -20,6 +20,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from funnelkit.analytics._analyses import Analyses, main_path
+from funnelkit.analytics._attribution import MODELS, Attribution, Journey, attribute
 from funnelkit.analytics._estimators import Survival
 from funnelkit.analytics._log import FunnelLog
 from funnelkit.analytics._results import (
@@ -47,18 +48,22 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "MODELS",
     "Analyses",
+    "Attribution",
     "CohortRow",
     "Cohorts",
     "Conversion",
     "FunnelLog",
     "HandoffsReport",
+    "Journey",
     "PeriodCount",
     "StepRow",
     "Survival",
     "TeamHandoffs",
     "TimeToOutcome",
     "Velocity",
+    "attribute",
     "main_path",
     "sql",
 ]

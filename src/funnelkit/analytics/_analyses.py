@@ -17,6 +17,7 @@ from dateutil.relativedelta import relativedelta
 
 from funnelkit._errors import InvalidInput
 from funnelkit._time import parse_duration, require_aware
+from funnelkit.analytics._attribution import Attribution, Journey, attribute, check_model
 from funnelkit.analytics._estimators import Stays, Survival, ratio, stays_from_counts
 from funnelkit.analytics._results import (
     CohortRow,
@@ -249,8 +250,16 @@ class Analyses(ABC):
         """Per group: (furthest step index reached, lead still open) -> leads."""
 
     @abstractmethod
+    def _exit_counts(self, stages: tuple[str, ...]) -> dict[str, list[tuple[int, str | None, int]]]:
+        """Per open stage: ``(duration_us, next stage or None while running, stays)`` rows."""
+
     def _stay_counts(self, stages: tuple[str, ...]) -> dict[str, Stays]:
         """Per open stage: its stays grouped by duration (running ones censored)."""
+        return {
+            stage: stays_from_counts(
+                (d, 0 if nxt is None else n, n if nxt is None else 0) for d, nxt, n in rows)
+            for stage, rows in self._exit_counts(stages).items()
+        }
 
     @abstractmethod
     def _outcome_counts(self) -> list[tuple[int, int, int, int]]:
@@ -276,6 +285,15 @@ class Analyses(ABC):
         value: str | Callable[[Lead], Any] | None,
     ) -> VelocityCounts:
         """What :meth:`velocity` needs (see :class:`VelocityCounts`)."""
+
+    def _journeys(  # noqa: ARG002 - engines that read no touchpoints refuse, whatever is asked
+        self, conversion: str, lookback_us: int, *, value: str | Callable[[Lead], Any] | None,
+        milestones: tuple[str, ...],
+    ) -> list[Journey]:
+        """Every lead's touchpoint path (see :class:`Journey`); engines that read touchpoints."""
+        raise InvalidInput(
+            f"{type(self).__name__} does not read touchpoints: attribution runs on a FunnelLog "
+            f"(FunnelLog.from_store reads the touchpoints of any store)")
 
     @property
     def _as_of_us(self) -> int:
@@ -422,6 +440,49 @@ class Analyses(ABC):
                 team, c.handed, c.accepted, c.rejected, c.expired, c.pending, c.sla_met,
                 c.sla_breached, c.sla_open, Survival(stays_from_counts(c.speed)), reasons)
         return HandoffsReport(by=by_name(by), teams=teams)
+
+    def attribution(
+        self,
+        model: str,
+        *,
+        conversion: str | None = None,
+        lookback: str | timedelta = "90 days",
+        half_life: str | timedelta = "7 days",
+        value: str | Callable[[Lead], Any] | None = None,
+        order: int = 1,
+        milestones: Iterable[str] | None = None,
+    ) -> Attribution:
+        """Credit each channel with the conversions its touchpoints led to, under *model*.
+
+        A lead's path is the channels of its touchpoints in time order, from ``lookback`` before
+        its conversion (its first entry into ``conversion``, by default the first won stage)
+        up to it; leads not converted by ``as_of`` give their whole path to the non-converting
+        paths (which the Markov and Shapley models use).  ``value`` (a numeric lead attribute or
+        a function of the lead) makes credit add up to the conversions' value.  ``half_life``
+        is the time-decay model's, ``order`` the Markov chain's memory, and ``milestones`` the
+        two stages (lead creation, opportunity creation) of the W-shaped model.
+        """
+        model = check_model(model)
+        funnel = self.funnel
+        conv = main_path(funnel)[-1] if conversion is None else check_stage(
+            funnel, conversion, "conversion")
+        lookback_us = duration_us(lookback, "lookback")
+        half_life_us = duration_us(half_life, "half_life")
+        if value is not None and not (isinstance(value, str) and value) and not callable(value):
+            raise InvalidInput(
+                f"value={value!r} must name a numeric lead attribute or be a function of the lead")
+        marks: tuple[str, ...] = ()
+        if model == "w_shaped":
+            if milestones is None or isinstance(milestones, str):
+                raise InvalidInput(
+                    "the w_shaped model needs milestones=(lead_stage, opportunity_stage): the "
+                    "stages whose last touch before them get 30% each, beside the first touch")
+            marks = tuple(check_stage(funnel, m, "milestone") for m in milestones)
+            if len(marks) != 2:
+                raise InvalidInput(f"milestones={marks!r} must name two stages: lead creation "
+                                   f"and opportunity creation")
+        journeys = self._journeys(conv, lookback_us, value=value, milestones=marks)
+        return attribute(model, journeys, half_life_us=half_life_us, order=order)
 
     def velocity(
         self,

@@ -25,7 +25,7 @@ from funnelkit.analytics._analyses import (
     group_of,
     to_us,
 )
-from funnelkit.analytics._estimators import Stays, stays_from_durations
+from funnelkit.analytics._attribution import Journey
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -63,7 +63,7 @@ class FunnelLog(Analyses):
     raises :class:`~funnelkit.InvalidInput` naming the row.  An empty log is valid and gives
     empty results.
 
-    Memory holds per-lead state and three machine integers per move, never the moves
+    Memory holds per-lead state and four machine integers per move, never the moves
     themselves.  Every lead still open at ``as_of`` is censored in every analysis.
 
     >>> from datetime import datetime, timedelta, timezone
@@ -87,9 +87,29 @@ class FunnelLog(Analyses):
     """
 
     __slots__ = (
-        "_created", "_cur", "_entered", "_index", "_leads", "_lost", "_mask", "_moves_at",
-        "_moves_lead", "_moves_stage", "_open", "_outcome", "_stage_index", "_stages",
-        "_stays", "_won", "as_of", "funnel", "handoffs", "touchpoints",
+        "_created",
+        "_cur",
+        "_entered",
+        "_event_names",
+        "_exits",
+        "_index",
+        "_leads",
+        "_lost",
+        "_mask",
+        "_moves_at",
+        "_moves_event",
+        "_moves_lead",
+        "_moves_stage",
+        "_open",
+        "_outcome",
+        "_stage_index",
+        "_stages",
+        "_stays",
+        "_won",
+        "as_of",
+        "funnel",
+        "handoffs",
+        "touchpoints",
     )
 
     funnel: Funnel
@@ -140,7 +160,10 @@ class FunnelLog(Analyses):
         self._moves_lead = array("q")
         self._moves_stage = array("h")
         self._moves_at = array("q")
-        self._stays = [array("q") for _ in stages]
+        self._moves_event = array("h")  # index into _event_names
+        self._event_names: list[str] = []
+        self._stays = [array("q") for _ in stages]  # durations of ended stays, per stage
+        self._exits = [array("h") for _ in stages]  # where each of them went
         as_of_us = to_us(as_of)
         self._add_leads(leads, as_of_us)
         self._add_transitions(transitions, as_of_us)
@@ -209,8 +232,10 @@ class FunnelLog(Analyses):
     def _add_transitions(self, transitions: Iterable[Transition], as_of_us: int) -> None:
         index, stage_index, names = self._index, self._stage_index, self._stages
         cur, entered, mask, won, lost = self._cur, self._entered, self._mask, self._won, self._lost
-        is_open, outcome, stays = self._open, self._outcome, self._stays
+        is_open, outcome, stays, exits = self._open, self._outcome, self._stays, self._exits
         m_lead, m_stage, m_at = self._moves_lead, self._moves_stage, self._moves_at
+        m_event, event_names = self._moves_event, self._event_names
+        event_index: dict[str, int] = {}
         version = array("q", bytes(8 * len(cur)))
         last_at = array("q", self._created)
         for n, t in enumerate(transitions, start=1):
@@ -248,10 +273,19 @@ class FunnelLog(Analyses):
                     f"in {names[c]!r}: a move is missing before it")
             version[i] = v
             last_at[i] = a
+            e = event_index.get(t.event)
+            if e is None:
+                e = event_index[t.event] = len(event_names)
+                event_names.append(t.event)
+            m_lead.append(i)
+            m_stage.append(s)
+            m_at.append(a)
+            m_event.append(e)
             if s == c:
                 continue  # a move that stays in its stage does not end the stay
             if is_open[c]:
                 stays[c].append(a - entered[i])
+                exits[c].append(s)
             cur[i] = s
             entered[i] = a
             mask[i] |= 1 << s
@@ -261,9 +295,6 @@ class FunnelLog(Analyses):
                     won[i] = a
             elif kind == "lost" and lost[i] == _NEVER:
                 lost[i] = a
-            m_lead.append(i)
-            m_stage.append(s)
-            m_at.append(a)
 
     def _checked(self, values: Iterable[Any], kind: type[Any], as_of_us: int) -> Iterable[Any]:
         name = kind.__name__.lower() + "s"
@@ -364,15 +395,22 @@ class FunnelLog(Analyses):
         """``as_of`` in microseconds since the Unix epoch."""
         return to_us(self.as_of)
 
-    def _stay_counts(self, stages: tuple[str, ...]) -> dict[str, Stays]:
+    def _exit_counts(self, stages: tuple[str, ...]) -> dict[str, list[tuple[int, str | None, int]]]:
         as_of_us = self._as_of_us
+        names = self._stages
         wanted = {self._stage_index[s] for s in stages}
-        running: dict[int, list[int]] = {s: [] for s in wanted}
+        running: dict[int, Counter[int]] = {s: Counter() for s in wanted}
         for c, e in zip(self._cur, self._entered, strict=True):
             if c in wanted:
-                running[c].append(as_of_us - e)
-        return {self._stages[s]: stays_from_durations(self._stays[s].tolist(), running[s])
-                for s in wanted}
+                running[c][as_of_us - e] += 1
+        out: dict[str, list[tuple[int, str | None, int]]] = {}
+        for s in wanted:
+            ended = Counter(zip(self._stays[s], self._exits[s], strict=True))
+            rows: list[tuple[int, str | None, int]] = [
+                (d, names[t], n) for (d, t), n in ended.items()]
+            rows.extend((d, None, n) for d, n in running[s].items())
+            out[names[s]] = rows
+        return out
 
     def _outcome_counts(self) -> list[tuple[int, int, int, int]]:
         as_of_us = self._as_of_us
@@ -451,6 +489,48 @@ class FunnelLog(Analyses):
                 teams[team].speed.append((end - start, 0, 1))
         return teams
 
+    def _first_entries(self, stage: int) -> dict[int, int]:
+        """Lead index -> when it first entered *stage* (creation for the initial stage)."""
+        if stage == self._stage_index[self.funnel.initial]:
+            return dict(enumerate(self._created))
+        first: dict[int, int] = {}
+        for i, s, a in zip(self._moves_lead, self._moves_stage, self._moves_at, strict=True):
+            if s == stage and i not in first:
+                first[i] = a
+        return first
+
+    def _journeys(
+        self, conversion: str, lookback_us: int, *, value: str | Callable[[Lead], Any] | None,
+        milestones: tuple[str, ...],
+    ) -> list[Journey]:
+        converted_at = self._first_entries(self._stage_index[conversion])
+        marks = [self._first_entries(self._stage_index[m]) for m in milestones]
+        touches: dict[int, list[tuple[int, str]]] = {}
+        for tp in self.touchpoints:
+            touches.setdefault(self._index[tp.lead_id], []).append((to_us(tp.at), tp.channel))
+        journeys = []
+        for i, lead in enumerate(self._leads):
+            path = sorted(touches.get(i, ()))
+            at = converted_at.get(i)
+            if at is None:
+                journeys.append(Journey(tuple(c for _, c in path), (0,) * len(path), converted=False))
+                continue
+            window = [(a, c) for a, c in path if at - lookback_us <= a <= at]
+            weight = 1.0
+            if value is not None:
+                v = value_of(value, lead)
+                if v is None:
+                    raise InvalidInput(
+                        f"lead {lead.id!r} converted but has no value; give every converted lead "
+                        f"a value, or attribute conversions (value=None)")
+                weight = v
+            ms = tuple(
+                max((k for k, (a, _) in enumerate(window) if a <= m[i]), default=-1)
+                if i in m else -1 for m in marks)
+            journeys.append(Journey(tuple(c for _, c in window), tuple(at - a for a, _ in window),
+                                    converted=True, weight=weight, milestones=ms))
+        return journeys
+
     def _velocity_counts(
         self, bounds: list[int], *, qualified: str, opportunity: str,
         value: str | Callable[[Lead], Any] | None,
@@ -458,12 +538,7 @@ class FunnelLog(Analyses):
         counts = VelocityCounts(len(bounds))
         q = self._stage_index[qualified]
         opp = self._stage_index[opportunity]
-        first: dict[int, int] = {}
-        if q == self._stage_index[self.funnel.initial]:
-            first = dict(enumerate(self._created))
-        for i, s, a in zip(self._moves_lead, self._moves_stage, self._moves_at, strict=True):
-            if s == q and i not in first:
-                first[i] = a
+        first = self._first_entries(q)
         for a in first.values():
             counts.qualified[bisect_right(bounds, a) - 1] += 1
         outcome = self._outcome

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import importlib
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from funnelkit._errors import InvalidInput, MissingExtra
 from funnelkit._funnel import Funnel
@@ -56,7 +56,6 @@ from funnelkit.analytics._analyses import (
     VelocityCounts,
     check_as_of,
 )
-from funnelkit.analytics._estimators import Stays, stays_from_counts
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -238,7 +237,7 @@ class SqlLog(Analyses):
             self._owned.disconnect()
             self._owned = None
 
-    def __enter__(self) -> SqlLog:
+    def __enter__(self) -> Self:
         """Use the log in a ``with`` block; the connection it opened closes at the end."""
         return self
 
@@ -344,21 +343,18 @@ class SqlLog(Analyses):
             slot[key] = slot.get(key, 0) + int(row["n"])
         return out
 
-    def _stay_counts(self, stages: tuple[str, ...]) -> dict[str, Stays]:
+    def _exit_counts(self, stages: tuple[str, ...]) -> dict[str, list[tuple[int, str | None, int]]]:
         ibis = _ibis()
         e = self._entries
         w = ibis.window(group_by=e.lead_id, order_by=e.version)
-        s = e.mutate(nxt=e.at_us.lead().over(w)).filter(e.stage.isin(stages))
-        ended = s.nxt.notnull()
-        s = s.mutate(d=ibis.coalesce(s.nxt, self._as_of_us) - s.at_us,
-                     ev=ibis.ifelse(ended, 1, 0), ce=ibis.ifelse(ended, 0, 1))
-        agg = (s.group_by(["stage", "d"]).aggregate(events=s.ev.sum(), censored=s.ce.sum())
-               .order_by(["stage", "d"]))
-        rows: dict[str, list[tuple[int, int, int]]] = {name: [] for name in stages}
-        names, durations, events, censored = _columns(agg)
-        for name, d, ev, ce in zip(names, durations, events, censored, strict=True):
-            rows[name].append((d, ev, ce))
-        return {name: stays_from_counts(r) for name, r in rows.items()}
+        s = e.mutate(nxt=e.at_us.lead().over(w), to=e.stage.lead().over(w))
+        s = s.filter(s.stage.isin(stages))
+        s = s.mutate(d=ibis.coalesce(s.nxt, self._as_of_us) - s.at_us)
+        agg = s.group_by(["stage", "d", "to"]).aggregate(n=s.count()).order_by(["stage", "d"])
+        rows: dict[str, list[tuple[int, str | None, int]]] = {name: [] for name in stages}
+        for name, d, to, n in zip(*_columns(agg), strict=True):
+            rows[name].append((d, to, n))
+        return rows
 
     def _first_closes(self) -> Any:
         ibis = _ibis()
