@@ -286,11 +286,12 @@ class Analyses(ABC):
     ) -> VelocityCounts:
         """What :meth:`velocity` needs (see :class:`VelocityCounts`)."""
 
-    def _journeys(  # noqa: ARG002 - engines that read no touchpoints refuse, whatever is asked
+    def _journeys(
         self, conversion: str, lookback_us: int, *, value: str | Callable[[Lead], Any] | None,
         milestones: tuple[str, ...],
     ) -> list[Journey]:
         """Every lead's touchpoint path (see :class:`Journey`); engines that read touchpoints."""
+        del conversion, lookback_us, value, milestones  # refused whatever is asked
         raise InvalidInput(
             f"{type(self).__name__} does not read touchpoints: attribution runs on a FunnelLog "
             f"(FunnelLog.from_store reads the touchpoints of any store)")

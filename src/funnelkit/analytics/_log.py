@@ -513,7 +513,8 @@ class FunnelLog(Analyses):
             path = sorted(touches.get(i, ()))
             at = converted_at.get(i)
             if at is None:
-                journeys.append(Journey(tuple(c for _, c in path), (0,) * len(path), converted=False))
+                channels = tuple(c for _, c in path)
+                journeys.append(Journey(channels, (0,) * len(path), converted=False))
                 continue
             window = [(a, c) for a, c in path if at - lookback_us <= a <= at]
             weight = 1.0
