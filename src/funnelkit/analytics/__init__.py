@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from funnelkit.analytics._analyses import Analyses, main_path
 from funnelkit.analytics._attribution import MODELS, Attribution, Journey, attribute
+from funnelkit.analytics._backtest import Backtest, Cell, backtest
 from funnelkit.analytics._estimators import Survival
 from funnelkit.analytics._log import FunnelLog
+from funnelkit.analytics._markov import Forecast, MarkovModel, WhatIf, binomial
 from funnelkit.analytics._results import (
     CohortRow,
     Cohorts,
@@ -51,19 +53,26 @@ __all__ = [
     "MODELS",
     "Analyses",
     "Attribution",
+    "Backtest",
+    "Cell",
     "CohortRow",
     "Cohorts",
     "Conversion",
+    "Forecast",
     "FunnelLog",
     "HandoffsReport",
     "Journey",
+    "MarkovModel",
     "PeriodCount",
     "StepRow",
     "Survival",
     "TeamHandoffs",
     "TimeToOutcome",
     "Velocity",
+    "WhatIf",
     "attribute",
+    "backtest",
+    "binomial",
     "main_path",
     "sql",
 ]
