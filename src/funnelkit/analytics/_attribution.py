@@ -9,7 +9,9 @@ chain exactly (Gaussian elimination), so its figures never move between runs.
 
 from __future__ import annotations
 
+from collections import Counter
 from math import factorial
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
@@ -25,6 +27,7 @@ MODELS = ("first", "last", "linear", "time_decay", "position", "w_shaped", "mark
 """The attribution models :meth:`~funnelkit.analytics.FunnelLog.attribution` knows."""
 
 MAX_SHAPLEY_CHANNELS = 15
+_PATH = itemgetter(0, 2)  # a journey's (channels, converted)
 _START, _CONVERSION, _NULL = "(start)", "(conversion)", "(null)"
 
 
@@ -193,11 +196,13 @@ def conversion_probability(
 
 def _markov(paths: Mapping[tuple[str, ...], tuple[float, float]], order: int
             ) -> tuple[dict[str, float], dict[str, float]]:
-    base = conversion_probability(paths, order=order)
+    rows = _chain(paths, order)  # built once; each removal only reroutes its edges
+    base = _solve(list(rows), rows)
     channels = sorted({c for path in paths for c in path})
     effects = {}
     for c in channels:
-        without = conversion_probability(paths, order=order, removed=c)
+        cut = _without(rows, c)
+        without = _solve(list(cut), cut) if _START in cut else 0.0
         effects[c] = 1.0 - without / base if base else 0.0
     total = sum(effects.values())
     return ({c: e / total for c, e in effects.items()} if total else dict.fromkeys(effects, 0.0),
@@ -262,32 +267,39 @@ def attribute(
     converted = unattributed = paths = 0
     total = 0.0
     by_path: dict[tuple[str, ...], list[float]] = {}
-    by_set: dict[frozenset[str], list[float]] = {}
-    for j in journeys:
-        if not j.channels:
-            unattributed += j.converted
-            continue
-        paths += 1
-        if j.converted:
-            converted += 1
-            total += j.weight
-        if model in ("markov", "shapley"):
-            slot = by_path.setdefault(j.channels, [0.0, 0.0])
-            slot[0 if j.converted else 1] += 1.0  # the chain counts paths; value scales credit
-            if model == "shapley":
-                s = by_set.setdefault(frozenset(j.channels), [0.0, 0.0])
-                s[0] += j.converted
-                s[1] += 1
-            continue
-        if j.converted:
-            for channel, share in zip(j.channels, _shares(model, j, half_life_us), strict=True):
-                credit[channel] = credit.get(channel, 0.0) + share * j.weight
+    if model in ("markov", "shapley"):
+        # The chain and the coalitions only count paths: group identical ones first, in C.
+        for (channels, won), n in Counter(map(_PATH, journeys)).items():
+            if not channels:
+                unattributed += n * won
+                continue
+            paths += n
+            by_path.setdefault(channels, [0.0, 0.0])[0 if won else 1] += n
+            converted += n * won
+        total = float(sum(j.weight for j in journeys if j.converted and j.channels))
+    else:
+        for j in journeys:
+            if not j.channels:
+                unattributed += j.converted
+                continue
+            paths += 1
+            if j.converted:
+                converted += 1
+                total += j.weight
+                for channel, share in zip(j.channels, _shares(model, j, half_life_us),
+                                          strict=True):
+                    credit[channel] = credit.get(channel, 0.0) + share * j.weight
     effects: dict[str, float] = {}
     if model == "markov":
         shares, effects = _markov({p: (c, n) for p, (c, n) in by_path.items()}, order)
         credit = {c: s * total for c, s in shares.items()}
     elif model == "shapley":
-        phi = _shapley({s: (c, n) for s, (c, n) in by_set.items()})
+        by_set: dict[frozenset[str], tuple[float, float]] = {}
+        for path, (won, lost) in by_path.items():
+            key = frozenset(path)
+            conv, seen = by_set.get(key, (0.0, 0.0))
+            by_set[key] = (conv + won, seen + won + lost)
+        phi = _shapley(by_set)
         scale = sum(phi.values())
         credit = {c: v / scale * total if scale else 0.0 for c, v in phi.items()}
     if not converted:
