@@ -1,10 +1,10 @@
-"""``python -m funnelkit`` and the ``funnelkit`` command."""
+"""``python -m funnelkit`` and the ``funnelkit`` command (see :mod:`funnelkit.cli`)."""
 
 from __future__ import annotations
 
 import sys
 
-from funnelkit._cli import main
+from funnelkit.cli import main
 
 __all__ = ["main"]
 
