@@ -8,10 +8,11 @@ small sufficient statistics; everything a user calls lives here, once.
 from __future__ import annotations
 
 import difflib
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from dateutil.relativedelta import relativedelta
 
@@ -35,7 +36,9 @@ if TYPE_CHECKING:
     from funnelkit._funnel import Funnel
     from funnelkit._lead import Lead
 
-__all__ = ["By", "HandoffCounts", "VelocityCounts", "main_path", "period_starts"]
+__all__ = [
+    "By", "HandoffCounts", "VelocityCounts", "main_path", "period_starts", "value_of",
+]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)
@@ -125,6 +128,37 @@ def group_of(by: By, lead: Lead) -> str | None:
             f"by={by_name(by)!r} returned {key!r} for lead {lead.id!r}; a breakdown function "
             f"must return a string or None")
     return key
+
+
+@overload
+def value_of(
+    value: str | Callable[[Lead], Any], lead: Lead, *, required: Literal[True]
+) -> float: ...
+@overload
+def value_of(
+    value: str | Callable[[Lead], Any], lead: Lead, *, required: bool = False
+) -> float | None: ...
+def value_of(
+    value: str | Callable[[Lead], Any], lead: Lead, *, required: bool = False
+) -> float | None:
+    """The value of *lead* (a numeric attribute, or what a function gives): finite, or None.
+
+    With *required*, a lead without a value is an error rather than None.
+    """
+    raw = lead.attributes.get(value) if isinstance(value, str) else value(lead)
+    if raw is None:
+        if required:
+            raise InvalidInput(
+                f"lead {lead.id!r} has no value; give every lead counted a value, or pass "
+                f"value=None")
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise InvalidInput(
+            f"value of lead {lead.id!r} is {raw!r}, not a number; store numeric values, or pass "
+            f"value= a function that converts them")
+    if not math.isfinite(raw):
+        raise InvalidInput(f"value of lead {lead.id!r} is {raw!r}; values must be finite")
+    return float(raw)
 
 
 def duration_us(value: object, name: str) -> int:

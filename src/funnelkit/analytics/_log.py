@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from array import array
 from bisect import bisect_right
 from collections import Counter
@@ -24,6 +23,7 @@ from funnelkit.analytics._analyses import (
     check_as_of,
     group_of,
     to_us,
+    value_of,
 )
 from funnelkit.analytics._attribution import Journey
 
@@ -32,24 +32,10 @@ if TYPE_CHECKING:
 
     from funnelkit.stores import Store
 
-__all__ = ["FunnelLog", "value_of"]
+__all__ = ["FunnelLog"]
 
 _PAGE = 10_000
 _NEVER = -1 << 62
-
-
-def value_of(value: str | Callable[[Lead], Any], lead: Lead) -> float | None:
-    """The value of *lead* for ``velocity(value=...)``: a finite number or None."""
-    raw = lead.attributes.get(value) if isinstance(value, str) else value(lead)
-    if raw is None:
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise InvalidInput(
-            f"value of lead {lead.id!r} is {raw!r}, not a number; store numeric values, or pass "
-            f"value= a function that converts them")
-    if not math.isfinite(raw):
-        raise InvalidInput(f"value of lead {lead.id!r} is {raw!r}; values must be finite")
-    return float(raw)
 
 
 class FunnelLog(Analyses):
@@ -517,14 +503,7 @@ class FunnelLog(Analyses):
                 journeys.append(Journey(channels, (0,) * len(path), converted=False))
                 continue
             window = [(a, c) for a, c in path if at - lookback_us <= a <= at]
-            weight = 1.0
-            if value is not None:
-                v = value_of(value, lead)
-                if v is None:
-                    raise InvalidInput(
-                        f"lead {lead.id!r} converted but has no value; give every converted lead "
-                        f"a value, or attribute conversions (value=None)")
-                weight = v
+            weight = 1.0 if value is None else value_of(value, lead, required=True)
             ms = tuple(
                 max((k for k, (a, _) in enumerate(window) if a <= m[i]), default=-1)
                 if i in m else -1 for m in marks)

@@ -17,7 +17,7 @@ import attrs
 
 from funnelkit._errors import InvalidInput
 from funnelkit._lead import Lead
-from funnelkit.analytics._analyses import Analyses, check_stage, duration_us
+from funnelkit.analytics._analyses import Analyses, check_stage, duration_us, value_of
 from funnelkit.analytics._estimators import Survival, stays_from_counts, td
 
 if TYPE_CHECKING:
@@ -358,8 +358,6 @@ class MarkovModel:
         value: str | Callable[[Lead], Any] | None, extra: tuple[int, float] = (0, 0.0),
         scale: Mapping[str, float] | None = None,
     ) -> Forecast:
-        from funnelkit.analytics._log import value_of  # noqa: PLC0415 - shared with the engine
-
         given_runs: object = runs
         if isinstance(given_runs, bool) or not isinstance(given_runs, int) or runs < 1:
             raise InvalidInput(f"runs={runs!r} must be an int >= 1")
@@ -382,14 +380,7 @@ class MarkovModel:
             if stage not in p:
                 raise InvalidInput(
                     f"lead {lead.id!r} is already closed ({stage}); forecast open leads only")
-            v = 0.0
-            if value is not None:
-                got = value_of(value, lead)
-                if got is None:
-                    raise InvalidInput(
-                        f"lead {lead.id!r} has no value; give every lead a value or pass "
-                        f"value=None")
-                v = got
+            v = 0.0 if value is None else value_of(value, lead, required=True)
             groups.setdefault(stage, []).append(v)
             n_leads += 1
         extra_n, extra_p = extra

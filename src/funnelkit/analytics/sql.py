@@ -55,6 +55,7 @@ from funnelkit.analytics._analyses import (
     HandoffCounts,
     VelocityCounts,
     check_as_of,
+    value_of,
 )
 
 if TYPE_CHECKING:
@@ -491,7 +492,6 @@ class SqlLog(Analyses):
             raise InvalidInput("the leads table has no attributes column to read value= from")
         from funnelkit._codec import loads  # noqa: PLC0415 - only for value=
         from funnelkit._lead import Lead  # noqa: PLC0415
-        from funnelkit.analytics._log import value_of  # noqa: PLC0415
 
         epoch = datetime.fromtimestamp(0, tz=self.as_of.tzinfo)
         for row in _rows(won.select("id", "attributes")):
