@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from test_log import T0, build, journeys
 
 from funnelkit import InvalidInput
-from funnelkit.analytics import FunnelLog
+from funnelkit.analytics import FunnelLog, MarkovModel
 from funnelkit.stores import MemoryStore, SQLiteStore
 
 if TYPE_CHECKING:
@@ -40,6 +40,8 @@ ANALYSES: dict[str, Callable[[Any], Any]] = {
     "handoffs by channel": lambda log: log.handoffs_report(),
     "handoffs by owner": lambda log: log.handoffs_report(by="owner"),
     "velocity": lambda log: log.velocity(qualified="mql", value="amount"),
+    "markov model": lambda log: {"matrix": MarkovModel.fit(log).matrix(),
+                                 "win": MarkovModel.fit(log).win_probability("subscriber")},
 }
 
 
