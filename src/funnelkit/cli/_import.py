@@ -167,27 +167,29 @@ class _Importer:
                     current = lead.evolve(owner=owner, at=max(at, lead.updated_at))
                 else:
                     current = lead
+                found = ""
                 if not event:
                     if stage == current.stage:
                         self.unchanged += 1
                         lead = current
                         continue
-                    found = self._to.get((current.stage, stage))
-                    if found is None:
+                    found = self._to.get((current.stage, stage), "")
+                    if not found:
                         targets = sorted({m.target for m in funnel.moves_from(current.stage)})
-                        refuse((line, lead_id,
-                                f"no move from {current.stage!r} to {stage!r} in funnel "
-                                f"{funnel.name!r} (from {current.stage!r} a lead can go to "
-                                f"{', '.join(targets) or 'nowhere'})"))
+                        why = (f"no move from {current.stage!r} to {stage!r} in funnel "
+                               f"{funnel.name!r} (from {current.stage!r} a lead can go to "
+                               f"{', '.join(targets) or 'nowhere'})")
+                        refuse((line, lead_id, why))
                         continue
-                    event = found
-                outcome = funnel.fire(current, event, at=at, reason=reason or None)
+                move = event or found
+                outcome = funnel.fire(current, move, at=at, reason=reason or None)
             except FunnelError as exc:
                 refuse((line, lead_id, str(exc).splitlines()[0]))
                 continue
             if stage and outcome.lead.stage != stage:
-                refuse((line, lead_id, f"event {event!r} moves the lead from {current.stage!r} "
-                                       f"to {outcome.lead.stage!r}, not to {stage!r}"))
+                why = (f"event {move!r} moves the lead from {current.stage!r} to "
+                       f"{outcome.lead.stage!r}, not to {stage!r}")
+                refuse((line, lead_id, why))
                 continue
             lead = outcome.lead
             moves.append(outcome.transition)
@@ -245,11 +247,12 @@ def import_rows(funnel: Funnel, path: Path, store: Store | None, *, columns: lis
     try:
         with handle:
             try:
-                for row in reader:
+                for raw in reader:
                     rows += 1
                     line = reader.line_num
                     if progress is not None and rows % 2000 == 0:
                         progress.advance(handle.tell() - progress.done)  # bytes read
+                    row = raw
                     if len(row) < width:
                         if not any(row):
                             rows -= 1  # a blank line is not a row

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["render_report"]
 
 _HORIZONS = ("30 days", "60 days", "90 days")
+_REST = "(all others)"  # the rest group: real channels are called "other" (Olist has one)
 _OUTCOME_DAYS = (30, 60, 90, 180)
 _NONE = "\u2013"  # an en dash: the cell of a figure that is not known (yet)
 
@@ -388,7 +389,8 @@ def _open_leads(log: Analyses) -> list[Lead]:
     return [lead for lead in leads if stages.get(lead.stage, False)]
 
 
-def _forecast(log: Analyses, runs: int, seed: int, value: str | None) -> str:
+def _forecast(log: Analyses, outcome: TimeToOutcome, runs: int, seed: int,
+              value: str | None) -> str:
     title = "Forecast"
     leads = _open_leads(log)
     try:
@@ -411,6 +413,9 @@ def _forecast(log: Analyses, runs: int, seed: int, value: str | None) -> str:
     intro = (f"What the {len(leads):,} open leads should bring, from a Markov model of the "
              f"funnel fitted on its history (open stays censored) and {runs:,} Monte Carlo runs "
              f"(seed {seed}): 80% of the runs fall between P10 and P90.")
+    if outcome.n and not outcome.lost:
+        intro += (" No lead of this history was ever lost, so the model sees no way to lose: "
+                  "read the forecast as an upper bound until losses are recorded.")
     return _section("forecast", title, intro, _figure(chart, "Forecast of the open pipeline"),
                     table)
 
@@ -457,7 +462,7 @@ def render_report(
     """
     if not isinstance(log, Analyses):
         raise InvalidInput(f"log={log!r} must be a funnelkit.analytics log (FunnelLog, SqlLog)")
-    models = list(attribution)
+    models: list[object] = list(attribution)
     if len(models) != 2 or not all(isinstance(m, str) and m for m in models):
         raise InvalidInput(f"attribution={attribution!r} must name two models, such as "
                            f"('linear', 'markov')")
@@ -473,13 +478,14 @@ def render_report(
         _funnel(conversion),
         _stages(log.time_in_stage()),
         _outcome(outcome),
-        _breakdown("by-channel", "By channel", "channel", log.conversion(by="channel", top=10)),
+        _breakdown("by-channel", "By channel", "channel",
+                   log.conversion(by="channel", top=10, other=_REST)),
         _breakdown("by-kind", "By lead kind (seed, net, spear)", "kind",
-                   log.conversion(by="kind")),
+                   log.conversion(by="kind", other=_REST)),
         _cohorts(log.cohorts("month", horizons=_HORIZONS)),
         _handoffs(log.handoffs_report(by="channel")),
-        _attribution(log, models, value),
-        _forecast(log, runs, seed, value),
+        _attribution(log, [str(m) for m in models], value),
+        _forecast(log, outcome, runs, seed, value),
     ]
     import funnelkit  # noqa: PLC0415 - for its version only
 

@@ -92,8 +92,8 @@ def _default_weights(funnel: Funnel) -> dict[str, dict[str, float]]:
             if target.outcome == "lost":
                 table[move.event] = 1.0
             elif target.outcome == "won" or (
-                target.team != "marketing" or stage.team == "marketing"
-            ) and order[target.name] > order[stage.name] and target.name != "nurture":
+                order[target.name] > order[stage.name] and target.name != "nurture"
+            ):
                 table[move.event] = 4.0
             else:
                 table[move.event] = 1.0
@@ -206,13 +206,17 @@ def plan_from(funnel: Funnel, config: dict[str, Any], weights: list[str],
 
 
 def _send_back(funnel: Funnel, stage: str, from_team: str) -> str | None:
-    """Where a rejected lead goes: nurture, else a stage of the sending team, else lost."""
-    targets = [funnel.stage(m.target) for m in funnel.moves_from(stage)]
-    for rule in (lambda s: s.name == "nurture", lambda s: s.team == from_team and s.is_open,
-                 lambda s: s.outcome == "lost"):
-        for target in targets:
-            if rule(target):
-                return target.name
+    """Where a rejected lead goes: nurture, else an open stage of the sending team.
+
+    None when there is neither (the team receiving a lead sent back to nurture accepts it).
+    """
+    targets = [funnel.stage(m.target) for m in funnel.moves_from(stage) if m.target != stage]
+    for target in targets:
+        if target.name == "nurture":
+            return target.name
+    for target in targets:
+        if target.team == from_team and target.is_open:
+            return target.name
     return None
 
 
