@@ -205,12 +205,29 @@ class _Importer:
         return Change(lead, loaded.version, moves, expected_owner=loaded.owner)
 
 
+class _Counting:
+    """The lines of a text file, counting the characters read (the progress of a CSV reader)."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.chars = 0
+
+    def __iter__(self) -> _Counting:
+        return self
+
+    def __next__(self) -> str:
+        line: str = next(self.handle)
+        self.chars += len(line)
+        return line
+
+
 def _read(path: Path, delimiter: str, given: list[str]) -> tuple[dict[str, int], Any]:
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise CommandError(f"{path}: cannot read it ({exc.strerror})", code=EXIT_USAGE) from None
-    reader = csv.reader(handle, delimiter=delimiter)
+    counting = _Counting(handle)
+    reader = csv.reader(counting, delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
@@ -225,14 +242,14 @@ def _read(path: Path, delimiter: str, given: list[str]) -> tuple[dict[str, int],
     except CommandError:
         handle.close()
         raise
-    return columns, (handle, reader)
+    return columns, (handle, reader, counting)
 
 
 def import_rows(funnel: Funnel, path: Path, store: Store | None, *, columns: list[str],
                 tz: tzinfo, delimiter: str = ",", console: Console | None = None,
                 ) -> ImportResult:
     """Import the CSV at *path* into *store* (None: check only); see the module docstring."""
-    found, (handle, reader) = _read(path, delimiter, columns)
+    found, (handle, reader, counting) = _read(path, delimiter, columns)
     importer = _Importer(funnel, store, tz)
     empty = ("",) * 7
     get = [found.get(f) for f in ("lead", "stage", "event", "channel", "owner", "reason")]
@@ -251,7 +268,7 @@ def import_rows(funnel: Funnel, path: Path, store: Store | None, *, columns: lis
                     rows += 1
                     line = reader.line_num
                     if progress is not None and rows % 2000 == 0:
-                        progress.advance(handle.tell() - progress.done)  # bytes read
+                        progress.advance(counting.chars - progress.done)
                     row = raw
                     if len(row) < width:
                         if not any(row):
