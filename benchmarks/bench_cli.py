@@ -90,7 +90,7 @@ def make_csv(path: Path, rows: int) -> int:
     return n
 
 
-RAW = r'''
+RAW = r"""
 import csv, sqlite3, sys
 from datetime import datetime, timezone
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -136,7 +136,7 @@ for lead_id, rows in by_lead.items():
         flush()
 flush()
 db.close()
-'''
+"""
 
 
 def bench_import(csv_path: Path, folder: Path) -> tuple[float, float]:
@@ -165,8 +165,8 @@ def same(a: Path, b: Path) -> None:
     """Both stores hold the same leads and transitions, column by column."""
     with sqlite3.connect(a) as x, sqlite3.connect(b) as y:
         for query in ("SELECT * FROM funnelkit_leads ORDER BY id",
-                      "SELECT lead_id, version, event, source, target, at, at_us, actor, reason, "
-                      "decision FROM funnelkit_transitions ORDER BY lead_id, version"):
+                      ("SELECT lead_id, version, event, source, target, at, at_us, actor, "
+                       "reason, decision FROM funnelkit_transitions ORDER BY lead_id, version")):
             left, right = x.execute(query).fetchall(), y.execute(query).fetchall()
             if left != right:
                 first = next(i for i, (p, q) in enumerate(zip(left, right, strict=False)) if p != q)

@@ -23,7 +23,7 @@ from funnelkit.analytics import Analyses, MarkovModel
 from funnelkit.cli._svg import Segment, bar_rows, esc, legend, range_rows
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from funnelkit._lead import Lead
     from funnelkit.analytics import (
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
         TimeToOutcome,
     )
 
-__all__ = ["render_report"]
+__all__ = ["Credit", "attributions", "page", "render_report"]
 
 _HORIZONS = ("30 days", "60 days", "90 days")
 _REST = "(all others)"  # the rest group: real channels are called "other" (Olist has one)
@@ -335,19 +335,31 @@ def _reasons(team: str, by_source: Mapping[str | None, Mapping[str, int]]) -> li
             _table(headers, rows, css="reasons-table")]
 
 
-def _attribution(log: Analyses, models: Sequence[str], value: str | None) -> str:
-    title = "Attribution by channel"
+Credit = list[tuple[str, "Attribution"]] | str
+"""Each model with its attribution, or why there is none."""
+
+
+def attributions(log: Analyses, models: Sequence[str], value: str | None) -> Credit:
+    """Each model's :class:`~funnelkit.analytics.Attribution`, or why there is none.
+
+    Separate from the page so that the command can compute it in a second process.
+    """
     if not getattr(log, "touchpoints", True):
-        return _section("attribution", title,
-                        "No touchpoints in this store: attribution credits the channels of each "
-                        "lead's touchpoints, so there is nothing to credit.")
+        return ("No touchpoints in this store: attribution credits the channels of each lead's "
+                "touchpoints, so there is nothing to credit.")
     results: list[tuple[str, Attribution]] = []
     for model in models:
         try:
             results.append((model, log.attribution(model, value=value)))
         except FunnelError as exc:
-            return _section("attribution", title,
-                            f"The {model} model gave no answer: {str(exc).splitlines()[0]}")
+            return f"The {model} model gave no answer: {str(exc).splitlines()[0]}"
+    return results
+
+
+def _attribution(results: Credit, value: str | None) -> str:
+    title = "Attribution by channel"
+    if isinstance(results, str):
+        return _section("attribution", title, results)
     channels = sorted({c for _, r in results for c in r.credit},
                       key=lambda c: (-max(r.credit.get(c, 0.0) for _, r in results), c))
     if not channels:
@@ -468,6 +480,26 @@ def render_report(
                            f"('linear', 'markov')")
     if type(runs) is not int or runs < 1:
         raise InvalidInput(f"runs={runs!r} must be an int >= 1")
+    names = [str(m) for m in models]
+    return page(log, title=title, attribution=attributions(log, names, value), runs=runs,
+                seed=seed, value=value, generated_at=generated_at)
+
+
+def page(
+    log: Analyses,
+    *,
+    title: str | None,
+    attribution: Credit | Callable[[], Credit],
+    runs: int,
+    seed: int,
+    value: str | None,
+    generated_at: datetime | None,
+) -> str:
+    """The page of :func:`render_report`, given the attribution results.
+
+    *attribution* may be a function giving them: it is called last, so that the command can
+    compute them in another process meanwhile.
+    """
     funnel = log.funnel
     name = title or f"Funnel report: {funnel.name}"
     when = generated_at or datetime.now(UTC)
@@ -484,9 +516,10 @@ def render_report(
                    log.conversion(by="kind", other=_REST)),
         _cohorts(log.cohorts("month", horizons=_HORIZONS)),
         _handoffs(log.handoffs_report(by="channel")),
-        _attribution(log, [str(m) for m in models], value),
+        "",  # attribution: placed last, below
         _forecast(log, outcome, runs, seed, value),
     ]
+    sections[-2] = _attribution(attribution() if callable(attribution) else attribution, value)
     import funnelkit  # noqa: PLC0415 - for its version only
 
     toc = "".join(f'<li><a href="#{a}">{esc(t)}</a></li>' for a, t in _TOC)
