@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from funnelkit import Duration, InvalidInput, parse_duration
+from funnelkit._limits import MAX_DURATION, MAX_TIME, MIN_TIME
 from funnelkit._time import require_aware
 
 
@@ -23,6 +24,27 @@ def test_require_aware_accepts_aware_and_refuses_the_rest() -> None:
     err = InvalidInput("x")
     assert isinstance(err, ValueError)
     assert isinstance(err, TypeError)
+
+
+def test_times_outside_the_range_are_refused() -> None:
+    """Times from MIN_TIME up to (not including) MAX_TIME pass; earlier and later ones do not."""
+    assert require_aware(MIN_TIME) is MIN_TIME
+    just_before_the_end = MAX_TIME - timedelta(microseconds=1)
+    assert require_aware(just_before_the_end) is just_before_the_end
+    for too_far in (MAX_TIME, datetime.max.replace(tzinfo=UTC), MIN_TIME - timedelta(seconds=1),
+                    datetime.min.replace(tzinfo=timezone(timedelta(hours=5)))):
+        with pytest.raises(InvalidInput, match="outside the times funnelkit takes"):
+            require_aware(too_far)
+
+
+@pytest.mark.parametrize("value", ["3651 days", "522 weeks", "87601 hours",
+                                   "3651 business days", timedelta(days=3651),
+                                   Duration(10**12, "seconds")])
+def test_durations_over_ten_years_are_refused(value: object) -> None:
+    """Ten years is the longest duration: any longer one is refused, however it is written."""
+    with pytest.raises(InvalidInput, match="ten years"):
+        parse_duration(value)  # type: ignore[arg-type]
+    assert parse_duration("3650 days").as_timedelta() == MAX_DURATION
 
 
 @pytest.mark.parametrize(
@@ -64,6 +86,7 @@ def test_timedelta_and_duration_inputs() -> None:
 def test_str_round_trips(amount: int, unit: str, business: bool) -> None:
     """str(Duration) parses back to the same duration; as_timedelta counts calendar time."""
     d = Duration(float(amount), unit, business=business)  # type: ignore[arg-type]
+    assume(d.as_timedelta() <= MAX_DURATION)  # longer ones are refused (tested below)
     assert parse_duration(str(d)) == d
     assert d.as_timedelta() > timedelta(0)
     assert datetime(2026, 1, 1, tzinfo=UTC) + d.as_timedelta() > datetime(2026, 1, 1, tzinfo=UTC)

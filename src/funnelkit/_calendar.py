@@ -17,7 +17,8 @@ from dateutil import tz as dateutil_tz
 from dateutil.relativedelta import relativedelta
 
 from funnelkit._errors import InvalidInput
-from funnelkit._time import Duration, parse_duration, require_aware
+from funnelkit._limits import MAX_DURATION, _short
+from funnelkit._time import Duration, out_of_range, parse_duration, require_aware
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -28,9 +29,15 @@ _UTC = UTC
 _ZERO = timedelta(0)
 _ONE_DAY = timedelta(days=1)
 _WINDOW_CACHE_MAX = 4096  # days of working windows a calendar keeps (about 16 years)
+_SHORTEST_DAY_HOURS = 1 / 60  # a working day shorter than a minute is a typo, not a calendar
+_MAX_HOLIDAYS = 100_000  # about 270 years of days: every holiday a calendar can use, and more
 
 
 def _working_days(value: Iterable[int]) -> tuple[int, ...]:
+    if isinstance(value, str | bytes):
+        raise InvalidInput(
+            f"working_days={value!r} is not a collection of weekday numbers; give for example "
+            f"(0, 1, 2, 3, 4) for Monday to Friday (Monday = 0)")
     try:
         days = tuple(sorted(set(value)))
     except TypeError:
@@ -64,6 +71,11 @@ def _working_hours(value: object) -> tuple[float, float]:
             f"working_hours={tuple(value)!r} leaves no working time; the start must come before "
             f"the end, for example (9, 17)"
         )
+    if end - start < _SHORTEST_DAY_HOURS:
+        raise InvalidInput(
+            f"working_hours={tuple(value)!r} leaves less than a minute of working time a day; "
+            f"a working day is at least a minute long"
+        )
     return (start, end)
 
 
@@ -75,6 +87,9 @@ def _holidays(value: Iterable[date | datetime | str]) -> tuple[date, ...]:
         items = list(value)
     except TypeError:
         raise InvalidInput(f"holidays={value!r} is not a collection of dates") from None
+    if len(items) > _MAX_HOLIDAYS:
+        raise InvalidInput(f"holidays: {len(items):,} dates; a calendar takes at most "
+                           f"{_MAX_HOLIDAYS:,}")
     for item in items:
         if isinstance(item, datetime):
             days.add(item.date())
@@ -88,7 +103,8 @@ def _holidays(value: Iterable[date | datetime | str]) -> tuple[date, ...]:
                     f"holiday {item!r} is not an ISO date such as '2026-12-25'"
                 ) from None
         else:
-            raise InvalidInput(f"holiday {item!r} is not a date, a datetime or an ISO date string")
+            raise InvalidInput(
+                f"holiday {_short(item)} is not a date, a datetime or an ISO date string")
     return tuple(sorted(days))
 
 
@@ -204,6 +220,32 @@ class BusinessCalendar:
             return self._day_length * (parsed.amount * len(self.working_days))
         return parsed.as_timedelta()
 
+    def check_span(self, duration: str | timedelta | Duration, *, name: str = "duration") -> None:
+        """Refuse a duration whose working time spans more than ten years of this calendar.
+
+        An upper bound, computed without walking the calendar: the working days the duration
+        needs (each at least ``day_length`` long, less a DST hour), plus every holiday, spread
+        over the working weekdays.  :meth:`add` checks it first, and a pipeline checks each
+        business SLA and ``stall_after`` of its funnel when it is built.
+
+        >>> BusinessCalendar().check_span("3000 business hours")
+        >>> BusinessCalendar(working_days=[0], working_hours=(9, 10)).check_span("3000 business hours")
+        Traceback (most recent call last):
+        ...
+        funnelkit.InvalidInput: duration='3000 business hours' takes up to 115.0 years of this calendar's time (1 working day a week, 1h a day); the limit is ten years: shorten it or widen the calendar
+        """  # noqa: E501 - a doctest's output is one line
+        length = self._business_length(duration)
+        day = self._day_length - min(self._day_length / 2, timedelta(hours=1))  # a DST day
+        working_days = length / day + len(self._holiday_set) + 1
+        span = timedelta(days=7 * (working_days / len(self.working_days) + 1))
+        if span > MAX_DURATION:
+            hours = self._day_length.total_seconds() / 3600
+            raise InvalidInput(
+                f"{name}={_short(duration)} takes up to {span.days / 365.25:.1f} years of this "
+                f"calendar's time ({len(self.working_days)} working day"
+                f"{'s' if len(self.working_days) != 1 else ''} a week, {hours:g}h a day); the "
+                f"limit is ten years: shorten it or widen the calendar")
+
     def _local_date(self, at: datetime) -> date:
         return at.astimezone(self._tz).date()
 
@@ -237,6 +279,7 @@ class BusinessCalendar:
         '2026-03-10T11:00:00+00:00'
         """
         require_aware(start, "start")
+        self.check_span(duration)
         remaining = self._business_length(duration)
         cursor = start.astimezone(_UTC)
         # Start the walk one day early: a working window of the previous local day may still be
@@ -248,7 +291,10 @@ class BusinessCalendar:
             begin = max(cursor, window_start)
             available = window_end - begin
             if remaining <= available:
-                return (begin + remaining).astimezone(self._tz)
+                try:
+                    return require_aware((begin + remaining).astimezone(self._tz), "result")
+                except (OverflowError, InvalidInput):  # pragma: no cover - start < MAX_TIME
+                    raise out_of_range(start, "start") from None
             remaining -= available
             cursor = window_end
         # pragma: no cover - a calendar always has another working day

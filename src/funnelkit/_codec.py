@@ -18,26 +18,31 @@ from funnelkit._decision import Decision, Verdict
 from funnelkit._errors import InvalidInput
 from funnelkit._handoff import Handoff
 from funnelkit._lead import Lead, Source, Transition
+from funnelkit._limits import MAX_DATA_DEPTH, MAX_DATA_SIZE, MAX_INT, _short
 from funnelkit._touchpoint import Touchpoint
 
 __all__ = [
-    "decision_from_data", "decision_to_data", "dumps", "handoff_from_data", "handoff_to_data",
+    "data_json", "decision_from_data", "decision_to_data", "dumps", "handoff_from_data",
+    "handoff_to_data",
     "lead_from_data", "lead_to_data", "loads", "touchpoint_from_data", "touchpoint_to_data",
     "transition_from_data", "transition_to_data",
 ]
 
 
-_PLAIN = frozenset({str, int, bool, type(None)})
+_PLAIN = frozenset({str, bool, type(None)})
 
 
-def _encode(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value reads best
-    # Exact JSON types first, by one set lookup: they are most of every payload, and the
-    # isinstance chain below (with an ABC check for Mapping) costs ten times as much.
+def _encode(value: Any, depth: int = 1) -> Any:  # noqa: PLR0911 - one return per kind of value
+    # Exact JSON types first, by identity tests: they are most of every payload, and the
+    # isinstance chain below (with an ABC check for Mapping) costs ten times as much.  *depth*
+    # counts the containers around *value*: at most MAX_DATA_DEPTH, so nothing recurses far.
     kind = type(value)
     if kind in _PLAIN:
         return value
+    if kind is int:
+        return _bounded(value)
     if kind is dict:
-        return _encode_mapping(value)
+        return _encode_mapping(value, depth)
     if kind is float:
         return _finite(value)
     if isinstance(value, datetime):
@@ -50,20 +55,24 @@ def _encode(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value 
     if isinstance(value, date):
         return {"$date": value.isoformat()}
     if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise InvalidInput(f"cannot store {value!r}: stored numbers must be finite")
         return {"$decimal": str(value)}
     if isinstance(value, tuple):
-        return {"$tuple": [_encode(v) for v in value]}
+        return {"$tuple": _encode_items(value, depth)}
     if isinstance(value, list):
-        return [_encode(v) for v in value]
+        return _encode_items(value, depth)
     if isinstance(value, Mapping):
-        return _encode_mapping(value)
-    if value is None or isinstance(value, bool | int | str):
+        return _encode_mapping(value, depth)
+    if value is None or isinstance(value, bool | str):
         return value
+    if isinstance(value, int):
+        return _bounded(int(value))
     if isinstance(value, float):
         return _finite(value)
     raise InvalidInput(
-        f"cannot store {value!r} ({type(value).__name__}); attribute and evidence values must be "
-        f"JSON types, datetimes, dates, Decimals or tuples"
+        f"cannot store {_short(value)} ({type(value).__name__}); attribute and evidence values "
+        f"must be JSON types, datetimes, dates, Decimals or tuples"
     )
 
 
@@ -73,12 +82,38 @@ def _finite(value: float) -> float:
     raise InvalidInput(f"cannot store {value!r}: stored numbers must be finite")
 
 
-def _encode_mapping(value: Mapping[Any, Any]) -> dict[str, Any]:
+def _bounded(value: int) -> int:
+    if -MAX_INT < value < MAX_INT:
+        return value
+    raise InvalidInput(
+        f"cannot store an integer of {len(str(abs(value))):,} digits: stored integers have at "
+        f"most 100 digits; keep larger numbers as Decimal or text"
+    )
+
+
+def _too_deep() -> InvalidInput:
+    return InvalidInput(
+        f"cannot store a value nested more than {MAX_DATA_DEPTH} levels deep (dicts, lists and "
+        f"tuples inside each other, or a container that holds itself); flatten it"
+    )
+
+
+def _encode_items(value: list[Any] | tuple[Any, ...], depth: int) -> list[Any]:
+    if depth > MAX_DATA_DEPTH:
+        raise _too_deep()
+    inner = depth + 1
+    return [_encode(v, inner) for v in value]
+
+
+def _encode_mapping(value: Mapping[Any, Any], depth: int) -> dict[str, Any]:
+    if depth > MAX_DATA_DEPTH:
+        raise _too_deep()
+    inner = depth + 1
     out = {}
     for k, v in value.items():
         if type(k) is not str and not isinstance(k, str):
-            raise InvalidInput(f"cannot store mapping key {k!r}: keys must be strings")
-        out[k] = _encode(v)
+            raise InvalidInput(f"cannot store mapping key {_short(k)}: keys must be strings")
+        out[k] = _encode(v, inner)
     if len(out) == 1 and next(iter(out)).startswith("$"):
         return {"$map": out}  # a host key that looks like a tag is kept as data
     return out
@@ -105,8 +140,34 @@ def _decode(value: Any) -> Any:  # noqa: PLR0911 - one return per tag reads best
 
 
 def dumps(value: Any) -> str:
-    """JSON text for *value*, keeping datetimes, dates, Decimals and tuples."""
+    """JSON text for *value*, keeping datetimes, dates, Decimals and tuples.
+
+    Raises :class:`InvalidInput` for anything else, for non-finite numbers, integers of more than
+    100 digits and values nested more than 32 levels deep (see ``funnelkit._limits``).
+    """
     return json.dumps(_encode(value), separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+
+def data_json(value: Any, what: str, limit: int = MAX_DATA_SIZE) -> str:
+    """:func:`dumps` of a host's free data (attributes, touchpoint data), at most *limit* long.
+
+    ``"{}"`` for empty data.  *what* names the data in the error (``lead 'L1' attributes``).
+    """
+    if not value:
+        return "{}"
+    text = dumps(value)
+    if len(text) > limit:
+        raise too_large(what, len(text), limit)
+    return text
+
+
+def too_large(what: str, size: int, limit: int) -> InvalidInput:
+    """The error for data whose JSON text is over a store's ``max_data_size``."""
+    return InvalidInput(
+        f"{what} take {size:,} characters as JSON; this store's limit is {limit:,} "
+        f"(max_data_size=): keep large documents elsewhere and store a reference, or open the "
+        f"store with a larger max_data_size"
+    )
 
 
 def loads(text: str | bytes) -> Any:
@@ -235,21 +296,22 @@ def touchpoint_from_data(data: Mapping[str, Any]) -> Touchpoint:
     )
 
 
-def check_storable(change: Any, *, known: Any = None) -> None:
+def check_storable(change: Any, *, known: Any = None, limit: int = MAX_DATA_SIZE) -> None:
     """Raise :class:`InvalidInput` unless every value in a store ``Change`` can be stored.
 
     Stores that keep Python objects (``MemoryStore``) call this so they refuse exactly what the
-    SQL stores cannot write.  *known* is the stored lead's attributes: when the new lead carries
-    the very same (read-only) object, as a move does, it was checked already.
+    SQL stores cannot write, the ``max_data_size`` *limit* on attributes and touchpoint data
+    included.  *known* is the stored lead's attributes: when the new lead carries the very same
+    (read-only) object, as a move does, it was checked already.
     """
     lead = change.lead
     if lead.attributes and lead.attributes is not known:
-        _encode(lead.attributes)
+        data_json(lead.attributes, f"lead {lead.id!r} attributes", limit)
     for t in change.transitions:
         if t.decision is not None:
             decision_to_data(t.decision)
     for tp in change.touchpoints:
         if tp.data:
-            _encode(tp.data)
+            data_json(dict(tp.data), f"touchpoint data of lead {tp.lead_id!r}", limit)
     for m in change.outbox:
         _encode(m.payload)

@@ -10,6 +10,7 @@ import tomllib
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, NoReturn, Self, TypeAlias, get_args
 
@@ -30,6 +31,19 @@ from funnelkit._errors import (
 )
 from funnelkit._lead import _EMPTY as _EMPTY_ATTRS
 from funnelkit._lead import Lead, Outcome, Source, Transition
+from funnelkit._limits import (
+    MAX_DEFINITION_DEPTH,
+    MAX_NAME_LENGTH,
+    MAX_TIME,
+    MAX_VERSION,
+    MIN_TIME,
+    _short,
+    check_name,
+    check_text,
+    name_problem,
+    nests_deeper,
+)
+from funnelkit._policy_loader import check_depth
 from funnelkit._time import Duration, parse_duration, require_aware
 
 if TYPE_CHECKING:
@@ -39,11 +53,13 @@ __all__ = ["Funnel", "FunnelBuilder", "Move", "Replayed", "Stage", "StageOutcome
 
 StageOutcome = Literal["open", "won", "lost"]
 _OUTCOMES: tuple[str, ...] = get_args(StageOutcome)
-_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-_NOT_IDENTIFIER = "is not an identifier; start with a letter, then letters, digits or '_'"
+_IDENTIFIER = re.compile(rf"[A-Za-z][A-Za-z0-9_]{{0,{MAX_NAME_LENGTH - 1}}}")
+_NOT_IDENTIFIER = (f"is not an identifier; start with a letter, then letters, digits or '_', "
+                   f"at most {MAX_NAME_LENGTH} characters")
 _tuple_new = tuple.__new__
 _tuple_iter = tuple.__iter__
 _ALLOW = Decision(True)  # noqa: FBT003 - what `check` answers for an unguarded move
+_MIN_TIME, _MAX_TIME, _MAX_VERSION = MIN_TIME, MAX_TIME, MAX_VERSION  # module globals: one lookup
 
 Problems: TypeAlias = list[tuple[str, str]]
 
@@ -102,8 +118,15 @@ def _source(value: str | Iterable[str]) -> str | tuple[str, ...]:
 def _own_policy_spec(
     policy: Policy | str | Mapping[str, Any] | None,
 ) -> Policy | str | Mapping[str, Any] | None:
-    """A policy in mapping form is copied, so nobody can change a built funnel's data."""
-    return copy.deepcopy(dict(policy)) if isinstance(policy, Mapping) else policy
+    """A policy in mapping form is copied, so nobody can change a built funnel's data.
+
+    Data nested deeper than any policy can be (a mapping that holds itself included) is refused
+    before it is copied: copying it would exhaust the stack.
+    """
+    if not isinstance(policy, Mapping):
+        return policy
+    check_depth(policy, "policy")
+    return copy.deepcopy(dict(policy))
 
 
 @attrs.frozen
@@ -172,8 +195,8 @@ class Replayed:
 
 
 def _suggest(name: object, choices: Iterable[str]) -> str:
-    if not isinstance(name, str):
-        return ""
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
+        return ""  # difflib's cost grows with the product of the lengths
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 
@@ -216,15 +239,15 @@ def _policy_to_data(policy: object) -> object:
 
 def _stages(value: Iterable[Stage]) -> tuple[Stage, ...]:
     given: object = value
-    if isinstance(given, str) or not isinstance(given, Iterable):
-        raise InvalidFunnel([("stages", f"{given!r} is not a list of funnelkit.Stage")])
+    if isinstance(given, str | Mapping) or not isinstance(given, Iterable):
+        raise InvalidFunnel([("stages", f"{_short(given)} is not a list of funnelkit.Stage")])
     return tuple(value)
 
 
 def _moves(value: Iterable[Move]) -> tuple[Move, ...]:
     given: object = value
-    if isinstance(given, str) or not isinstance(given, Iterable):
-        raise InvalidFunnel([("transitions", f"{given!r} is not a list of funnelkit.Move")])
+    if isinstance(given, str | Mapping) or not isinstance(given, Iterable):
+        raise InvalidFunnel([("transitions", f"{_short(given)} is not a list of funnelkit.Move")])
     return tuple(value)
 
 
@@ -290,22 +313,23 @@ class Funnel:
     def _check_stages(self, problems: Problems) -> tuple[dict[str, Stage], dict[str, int]]:
         name: object = self.name
         if not isinstance(name, str) or not name.strip():
-            problems.append(("name", f"{name!r} is not a funnel name; give a non-empty string"))
+            problems.append(
+                ("name", f"{_short(name)} is not a funnel name; give a non-empty string"))
         if not self.stages:
             problems.append(("stages", "a funnel needs at least one stage"))
         by_name: dict[str, Stage] = {}
         order: dict[str, int] = {}
         items: tuple[object, ...] = self.moves
-        events = [m.event for m in items if isinstance(m, Move)]
+        events = [m.event for m in items if isinstance(m, Move) and isinstance(m.event, str)]
         for i, item in enumerate(self.stages):
             path = f"stages[{i}]"
             stage: object = item
             if not isinstance(stage, Stage):
-                problems.append((path, f"{stage!r} is not a funnelkit.Stage"))
+                problems.append((path, f"{_short(stage)} is not a funnelkit.Stage"))
                 continue
             stage_name: object = stage.name
             if not isinstance(stage_name, str) or not _is_identifier(stage_name):
-                problems.append((f"{path}.name", f"{stage_name!r} {_NOT_IDENTIFIER}"))
+                problems.append((f"{path}.name", f"{_short(stage_name)} {_NOT_IDENTIFIER}"))
                 continue
             if stage_name in by_name:
                 problems.append(
@@ -316,8 +340,11 @@ class Funnel:
             by_name[stage_name] = stage
             order[stage_name] = i
         initial: object = self.initial
-        if not isinstance(initial, str) or not initial:
+        if isinstance(initial, str) and not initial:
             problems.append(("initial", "missing initial stage; name the stage new leads start in"))
+        elif not isinstance(initial, str):
+            problems.append(("initial", (f"{_short(initial)} is not a stage name; name the "
+                                         f"stage new leads start in")))
         elif self.stages and initial not in by_name:
             problems.append(
                 ("initial", f"unknown stage {initial!r}{_suggest(initial, by_name)}")
@@ -327,26 +354,33 @@ class Funnel:
     @staticmethod
     def _check_stage_fields(stage: Stage, path: str, events: list[str], problems: Problems) -> None:
         team: object = stage.team
-        if not isinstance(team, str) or not team.strip():
+        problem = name_problem(team)
+        if problem is None and not str(team).strip():
+            problem = "is blank"
+        if problem is not None:
             problems.append((
                 f"{path}.team",
-                f"{team!r} is not a team; give a non-empty string such as 'marketing'",
+                (f"{_short(team)} is not a team ({problem}); give a non-empty string such as "
+                 f"'marketing', at most {MAX_NAME_LENGTH} characters"),
             ))
-        if stage.outcome not in _OUTCOMES:
+        outcome: object = stage.outcome
+        if not isinstance(outcome, str) or outcome not in _OUTCOMES:
             problems.append(
-                (f"{path}.outcome", f"{stage.outcome!r} is not one of {', '.join(_OUTCOMES)}")
+                (f"{path}.outcome", f"{_short(outcome)} is not one of {', '.join(_OUTCOMES)}")
             )
         for field in ("label", "description"):
             value: object = getattr(stage, field)
             if not isinstance(value, str):
-                problems.append((f"{path}.{field}", f"{value!r} is not a string"))
+                problems.append((f"{path}.{field}", f"{_short(value)} is not a string"))
         if stage.stall_after is not None:
             try:
                 parse_duration(stage.stall_after, name="stall_after")
             except InvalidInput as exc:
                 problems.append((f"{path}.stall_after", str(exc)))
         stall_event: object = stage.stall_event
-        if stall_event is not None and stall_event not in events:
+        if stall_event is not None and not isinstance(stall_event, str):
+            problems.append((f"{path}.stall_event", f"{_short(stall_event)} is not an event name"))
+        elif stall_event is not None and stall_event not in events:
             problems.append((
                 f"{path}.stall_event",
                 f"unknown event {stall_event!r}{_suggest(stall_event, events)}",
@@ -388,18 +422,18 @@ class Funnel:
             path = f"transitions[{i}]"
             move: object = item
             if not isinstance(move, Move):
-                problems.append((path, f"{move!r} is not a funnelkit.Move"))
+                problems.append((path, f"{_short(move)} is not a funnelkit.Move"))
                 continue
             event: object = move.event
             if not isinstance(event, str) or not _is_identifier(event):
-                problems.append((f"{path}.event", f"{event!r} {_NOT_IDENTIFIER}"))
+                problems.append((f"{path}.event", f"{_short(event)} {_NOT_IDENTIFIER}"))
                 continue
             target_name: object = move.target
             target = by_name.get(target_name) if isinstance(target_name, str) else None
             if target is None:
                 problems.append((
                     f"{path}.target",
-                    f"unknown stage {target_name!r}{_suggest(target_name, by_name)}",
+                    f"unknown stage {_short(target_name)}{_suggest(target_name, by_name)}",
                 ))
             self._check_move_fields(move, path, problems)
             sources = self._sources(move, path, by_name, problems)
@@ -469,7 +503,7 @@ class Funnel:
             stage = by_name.get(name) if isinstance(name, str) else None
             if stage is None:
                 problems.append(
-                    (f"{path}.source", f"unknown stage {name!r}{_suggest(name, by_name)}")
+                    (f"{path}.source", f"unknown stage {_short(name)}{_suggest(name, by_name)}")
                 )
             else:
                 sources.append(stage)
@@ -477,7 +511,7 @@ class Funnel:
 
     def _event_names(self) -> set[str]:
         items: tuple[object, ...] = self.moves
-        return {m.event for m in items if isinstance(m, Move)}
+        return {m.event for m in items if isinstance(m, Move) and isinstance(m.event, str)}
 
     def _check_graph(
         self, order: dict[str, int], table: dict[str, dict[str, _Row]], problems: Problems
@@ -560,6 +594,12 @@ class Funnel:
         """
         if not isinstance(data, Mapping):
             raise InvalidFunnel([("", f"{type(data).__name__} is not a mapping; give a dict")])
+        if nests_deeper(data, MAX_DEFINITION_DEPTH):
+            raise _too_deep_definition("")
+        if policies is not None and not isinstance(policies, Mapping):
+            raise InvalidInput(
+                f"policies={_short(policies)} must be a mapping of event name to policy, or None"
+            )
         problems: Problems = []
         _check_keys(data, "", _FUNNEL_KEYS, {"name", "initial", "stages"}, problems)
         stages: list[Stage] = []
@@ -573,10 +613,6 @@ class Funnel:
             stages.append(Stage(raw.get("name", ""), raw.get("team", ""), **kwargs))
         moves: list[Move] = []
         policies = {} if policies is None else policies
-        if not isinstance(policies, Mapping):
-            raise InvalidInput(
-                f"policies={policies!r} must be a mapping of event name to policy, or None"
-            )
         for i, raw in enumerate(_as_list(data.get("transitions", []), "transitions", problems)):
             path = f"transitions[{i}]"
             if not isinstance(raw, Mapping):
@@ -596,13 +632,17 @@ class Funnel:
             kwargs = {k: raw[k] for k in ("backward", "requires_reason", "auto", "sla") if k in raw}
             event = raw.get("event", "")
             policy = policies.get(event, raw.get("policy")) if isinstance(event, str) else None
-            moves.append(Move(event, source, raw.get("target", ""), policy=policy, **kwargs))
-        events = {m.event for m in moves}
+            try:
+                moves.append(Move(event, source, raw.get("target", ""), policy=policy, **kwargs))
+            except InvalidPolicy as exc:
+                problems.append((f"{path}.policy", str(exc)))
+        given: list[object] = [m.event for m in moves]
+        events = {event for event in given if isinstance(event, str)}
         for event in policies:
             if event not in events:
                 problems.append((
-                    f"policies[{event!r}]",
-                    f"the funnel has no event {event!r}{_suggest(event, events)}",
+                    f"policies[{_short(event)}]",
+                    f"the funnel has no event {_short(event)}{_suggest(event, events)}",
                 ))
         name = data.get("name", "")
         if problems:
@@ -626,9 +666,13 @@ class Funnel:
         ...     ' "target": "won"}]}').teams
         ('marketing', 'sales')
         """
+        if not isinstance(text, str | bytes | bytearray):
+            raise InvalidFunnel([("<json>", f"{type(text).__name__} is not JSON text; give a str")])
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
+        except RecursionError:  # the json module's own guard against deep nesting
+            raise _too_deep_definition("<json>") from None
+        except (ValueError, TypeError) as exc:  # JSONDecodeError, UnicodeDecodeError, huge ints
             raise InvalidFunnel([("<json>", f"not valid JSON: {exc}")]) from None
         return cls.from_dict(data, policies=policies)
 
@@ -654,9 +698,13 @@ class Funnel:
         >>> [s.name for s in f.stages]
         ['lead', 'won']
         """
+        if not isinstance(text, str):
+            raise InvalidFunnel([("<toml>", f"{type(text).__name__} is not TOML text; give a str")])
         try:
             data = tomllib.loads(text)
-        except (tomllib.TOMLDecodeError, TypeError, AttributeError) as exc:
+        except RecursionError:  # tomllib parses nested arrays and tables by recursion
+            raise _too_deep_definition("<toml>") from None
+        except (ValueError, TypeError) as exc:  # TOMLDecodeError, huge ints
             raise InvalidFunnel([("<toml>", f"not valid TOML: {exc}")]) from None
         return cls.from_dict(data, policies=policies)
 
@@ -675,7 +723,13 @@ class Funnel:
         >>> Funnel.load(folder / "tiny.json").name
         'tiny'
         """
-        path = Path(path)
+        given: object = path
+        if not isinstance(given, str | PathLike) or (isinstance(given, str) and not given):
+            raise InvalidInput(f"path={_short(path)} must be the path of a .toml or .json file")
+        try:
+            path = Path(path)
+        except TypeError:
+            raise InvalidInput(f"path={_short(path)} is not a file path") from None
         loaders = {".toml": cls.from_toml, ".json": cls.from_json}
         loader = loaders.get(path.suffix.lower())
         if loader is None:
@@ -684,7 +738,7 @@ class Funnel:
             )
         try:
             text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: undecodable text, a NUL in the path
             raise InvalidInput(f"{path}: cannot read the funnel definition ({exc})") from None
         try:
             return loader(text, policies=policies)
@@ -770,9 +824,13 @@ class Funnel:
         try:
             return self._by_name[name]
         except (KeyError, TypeError):
+            if not isinstance(name, str):
+                raise InvalidInput(
+                    f"stage={_short(name)} is not a stage name; stages are "
+                    f"{', '.join(self._by_name)}") from None
             raise NotFound(
-                f"funnel {self.name!r} has no stage {name!r}{_suggest(name, self._by_name)}; "
-                f"stages are {', '.join(self._by_name)}"
+                f"funnel {self.name!r} has no stage {_short(name)}{_suggest(name, self._by_name)}"
+                f"; stages are {', '.join(self._by_name)}"
             ) from None
 
     @property
@@ -870,7 +928,7 @@ class Funnel:
         """Raise the error that says why *event* cannot be taken from *stage*."""
         if not isinstance(stage, str) or stage not in self._table:
             raise InvalidInput(
-                f"stage {stage!r} is not a stage of funnel {self.name!r}"
+                f"stage {_short(stage)} is not a stage of funnel {self.name!r}"
                 f"{_suggest(stage, self._table)}; was the lead stored under another funnel "
                 f"definition? Stages are {', '.join(self._table)}"
             )
@@ -878,12 +936,13 @@ class Funnel:
         listed = ", ".join(valid) if valid else "none (it is a final stage)"
         if not isinstance(event, str):
             raise InvalidInput(
-                f"event={event!r} is not a string; give an event name (valid from {stage!r}: "
-                f"{listed})"
+                f"event={_short(event)} is not a string; give an event name (valid from "
+                f"{stage!r}: {listed})"
             )
         if event not in self._events:
             raise UnknownEvent(
-                f"funnel {self.name!r} has no event {event!r}{_suggest(event, self._events)}; "
+                f"funnel {self.name!r} has no event {_short(event)}"
+                f"{_suggest(event, self._events)}; "
                 f"events valid from {stage!r}: {listed}",
                 event=event, stage=stage, valid_events=valid,
             )
@@ -915,7 +974,9 @@ class Funnel:
         ('subscriber', 0, 'seed')
         """
         if (
-            type(id) is str and id and type(at) is datetime and at.utcoffset() is not None
+            type(id) is str and 0 < len(id) <= MAX_NAME_LENGTH and id.isascii()
+            and "\x00" not in id and type(at) is datetime and at.utcoffset() is not None
+            and _MIN_TIME <= at < _MAX_TIME
             and attributes is None and source is None and owner is None
         ):  # the common case, a fast path: nothing optional to check
             return _tuple_new(Lead, (id, self.initial, 0, _EMPTY_ATTRS, None, None, at, at, at))
@@ -987,12 +1048,10 @@ class Funnel:
         self, stage: str, event: str, row: _Fast, actor: object, reason: object
     ) -> None:
         """The rare checks of :meth:`fire`: a reason, an actor."""
-        if reason is not None and type(reason) is not str:
-            raise InvalidInput(f"reason={reason!r} must be a string or None")
-        if actor is not None and (type(actor) is not str or not actor):
-            raise InvalidInput(f"actor={actor!r} must be a non-empty string or None")
+        check_text(reason, "reason")
+        check_name(actor, "actor", optional=True)
         target, _, needs_reason, _ = row
-        if needs_reason and (reason is None or not reason.strip()):
+        if needs_reason and (reason is None or not reason.strip()):  # type: ignore[attr-defined]
             why = (
                 "goes back to an earlier stage" if self._table[stage][event].backward
                 else "is marked requires_reason"
@@ -1001,6 +1060,13 @@ class Funnel:
                 f"{event!r} from {stage!r} to {target!r} {why}; pass reason='...' saying why "
                 "(it is kept on the transition, for the feedback loop)"
             )
+
+    @staticmethod
+    def _worn_out(lead: Lead) -> NoReturn:
+        raise InvalidInput(
+            f"lead {lead.id!r} has made {lead.version:,} moves, the most a lead can make (its "
+            f"version is kept in a 32-bit column); capture a new lead to go on"
+        )
 
     @staticmethod
     def _refused(policy: Policy, decision: object, lead: Lead, event: str) -> NoReturn:
@@ -1063,8 +1129,8 @@ class Funnel:
         except TypeError:
             require_aware(at)  # names what is wrong with a naive or non-datetime `at`
             raise
-        if late or type(at) is not datetime:
-            require_aware(at)  # a datetime subclass passes if aware
+        if late or type(at) is not datetime or at >= _MAX_TIME:
+            require_aware(at)  # a datetime subclass passes if aware; out of range raises
         if late:
             raise InvalidInput(
                 f"at={at.isoformat()} is before lead {lead_id!r}'s last change "
@@ -1087,6 +1153,8 @@ class Funnel:
                 raise _policy_failed(policy, event, lead, exc) from exc
             if type(decision) is not Decision or not decision.allowed:
                 self._refused(policy, decision, lead, event)
+        if version >= _MAX_VERSION:
+            self._worn_out(lead)
         version += 1
         return _tuple_new(Outcome, (
             _tuple_new(Lead, (lead_id, target, version, attributes, source, owner, created,
@@ -1180,6 +1248,11 @@ class Funnel:
 
             diagram = self._cache.setdefault("dot", _diagrams.dot(self))
         return diagram
+
+
+def _too_deep_definition(where: str) -> InvalidFunnel:
+    return InvalidFunnel([(where, (f"the definition nests deeper than {MAX_DEFINITION_DEPTH} "
+                                   f"levels (or holds itself); no funnel needs that: flatten it"))])
 
 
 _FUNNEL_KEYS = frozenset({"name", "initial", "stages", "transitions"})

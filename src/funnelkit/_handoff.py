@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 import attrs
 
 from funnelkit._errors import HandoffClosed, InvalidInput, ReasonRequired
+from funnelkit._limits import MAX_KEY_LENGTH, check_count, check_name, check_text
 from funnelkit._time import require_aware
 
 if TYPE_CHECKING:
@@ -34,6 +35,26 @@ def _aware(_: object, attribute: attrs.Attribute[datetime], value: datetime) -> 
     require_aware(value, attribute.name)
 
 
+def _name(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    check_name(value, f"Handoff {attribute.name}")
+
+
+def _optional_name(_: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+    check_name(value, f"Handoff {attribute.name}", optional=True)
+
+
+def _key(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    check_name(value, f"Handoff {attribute.name}", limit=MAX_KEY_LENGTH)
+
+
+def _version(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    check_count(value, f"Handoff {attribute.name}", minimum=1)
+
+
+def _text(_: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+    check_text(value, f"Handoff {attribute.name}")
+
+
 @attrs.frozen
 class Handoff:
     """A lead handed from one team to another: created by a move that crosses teams.
@@ -50,20 +71,20 @@ class Handoff:
     ('pending', True)
     """
 
-    id: str
-    lead_id: str
-    from_team: str
-    to_team: str
+    id: str = attrs.field(validator=_key)
+    lead_id: str = attrs.field(validator=_name)
+    from_team: str = attrs.field(validator=_name)
+    to_team: str = attrs.field(validator=_name)
     created_at: datetime = attrs.field(kw_only=True, validator=_aware)
-    event: str = attrs.field(kw_only=True)
-    version: int = attrs.field(kw_only=True)
-    assignee: str | None = attrs.field(default=None, kw_only=True)
+    event: str = attrs.field(kw_only=True, validator=_name)
+    version: int = attrs.field(kw_only=True, validator=_version)
+    assignee: str | None = attrs.field(default=None, kw_only=True, validator=_optional_name)
     due_at: datetime | None = attrs.field(default=None, kw_only=True, validator=_optional_aware)
     status: HandoffStatus = attrs.field(default="pending", kw_only=True, validator=_status)
     resolved_at: datetime | None = attrs.field(
         default=None, kw_only=True, validator=_optional_aware)
-    resolved_by: str | None = attrs.field(default=None, kw_only=True)
-    reason: str | None = attrs.field(default=None, kw_only=True)
+    resolved_by: str | None = attrs.field(default=None, kw_only=True, validator=_optional_name)
+    reason: str | None = attrs.field(default=None, kw_only=True, validator=_text)
 
     @property
     def is_pending(self) -> bool:
@@ -87,6 +108,7 @@ class Handoff:
         self, status: HandoffStatus, at: datetime, by: str | None, reason: str | None
     ) -> Handoff:
         require_aware(at)
+        check_name(by, "by", optional=True)
         if self.status != "pending":
             raise HandoffClosed(
                 f"handoff {self.id!r} is {self.status} already; only a pending handoff can be "
@@ -111,6 +133,7 @@ class Handoff:
                 f"rejecting handoff {self.id!r} needs a reason: say why the lead goes back "
                 f"(it is the feedback the sending team learns from)"
             )
+        check_text(reason, "reason")
         return self._close("rejected", at, by, reason)
 
     def expire(self, *, at: datetime) -> Handoff:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, Self, get_args
 import attrs
 
 from funnelkit._errors import InvalidInput
+from funnelkit._limits import MAX_VERSION, check_count, check_name, check_text
 from funnelkit._record import Field, Record, field
 from funnelkit._time import require_aware
 
@@ -41,7 +42,12 @@ class Attributes(dict[str, Any]):
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         """Fill the mapping once, here; ``__init__`` never changes it afterwards."""
         self = dict.__new__(cls)
-        dict.update(self, *args, **kwargs)
+        try:
+            dict.update(self, *args, **kwargs)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(
+                f"Attributes takes what dict() takes (a mapping or key-value pairs): {exc}"
+            ) from None
         return self
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -125,8 +131,7 @@ class Source:
 
     @channel.validator
     def _check_channel(self, _: object, value: object) -> None:
-        if not isinstance(value, str) or not value:
-            raise InvalidInput(f"Source channel={value!r} must be a non-empty string")
+        check_name(value, "Source channel")
 
     @kind.validator
     def _check_kind(self, _: object, value: object) -> None:
@@ -144,14 +149,6 @@ class Source:
         ('spear', None)
         """
         return cls(channel, kind if kind is not None else _DEFAULT_KINDS.get(channel))
-
-
-def _check_str(value: object, name: str, *, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if not isinstance(value, str) or not value:
-        what = "a non-empty string or None" if optional else "a non-empty string"
-        raise InvalidInput(f"{name}={value!r} must be {what}")
 
 
 class Lead(Record):
@@ -203,16 +200,15 @@ class Lead(Record):
         updated_at: datetime | None = None,
     ) -> Self:
         """Build a lead from its fields, checking each one."""
-        _check_str(id, "id")
-        _check_str(stage, "stage")
-        if type(version) is not int or version < 0:
-            raise InvalidInput(f"version={version!r} must be an int >= 0")
+        check_name(id, "id")
+        check_name(stage, "stage")
+        check_count(version, "version")
         if source is not None and not isinstance(source, Source):
             raise InvalidInput(
                 f"source={source!r} must be a funnelkit.Source or None, "
                 f"for example Source('referral', 'seed')"
             )
-        _check_str(owner, "owner", optional=True)
+        check_name(owner, "owner", optional=True)
         require_aware(created_at, "created_at")
         entered = require_aware(
             created_at if stage_entered_at is None else stage_entered_at, "stage_entered_at"
@@ -316,16 +312,16 @@ class Transition(Record):
 
         for value, name in ((lead_id, "lead_id"), (event, "event"), (source, "source"),
                             (target, "target")):
-            _check_str(value, name)
+            check_name(value, name)
         require_aware(at)
-        _check_str(actor, "actor", optional=True)
-        if reason is not None and not isinstance(reason, str):
-            raise InvalidInput(f"reason={reason!r} must be a string or None")
+        check_name(actor, "actor", optional=True)
+        check_text(reason, "reason")
         if decision is not None and not isinstance(decision, Decision):
             raise InvalidInput(f"decision={decision!r} must be a funnelkit.Decision or None")
-        if type(version) is not int or version < 1:
+        if type(version) is not int or not 1 <= version <= MAX_VERSION:
             raise InvalidInput(
-                f"version={version!r} must be an int >= 1 (the lead's version after the move)"
+                f"version={version!r} must be an int from 1 to {MAX_VERSION:,} (the lead's "
+                f"version after the move)"
             )
         fields = (lead_id, event, source, target, at, actor, reason, decision, version)
         return _tuple_new(cls, fields)

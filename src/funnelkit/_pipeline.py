@@ -36,6 +36,16 @@ from funnelkit._errors import (
 from funnelkit._funnel import Funnel
 from funnelkit._handoff import Handoff, HandoffStatus, handoff_id, turned_down_reason
 from funnelkit._lead import Lead, Outcome, Source, Transition
+from funnelkit._limits import (
+    MAX_DURATION,
+    MAX_KEY_LENGTH,
+    MAX_TEXT_LENGTH,
+    MAX_VERSION,
+    _short,
+    check_count,
+    check_name,
+    check_text,
+)
 from funnelkit._replay import ReplayReport, replay_store
 from funnelkit._routing import Router
 from funnelkit._time import Duration, parse_duration, require_aware
@@ -225,6 +235,25 @@ class _Workload(Mapping[str, int]):
         return len(self._load())
 
 
+def _outbox_names(outbox: object) -> list[str]:
+    """The after-hook names of ``Pipeline(outbox=...)``: one name or an iterable of names."""
+    if isinstance(outbox, str):
+        wanted: list[object] = [outbox]
+    elif isinstance(outbox, bytes | Mapping) or not isinstance(outbox, Iterable):
+        raise InvalidInput(f"outbox={_short(outbox)} must name after-hooks: a string or a list "
+                           f"of some of {', '.join(_hooks.AFTER_HOOKS)}")
+    else:
+        wanted = list(outbox)
+    unknown = [name for name in wanted if not isinstance(name, str)
+               or name not in _hooks.AFTER_HOOKS]
+    if unknown:
+        raise InvalidInput(
+            f"outbox={_short(wanted)}: {', '.join(map(_short, unknown))} are not after-hooks; "
+            f"name some of {', '.join(_hooks.AFTER_HOOKS)}"
+        )
+    return [name for name in wanted if isinstance(name, str)]
+
+
 @attrs.define
 class _Step:
     """One move planned in memory: what it writes once committed."""
@@ -236,10 +265,25 @@ class _Step:
     created: Handoff | None
 
 
-def _check_name(value: object, name: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise InvalidInput(f"{name}={value!r} must be a non-empty string")
-    return value
+def _check_id(value: object, what: str = "id", limit: int | None = None) -> None:
+    """Refuse an id that is not a string (one no store can hold is simply not found)."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what}={_short(value)} must be a string"
+                           f"{'' if limit is None else f' of at most {limit} characters'}")
+
+
+def _check_at(at: object, what: str = "at") -> None:
+    """Refuse a given time before any work (None means: read the clock when it is needed)."""
+    if at is not None:
+        require_aware(at, what)
+
+
+def _error_text(text: str) -> str:
+    """A delivery error as a store can keep it: no NUL or lone surrogate, cut to the limit."""
+    clean = text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(clean) > MAX_TEXT_LENGTH:
+        clean = clean[: MAX_TEXT_LENGTH - 30] + f"... ({len(clean):,} characters)"
+    return clean
 
 
 class Pipeline:
@@ -302,13 +346,15 @@ class Pipeline:
             raise InvalidInput(f"clock={clock!r} has no now() method; give an object with now()")
         if scoring is not None and not isinstance(scoring, Scorer):
             raise InvalidInput(f"scoring={scoring!r} has no score(lead, touchpoints, *, at) method")
-        if type(retries) is not int or retries < 0:
-            raise InvalidInput(f"retries={retries!r} must be an int >= 0")
+        check_count(retries, "retries")
         spans: tuple[tuple[str, object], ...] = (
             ("backoff", backoff), ("max_backoff", max_backoff), ("lease", lease))
         for name, value in spans:
-            if not isinstance(value, timedelta) or value <= timedelta(0):
-                raise InvalidInput(f"{name}={value!r} must be a positive timedelta")
+            if not isinstance(value, timedelta) or not timedelta(0) < value <= MAX_DURATION:
+                raise InvalidInput(
+                    f"{name}={_short(value)} must be a timedelta longer than zero and at most "
+                    f"{MAX_DURATION.days:,} days (ten years)")
+        wanted = _outbox_names(outbox)
         self._funnel = funnel
         self._pure_fire = funnel.fire
         self.store = store  # the property below: also picks the hot path's commit
@@ -320,13 +366,6 @@ class Pipeline:
         self._backoff = backoff
         self._max_backoff = max_backoff
         self._lease = lease
-        wanted = [outbox] if isinstance(outbox, str) else list(outbox)
-        unknown = [name for name in wanted if name not in _hooks.AFTER_HOOKS]
-        if unknown:
-            raise InvalidInput(
-                f"outbox={wanted!r}: {', '.join(map(repr, unknown))} are not after-hooks; "
-                f"name some of {', '.join(_hooks.AFTER_HOOKS)}"
-            )
         self._outbox_hooks = frozenset(wanted)
         self._worker = f"funnelkit-pipeline-{uuid.uuid4().hex[:12]}"
         self._hooks = _hooks.HookRegistry()
@@ -359,7 +398,8 @@ class Pipeline:
                 if target.team != stage.team and target.name not in lost:
                     receiving.add(target.name)
                     if move.sla is not None:
-                        self._slas[stage.name, event] = parse_duration(move.sla, name="sla")
+                        self._slas[stage.name, event] = self._duration(
+                            move.sla, f"the sla of {event!r} from {stage.name!r}")
                 elif event not in guarded:
                     fast.append((event, target.name))  # unguarded, opens no handoff
             self._guarded[stage.name] = frozenset(guarded)
@@ -379,9 +419,21 @@ class Pipeline:
         self._no_fast: dict[str, dict[str, int]] = {stage: {} for stage in fast_moves}
         self._lost = frozenset(lost)
         self._stalls = tuple(
-            (s.name, parse_duration(s.stall_after, name="stall_after"), s.stall_event)
+            (s.name, self._duration(s.stall_after, f"the stall_after of {s.name!r}"),
+             s.stall_event)
             for s in funnel.stages if s.stall_after is not None and s.is_open
         )
+
+    def _duration(self, value: str | timedelta | Duration, what: str) -> Duration:
+        """A funnel's SLA or ``stall_after``, checked against this pipeline's calendar.
+
+        The funnel checked the length itself when it was built; a business duration must also
+        fit in ten years of the calendar's time, known only now.
+        """
+        duration = parse_duration(value, name=what)
+        if duration.business:
+            self.calendar.check_span(duration, name=what)
+        return duration
 
     @property
     def funnel(self) -> Funnel:
@@ -395,6 +447,8 @@ class Pipeline:
 
     @store.setter
     def store(self, store: Store) -> None:
+        if not isinstance(store, Store):
+            raise InvalidInput(f"store={_short(store)} does not implement funnelkit.stores.Store")
         self._store = store
         self._no_handoff: dict[str, int] = {}  # lead id -> a version known to have no handoff
         self._load = store.load
@@ -419,8 +473,15 @@ class Pipeline:
 
     # -- time ---------------------------------------------------------------------------------
 
-    def _now(self) -> datetime:
-        return require_aware(self.clock.now(), "clock.now()")
+    def _now(self, since: datetime | None = None) -> datetime:
+        """The clock's time, read after the lead (or handoff) it applies to was loaded.
+
+        Never before *since* (the loaded lead's last change): a clock behind it (another
+        machine's, or one that stepped back) takes the lead's time, so callers that leave
+        ``at`` out never refuse each other's moves.
+        """
+        now = require_aware(self.clock.now(), "clock.now()")
+        return since if since is not None and now < since else now
 
     def _after(self, start: datetime, duration: Duration) -> datetime:
         if duration.business:
@@ -515,6 +576,7 @@ class Pipeline:
 
         :class:`~funnelkit.AlreadyExists` when the id is taken; nothing is written then.
         """
+        _check_at(at)
         if at is None:
             at = self._now()
         lead = self.funnel.new_lead(id, at=at, attributes=attributes, source=source, owner=owner)
@@ -647,12 +709,16 @@ class Pipeline:
         moves also get the lead's touchpoints and score.  Raises what :meth:`Funnel.fire
         <funnelkit.Funnel.fire>` raises, :class:`~funnelkit.Veto` when a before-hook refuses
         (nothing written), and :class:`~funnelkit.ConcurrencyError` when the lead kept changing
-        under it through every retry.
+        under it through every retry.  Without *at*, the clock is read once the lead is loaded
+        (and again on each retry), so concurrent callers never refuse each other for time.
         """
+        if type(id) is not str or type(event) is not str or (
+                at is not None and type(at) is not datetime):
+            self._check_call(id, event, at)
+        lead = self._load(id)
         fixed_at = at is not None  # a time from the clock is read again on every retry
         if at is None:
-            at = self._now()
-        lead = self._load(id)
+            at = self._now(lead.updated_at)
         try:
             flags = self._hot[lead.stage][event]
         except KeyError:  # not a hot-path move (or a stage the funnel lacks: _fire says so)
@@ -686,6 +752,14 @@ class Pipeline:
         return self._fire(id, event, actor, reason, at, context or None, self._retries, lead,
                           fixed_at=fixed_at)
 
+    @staticmethod
+    def _check_call(id: object, event: object, at: object) -> None:  # noqa: A002
+        """The checks of :meth:`fire` off its fast path: str subclasses pass, others raise."""
+        _check_id(id)
+        if not isinstance(event, str):
+            raise InvalidInput(f"event={_short(event)} is not a string; give an event name")
+        _check_at(at)
+
     def _fire(  # noqa: PLR0917 - private, the rest of fire
         self, id: str, event: str, actor: str | None, reason: str | None,  # noqa: A002
         at: datetime | None, data: dict[str, Any] | None, tries: int, lead: Lead | None,
@@ -701,7 +775,7 @@ class Pipeline:
             if lead is None:
                 lead = self.store.load(id)
             if from_clock or at is None:
-                at = self._now()
+                at = self._now(lead.updated_at)
             stage = lead.stage
             ctx: Context | Mapping[str, Any] | None = data
             if event in self._guarded.get(stage, ()):
@@ -752,12 +826,12 @@ class Pipeline:
         for call in calls:
             lead_id, event, at, actor, reason, data = call
             try:
-                if at is None:
-                    at = self._now()
                 if lead_id not in leads:
                     leads[lead_id] = self.store.load(lead_id)
                     open_handoffs[lead_id] = self._open_handoff(leads[lead_id])
                 lead = leads[lead_id]
+                if at is None:  # after the load, and after this batch's earlier moves of it
+                    at = self._now(lead.updated_at)
                 ctx: Context | Mapping[str, Any] | None = data
                 if event in self._guarded.get(lead.stage, ()):
                     ctx = self._context(lead, at, data)
@@ -810,11 +884,17 @@ class Pipeline:
             call = {"id": raw[0], "event": raw[1]}
         else:
             raise InvalidInput(
-                f"fire_many item {i} ({raw!r}) must be an (id, event) pair or a mapping with "
-                f"'id', 'event' and optionally 'actor', 'reason', 'at' and context data"
+                f"fire_many item {i} ({_short(raw)}) must be an (id, event) pair or a mapping "
+                f"with 'id', 'event' and optionally 'actor', 'reason', 'at' and context data"
             )
         lead_id, event = call.pop("id"), call.pop("event")
         at, actor, reason = call.pop("at", None), call.pop("actor", None), call.pop("reason", None)
+        if not all(isinstance(key, str) for key in call):
+            raise InvalidInput(f"fire_many item {i}: context data must be named by strings")
+        try:
+            Pipeline._check_call(lead_id, event, at)
+        except InvalidInput as exc:
+            raise InvalidInput(f"fire_many item {i}: {exc}") from None
         return lead_id, event, at, actor, reason, call or None
 
     def _write_batch(self, changes: list[Change]) -> int:
@@ -845,8 +925,9 @@ class Pipeline:
         ends the chain there (the touchpoint and earlier moves are kept).  Returns the
         outcomes of the auto moves made.
         """
+        _check_id(id)
         if not isinstance(touchpoint, Touchpoint):
-            raise InvalidInput(f"touchpoint={touchpoint!r} is not a funnelkit.Touchpoint")
+            raise InvalidInput(f"touchpoint={_short(touchpoint)} is not a funnelkit.Touchpoint")
         if touchpoint.lead_id != id:
             raise InvalidInput(
                 f"touchpoint is for lead {touchpoint.lead_id!r}, not {id!r}; build it with the "
@@ -908,17 +989,18 @@ class Pipeline:
 
         Useful after attributes changed or when policies depend on time.
         """
-        if at is None:
-            at = self._now()
+        _check_id(id)
+        _check_at(at)
         tries = self._retries
         while True:
             lead = self.store.load(id)
-            steps = self._auto_steps(lead, at, self.store.touchpoints(id))
+            when = self._now(lead.updated_at) if at is None else at
+            steps = self._auto_steps(lead, when, self.store.touchpoints(id))
             if not steps:
                 return ()
             try:
                 self._commit(
-                    steps[-1].lead, lead, at,
+                    steps[-1].lead, lead, when,
                     transitions=tuple(s.outcome.transition for s in steps),
                     handoffs=[h for s in steps for h in s.handoffs],
                     messages=[m for s in steps for m in s.messages],
@@ -934,18 +1016,19 @@ class Pipeline:
 
     def assign(self, id: str, owner: str, *, at: datetime | None = None) -> Lead:  # noqa: A002
         """Make *owner* the lead's owner (and its pending handoff's assignee, if it has one)."""
-        _check_name(owner, "owner")
-        if at is None:
-            at = self._now()
+        _check_id(id)
+        check_name(owner, "owner")
+        _check_at(at)
         tries = self._retries
         while True:
             lead = self.store.load(id)
-            new_lead = lead.evolve(owner=owner, at=at)
+            new_lead = lead.evolve(owner=owner,
+                                   at=self._now(lead.updated_at) if at is None else at)
             open_handoff = self._open_handoff(lead)
             handoffs = () if open_handoff is None else (
                 attrs.evolve(open_handoff, assignee=owner),)
             try:
-                self._commit(new_lead, lead, at, handoffs=handoffs)
+                self._commit(new_lead, lead, new_lead.updated_at, handoffs=handoffs)
             except ConcurrencyError:  # moved or reassigned meanwhile: assign the new state
                 if tries <= 0:
                     raise
@@ -972,10 +1055,12 @@ class Pipeline:
         :class:`~funnelkit.ConcurrencyError` when its lead moved or was reassigned meanwhile (load
         the handoff again and decide again).
         """
-        _check_name(by, "by")
-        if at is None:
-            at = self._now()
+        _check_id(id, limit=MAX_KEY_LENGTH)
+        check_name(by, "by")
+        _check_at(at)
         handoff, lead = self._pending(id)
+        if at is None:
+            at = self._now(max(handoff.created_at, lead.updated_at))
         accepted = handoff.accept(by=by, at=at)
         messages = []
         if self._writes("on_handoff_accepted"):
@@ -1018,16 +1103,20 @@ class Pipeline:
         :class:`~funnelkit.HandoffClosed` when the handoff is no longer pending and
         :class:`~funnelkit.ConcurrencyError` when its lead moved or was reassigned meanwhile.
         """
-        _check_name(by, "by")
+        _check_id(id, limit=MAX_KEY_LENGTH)
+        check_name(by, "by")
         given: object = reason
         if not isinstance(given, str) or not given.strip():
             raise ReasonRequired(
-                f"rejecting handoff {id!r} needs reason='...': say why the lead goes back (it is "
-                f"recorded on the transition, the feedback the sending team learns from)"
+                f"rejecting handoff {_short(id)} needs reason='...': say why the lead goes back "
+                f"(it is recorded on the transition, the feedback the sending team learns from)"
             )
-        if at is None:
-            at = self._now()
+        check_text(reason, "reason")
+        self.funnel.stage(recycle_to)  # InvalidInput or NotFound before any work
+        _check_at(at)
         handoff, lead = self._pending(id)
+        if at is None:
+            at = self._now(max(handoff.created_at, lead.updated_at))
         event = self._recycle_event(lead.stage, recycle_to)
         rejected = handoff.reject(by=by, reason=reason, at=at)
         context: Context | None = None
@@ -1083,8 +1172,8 @@ class Pipeline:
                 continue
             for lead in list(self.store.leads(stage=stage)):  # commits follow: read first
                 since = lead.stage_entered_at
-                if not now > self._after(since, limit):
-                    continue
+                if lead.updated_at > now or not now > self._after(since, limit):
+                    continue  # changed after this sweep's time (the next one looks again)
                 first, outcome = self._stall(lead, stage, since, stall_event, now,
                                              watching=watching)
                 if first:
@@ -1180,8 +1269,7 @@ class Pipeline:
         that failed part-way: dedupe on ``key``.
         """
         now = self._now() if now is None else require_aware(now, "now")
-        if type(limit) is not int or limit < 1:
-            raise InvalidInput(f"limit={limit!r} must be an int >= 1")
+        check_count(limit, "limit", minimum=1, limit=MAX_VERSION)
         delivered = failed = 0
         previous = getattr(self._local, "delivering", False)
         self._local.delivering = True
@@ -1224,8 +1312,12 @@ class Pipeline:
             if error is None:
                 self.store.ack_outbox(row.id, worker=self._worker, at=now)
                 return True
-            delay = min(self._backoff * (2 ** min(max(row.attempts - 1, 0), 20)), self._max_backoff)
-            self.store.retry_outbox(row.id, worker=self._worker, error=error, retry_at=now + delay)
+            factor = 2 ** min(max(row.attempts - 1, 0), 20)
+            # min(backoff * factor, max_backoff), without a product that could overflow
+            delay = (self._max_backoff if self._backoff >= self._max_backoff / factor
+                     else self._backoff * factor)
+            self.store.retry_outbox(row.id, worker=self._worker, error=_error_text(error),
+                                    retry_at=now + delay)
         except ConcurrencyError:
             pass  # our lease ran out and another worker holds the row: it delivers it
         return False

@@ -19,6 +19,7 @@ import attrs
 
 from funnelkit._decision import Decision, Policy, Verdict
 from funnelkit._errors import InvalidPolicy, RuleSyntaxError
+from funnelkit._limits import MAX_POLICY_DEPTH, _short
 from funnelkit._rules import (
     BUILTINS,
     EVAL_ERRORS,
@@ -107,7 +108,7 @@ def _as_policy(value: object, what: str) -> Policy:
 
         return policy_from_data(value, path=what)
     if not callable(value):
-        raise InvalidPolicy(f"{what}={value!r} is not a policy; give a callable "
+        raise InvalidPolicy(f"{what}={_short(value)} is not a policy; give a callable "
                             f"policy(lead, context) -> Decision, a rule string or "
                             f"{{'use': name, 'params': {{...}}}}")
     return value
@@ -385,18 +386,37 @@ def _run(policy: Policy, lead: Lead, context: Context) -> Decision:
 
 
 def _policies(values: Sequence[object], what: str, *, minimum: int = 1) -> tuple[Policy, ...]:
+    if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
+        raise InvalidPolicy(f"{what} takes policies, got {_short(values)}")
+    values = tuple(values)
     if len(values) < minimum:
         plural = "y" if minimum == 1 else "ies"
         raise InvalidPolicy(f"{what} needs at least {minimum} polic{plural}")
     return tuple(_as_policy(v, f"{what}[{i}]") for i, v in enumerate(values))
 
 
+def _depth(policy: object) -> int:
+    """How many policies nest in *policy*, itself included (1 for a rule or a function)."""
+    return policy.depth if isinstance(policy, _Combinator) else 1
+
+
 @attrs.frozen(repr=False)
 class _Combinator:
     policies: tuple[Policy, ...]
     label: str = attrs.field(init=False, eq=False)
+    depth: int = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        given: object = self.policies
+        if not isinstance(given, tuple) or not given or not all(map(callable, given)):
+            raise InvalidPolicy(f"{self._factory}: policies={_short(given)} must be a non-empty "
+                                f"tuple of policies; build it with {self._factory}(...)")
+        depth = 1 + max(map(_depth, given))
+        if depth > MAX_POLICY_DEPTH:
+            raise InvalidPolicy(
+                f"{self._factory}(...) would nest {depth} policies inside each other; the limit "
+                f"is {MAX_POLICY_DEPTH}: combine the inner ones side by side instead")
+        object.__setattr__(self, "depth", depth)
         object.__setattr__(self, "label", self._name())
 
     def _name(self) -> str:
@@ -1098,7 +1118,15 @@ def fit_engagement_grid(
     >>> grid.cell(Score(60.0, 80.0, 140.0, ledger))
     'B1'
     """
-    cells = frozenset(qualifying) if not isinstance(qualifying, str) else frozenset((qualifying,))
+    if isinstance(qualifying, str):
+        qualifying = (qualifying,)
+    if isinstance(qualifying, bytes | Mapping) or not isinstance(qualifying, Iterable):
+        raise InvalidPolicy(f"qualifying={_short(qualifying)} must list grid cells such as "
+                            f"['A1', 'A2', 'B1']")
+    given = tuple(qualifying)
+    if not all(isinstance(c, str) for c in given):
+        raise InvalidPolicy(f"qualifying={_short(given)}: cells are strings such as 'A1'")
+    cells = frozenset(given)
     bad = sorted(str(c) for c in cells if c not in _CELLS)
     if bad or not cells:
         raise InvalidPolicy(f"qualifying={sorted(map(str, cells))!r}: cells are a fit letter A-D "
@@ -1111,15 +1139,15 @@ def fit_engagement_grid(
 
 
 def _all_of_data(policies: Sequence[Any]) -> Policy:
-    return all_of(*policies)
+    return all_of(*_policies(policies, "all_of"))
 
 
 def _any_of_data(policies: Sequence[Any]) -> Policy:
-    return any_of(*policies)
+    return any_of(*_policies(policies, "any_of"))
 
 
 def _k_of_n_data(k: int, policies: Sequence[Any]) -> Policy:
-    return k_of_n(k, *policies)
+    return k_of_n(k, *_policies(policies, "k_of_n"))
 
 
 def _not_data(policy: Any) -> Policy:
@@ -1197,7 +1225,7 @@ def load(name: str, /, **params: Any) -> Policy:
     rule('budget > 0')
     """
     if not isinstance(name, str):
-        raise InvalidPolicy(f"policy name {name!r} must be a string")
+        raise InvalidPolicy(f"policy name {_short(name)} must be a string")
     factory = _BUILTINS.get(name)
     third_party = False
     if factory is None:
@@ -1230,6 +1258,10 @@ def load(name: str, /, **params: Any) -> Policy:
         raise
     except InvalidPolicy as exc:
         raise InvalidPolicy(f"policy {name!r}: {exc}") from None
+    except (TypeError, ValueError, LookupError, AttributeError) as exc:
+        # A factory that did not check a parameter's type: still the caller's bad parameter.
+        raise InvalidPolicy(f"policy {name!r} cannot be built from these parameters: "
+                            f"{type(exc).__name__}: {exc}") from exc
     if not callable(policy):
         raise InvalidPolicy(f"policy {name!r}: its factory returned {policy!r}, which is not "
                             f"callable; a factory must return policy(lead, context) -> Decision")

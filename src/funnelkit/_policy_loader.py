@@ -10,11 +10,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from funnelkit._errors import InvalidPolicy, RuleSyntaxError
+from funnelkit._limits import MAX_POLICY_DATA_DEPTH, MAX_POLICY_DEPTH, _short, nests_deeper
 
 if TYPE_CHECKING:
     from funnelkit._decision import Policy
 
-__all__ = ["policy_from_data"]
+__all__ = ["check_depth", "policy_from_data"]
 
 
 def policy_from_data(spec: str | Mapping[str, Any], *, path: str) -> Policy:
@@ -40,20 +41,21 @@ def policy_from_data(spec: str | Mapping[str, Any], *, path: str) -> Policy:
         except RuleSyntaxError as exc:
             raise _at(path, exc) from None
     if not isinstance(spec, Mapping):
-        raise InvalidPolicy(f"{path}: {spec!r} is not a policy; write a rule string or "
+        raise InvalidPolicy(f"{path}: {_short(spec)} is not a policy; write a rule string or "
                             f"{{'use': name, 'params': {{...}}}}")
+    check_depth(spec, path)
     extra = sorted(str(k) for k in spec if k not in {"use", "params"})
     if extra:
         raise InvalidPolicy(f"{path}: unknown key(s) {', '.join(extra)}; a policy table has "
                             f"'use' and optional 'params'")
     name = spec.get("use")
     if not isinstance(name, str) or not name:
-        raise InvalidPolicy(f"{path}.use: {name!r} must name a policy; available: "
+        raise InvalidPolicy(f"{path}.use: {_short(name)} must name a policy; available: "
                             f"{', '.join(_policies.available())}")
     params = spec.get("params", {})
     if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
-        raise InvalidPolicy(f"{path}.params: {params!r} must be a table of parameter names to "
-                            f"values")
+        raise InvalidPolicy(f"{path}.params: {_short(params)} must be a table of parameter names "
+                            f"to values")
     params = dict(params)
     if "policies" in params and isinstance(params["policies"], list | tuple):
         params["policies"] = [
@@ -67,6 +69,16 @@ def policy_from_data(spec: str | Mapping[str, Any], *, path: str) -> Policy:
         raise _at(path, exc) from None
     except InvalidPolicy as exc:
         raise InvalidPolicy(f"{path}: {exc}") from None
+
+
+def check_depth(spec: object, path: str) -> None:
+    """Refuse policy data nested deeper than any policy can be (or holding itself).
+
+    Iterative: such data would exhaust the stack of any recursive walk (a copy, a comparison).
+    """
+    if nests_deeper(spec, MAX_POLICY_DATA_DEPTH):
+        raise InvalidPolicy(f"{path}: the policy data nests deeper than {MAX_POLICY_DEPTH} "
+                            f"policies (or holds itself); combine fewer policies inside each other")
 
 
 def _at(path: str, exc: RuleSyntaxError) -> RuleSyntaxError:

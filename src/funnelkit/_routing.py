@@ -9,6 +9,7 @@ assignment the router would make, in order, without changing the router.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -16,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from funnelkit._errors import InvalidInput
 from funnelkit._lead import Lead
+from funnelkit._limits import _short, is_name
 
 __all__ = [
     "Router",
@@ -50,11 +52,33 @@ class Router(Protocol):
 
 
 def _is_name(value: object) -> bool:
-    return isinstance(value, str) and bool(value)
+    """A person's name becomes a lead's owner: it must be a name every store can keep."""
+    return is_name(value)
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _checked(lead: object, team: object, workload: object) -> None:
+    """Refuse what :meth:`Router.choose` cannot route (every router checks the same way)."""
+    if type(lead) is not Lead:
+        raise InvalidInput(f"lead={_short(lead)} is not a funnelkit.Lead")
+    if not isinstance(team, str):
+        raise InvalidInput(f"team={_short(team)} must be a team name (a string)")
+    if not isinstance(workload, Mapping):
+        raise InvalidInput(f"workload={_short(workload)} must map people to open handoffs")
+
+
+def _planned(leads: object, team: object, workload: object) -> list[Lead]:
+    """The leads of :meth:`Router.plan`, checked (every router checks the same way)."""
+    if isinstance(leads, str | bytes | Mapping) or not isinstance(leads, Iterable):
+        raise InvalidInput(f"leads={_short(leads)} must be an iterable of funnelkit.Lead")
+    items = list(leads)
+    for lead in items:
+        _checked(lead, team, {} if workload is None else workload)
+    return items
 
 
 def _people(people: Iterable[str], factory: str) -> tuple[str, ...]:
@@ -68,7 +92,8 @@ def _people(people: Iterable[str], factory: str) -> tuple[str, ...]:
         raise InvalidInput(f"{factory}() has no people to route to; give at least one person")
     for person in chosen:
         if not _is_name(person):
-            raise InvalidInput(f"{factory}(): person {person!r} must be a non-empty string")
+            raise InvalidInput(f"{factory}(): person {_short(person)} must be a non-empty string "
+                               f"of at most 200 characters (it becomes a lead's owner)")
     if len(set(chosen)) != len(chosen):
         raise InvalidInput(f"{factory}({list(chosen)!r}): each person may appear once")
     return chosen
@@ -85,16 +110,18 @@ class _RoundRobin:
         self._lock = threading.Lock()
 
     def choose(
-        self, lead: Lead, *, team: str = "", workload: Mapping[str, int] = _NO_LOAD  # noqa: ARG002 - the Router protocol's signature
+        self, lead: Lead, *, team: str = "", workload: Mapping[str, int] = _NO_LOAD
     ) -> str:
+        _checked(lead, team, workload)
         with self._lock:
             person = self.people[self._next]
             self._next = (self._next + 1) % len(self.people)
             return person
 
     def plan(
-        self, leads: Iterable[Lead], *, team: str = "", workload: Mapping[str, int] | None = None  # noqa: ARG002 - the Router protocol's signature
+        self, leads: Iterable[Lead], *, team: str = "", workload: Mapping[str, int] | None = None
     ) -> dict[str, str | None]:
+        leads = _planned(leads, team, workload)
         with self._lock:
             start = self._next
         turn = itertools.islice(itertools.cycle(self.people), start, None)
@@ -130,8 +157,9 @@ class _Weighted:
         self._total = self._cumulative[-1]
 
     def choose(
-        self, lead: Lead, *, team: str = "", workload: Mapping[str, int] = _NO_LOAD  # noqa: ARG002 - the Router protocol's signature
+        self, lead: Lead, *, team: str = "", workload: Mapping[str, int] = _NO_LOAD
     ) -> str:
+        _checked(lead, team, workload)
         # One draw per lead, from a generator seeded with the router's seed and the lead's id:
         # the same lead always goes to the same person, whatever the order and in any process.
         point = random.Random(f"{self.seed}:{lead.id}").random() * self._total  # noqa: S311 - not crypto
@@ -141,8 +169,9 @@ class _Weighted:
         return self.people[-1]  # pragma: no cover - float rounding at the very top
 
     def plan(
-        self, leads: Iterable[Lead], *, team: str = "", workload: Mapping[str, int] | None = None  # noqa: ARG002 - the Router protocol's signature
+        self, leads: Iterable[Lead], *, team: str = "", workload: Mapping[str, int] | None = None
     ) -> dict[str, str | None]:
+        leads = _planned(leads, team, workload)
         return {lead.id: self.choose(lead) for lead in leads}
 
     def __repr__(self) -> str:
@@ -177,7 +206,8 @@ def weighted(people_with_weights: Mapping[str, float], *, seed: int | str = 0) -
             )
     if not sum(people_with_weights.values()) > 0:
         raise InvalidInput("weighted(): every weight is zero; give someone a weight above zero")
-    if not (_is_name(seed) or (isinstance(seed, int) and not isinstance(seed, bool))):
+    if not ((isinstance(seed, str) and seed) or (isinstance(seed, int)
+                                                   and not isinstance(seed, bool))):
         raise InvalidInput(f"weighted(seed={seed!r}): the seed must be an int or a string")
     return _Weighted(dict(people_with_weights), seed)
 
@@ -200,13 +230,15 @@ class _LeastLoaded:
         return best
 
     def choose(
-        self, lead: Lead, *, team: str = "", workload: Mapping[str, int] = _NO_LOAD  # noqa: ARG002 - the Router protocol's signature
+        self, lead: Lead, *, team: str = "", workload: Mapping[str, int] = _NO_LOAD
     ) -> str | None:
+        _checked(lead, team, workload)
         return self._pick(workload)
 
     def plan(
-        self, leads: Iterable[Lead], *, team: str = "", workload: Mapping[str, int] | None = None  # noqa: ARG002 - the Router protocol's signature
+        self, leads: Iterable[Lead], *, team: str = "", workload: Mapping[str, int] | None = None
     ) -> dict[str, str | None]:
+        leads = _planned(leads, team, workload)
         load = dict(workload or {})
         result: dict[str, str | None] = {}
         for lead in leads:
@@ -286,12 +318,14 @@ class _Territory:
     def choose(
         self, lead: Lead, *, team: str = "", workload: Mapping[str, int] = _NO_LOAD
     ) -> str | None:
+        _checked(lead, team, workload)
         router = self._route(lead)
         return None if router is None else router.choose(lead, team=team, workload=workload)
 
     def plan(
         self, leads: Iterable[Lead], *, team: str = "", workload: Mapping[str, int] | None = None
     ) -> dict[str, str | None]:
+        leads = _planned(leads, team, workload)
         # Plan each sub-router over its own leads (so stateful ones keep their turn), then put
         # the answers back in the leads' order.
         ordered = list(leads)
@@ -384,12 +418,14 @@ class _ByTeam:
     def choose(
         self, lead: Lead, *, team: str = "", workload: Mapping[str, int] = _NO_LOAD
     ) -> str | None:
+        _checked(lead, team, workload)
         router = self.routers.get(team, self.default)
         return None if router is None else router.choose(lead, team=team, workload=workload)
 
     def plan(
         self, leads: Iterable[Lead], *, team: str = "", workload: Mapping[str, int] | None = None
     ) -> dict[str, str | None]:
+        leads = _planned(leads, team, workload)
         router = self.routers.get(team, self.default)
         if router is None:
             return dict.fromkeys((lead.id for lead in leads), None)

@@ -53,6 +53,8 @@ LIMITS: Final[Mapping[str, int]] = {
     "max_string": 1000,  # characters in one string literal
     "max_items": 256,  # items in one tuple or list literal
     "max_exponent": 64,  # the largest exponent ``**`` accepts
+    "max_built": 10_000,  # characters or items of a string, list or tuple ``+`` builds
+    "max_bits": 4096,  # bits of an integer ``*`` or ``**`` builds
 }
 
 #: Built-in names a rule can read when the lead has no attribute of that name.
@@ -882,19 +884,30 @@ def _power(base: Any, exponent: Any) -> Any:
     if abs(exponent) > LIMITS["max_exponent"]:
         limit = LIMITS["max_exponent"]
         raise RuleRuntimeError(f"exponent {exponent!r} is over the limit of {limit}")
-    if isinstance(base, int) and base.bit_length() * abs(exponent) > 4096:
+    if isinstance(base, int) and base.bit_length() * abs(exponent) > LIMITS["max_bits"]:
         raise RuleRuntimeError("the power is too large to compute")
     return base**exponent
 
 
+_GROWS: Final = (str, list, tuple)
+
+
 def _arith(op: str, left: Any, right: Any) -> Any:
     if op == "+":
+        if isinstance(left, _GROWS) and isinstance(right, _GROWS) and (
+                len(left) + len(right) > LIMITS["max_built"]):
+            # Repeated concatenation costs the square of the length: bound what a rule builds.
+            raise RuleRuntimeError(f"'+' would build a value of {len(left) + len(right):,} "
+                                   f"characters or items; the limit is {LIMITS['max_built']:,}")
         return left + right
     if op == "-":
         return left - right
     _number_only(left, op)
     _number_only(right, op)
     if op == "*":
+        if (type(left) is int and type(right) is int
+                and left.bit_length() + right.bit_length() > LIMITS["max_bits"]):
+            raise RuleRuntimeError("the product is too large to compute")
         return left * right
     if op == "/":
         return left / right

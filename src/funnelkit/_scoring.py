@@ -19,13 +19,15 @@ from datetime import datetime, timedelta
 from itertools import chain, compress
 from operator import call as _call  # C-level: no Python frame per atom
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, Literal, Self
+from typing import Any, Final, Literal, Self
 
 import attrs
 from dateutil.relativedelta import relativedelta
 
 from funnelkit._decision import Context
-from funnelkit._errors import InvalidPolicy, RuleSyntaxError
+from funnelkit._errors import InvalidInput, InvalidPolicy, RuleSyntaxError
+from funnelkit._lead import Lead
+from funnelkit._limits import MAX_DURATION, MAX_TIME, MIN_TIME, _short
 from funnelkit._record import Field, Record, field
 from funnelkit._rules import (
     EVAL_ERRORS,
@@ -43,10 +45,7 @@ from funnelkit._rules import (
     reads_context,
 )
 from funnelkit._time import require_aware
-
-if TYPE_CHECKING:
-    from funnelkit._lead import Lead
-    from funnelkit._touchpoint import Touchpoint
+from funnelkit._touchpoint import Touchpoint
 
 __all__ = [
     "RESOLUTION",
@@ -64,6 +63,7 @@ __all__ = [
 RESOLUTION: Final = 1 / 1024
 _UNITS: Final = 1024
 _MAX_POINTS: Final = 1_000_000
+_MIN_TIME, _MAX_TIME = MIN_TIME, MAX_TIME
 _tuple_new = tuple.__new__
 _getitem = operator.getitem
 _dict_get = dict.get
@@ -520,13 +520,31 @@ def parse_half_life(value: object, *, name: str = "half_life") -> HalfLife:
     """A half-life from ``"30 days"``, ``"2 weeks"``, ``"1 month"``, a timedelta or a relativedelta.
 
     Months and years are calendar lengths (dateutil's ``relativedelta``); the rest are fixed.
-    Zero, negative and malformed half-lives raise :class:`InvalidPolicy`.
+    Zero, negative and malformed half-lives, and half-lives over ten years (``MAX_DURATION``),
+    raise :class:`InvalidPolicy`.
 
     >>> parse_half_life("2 weeks")
     datetime.timedelta(days=14)
     >>> parse_half_life("1 month")
     relativedelta(months=+1)
     """
+    return _at_most_ten_years(_half_life_of(value, name), value, name)
+
+
+def _at_most_ten_years(half_life: HalfLife, given: object, name: str) -> HalfLife:
+    if isinstance(half_life, relativedelta):
+        days = (half_life.years * 365.25 + half_life.months * 30.44 + half_life.days
+                + half_life.hours / 24 + half_life.minutes / 1440
+                + half_life.seconds / 86400)
+    else:
+        days = half_life.total_seconds() / 86400
+    if days > MAX_DURATION.days:
+        raise InvalidPolicy(f"{name}={_short(given)} is longer than ten years, the longest "
+                            f"half-life funnelkit takes (leave half_life out for no decay)")
+    return half_life
+
+
+def _half_life_of(value: object, name: str) -> HalfLife:
     if isinstance(value, timedelta):
         if value <= timedelta(0):
             raise InvalidPolicy(f"{name}={value!r} must be longer than zero")
@@ -557,8 +575,8 @@ def parse_half_life(value: object, *, name: str = "half_life") -> HalfLife:
             f"{name}={value!r} is not a half-life; write '<number> <unit>' with unit seconds, "
             f"minutes, hours, days, weeks, months or years, for example '30 days'"
         )
-    raise InvalidPolicy(f"{name}={value!r} must be a string such as '30 days', a timedelta or a "
-                        f"relativedelta")
+    raise InvalidPolicy(f"{name}={_short(value)} must be a string such as '30 days', a "
+                        f"timedelta or a relativedelta")
 
 
 def _half_life_data(value: HalfLife) -> str:
@@ -996,10 +1014,32 @@ class ScoringModel:
         ``context`` (a :class:`funnelkit.Context`) is passed to fit conditions that read the time
         or touchpoints; without one, a context at *at* with these touchpoints is used.
         """
-        if type(at) is not datetime or at.tzinfo is None:
+        if type(at) is not datetime or at.tzinfo is None or not _MIN_TIME <= at < _MAX_TIME:
             require_aware(at)
+        if type(lead) is not Lead:
+            raise InvalidInput(f"lead={_short(lead)} is not a funnelkit.Lead")
+        if context is not None and type(context) is not Context:
+            raise InvalidInput(f"context={_short(context)} must be a funnelkit.Context or None")
         if type(touchpoints) is not tuple:
+            if isinstance(touchpoints, str | bytes | Mapping) or not isinstance(
+                    touchpoints, Iterable):
+                raise InvalidInput(f"touchpoints={_short(touchpoints)} must be an iterable of "
+                                   f"funnelkit.Touchpoint")
             touchpoints = tuple(touchpoints)
+        try:
+            return self._score(lead, touchpoints, at, context)
+        except (AttributeError, TypeError):
+            for tp in touchpoints:  # the cost of the check is paid only when something failed
+                if not isinstance(tp, Touchpoint):
+                    raise InvalidInput(
+                        f"touchpoints holds {_short(tp)}, not a funnelkit.Touchpoint") from None
+            raise
+
+    def _score(
+        self, lead: Lead, touchpoints: tuple[Touchpoint, ...], at: datetime,
+        context: Context | None,
+    ) -> Score:
+        """:meth:`score` once its arguments are known to be right."""
         fast = self._fast
         if fast is None:  # several fit or engagement groups: the general path
             return self._score_eager(lead, touchpoints, at, context)

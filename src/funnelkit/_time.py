@@ -10,15 +10,27 @@ from typing import Literal
 import attrs
 
 from funnelkit._errors import InvalidInput
+from funnelkit._limits import MAX_DURATION, MAX_TIME, MIN_TIME, _short
 
-__all__ = ["Duration", "parse_duration", "require_aware"]
+__all__ = ["Duration", "out_of_range", "parse_duration", "require_aware"]
 
 
 def require_aware(value: object, name: str = "at") -> datetime:
-    """Return *value* if it is a timezone-aware datetime, else raise :class:`InvalidInput`."""
+    """Return *value* if it is a timezone-aware datetime in funnelkit's range, else raise.
+
+    The range is ``MIN_TIME`` (1000-01-01) to ``MAX_TIME`` (9000-01-01, excluded), UTC: any
+    time in it plus any duration funnelkit allows stays a valid ``datetime``.  Anything else
+    raises :class:`InvalidInput`.
+
+    >>> from datetime import timezone
+    >>> require_aware(datetime(9999, 12, 31, tzinfo=timezone.utc))
+    Traceback (most recent call last):
+    ...
+    funnelkit.InvalidInput: at=datetime.datetime(9999, 12, 31, 0, 0, tzinfo=datetime.timezone.utc) is outside the times funnelkit takes (1000-01-01T00:00:00+00:00 up to 9000-01-01T00:00:00+00:00, UTC): give a time in that range
+    """  # noqa: E501 - a doctest's output is one line
     if not isinstance(value, datetime):
         raise InvalidInput(
-            f"{name}={value!r} is not a datetime; pass a timezone-aware datetime.datetime, "
+            f"{name}={_short(value)} is not a datetime; pass a timezone-aware datetime.datetime, "
             f"for example datetime.now(timezone.utc)"
         )
     if value.utcoffset() is None:
@@ -26,7 +38,17 @@ def require_aware(value: object, name: str = "at") -> datetime:
             f"{name}={value!r} is naive; funnelkit only takes timezone-aware datetimes: "
             f"add tzinfo (for example .replace(tzinfo=timezone.utc))"
         )
+    if not MIN_TIME <= value < MAX_TIME:
+        raise out_of_range(value, name)
     return value
+
+
+def out_of_range(value: datetime, name: str = "at") -> InvalidInput:
+    """The error for an aware datetime outside ``MIN_TIME`` to ``MAX_TIME``."""
+    return InvalidInput(
+        f"{name}={value!r} is outside the times funnelkit takes ({MIN_TIME.isoformat()} up to "
+        f"{MAX_TIME.isoformat()}, UTC): give a time in that range"
+    )
 
 
 _UNITS: dict[str, str] = {
@@ -72,21 +94,22 @@ class Duration:
 def parse_duration(value: str | timedelta | Duration, *, name: str = "duration") -> Duration:
     """Parse ``"4 business hours"``, ``"2 days"``, ``"90 minutes"`` or a ``timedelta``.
 
-    Raises :class:`InvalidInput` naming *name* for anything else, negative or zero lengths included.
+    Raises :class:`InvalidInput` naming *name* for anything else: negative or zero lengths, and
+    lengths over ten years (``MAX_DURATION``), included.
 
     >>> parse_duration("3 business days")
     Duration(amount=3.0, unit='days', business=True)
     """
     if isinstance(value, Duration):
-        return value
+        return _within_limit(value, value, name)
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
         if seconds <= 0:
             raise InvalidInput(f"{name}={value!r} must be longer than zero")
-        return Duration(amount=seconds, unit="seconds")
+        return _within_limit(Duration(amount=seconds, unit="seconds"), value, name)
     if not isinstance(value, str):
         raise InvalidInput(
-            f"{name}={value!r} is not a duration; give a timedelta or a string such as "
+            f"{name}={_short(value)} is not a duration; give a timedelta or a string such as "
             f"'4 business hours' or '2 days'"
         )
     match = _DURATION.match(value)
@@ -99,4 +122,21 @@ def parse_duration(value: str | timedelta | Duration, *, name: str = "duration")
     amount = float(match.group("amount"))
     if not math.isfinite(amount) or amount <= 0:
         raise InvalidInput(f"{name}={value!r} must be a finite length longer than zero")
-    return Duration(amount=amount, unit=unit, business=bool(match.group("business")))  # type: ignore[arg-type]
+    duration = Duration(amount=amount, unit=unit, business=bool(match.group("business")))  # type: ignore[arg-type]
+    return _within_limit(duration, value, name)
+
+
+_MAX_SECONDS = MAX_DURATION.total_seconds()
+
+
+def _within_limit(duration: Duration, given: object, name: str) -> Duration:
+    """*duration*, unless it is not a positive length of at most ``MAX_DURATION``."""
+    amount: object = duration.amount
+    unit: object = duration.unit
+    if (isinstance(amount, bool) or not isinstance(amount, int | float) or unit not in _SECONDS
+            or not 0 < amount * _SECONDS[unit] <= _MAX_SECONDS):
+        raise InvalidInput(
+            f"{name}={_short(given)} is not a length from zero to {MAX_DURATION.days:,} days "
+            f"(ten years), the longest duration funnelkit takes"
+        )
+    return duration

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from funnelkit._errors import InvalidInput
+from funnelkit._limits import check_name
 from funnelkit._time import require_aware
 
 if TYPE_CHECKING:
@@ -19,9 +20,7 @@ __all__ = ["Touchpoint"]
 
 
 def _non_empty(_: object, attribute: attrs.Attribute[str], text: str) -> None:
-    value: object = text
-    if not isinstance(value, str) or not value:
-        raise InvalidInput(f"Touchpoint {attribute.name}={value!r} must be a non-empty string")
+    check_name(text, f"Touchpoint {attribute.name}")
 
 
 def _aware(_: object, __: attrs.Attribute[datetime], value: datetime) -> None:

@@ -68,13 +68,16 @@ def test_a_store_with_its_own_load_is_read_with_it() -> None:
 
 
 def test_the_hot_path_refuses_what_the_store_refuses() -> None:
-    """Unknown and unhashable ids raise NotFound; a closed store raises StorageError, unwritten."""
+    """Unknown ids raise NotFound, ids that are not strings InvalidInput; a closed store raises
+    StorageError, unwritten."""
     store = MemoryStore()
     pipeline = Pipeline(templates.inbound(), store=store, clock=Clock())
     with pytest.raises(NotFound):
         pipeline.fire("nobody", "convert")
-    with pytest.raises(NotFound):
+    with pytest.raises(InvalidInput):
         pipeline.fire(["not", "an", "id"], "convert")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput):
+        pipeline.fire("nobody", ["convert"])  # type: ignore[arg-type]
     pipeline.capture("L1")
     store.close()
     with pytest.raises(StorageError):

@@ -178,11 +178,11 @@ def test_the_oracle_agrees_with_the_store() -> None:
 
 
 def test_sqlite_store_migrates_a_version_1_file(tmp_path: Path) -> None:
-    """SQLiteStore takes a version 1 file to 2, filling created_us/resolved_us exactly."""
+    """SQLiteStore takes a version 1 file to the current version, filling created_us exactly."""
     path = tmp_path / "v1.db"
     write_v1_file(path)
     store = SQLiteStore(path)
-    assert store.schema_version == 2
+    assert store.schema_version == schema.SCHEMA_VERSION
     assert [store.load(lead.id) for lead in LEADS] == LEADS
     assert [store.handoff(h.id) for h in HANDOFFS] == HANDOFFS
     store.close()
@@ -229,20 +229,20 @@ def sa() -> Any:
 def test_sqlalchemy_store_migrates_a_version_1_sqlite_file(
     tmp_path: Path, sa: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """SQLAlchemyStore on SQLite takes a version 1 file to 2, page by page, exactly."""
+    """SQLAlchemyStore on SQLite takes a version 1 file to the current version, page by page."""
     from funnelkit.stores import _sqlalchemy  # noqa: PLC0415 - needs the extra
 
     monkeypatch.setattr(_sqlalchemy, "_PAGE", 2)  # three leads: two pages
     path = tmp_path / "v1.db"
     write_v1_file(path)
     store = SQLAlchemyStore(f"sqlite:///{path}")
-    assert store.schema_version == 2
+    assert store.schema_version == schema.SCHEMA_VERSION
     assert [store.load(lead.id) for lead in LEADS] == LEADS
     assert [store.handoff(h.id) for h in HANDOFFS] == HANDOFFS
     assert raw_sqlalchemy(store) == (EXPECTED_LEADS, EXPECTED_HANDOFFS)
     store.close()
-    native = SQLiteStore(path)  # the migrated file is a version 2 file to the other store too
-    assert native.schema_version == 2
+    native = SQLiteStore(path)  # the migrated file is a current file to the other store too
+    assert native.schema_version == schema.SCHEMA_VERSION
     assert native.load("L1") == LEADS[0]
     native.close()
 
@@ -260,7 +260,7 @@ def test_sqlalchemy_migration_cut_short_resumes(tmp_path: Path, sa: Any) -> None
                    (EXPECTED_LEADS["L1"],))
     db.close()
     store = SQLAlchemyStore(f"sqlite:///{path}")
-    assert store.schema_version == 2
+    assert store.schema_version == schema.SCHEMA_VERSION
     assert raw_sqlalchemy(store) == (EXPECTED_LEADS, EXPECTED_HANDOFFS)
     store.close()
 
@@ -345,7 +345,7 @@ def test_sqlalchemy_store_migrates_version_1_tables_on_servers(
         assert "created_us" not in names
         monkeypatch.setattr(_sqlalchemy, "_PAGE", 2)
         store = SQLAlchemyStore(server.engine, prefix=old.prefix, schema=server.schema)
-        assert store.schema_version == 2
+        assert store.schema_version == schema.SCHEMA_VERSION
         assert [store.load(lead.id) for lead in LEADS] == LEADS
         assert [store.handoff(h.id) for h in HANDOFFS] == HANDOFFS
         assert raw_sqlalchemy(store) == (EXPECTED_LEADS, EXPECTED_HANDOFFS)

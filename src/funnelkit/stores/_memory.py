@@ -11,14 +11,21 @@ import attrs
 
 from funnelkit._codec import check_storable
 from funnelkit._errors import AlreadyExists, ConcurrencyError, InvalidInput, NotFound, StorageError
+from funnelkit._limits import MAX_DATA_SIZE, MAX_KEY_LENGTH
 from funnelkit._time import require_aware
 from funnelkit.stores._protocol import (
     Change,
     OutboxRow,
+    changes_of,
     check_claim,
+    check_flag,
     check_handoff_query,
+    check_max_data_size,
+    check_retry,
+    check_row_id,
     check_stream,
     check_worker,
+    findable,
     no_handoff,
     no_lead,
     owner_conflict,
@@ -40,6 +47,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class MemoryStore:
     """Keeps everything in memory; thread-safe; nothing survives the process.
 
+    It refuses exactly what the SQL stores cannot write, so code tested against it runs against
+    them: *max_data_size* (characters of JSON, 1 MiB by default) limits a lead's attributes and
+    a touchpoint's data, as in :class:`SQLiteStore` and :class:`SQLAlchemyStore`.
+
     >>> from datetime import datetime, timezone
     >>> from funnelkit import templates
     >>> from funnelkit.stores import Change
@@ -50,8 +61,9 @@ class MemoryStore:
     True
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_data_size: int = MAX_DATA_SIZE) -> None:
         """An empty store."""
+        self.max_data_size = check_max_data_size(max_data_size)
         self._lock = threading.RLock()
         self._leads: dict[str, Lead] = {}  # never replaced: Pipeline.fire reads it, lock-free
         self._history: dict[str, list[Transition]] = {}
@@ -78,6 +90,7 @@ class MemoryStore:
             lead = self._leads[lead_id]
         except (KeyError, TypeError):
             self._check_open()
+            findable(lead_id, "lead_id")  # InvalidInput for a key that is not a string
             raise no_lead(lead_id) from None
         if self._closed:
             self._check_open()
@@ -94,7 +107,8 @@ class MemoryStore:
         with self._lock:
             self._check_open()
             stored = self._leads.get(lead.id)
-            check_storable(change, known=None if stored is None else stored.attributes)
+            check_storable(change, known=None if stored is None else stored.attributes,
+                           limit=self.max_data_size)
             if change.expected_version is None:
                 if stored is not None:
                     raise AlreadyExists(
@@ -134,7 +148,7 @@ class MemoryStore:
                         check = True
                         break
             if check:
-                check_storable(change, known=stored.attributes)
+                check_storable(change, known=stored.attributes, limit=self.max_data_size)
             if transitions:
                 history = self._history[lead_id]
                 history.extend(transitions)
@@ -174,7 +188,7 @@ class MemoryStore:
             if (lead.attributes is not loaded.attributes and lead.attributes) or (
                     transition.decision is not None):
                 check_storable(Change(lead, loaded.version, (transition,)),
-                               known=loaded.attributes)
+                               known=loaded.attributes, limit=self.max_data_size)
             self._history[lead_id].append(transition)
             self._transition_log.append(transition)
             self._leads[lead_id] = lead  # last: see load
@@ -211,7 +225,7 @@ class MemoryStore:
         >>> [lead.id for lead in store.leads()]
         ['A', 'B']
         """
-        changes = list(changes)
+        changes = changes_of(changes)
         for change in changes:
             if not isinstance(change, Change):
                 raise InvalidInput(f"commit takes funnelkit.stores.Change values, got {change!r}")
@@ -230,7 +244,7 @@ class MemoryStore:
                 else:
                     stored = self._leads.get(lead.id)
                     known[lead.id] = None if stored is None else stored.attributes
-                check_storable(change, known=known[lead.id])
+                check_storable(change, known=known[lead.id], limit=self.max_data_size)
                 known[lead.id] = lead.attributes
                 if change.expected_version is None:
                     if stored is not None:
@@ -285,10 +299,11 @@ class MemoryStore:
 
     def leads(self, *, stage: str | None = None) -> Iterator[Lead]:
         """Every lead (in one stage when *stage* is given), in id order."""
+        possible = stage is None or findable(stage, "stage")
         with self._lock:
             self._check_open()
             chosen = [lead for _, lead in sorted(self._leads.items())
-                      if stage is None or lead.stage == stage]
+                      if possible and (stage is None or lead.stage == stage)]
         return iter(chosen)
 
     @staticmethod
@@ -322,6 +337,7 @@ class MemoryStore:
             try:
                 return self._handoffs[handoff_id]
             except (KeyError, TypeError):
+                findable(handoff_id, "handoff_id", MAX_KEY_LENGTH)
                 raise no_handoff(handoff_id) from None
 
     def handoffs(
@@ -334,9 +350,11 @@ class MemoryStore:
         due_before: datetime | None = None,
     ) -> list[Handoff]:
         """Handoffs matching every filter given, by due time (no due time last), then id."""
-        check_handoff_query(status, due_before)
+        possible = check_handoff_query(status, due_before, team, assignee, lead_id)
         with self._lock:
             self._check_open()
+            if not possible:
+                return []
             found = [
                 h for h in self._handoffs.values()
                 if (status is None or h.status == status)
@@ -370,6 +388,7 @@ class MemoryStore:
             return claimed
 
     def _claimed(self, row_id: int, worker: str) -> OutboxRow:
+        check_row_id(row_id)
         row = self._outbox.get(row_id)
         if row is None:
             raise NotFound(f"no outbox row {row_id!r}")
@@ -381,6 +400,7 @@ class MemoryStore:
         """Mark a claimed row delivered."""
         require_aware(at)
         check_worker(worker)
+        check_row_id(row_id)
         with self._lock:
             self._check_open()
             row = self._claimed(row_id, worker)
@@ -390,8 +410,7 @@ class MemoryStore:
 
     def retry_outbox(self, row_id: int, *, worker: str, error: str, retry_at: datetime) -> None:
         """Release a claimed row to be tried again at *retry_at*."""
-        require_aware(retry_at, "retry_at")
-        check_worker(worker)
+        check_retry(worker, error, retry_at)
         with self._lock:
             self._check_open()
             row = self._claimed(row_id, worker)
@@ -400,6 +419,7 @@ class MemoryStore:
 
     def outbox(self, *, undelivered_only: bool = True) -> list[OutboxRow]:
         """The outbox rows, oldest first."""
+        check_flag(undelivered_only, "undelivered_only")
         with self._lock:
             self._check_open()
             if undelivered_only:

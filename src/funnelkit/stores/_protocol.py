@@ -9,7 +9,7 @@ Every backend raises the same errors: :class:`~funnelkit.NotFound`,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -18,7 +18,17 @@ import attrs
 from funnelkit._errors import ConcurrencyError, InvalidInput, NotFound
 from funnelkit._handoff import HANDOFF_STATUSES, Handoff, HandoffStatus
 from funnelkit._lead import Lead, Transition
-from funnelkit._time import require_aware
+from funnelkit._limits import (
+    MAX_DATA_SIZE,
+    MAX_KEY_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_VERSION,
+    _short,
+    check_name,
+    check_text,
+    is_name,
+)
+from funnelkit._time import out_of_range, require_aware
 from funnelkit._touchpoint import Touchpoint
 
 __all__ = ["Change", "OutboxMessage", "OutboxRow", "Store"]
@@ -37,8 +47,17 @@ def _tuple_of(kind: type) -> Any:
 
 def _payload(value: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(value, Mapping):
-        raise InvalidInput(f"OutboxMessage payload={value!r} must be a mapping of names to values")
+        raise InvalidInput(
+            f"OutboxMessage payload={_short(value)} must be a mapping of names to values")
     return dict(value)
+
+
+def _outbox_key(_: object, __: object, value: str) -> None:
+    check_name(value, "OutboxMessage key", limit=MAX_KEY_LENGTH)
+
+
+def _outbox_hook(_: object, __: object, value: str) -> None:
+    check_name(value, "OutboxMessage hook")
 
 
 @attrs.frozen
@@ -55,8 +74,8 @@ class OutboxMessage:
     'L1:1'
     """
 
-    key: str
-    hook: str
+    key: str = attrs.field(validator=_outbox_key)
+    hook: str = attrs.field(validator=_outbox_hook)
     payload: Mapping[str, Any] = attrs.field(converter=_payload)
     created_at: datetime = attrs.field(validator=lambda _, __, v: require_aware(v, "created_at"))
 
@@ -173,10 +192,11 @@ class Change:
         """Check that the parts belong together (one lead, contiguous versions)."""
         lead = self.lead
         expected = self.expected_version
-        if expected is not None and (type(expected) is not int or expected < 0):
+        if expected is not None and (type(expected) is not int
+                                     or not 0 <= expected <= MAX_VERSION):
             raise InvalidInput(
-                f"Change expected_version={expected!r} must be an int >= 0 (the version as "
-                f"loaded) or None for a new lead"
+                f"Change expected_version={_short(expected)} must be an int from 0 to "
+                f"{MAX_VERSION:,} (the version as loaded) or None for a new lead"
             )
         if expected is None and self.expected_owner is not UNCHECKED:
             raise InvalidInput(
@@ -347,11 +367,51 @@ class Store(Protocol):
 def check_stream(after: object, since: object, limit: object) -> None:
     """Refuse bad stream arguments (shared by every backend)."""
     if type(after) is not int or after < 0:
-        raise InvalidInput(f"after={after!r} must be an int >= 0 (a position the stream gave)")
+        raise InvalidInput(
+            f"after={_short(after)} must be an int >= 0 (a position the stream gave)")
     if since is not None:
         require_aware(since, "since")
     if limit is not None and (type(limit) is not int or limit < 0):
-        raise InvalidInput(f"limit={limit!r} must be an int >= 0 or None for no limit")
+        raise InvalidInput(f"limit={_short(limit)} must be an int >= 0 or None for no limit")
+
+
+def findable(value: object, what: str, limit: int = MAX_NAME_LENGTH) -> bool:
+    r"""Whether a store may hold a record keyed *value*; InvalidInput when it is not a string.
+
+    A string no store can keep (too long, a NUL, a lone surrogate) is never found: every backend
+    answers :class:`~funnelkit.NotFound` (or an empty list) for it, as for any unknown id, and a
+    SQL backend never sends it to its database.
+
+    >>> findable("L1", "lead_id"), findable("\udc80", "lead_id")
+    (True, False)
+    """
+    if is_name(value, limit):
+        return True
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what}={_short(value)} must be a string")
+    return False
+
+
+def changes_of(changes: object) -> Sequence[Change]:
+    """The changes of a ``commit_many`` call, as a list or tuple; refuses anything else."""
+    if isinstance(changes, list | tuple):
+        return changes
+    if isinstance(changes, str | bytes | Mapping) or not isinstance(changes, Iterable):
+        raise InvalidInput(
+            f"commit_many takes a sequence of funnelkit.stores.Change, got {_short(changes)}")
+    return list(changes)
+
+
+def check_flag(value: object, what: str) -> None:
+    """Refuse a flag that is not True or False."""
+    if type(value) is not bool:
+        raise InvalidInput(f"{what}={_short(value)} must be True or False")
+
+
+def check_row_id(row_id: object) -> None:
+    """Refuse an outbox row id that is not an int (unknown ints raise NotFound later)."""
+    if type(row_id) is not int:
+        raise InvalidInput(f"row_id={_short(row_id)} must be an int (an OutboxRow's id)")
 
 
 def owner_conflict(change: Change, stored_owner: str | None) -> bool:
@@ -377,29 +437,40 @@ def version_conflict(
 def no_lead(lead_id: object, where: str = "") -> NotFound:
     """The error every backend raises for a lead id it does not have."""
     place = f" ({where})" if where else ""
-    return NotFound(f"no lead {lead_id!r} in this store{place}; check the id, or capture the "
-                    "lead first")
+    return NotFound(f"no lead {_short(lead_id)} in this store{place}; check the id, or capture "
+                    "the lead first")
 
 
 def no_handoff(handoff_id: object, where: str = "") -> NotFound:
     """The error every backend raises for a handoff id it does not have."""
     place = f" ({where})" if where else ""
-    return NotFound(f"no handoff {handoff_id!r} in this store{place}; list them with "
+    return NotFound(f"no handoff {_short(handoff_id)} in this store{place}; list them with "
                     "handoffs(...) to find its id")
 
 
-def check_handoff_query(status: object, due_before: object) -> None:
-    """Refuse bad :meth:`Store.handoffs` filters (shared by every backend)."""
+def check_handoff_query(
+    status: object, due_before: object, team: object = None, assignee: object = None,
+    lead_id: object = None,
+) -> bool:
+    """Refuse bad :meth:`Store.handoffs` filters (shared by every backend).
+
+    False when a filter names something no store can hold (nothing can match it).
+    """
     if status is not None and status not in HANDOFF_STATUSES:
-        raise InvalidInput(f"status={status!r} must be one of {', '.join(HANDOFF_STATUSES)}")
+        raise InvalidInput(
+            f"status={_short(status)} must be one of {', '.join(HANDOFF_STATUSES)} or None")
     if due_before is not None:
         require_aware(due_before, "due_before")
+    possible = True
+    for value, what in ((team, "team"), (assignee, "assignee"), (lead_id, "lead_id")):
+        if value is not None and not findable(value, what):
+            possible = False
+    return possible
 
 
 def check_worker(worker: object) -> None:
-    """Refuse a worker name that is not a non-empty string."""
-    if not isinstance(worker, str) or not worker:
-        raise InvalidInput(f"worker={worker!r} must be a non-empty string naming the dispatcher")
+    """Refuse a worker name that is not a name every store can keep."""
+    check_name(worker, "worker")
 
 
 def check_claim(worker: object, now: object, lease: object, limit: object) -> None:
@@ -407,6 +478,28 @@ def check_claim(worker: object, now: object, lease: object, limit: object) -> No
     check_worker(worker)
     require_aware(now, "now")
     if not isinstance(lease, timedelta) or lease <= timedelta(0):
-        raise InvalidInput(f"lease={lease!r} must be a timedelta longer than zero")
+        raise InvalidInput(f"lease={_short(lease)} must be a timedelta longer than zero")
+    try:
+        until = now + lease  # type: ignore[operator]
+    except OverflowError:
+        raise out_of_range(now, "now + lease") from None  # type: ignore[arg-type]
+    require_aware(until, "now + lease")
     if type(limit) is not int or limit < 1:
-        raise InvalidInput(f"limit={limit!r} must be an int >= 1")
+        raise InvalidInput(f"limit={_short(limit)} must be an int >= 1")
+
+
+def check_retry(worker: object, error: object, retry_at: object) -> None:
+    """Refuse bad :meth:`Store.retry_outbox` arguments (shared by every backend)."""
+    require_aware(retry_at, "retry_at")
+    check_worker(worker)
+    check_text(error, "error", optional=False)
+
+
+def check_max_data_size(value: object) -> int:
+    """A store's ``max_data_size`` argument: an int >= 2 (the JSON of ``{}``)."""
+    if type(value) is not int or value < 2:
+        raise InvalidInput(
+            f"max_data_size={_short(value)} must be an int >= 2: the most characters of JSON a "
+            f"lead's attributes (or a touchpoint's data) may take; the default is "
+            f"{MAX_DATA_SIZE:,}")
+    return value

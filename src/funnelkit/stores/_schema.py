@@ -19,6 +19,11 @@ Schema versions (each migration moves one version forward; a store never goes ba
    cohorts on integers, without parsing ISO text with offsets, which each engine does
    differently.  They are nullable (added by ``ALTER TABLE`` to tables that may hold rows) and
    have no index: the stores never query them.
+3. Ids and names compare byte for byte on every backend: on MariaDB/MySQL their columns get the
+   server's binary ``NO PAD`` collation (``utf8mb4_nopad_bin``, ``utf8mb4_0900_bin``), where a
+   ``mysql://`` URL used to make ``utf8mb4_bin`` columns, under which ``'K1 '`` equals ``'K1'``.
+   PostgreSQL (``COLLATE "C"``) and SQLite (``BINARY``) compared them so already: the version
+   moves, nothing else changes there.  Stores check the collations when they open.
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from funnelkit._codec import decision_from_data, decision_to_data, dumps, loads
+from funnelkit._codec import data_json, decision_from_data, decision_to_data, dumps, loads
 from funnelkit._errors import StorageError
 from funnelkit._handoff import Handoff
 from funnelkit._lead import Lead, Source, Transition
+from funnelkit._limits import MAX_DATA_SIZE
 from funnelkit._touchpoint import Touchpoint
 from funnelkit.stores._protocol import UNCHECKED, OutboxMessage, OutboxRow
 
@@ -47,7 +53,7 @@ __all__ = [
 SCHEMA_NAME = "funnelkit"
 """The ``name`` of the store's row in its ``schema`` table: what marks a database as ours."""
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The schema version this funnelkit writes; a store refuses a database with a newer one."""
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -82,10 +88,6 @@ def from_us(value: int | None) -> datetime | None:
     return None if value is None else EPOCH + timedelta(microseconds=value)
 
 
-def _json(value: Any) -> str:
-    return "{}" if not value else dumps(value)
-
-
 # -- values to rows ------------------------------------------------------------------------------
 
 # Each table's columns in the order of its DDL; the ``*_us`` columns of schema version 2 come last,
@@ -109,17 +111,25 @@ OUTBOX_READ_COLUMNS = ("id", "msg_key", "hook", "payload", "created_at", "attemp
                        "last_error")
 
 
-def lead_insert_params(lead: Lead) -> tuple[Any, ...]:
-    """The ``leads`` row of a new lead, in :data:`LEAD_COLUMNS` order."""
+def _attributes(lead: Lead, limit: int) -> str:
+    return data_json(lead.attributes, f"lead {lead.id!r} attributes", limit)
+
+
+def lead_insert_params(lead: Lead, limit: int = MAX_DATA_SIZE) -> tuple[Any, ...]:
+    """The ``leads`` row of a new lead, in :data:`LEAD_COLUMNS` order.
+
+    *limit* is the store's ``max_data_size``: attributes whose JSON is longer are refused.
+    """
     source = lead.source
-    return (lead.id, lead.stage, lead.version, _json(lead.attributes),
+    return (lead.id, lead.stage, lead.version, _attributes(lead, limit),
             None if source is None else source.channel, None if source is None else source.kind,
             lead.owner, lead.created_at.isoformat(), lead.stage_entered_at.isoformat(),
             lead.updated_at.isoformat(), us(lead.created_at))
 
 
 def lead_update_params(
-    lead: Lead, expected_version: int, expected_owner: str | None = UNCHECKED
+    lead: Lead, expected_version: int, expected_owner: str | None = UNCHECKED,
+    limit: int = MAX_DATA_SIZE,
 ) -> tuple[Any, ...]:
     """``LEAD_UPDATE_COLUMNS`` values, then what the ``WHERE`` checks (:data:`LEAD_GUARD`).
 
@@ -128,7 +138,7 @@ def lead_update_params(
     """
     source = lead.source
     checked = expected_owner is not UNCHECKED
-    return (lead.stage, lead.version, _json(lead.attributes),
+    return (lead.stage, lead.version, _attributes(lead, limit),
             None if source is None else source.channel, None if source is None else source.kind,
             lead.owner, lead.stage_entered_at.isoformat(), lead.updated_at.isoformat(),
             lead.id, expected_version, int(checked), expected_owner if checked else None)
@@ -144,10 +154,11 @@ def transition_params(t: Transition) -> tuple[Any, ...]:
                                                      separators=(",", ":"), allow_nan=False))
 
 
-def touchpoint_params(tp: Touchpoint) -> tuple[Any, ...]:
-    """The ``touchpoints`` row, in :data:`TOUCHPOINT_COLUMNS` order."""
+def touchpoint_params(tp: Touchpoint, limit: int = MAX_DATA_SIZE) -> tuple[Any, ...]:
+    """The ``touchpoints`` row, in :data:`TOUCHPOINT_COLUMNS` order (data up to *limit* long)."""
     return (tp.lead_id, tp.kind, tp.channel, tp.at.isoformat(), us(tp.at),
-            None if tp.points is None else float(tp.points), _json(dict(tp.data)))
+            None if tp.points is None else float(tp.points),
+            data_json(dict(tp.data), f"touchpoint data of lead {tp.lead_id!r}", limit))
 
 
 def handoff_params(h: Handoff) -> tuple[Any, ...]:

@@ -17,15 +17,21 @@ from funnelkit._errors import (
     NotFound,
     StorageError,
 )
+from funnelkit._limits import MAX_DATA_SIZE, MAX_KEY_LENGTH
 from funnelkit._time import require_aware
 from funnelkit.stores import _schema as s
 from funnelkit.stores._protocol import (
     Change,
     OutboxRow,
     check_claim,
+    check_flag,
     check_handoff_query,
+    check_max_data_size,
+    check_retry,
+    check_row_id,
     check_stream,
     check_worker,
+    findable,
     no_handoff,
     no_lead,
     version_conflict,
@@ -36,6 +42,7 @@ try:
     import sqlalchemy as sa
     from sqlalchemy import exc as sa_exc
     from sqlalchemy.dialects import mysql, postgresql
+    from sqlalchemy.ext.compiler import compiles
     from sqlalchemy.schema import CreateColumn
 except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise MissingExtra(
@@ -60,12 +67,48 @@ _PAGE = 1000
 _TABLES = ("schema", "leads", "transitions", "touchpoints", "handoffs", "outbox")
 
 
+_NAME_LENGTH = 255  # characters: ids, names and keys (see funnelkit._limits)
+
+
+class BinaryName(mysql.VARCHAR):
+    """``VARCHAR(255)`` compared byte for byte on MariaDB and MySQL, whatever the URL says.
+
+    The collation must be binary *and* ``NO PAD``: under a ``PAD SPACE`` collation (MariaDB's
+    ``utf8mb4_bin``, MySQL's ``utf8mb4_bin``) ``'K1 '`` equals ``'K1'``, so two ids would collide
+    and ``' '`` would sort with ``''``.  MariaDB calls the right one ``utf8mb4_nopad_bin``, MySQL 8
+    ``utf8mb4_0900_bin``; which server is on the other end is known only once connected (a
+    ``mysql://`` URL may reach MariaDB), so the collation is chosen when the DDL is compiled.
+    """
+
+
+@compiles(BinaryName, "mysql")
+@compiles(BinaryName, "mariadb")
+def _compile_binary_name(type_: BinaryName, compiler: Any, **_: Any) -> str:
+    return f"VARCHAR({type_.length}) COLLATE {binary_collation(compiler.dialect)}"
+
+
+def binary_collation(dialect: Any) -> str:
+    """The binary ``NO PAD`` collation of a MariaDB/MySQL server (see :class:`BinaryName`)."""
+    return "utf8mb4_nopad_bin" if getattr(dialect, "is_mariadb", False) else "utf8mb4_0900_bin"
+
+
+_PG_BINARY = "C"
+
+
 def _name() -> Any:
-    """Short strings compared exactly: binary collations, so ``'L1' != 'l1'`` everywhere."""
-    return (sa.String(255)
-            .with_variant(postgresql.VARCHAR(255, collation="C"), "postgresql")
-            .with_variant(mysql.VARCHAR(255, collation="utf8mb4_bin"), "mysql")
-            .with_variant(mysql.VARCHAR(255, collation="utf8mb4_nopad_bin"), "mariadb"))
+    """Short strings compared exactly: ``'L1' != 'l1'`` and ``'K1 ' != 'K1'`` everywhere.
+
+    Binary collations: ``"C"`` on PostgreSQL, :class:`BinaryName` on MariaDB/MySQL, and SQLite's
+    default ``BINARY``.
+    """
+    return (sa.String(_NAME_LENGTH)
+            .with_variant(postgresql.VARCHAR(_NAME_LENGTH, collation=_PG_BINARY), "postgresql")
+            .with_variant(BinaryName(_NAME_LENGTH), "mysql", "mariadb"))
+
+
+def _is_name(column: sa.Column[Any]) -> bool:
+    """Whether *column* is one of the store's ids or names (made by :func:`_name`)."""
+    return isinstance(column.type, sa.String) and column.type.length == _NAME_LENGTH
 
 
 def _text() -> Any:
@@ -267,8 +310,70 @@ def _backfill(conn: Connection, table: sa.Table, columns: Sequence[tuple[str, st
         last = rows[-1][0]
 
 
+def _wrong_collations(conn: Connection, md: sa.MetaData) -> list[tuple[sa.Table, str]]:
+    """The (table, column) ids and names whose collation does not compare byte for byte.
+
+    SQLite compares text with ``BINARY`` unless told otherwise (the store never tells it): no
+    query.  PostgreSQL's must be ``"C"``, MariaDB/MySQL's the server's binary ``NO PAD`` one.
+    """
+    name = conn.dialect.name
+    if name == "postgresql":
+        wanted, schema = _PG_BINARY, sa.func.current_schema()
+    elif name in ("mysql", "mariadb"):
+        wanted, schema = binary_collation(conn.dialect), sa.func.database()
+    else:
+        return []
+    tables = {t.name: t for t in md.tables.values()}
+    columns = sa.table("columns", sa.column("table_schema"), sa.column("table_name"),
+                       sa.column("column_name"), sa.column("collation_name"),
+                       schema="information_schema")
+    found = conn.execute(
+        sa.select(columns.c.table_name, columns.c.column_name, columns.c.collation_name)
+        .where(columns.c.table_schema == (md.schema or schema),
+               columns.c.table_name.in_(list(tables)))).all()
+    collations = {(str(t), str(c)): collation for t, c, collation in found}
+    wrong: list[tuple[sa.Table, str]] = []
+    for table in tables.values():
+        for column in table.columns:
+            key = (table.name, column.name)
+            if _is_name(column) and key in collations and collations[key] != wanted:
+                wrong.append((table, column.name))
+    return wrong
+
+
+def _fix_collations(conn: Connection, wrong: Sequence[tuple[sa.Table, str]]) -> None:
+    """Give every column of *wrong* the binary collation of its server (one ALTER per table)."""
+    quote = conn.dialect.identifier_preparer
+    by_table: dict[sa.Table, list[str]] = {}
+    for table, column in wrong:
+        by_table.setdefault(table, []).append(column)
+    for table, names in by_table.items():
+        if conn.dialect.name == "postgresql":
+            parts = [f"ALTER COLUMN {quote.quote(n)} TYPE VARCHAR({_NAME_LENGTH}) "
+                     f'COLLATE "{_PG_BINARY}"' for n in names]
+        else:
+            parts = [f"MODIFY COLUMN {CreateColumn(table.c[n]).compile(dialect=conn.dialect)}"
+                     for n in names]
+        conn.execute(sa.text(f"ALTER TABLE {quote.format_table(table)} {', '.join(parts)}"))
+
+
+def _migrate_to_3(conn: Connection, md: sa.MetaData, _prefix: str) -> None:
+    """Ids and names compare byte for byte: binary ``NO PAD`` collations on MariaDB/MySQL.
+
+    Before version 3 a ``mysql://`` URL made ``utf8mb4_bin`` columns, which are ``PAD SPACE`` on
+    MariaDB and MySQL alike: ``'K1 '`` collided with ``'K1'``.  This changes every id and name
+    column still without the server's binary ``NO PAD`` collation (``utf8mb4_nopad_bin`` on
+    MariaDB, ``utf8mb4_0900_bin`` on MySQL 8), one ``ALTER TABLE`` per table; equality only gets
+    stricter, so no unique index can break.  PostgreSQL's columns are ``COLLATE "C"`` since
+    version 1 and SQLite compares ``BINARY``: nothing to change there.  MariaDB/MySQL commit each
+    ``ALTER TABLE`` at once; a migration cut short is finished by the next opening, which alters
+    only the columns still wrong.
+    """
+    _fix_collations(conn, _wrong_collations(conn, md))
+
+
 MIGRATIONS: dict[int, Callable[[Connection, sa.MetaData, str], None]] = {
-    1: _migrate_to_1, 2: _migrate_to_2}
+    1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
 """Forward migrations: version -> a function taking a store (a connection in the migration's
 transaction, the store's metadata, its table prefix) from version - 1 to it."""
 
@@ -327,14 +432,27 @@ class SQLAlchemyStore:
         prefix: str = "funnelkit_",
         schema: str | None = None,
         create: bool = True,
+        max_data_size: int = MAX_DATA_SIZE,
     ) -> None:
         """Open the store on *engine*, creating or migrating its tables when *create* is true."""
+        check_flag(create, "create")
+        if schema is not None and not isinstance(schema, str):
+            raise InvalidInput(f"schema={schema!r} must be a schema (database) name or None")
+        self.max_data_size = check_max_data_size(max_data_size)
+        metadata = build_metadata(prefix=prefix, schema=schema)
         self._owns_engine = isinstance(engine, str)
         if isinstance(engine, str):
-            engine = sa.create_engine(engine)
+            try:
+                engine = sa.create_engine(engine)
+            except (sa_exc.ArgumentError, ValueError) as e:
+                raise InvalidInput(f"engine={engine!r} is not a database URL SQLAlchemy can "
+                                   f"use ({e})") from None
+            except ImportError as e:
+                raise MissingExtra(f"engine={engine!r} needs a database driver that is not "
+                                   f"installed ({e}); install it") from None
         if not isinstance(engine, sa.Engine):
             raise InvalidInput(f"engine={engine!r} must be a sqlalchemy.Engine or a database URL")
-        self.metadata = build_metadata(prefix=prefix, schema=schema)
+        self.metadata = metadata
         """The store's tables, for ``alembic revision --autogenerate`` (``target_metadata``)."""
         self.prefix = prefix
         self.schema = schema
@@ -417,6 +535,10 @@ class SQLAlchemyStore:
             with self.engine.connect() as conn:
                 version = self._read_version(conn)
                 missing = self._missing_columns(conn) if version == 0 else []
+                wrong = (_wrong_collations(conn, self.metadata)
+                         if version in (0, s.SCHEMA_VERSION) else [])
+            if wrong:
+                self._collations(wrong, create=create)
             if version == s.SCHEMA_VERSION:
                 return
             if missing:
@@ -444,6 +566,18 @@ class SQLAlchemyStore:
                         raise
         except sa_exc.SQLAlchemyError as e:
             raise self._translate(e) from e
+
+    def _collations(self, wrong: list[tuple[sa.Table, str]], *, create: bool) -> None:
+        """Fix (with *create*) or refuse ids and names that would not compare byte for byte."""
+        listed = ", ".join(f"{table.name}.{column}" for table, column in wrong[:6])
+        if not create:
+            raise StorageError(
+                f"{self._where()}: the columns {listed}{' ...' if len(wrong) > 6 else ''} do not "
+                f"have a binary NO PAD collation, so ids such as 'K1' and 'K1 ' would collide: "
+                f"give them the collation SQLAlchemyStore.metadata sets (see the storage docs) or "
+                f"open the store once with create=True to have it done")
+        with self.engine.begin() as conn:
+            _fix_collations(conn, wrong)
 
     def _migrate(self, version: int | None) -> None:
         with self.engine.begin() as conn:
@@ -556,8 +690,9 @@ class SQLAlchemyStore:
 
     def load(self, lead_id: str) -> Lead:
         """The lead with this id; :class:`~funnelkit.NotFound` if there is none."""
-        if not isinstance(lead_id, str):
-            raise no_lead(lead_id)
+        if not findable(lead_id, "lead_id"):
+            self._check_open()
+            raise no_lead(lead_id, str(self._where()))
         row = self._read(lambda conn: conn.execute(self._select_lead, {"key": lead_id}).first())
         if row is None:
             raise no_lead(lead_id, str(self._where()))
@@ -581,7 +716,7 @@ class SQLAlchemyStore:
         ['A', 'B']
         >>> store.close()
         """
-        batch = _Batch(changes)
+        batch = _Batch(changes, self.max_data_size)
         if not batch.size:
             return
         try:
@@ -665,6 +800,10 @@ class SQLAlchemyStore:
 
     def _lead_rows(self, stmt: Any, lead_id: str) -> list[Any]:
         """The rows *stmt* selects for one lead; NotFound when there are none and no such lead."""
+        if not findable(lead_id, "lead_id"):
+            self._check_open()
+            raise no_lead(lead_id, str(self._where()))
+
         def work(conn: Connection) -> list[Any]:
             rows = [tuple(r) for r in conn.execute(stmt, {"key": lead_id})]
             if not rows and not self._lead_exists(conn, lead_id):
@@ -686,6 +825,8 @@ class SQLAlchemyStore:
         """Every lead (in one stage when *stage* is given), in id order, read page by page."""
         leads = self._leads
         self._check_open()
+        if stage is not None and not findable(stage, "stage"):
+            return
         last = ""
         while True:
             stmt = sa.select(*self._lead_cols).where(leads.c.id > last)
@@ -742,6 +883,9 @@ class SQLAlchemyStore:
 
     def handoff(self, handoff_id: str) -> Handoff:
         """The handoff with this id; :class:`~funnelkit.NotFound` if there is none."""
+        if not findable(handoff_id, "handoff_id", MAX_KEY_LENGTH):
+            self._check_open()
+            raise no_handoff(handoff_id, str(self._where()))
         row = self._read(
             lambda conn: conn.execute(self._select_handoff, {"key": handoff_id}).first())
         if row is None:
@@ -758,7 +902,9 @@ class SQLAlchemyStore:
         due_before: datetime | None = None,
     ) -> list[Handoff]:
         """Handoffs matching every filter given, by due time (none last), then id; indexed."""
-        check_handoff_query(status, due_before)
+        if not check_handoff_query(status, due_before, team, assignee, lead_id):
+            self._check_open()
+            return []
         ho = self._handoffs
         stmt = sa.select(*self._handoff_cols)
         for column, value in ((ho.c.status, status), (ho.c.to_team, team),
@@ -823,8 +969,7 @@ class SQLAlchemyStore:
                         f"ran out and another worker took it, or it was delivered")
                 raise NotFound(f"no outbox row {row_id!r} in this store ({self._where()})")
 
-        if type(row_id) is not int:
-            raise NotFound(f"no outbox row {row_id!r} in this store")
+        check_row_id(row_id)
         self._write(work)
 
     def ack_outbox(self, row_id: int, *, worker: str, at: datetime) -> None:
@@ -835,12 +980,12 @@ class SQLAlchemyStore:
 
     def retry_outbox(self, row_id: int, *, worker: str, error: str, retry_at: datetime) -> None:
         """Release a claimed row after a failed delivery, to be tried again at *retry_at*."""
-        require_aware(retry_at, "retry_at")
-        check_worker(worker)
+        check_retry(worker, error, retry_at)
         self._release(row_id, worker, {"next_attempt_us": s.us(retry_at), "last_error": str(error)})
 
     def outbox(self, *, undelivered_only: bool = True) -> list[OutboxRow]:
         """The outbox rows, oldest first."""
+        check_flag(undelivered_only, "undelivered_only")
         ob = self._outbox
         stmt = sa.select(*self._outbox_cols).order_by(ob.c.id)
         if undelivered_only:

@@ -13,15 +13,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 from funnelkit._errors import AlreadyExists, ConcurrencyError, InvalidInput, NotFound, StorageError
+from funnelkit._limits import MAX_DATA_SIZE, MAX_KEY_LENGTH
 from funnelkit._time import require_aware
 from funnelkit.stores import _schema as s
 from funnelkit.stores._protocol import (
     Change,
     OutboxRow,
+    changes_of,
     check_claim,
+    check_flag,
     check_handoff_query,
+    check_max_data_size,
+    check_retry,
+    check_row_id,
     check_stream,
     check_worker,
+    findable,
     no_handoff,
     no_lead,
     version_conflict,
@@ -39,6 +46,7 @@ __all__ = ["SQLiteStore"]
 
 T = TypeVar("T")
 
+_MAX_TIMEOUT = 86_400  # seconds: SQLite's busy timeout is a 32-bit count of milliseconds
 APPLICATION_ID = 0x464E4B31  # "FNK1" in ``PRAGMA application_id``: the file is a funnelkit store
 PREFIX = "funnelkit_"
 _INHERITED: list[sqlite3.Connection] = []  # connections a forked child must leave alone
@@ -138,8 +146,18 @@ def _migrate_to_2(db: sqlite3.Connection, prefix: str) -> None:
         db.create_function(name, 3, None)
 
 
+def _migrate_to_3(db: sqlite3.Connection, prefix: str) -> None:
+    """Ids and names compare byte for byte: nothing to change in SQLite.
+
+    Version 3 gives MariaDB/MySQL binary ``NO PAD`` collations (see
+    ``funnelkit.stores._sqlalchemy``).  SQLite compares text with its ``BINARY`` collation, byte
+    for byte, unless a column names another, and no funnelkit table ever did: only the version
+    moves, so both stores keep reading each other's files.
+    """
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection, str], None]] = {
-    1: _migrate_to_1, 2: _migrate_to_2}
+    1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
 """Forward migrations: version -> a function taking a store (its connection, its table prefix)
 from version - 1 to it, inside the transaction that opening the store holds."""
 
@@ -194,7 +212,8 @@ class SQLiteStore:
 
     ``synchronous="NORMAL"`` (the default, what SQLite recommends with WAL) keeps every commit
     through a crash of the process or of the host application; ``"FULL"`` also through a power
-    cut, at a cost in commits per second.
+    cut, at a cost in commits per second.  *max_data_size* (characters of JSON, 1 MiB by
+    default) limits a lead's attributes and a touchpoint's data.
 
     >>> import tempfile, pathlib
     >>> from datetime import datetime, timezone
@@ -215,17 +234,23 @@ class SQLiteStore:
         *,
         timeout: float = 5.0,
         synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+        max_data_size: int = MAX_DATA_SIZE,
     ) -> None:
         """Open (creating or migrating if needed) the store in the SQLite file at *path*."""
         given: object = path
         if not isinstance(given, str | os.PathLike):
             raise InvalidInput(f"path={path!r} must be a file path (str or pathlib.Path)")
         seconds: object = timeout
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-            raise InvalidInput(f"timeout={timeout!r} must be a number of seconds >= 0")
+        if (isinstance(seconds, bool) or not isinstance(seconds, int | float)
+                or not 0 <= seconds <= _MAX_TIMEOUT):
+            raise InvalidInput(
+                f"timeout={timeout!r} must be a number of seconds from 0 to {_MAX_TIMEOUT:,}")
         if synchronous not in ("NORMAL", "FULL"):
             raise InvalidInput(f"synchronous={synchronous!r} must be 'NORMAL' or 'FULL'")
+        self.max_data_size = check_max_data_size(max_data_size)
         self.path = os.fspath(path)
+        if "\x00" in self.path:
+            raise InvalidInput(f"path={path!r} contains a NUL character; no file has that name")
         self.timeout = float(timeout)
         self.synchronous = synchronous
         self._sql = _Statements(PREFIX)
@@ -383,6 +408,9 @@ class SQLiteStore:
 
     def load(self, lead_id: str) -> Lead:
         """The lead with this id; :class:`~funnelkit.NotFound` if there is none."""
+        if not findable(lead_id, "lead_id"):
+            self._conn()
+            raise no_lead(lead_id, str(self.path))
         row = self._read(lambda db: db.execute(self._sql.select_lead, (lead_id,)).fetchone())
         if row is None:
             raise no_lead(lead_id, str(self.path))
@@ -408,7 +436,7 @@ class SQLiteStore:
         ['A', 'B']
         >>> store.close()
         """
-        batch = _Batch(changes)
+        batch = _Batch(changes, self.max_data_size)
         if not batch.size:
             return
         try:
@@ -421,6 +449,10 @@ class SQLiteStore:
 
     def _lead_rows(self, sql: str, lead_id: str) -> list[Any]:
         """The rows *sql* selects for one lead; NotFound when there are none and no such lead."""
+        if not findable(lead_id, "lead_id"):
+            self._conn()
+            raise no_lead(lead_id, str(self.path))
+
         def work(db: sqlite3.Connection) -> list[Any]:
             rows = db.execute(sql, (lead_id,)).fetchall()
             if not rows and db.execute(self._sql.lead_version, (lead_id,)).fetchone() is None:
@@ -442,6 +474,9 @@ class SQLiteStore:
 
     def leads(self, *, stage: str | None = None) -> Iterator[Lead]:
         """Every lead (in one stage when *stage* is given), in id order, read page by page."""
+        if stage is not None and not findable(stage, "stage"):
+            self._conn()
+            return
         where = "" if stage is None else "stage = ? AND "
         sql = (f"SELECT {_cols(s.LEAD_COLUMNS)} FROM {PREFIX}leads WHERE {where}id > ? "
                f"ORDER BY id LIMIT {_PAGE}")
@@ -498,6 +533,9 @@ class SQLiteStore:
 
     def handoff(self, handoff_id: str) -> Handoff:
         """The handoff with this id; :class:`~funnelkit.NotFound` if there is none."""
+        if not findable(handoff_id, "handoff_id", MAX_KEY_LENGTH):
+            self._conn()
+            raise no_handoff(handoff_id, str(self.path))
         row = self._read(lambda db: db.execute(
             f"SELECT {_cols(s.HANDOFF_COLUMNS)} FROM {PREFIX}handoffs WHERE id = ?",
             (handoff_id,)).fetchone())
@@ -515,7 +553,9 @@ class SQLiteStore:
         due_before: datetime | None = None,
     ) -> list[Handoff]:
         """Handoffs matching every filter given, by due time (none last), then id; indexed."""
-        check_handoff_query(status, due_before)
+        if not check_handoff_query(status, due_before, team, assignee, lead_id):
+            self._conn()
+            return []
         where, args = handoff_filters(status=status, team=team, assignee=assignee,
                                       lead_id=lead_id, due_before=due_before, mark="?")
         sql = (f"SELECT {_cols(s.HANDOFF_COLUMNS)} FROM {PREFIX}handoffs{where} "
@@ -548,6 +588,7 @@ class SQLiteStore:
         return [s.decode_outbox(r) for r in self._write(work)]
 
     def _release(self, row_id: int, worker: str, sets: str, args: tuple[Any, ...]) -> None:
+        check_row_id(row_id)
         p = PREFIX
 
         def work(db: sqlite3.Connection) -> None:
@@ -571,13 +612,13 @@ class SQLiteStore:
 
     def retry_outbox(self, row_id: int, *, worker: str, error: str, retry_at: datetime) -> None:
         """Release a claimed row after a failed delivery, to be tried again at *retry_at*."""
-        require_aware(retry_at, "retry_at")
-        check_worker(worker)
+        check_retry(worker, error, retry_at)
         self._release(row_id, worker, "next_attempt_us = ?, last_error = ?",
                       (s.us(retry_at), str(error)))
 
     def outbox(self, *, undelivered_only: bool = True) -> list[OutboxRow]:
         """The outbox rows, oldest first."""
+        check_flag(undelivered_only, "undelivered_only")
         where = " WHERE delivered_us IS NULL" if undelivered_only else ""
         sql = f"SELECT {_cols(s.OUTBOX_READ_COLUMNS)} FROM {PREFIX}outbox{where} ORDER BY id"
         return [s.decode_outbox(r) for r in self._read(lambda db: db.execute(sql).fetchall())]
@@ -629,9 +670,9 @@ class _Rows(NamedTuple):
 
     @classmethod
     def of(cls, change: Change) -> _Rows:
-        """The rows of one change."""
+        """The rows of one change (checked when its batch was built)."""
         return cls([s.transition_params(t) for t in change.transitions],
-                   [s.touchpoint_params(t) for t in change.touchpoints],
+                   [s.touchpoint_params(t, _UNLIMITED) for t in change.touchpoints],
                    [s.handoff_params(h) for h in change.handoffs],
                    [s.outbox_params(m) for m in change.outbox])
 
@@ -643,8 +684,8 @@ class _Retry(Exception):  # noqa: N818 - an internal signal, not an error users 
 class _Batch:
     """One ``commit_many`` call turned into rows, checked before any transaction starts."""
 
-    def __init__(self, changes: Sequence[Change]) -> None:
-        changes = list(changes) if not isinstance(changes, list | tuple) else changes
+    def __init__(self, changes: Sequence[Change], limit: int = MAX_DATA_SIZE) -> None:
+        changes = changes_of(changes)
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
         transitions: list[tuple[Any, ...]] = []
@@ -661,18 +702,18 @@ class _Batch:
             lead = change.lead
             expected = change.expected_version
             if expected is None:
-                row = s.lead_insert_params(lead)
+                row = s.lead_insert_params(lead, limit)
                 inserts.append(row)
                 created.add(lead.id)
             else:
-                row = s.lead_update_params(lead, expected, change.expected_owner)
+                row = s.lead_update_params(lead, expected, change.expected_owner, limit)
                 updates.append(row)
                 moved.add(lead.id)
             per_change.append((change, row))
             if change.transitions:
                 transitions.extend(map(s.transition_params, change.transitions))
             if change.touchpoints:
-                touchpoints.extend(map(s.touchpoint_params, change.touchpoints))
+                touchpoints.extend(s.touchpoint_params(tp, limit) for tp in change.touchpoints)
             if change.handoffs:
                 handoffs.extend(map(s.handoff_params, change.handoffs))
             for m in change.outbox:
@@ -754,3 +795,4 @@ class _Batch:
 
 
 _STATEMENTS = _Statements(PREFIX)
+_UNLIMITED = 2**63  # rows rebuilt from a batch whose data sizes were checked already
