@@ -15,6 +15,7 @@ command works with plain output.  :func:`render_report` builds the report's HTML
 
 >>> from funnelkit.cli import main
 >>> main(["validate", "no-such-funnel.toml"])
+no-such-funnel.toml: no such file; give a .toml or .json funnel definition
 2
 """
 

@@ -222,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Errors are one line on stderr; ``--debug`` shows the traceback instead.
 
     >>> main(["validate", "no-such-file.toml"])
+    no-such-file.toml: no such file; give a .toml or .json funnel definition
     2
     """
     from funnelkit.cli._console import Console  # noqa: PLC0415
