@@ -10,7 +10,7 @@ import pytest
 
 from funnelkit import InvalidInput, Source, templates
 from funnelkit.analytics import FunnelLog
-from funnelkit.cli import _report_command, main, render_report
+from funnelkit.cli import main, render_report
 from funnelkit.stores import SQLiteStore
 
 if TYPE_CHECKING:
@@ -108,6 +108,9 @@ def test_as_of(simulated_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     assert "is before the store's last event" in err
     assert main(["report", "--db", str(simulated_db), "--funnel", "inbound", "--as-of", "soon"]) == 2
     assert "is not an ISO 8601 time" in capsys.readouterr().err
+    assert main(["report", "--db", str(simulated_db), "--funnel", "inbound",
+                 "--attribution", "linear,magic"]) == 2
+    assert "must name two models of first, last, linear" in capsys.readouterr().err
 
 
 def test_wrong_funnel_for_the_store(simulated_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -164,17 +167,3 @@ def test_the_olist_report(olist_log: FunnelLog, tmp_path: Path) -> None:
     assert len(html.encode()) < 500_000
     (tmp_path / "olist.html").write_text(html, encoding="utf-8")
 
-
-def test_attribution_in_a_second_process_gives_the_same_page(
-        simulated_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A big store's attribution runs in a second process; the page is the same as serially."""
-    serial, parallel = tmp_path / "serial.html", tmp_path / "parallel.html"
-    assert main(["-q", "report", "--db", str(simulated_db), "--funnel", "inbound", "-o", str(serial)]) == 0
-    monkeypatch.setattr(_report_command, "PARALLEL_FROM", 0)
-    assert main(["-q", "report", "--db", str(simulated_db), "--funnel", "inbound", "-o", str(parallel)]) == 0
-
-    def body(path: Path) -> str:
-        return re.sub(r"written [^;]*? by", "", path.read_text())
-
-    assert body(serial) == body(parallel)
-    assert "linear credit" in parallel.read_text()

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any, Self, TextIO
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
     from types import TracebackType
 
 __all__ = ["Console", "Progress", "plain_table"]
@@ -180,8 +180,3 @@ def _isatty(stream: TextIO) -> bool:
     except (AttributeError, ValueError):
         return False
 
-
-def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    """*items* in slices of *size*."""
-    for start in range(0, len(items), size):
-        yield items[start:start + size]

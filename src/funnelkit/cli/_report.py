@@ -23,7 +23,7 @@ from funnelkit.analytics import Analyses, MarkovModel
 from funnelkit.cli._svg import Segment, bar_rows, esc, legend, range_rows
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
     from funnelkit._lead import Lead
     from funnelkit.analytics import (
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
         TimeToOutcome,
     )
 
-__all__ = ["Credit", "attributions", "page", "render_report"]
+__all__ = ["render_report"]
 
 _HORIZONS = ("30 days", "60 days", "90 days")
 _REST = "(all others)"  # the rest group: real channels are called "other" (Olist has one)
@@ -335,15 +335,11 @@ def _reasons(team: str, by_source: Mapping[str | None, Mapping[str, int]]) -> li
             _table(headers, rows, css="reasons-table")]
 
 
-Credit = list[tuple[str, "Attribution"]] | str
-"""Each model with its attribution, or why there is none."""
+_Credit = list[tuple[str, "Attribution"]] | str  # each model and its result, or why none
 
 
-def attributions(log: Analyses, models: Sequence[str], value: str | None) -> Credit:
-    """Each model's :class:`~funnelkit.analytics.Attribution`, or why there is none.
-
-    Separate from the page so that the command can compute it in a second process.
-    """
+def _credit(log: Analyses, models: Sequence[str], value: str | None) -> _Credit:
+    """Each model's :class:`~funnelkit.analytics.Attribution`, or why there is none."""
     if not getattr(log, "touchpoints", True):
         return ("No touchpoints in this store: attribution credits the channels of each lead's "
                 "touchpoints, so there is nothing to credit.")
@@ -356,7 +352,7 @@ def attributions(log: Analyses, models: Sequence[str], value: str | None) -> Cre
     return results
 
 
-def _attribution(results: Credit, value: str | None) -> str:
+def _attribution(results: _Credit, value: str | None) -> str:
     title = "Attribution by channel"
     if isinstance(results, str):
         return _section("attribution", title, results)
@@ -372,7 +368,7 @@ def _attribution(results: Credit, value: str | None) -> str:
             label = f"{model}: {_num(credit)} ({_pct(credit / total)})"
             rows.append((channel if i == 0 else "", "",
                          [Segment(credit, ("model-a", "model-b")[i], label)]))
-    chart = bar_rows(rows, title="Credit per channel under each model", css="attribution-chart")
+    chart = bar_rows(rows, title="_Credit per channel under each model", css="attribution-chart")
     headers = ["channel"]
     for model, _ in results:
         headers += [f"{model} credit", f"{model} share"]
@@ -481,25 +477,21 @@ def render_report(
     if type(runs) is not int or runs < 1:
         raise InvalidInput(f"runs={runs!r} must be an int >= 1")
     names = [str(m) for m in models]
-    return page(log, title=title, attribution=attributions(log, names, value), runs=runs,
+    return _page(log, title=title, attribution=_credit(log, names, value), runs=runs,
                 seed=seed, value=value, generated_at=generated_at)
 
 
-def page(
+def _page(
     log: Analyses,
     *,
     title: str | None,
-    attribution: Credit | Callable[[], Credit],
+    attribution: _Credit,
     runs: int,
     seed: int,
     value: str | None,
     generated_at: datetime | None,
 ) -> str:
-    """The page of :func:`render_report`, given the attribution results.
-
-    *attribution* may be a function giving them: it is called last, so that the command can
-    compute them in another process meanwhile.
-    """
+    """The page of :func:`render_report`, given the attribution results."""
     funnel = log.funnel
     name = title or f"Funnel report: {funnel.name}"
     when = generated_at or datetime.now(UTC)
@@ -516,10 +508,9 @@ def page(
                    log.conversion(by="kind", other=_REST)),
         _cohorts(log.cohorts("month", horizons=_HORIZONS)),
         _handoffs(log.handoffs_report(by="channel")),
-        "",  # attribution: placed last, below
+        _attribution(attribution, value),
         _forecast(log, outcome, runs, seed, value),
     ]
-    sections[-2] = _attribution(attribution() if callable(attribution) else attribution, value)
     import funnelkit  # noqa: PLC0415 - for its version only
 
     toc = "".join(f'<li><a href="#{a}">{esc(t)}</a></li>' for a, t in _TOC)

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
-from functools import partial
-from multiprocessing import get_context
 from typing import TYPE_CHECKING, Any
 
 from funnelkit._errors import FunnelError, InvalidInput
@@ -28,10 +24,9 @@ if TYPE_CHECKING:
     from funnelkit._funnel import Funnel
     from funnelkit.analytics import FunnelLog
     from funnelkit.cli._console import Console, Progress
-    from funnelkit.cli._report import Credit
     from funnelkit.stores import Store
 
-__all__ = ["PARALLEL_FROM", "attribution_task", "last_event", "read_log", "report"]
+__all__ = ["last_event", "read_log", "report"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PREFIX = "funnelkit_"
@@ -83,9 +78,6 @@ def last_event(store: Store) -> tuple[datetime | None, int | None]:
 
 
 _PAGE = 5000
-# From this many transitions on, attribution runs in a second process (it needs the touchpoints,
-# which nothing else reads): on two cores the report then takes about two thirds of the time.
-PARALLEL_FROM = 200_000
 
 
 def _paged(stream: Callable[..., Iterable[tuple[int, Any]]],
@@ -103,16 +95,15 @@ def _paged(stream: Callable[..., Iterable[tuple[int, Any]]],
         after = page[-1][0]
 
 
-def read_log(funnel: Funnel, store: Store, as_of: datetime, *, touchpoints: bool = True,
-             handoffs: bool = True, progress: Progress | None = None) -> FunnelLog:
-    """The store's log; without the touchpoints or handoffs when a report does not need them."""
+def read_log(funnel: Funnel, store: Store, as_of: datetime, *,
+             progress: Progress | None = None) -> FunnelLog:
+    """The store's log, as ``FunnelLog.from_store`` reads it, counting transitions read."""
     from funnelkit.analytics import FunnelLog  # noqa: PLC0415
 
     try:
         return FunnelLog(
             funnel, leads=store.leads(), transitions=_paged(store.transitions, progress),
-            touchpoints=_paged(store.touchpoint_stream) if touchpoints else (),
-            handoffs=store.handoffs() if handoffs else (), as_of=as_of)
+            touchpoints=_paged(store.touchpoint_stream), handoffs=store.handoffs(), as_of=as_of)
     except InvalidInput as exc:
         raise CommandError(
             f"the store does not fit funnel {funnel.name!r} ({str(exc).splitlines()[0]}); "
@@ -121,37 +112,17 @@ def read_log(funnel: Funnel, store: Store, as_of: datetime, *, touchpoints: bool
         raise CommandError(f"reading the store failed: {str(exc).splitlines()[0]}") from None
 
 
-def attribution_task(funnel_spec: str, *, db: str | None, url: str | None, as_of: datetime,
-                     models: list[str], value: str | None) -> Credit:
-    """Attribution in a process of its own: open the store, read its log, credit the channels."""
-    from funnelkit.cli._report import attributions  # noqa: PLC0415
-
-    funnel = load_funnel(funnel_spec)
-    store = open_store(db=db, url=url, create=False)
-    try:
-        log = read_log(funnel, store, as_of, handoffs=False)
-    finally:
-        store.close()
-    return attributions(log, models, value)
-
-
-def _result(future: Future[Credit]) -> Credit:
-    """The second process's attribution, or why there is none (the page says so)."""
-    try:
-        return future.result()
-    except Exception as exc:  # noqa: BLE001 - whatever failed there, the rest of the report stands
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        return f"Attribution could not be computed: {first}"
-
-
 def report(args: argparse.Namespace, console: Console) -> int:
     """Write the HTML report of the store to ``-o``."""
-    from funnelkit.cli._report import attributions, page  # noqa: PLC0415
+    from funnelkit.cli._report import render_report  # noqa: PLC0415
 
     models = [m.strip() for m in args.attribution.split(",") if m.strip()]
-    if len(models) != 2:
-        raise CommandError(f"--attribution {args.attribution!r} must name two models, such as "
-                           f"linear,markov", code=EXIT_USAGE)
+    from funnelkit.analytics import MODELS  # noqa: PLC0415
+
+    known = [m for m in MODELS if m != "w_shaped"]  # w_shaped needs milestones: Python only
+    if len(models) != 2 or not set(models) <= set(known):
+        raise CommandError(f"--attribution {args.attribution!r} must name two models of "
+                           f"{', '.join(known)}, such as linear,markov", code=EXIT_USAGE)
     if args.runs < 1:
         raise CommandError("--runs must be at least 1", code=EXIT_USAGE)
     funnel = load_funnel(args.funnel)
@@ -166,31 +137,14 @@ def report(args: argparse.Namespace, console: Console) -> int:
             raise CommandError(
                 f"--as-of {args.as_of} is before the store's last event ({last.isoformat()}); "
                 f"give a later time, or leave --as-of out to use the last event", code=EXIT_USAGE)
-        parallel = count is not None and count >= PARALLEL_FROM and (os.cpu_count() or 1) > 1
-        pool = None
-        future = None
-        if parallel:
-            pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
-            future = pool.submit(attribution_task, args.funnel, db=args.db, url=args.url,
-                                 as_of=as_of, models=models, value=args.value)
+        with console.progress("report: reading transitions", count) as progress:
+            log = read_log(funnel, store, as_of, progress=progress)
+        console.note(f"report: {len(log.leads):,} leads, as of {as_of.isoformat()}; analysing")
         try:
-            with console.progress("report: reading transitions", count) as progress:
-                log = read_log(funnel, store, as_of, touchpoints=not parallel, progress=progress)
-            console.note(f"report: {len(log.leads):,} leads, as of {as_of.isoformat()}; "
-                         f"analysing")
-            credit: Credit | Callable[[], Credit]
-            if future is None:
-                credit = attributions(log, models, args.value)
-            else:
-                credit = partial(_result, future)
-            try:
-                html = page(log, title=args.title, attribution=credit, runs=args.runs,
-                            seed=args.seed, value=args.value, generated_at=None)
-            except InvalidInput as exc:
-                raise CommandError(str(exc).splitlines()[0], code=EXIT_USAGE) from None
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+            html = render_report(log, title=args.title, attribution=models, runs=args.runs,
+                                 seed=args.seed, value=args.value)
+        except InvalidInput as exc:
+            raise CommandError(str(exc).splitlines()[0], code=EXIT_USAGE) from None
     finally:
         store.close()
     try:
