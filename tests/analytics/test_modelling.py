@@ -87,6 +87,18 @@ def test_credit_adds_up_to_conversions_or_value(
     assert all(v >= -1e-9 for v in result.credit.values())
 
 
+@pytest.mark.parametrize("model", MODELS)
+def test_no_touchpoints_or_no_conversions_is_an_empty_result(model: str) -> None:
+    """Without paths, or without a conversion, every model gives zero credit, never an error."""
+    empty = attribute(model, [])
+    assert (empty.credit, empty.conversions, empty.paths) == ({}, 0.0, 0)
+    untouched = attribute(model, [j(converted=True), j(converted=True)])
+    assert (untouched.unattributed, untouched.credit) == (2, {})
+    lost = attribute(model, [j("a", "b", converted=False, milestones=(0, 1))])
+    assert lost.conversions == 0.0
+    assert all(v == 0.0 for v in lost.credit.values())
+
+
 def test_models_and_orders_are_checked() -> None:
     with pytest.raises(InvalidInput, match="not an attribution model"):
         attribute("u_shaped", [])

@@ -197,7 +197,7 @@ def conversion_probability(
 def _markov(paths: Mapping[tuple[str, ...], tuple[float, float]], order: int
             ) -> tuple[dict[str, float], dict[str, float]]:
     rows = _chain(paths, order)  # built once; each removal only reroutes its edges
-    base = _solve(list(rows), rows)
+    base = _solve(list(rows), rows) if _START in rows else 0.0
     channels = sorted({c for path in paths for c in path})
     effects = {}
     for c in channels:
