@@ -1,4 +1,7 @@
-"""Real database servers for the store tests: URLs from the environment, one schema per run.
+"""Real database servers for the tests: URLs from the environment, one schema per run.
+
+The fixtures here are imported by the ``conftest.py`` of each test folder that needs a server
+(``tests/stores``, ``tests/boundary``).
 
 ``FUNNELKIT_TEST_POSTGRES_URL`` (for example ``postgresql+psycopg://postgres@127.0.0.1:5432/test``)
 and ``FUNNELKIT_TEST_MARIADB_URL`` (for example ``mariadb+pymysql://root@127.0.0.1:3306/test``) name

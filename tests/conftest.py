@@ -58,5 +58,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     if servers:
         terminalreporter.write_line(
             f"To run the database tests, set {' and '.join(servers)} to the URL of a server "
-            f"(see tests/stores/conftest.py); FUNNELKIT_REQUIRE_SERVERS=1 makes them fail, "
+            f"(see tests/_servers.py); FUNNELKIT_REQUIRE_SERVERS=1 makes them fail, "
             f"not skip, when a server is missing.")

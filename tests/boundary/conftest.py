@@ -1,0 +1,5 @@
+"""The boundary tests run against the real servers of ``tests/_servers.py`` too."""
+
+from _servers import Server, mariadb, postgres, server
+
+__all__ = ["Server", "mariadb", "postgres", "server"]
