@@ -1,0 +1,51 @@
+"""Django signals sent for funnelkit's after-hooks, once the change behind them has committed.
+
+``get_pipeline()`` registers a plugin that sends one of these for every after-hook (unless
+``FUNNELKIT["SIGNALS"]`` is False).  They are delivered from the outbox: a receiver runs only for
+a change that committed (after the host's ``transaction.atomic()`` block, never inside it), at
+least once, so make receivers idempotent on ``key``.  A receiver that raises fails the delivery:
+the outbox row is retried with backoff, and every receiver of that signal runs again.  The
+sender is the :class:`~funnelkit.pipeline.Pipeline`; the keyword arguments are the hook's.
+
+.. code-block:: python
+
+    from django.dispatch import receiver
+    from funnelkit.contrib.django.signals import after_transition
+
+    @receiver(after_transition)
+    def notify_sales(sender, *, lead, transition, key, **kwargs):
+        if transition.target == "sql":
+            Notification.objects.get_or_create(key=key, defaults={"lead_id": lead.id})
+
+Before-hooks (``before_transition``, which can veto a move) have no signal: a signal cannot say
+no.  Give them as ``FUNNELKIT["HOOKS"]`` instead.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+__all__ = [
+    "after_transition", "on_handoff", "on_handoff_accepted", "on_handoff_rejected",
+    "on_sla_breach", "on_stalled",
+]
+
+after_transition = Signal()
+"""A lead moved: ``lead`` (as moved), ``transition``, ``key``."""
+
+on_handoff = Signal()
+"""A move crossed teams and opened a pending handoff: ``handoff``, ``lead``, ``key``."""
+
+on_handoff_accepted = Signal()
+"""The receiving team accepted a handoff: ``handoff``, ``key``."""
+
+on_handoff_rejected = Signal()
+"""The receiving team rejected a handoff (the lead was recycled): ``handoff``, ``reason``,
+``key``."""
+
+on_sla_breach = Signal()
+"""A pending handoff passed its due time (found by a sweep): ``handoff``, ``key``."""
+
+on_stalled = Signal()
+"""A lead stayed in a stage longer than its limit (found by a sweep): ``lead``, ``stage``,
+``since``, ``key``."""
