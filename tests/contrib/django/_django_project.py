@@ -59,6 +59,7 @@ def configure(tmp_dir: str) -> None:
         _state["schema"] = schema
     settings.configure(
         DEBUG=False, SECRET_KEY="funnelkit-tests", USE_TZ=True, DATABASES=databases,
+        ALLOWED_HOSTS=["testserver"],
         INSTALLED_APPS=APPS, ROOT_URLCONF="fk_django_urls",
         MIDDLEWARE=["django.contrib.sessions.middleware.SessionMiddleware",
                     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
+from django import conf
 from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS
 
@@ -50,7 +50,9 @@ _pipeline: Pipeline | None = None
 
 
 def _config() -> dict[str, Any]:
-    config = getattr(settings, SETTING, None)
+    # Read through the module: a LazySettings global would be set up by any tool that inspects
+    # this module's names (doctest does), configured project or not.
+    config = getattr(conf.settings, SETTING, None)
     if config is None:
         raise InvalidInput(
             f"settings.{SETTING} is not set; add FUNNELKIT = {{'FUNNEL': BASE_DIR / "

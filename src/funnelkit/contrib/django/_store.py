@@ -147,7 +147,7 @@ class DjangoStore:
     >>> DjangoStore("replica")
     Traceback (most recent call last):
     ...
-    funnelkit._errors.InvalidInput: using='replica' is not a database alias of this Django ...
+    funnelkit.InvalidInput: using='replica' is not a database alias of this Django project ...
     """
 
     deliver_on_commit: Callable[[], object] | None
@@ -219,6 +219,8 @@ class DjangoStore:
                 f"{where}: the database gave up a transaction that raced with another "
                 f"({type(cause).__name__}: {str(cause).strip()}); nothing was written: load again "
                 f"and retry")
+        if code == "25P02":  # in_failed_sql_transaction: the host caught an error in its block
+            return StorageError(self._failed_block())
         if "locked" in str(cause) and self._vendor() == "sqlite":
             return StorageError(
                 f"{where}: the SQLite file stayed locked by another writer ({cause}); nothing "
@@ -226,6 +228,11 @@ class DjangoStore:
                 f"['transaction_mode'] = 'IMMEDIATE' (see the Django integration docs)")
         return StorageError(f"{where}: the database failed ({type(cause).__name__}: "
                             f"{str(cause).strip()}); nothing was written")
+
+    def _failed_block(self) -> str:
+        return (f"database {self.using!r}: the surrounding transaction.atomic() block already "
+                f"failed (an error inside it was caught), so it can only roll back; nothing was "
+                f"written: leave the atomic block, then retry in a new one")
 
     def _vendor(self) -> str:
         return str(connections[self.using].vendor)
@@ -248,10 +255,7 @@ class DjangoStore:
         """Run *work* in ``transaction.atomic``: a transaction, or a savepoint of the host's."""
         connection = self._connection()
         if connection.in_atomic_block and connection.needs_rollback:
-            raise StorageError(
-                f"database {self.using!r}: the surrounding transaction.atomic() block already "
-                f"failed (an error inside it was caught), so it can only roll back; nothing was "
-                f"written: leave the atomic block, then retry in a new one")
+            raise StorageError(self._failed_block())
         try:
             with transaction.atomic(using=self.using), connection.cursor() as cursor:
                 return work(cursor)
