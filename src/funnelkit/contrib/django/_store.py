@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
@@ -162,6 +163,7 @@ class DjangoStore:
         self.max_data_size = check_max_data_size(max_data_size)
         self.deliver_on_commit = None
         self._closed = False
+        self._local = threading.local()
         self._check_tables()
 
     # -- connection and schema --------------------------------------------------------------
@@ -495,7 +497,7 @@ class DjangoStore:
         """
         check_claim(worker, now, lease, limit)
         connection = self._connection()
-        if connection.in_atomic_block:
+        if connection.in_atomic_block and not getattr(self._local, "committed", False):
             self._schedule_delivery(connection)
             return []
         now_us, until_us = s.us(now), s.us(now + lease)
@@ -540,8 +542,17 @@ class DjangoStore:
     def _deliver(self) -> None:
         """Run :attr:`deliver_on_commit` (``transaction.on_commit``: the host has committed)."""
         deliver = self.deliver_on_commit
-        if deliver is not None and not self._closed:
+        if deliver is None or self._closed:
+            return
+        # Django runs this once the host's transaction committed, outside any atomic block; a
+        # test that runs captured on-commit callbacks by hand (pytest-django's
+        # django_capture_on_commit_callbacks, TestCase.captureOnCommitCallbacks) runs it inside
+        # the test's own block, standing for that commit: claim_outbox then hands rows out.
+        self._local.committed = True
+        try:
             deliver()
+        finally:
+            self._local.committed = False
 
     def _release(self, row_id: int, worker: str, sets: str, args: Sequence[Any]) -> None:
         check_row_id(row_id)

@@ -1,0 +1,9 @@
+"""The example's CRM app."""
+
+from django.apps import AppConfig
+
+
+class CrmConfig(AppConfig):
+    """Companies and sales notes."""
+
+    name = "crm"
