@@ -9,6 +9,7 @@ actually pass.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ from dateutil.relativedelta import relativedelta
 
 from funnelkit._errors import InvalidInput
 from funnelkit._limits import MAX_DURATION, _short
-from funnelkit._time import Duration, out_of_range, parse_duration, require_aware
+from funnelkit._time import Duration, parse_duration, require_aware, require_derived
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -29,6 +30,7 @@ _UTC = UTC
 _ZERO = timedelta(0)
 _ONE_DAY = timedelta(days=1)
 _WINDOW_CACHE_MAX = 4096  # days of working windows a calendar keeps (about 16 years)
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]{0,40}(?:/[A-Za-z0-9_+\-]{1,40}){0,3}")
 _SHORTEST_DAY_HOURS = 1 / 60  # a working day shorter than a minute is a typo, not a calendar
 _MAX_HOLIDAYS = 100_000  # about 270 years of days: every holiday a calendar can use, and more
 
@@ -117,6 +119,11 @@ def _resolve_tz(value: object) -> tzinfo:
         )
     if value.upper() in {"UTC", "ETC/UTC", "Z"}:
         return _UTC
+    if _ZONE_NAME.fullmatch(value) is None:  # not a file path, a NUL or a URL: a zone's name
+        raise InvalidInput(
+            f"timezone={_short(value)} is not an IANA time zone name; give one such as "
+            f"'Europe/Berlin' or 'America/New_York'"
+        )
     resolved = dateutil_tz.gettz(value)
     if resolved is None:
         raise InvalidInput(
@@ -291,10 +298,8 @@ class BusinessCalendar:
             begin = max(cursor, window_start)
             available = window_end - begin
             if remaining <= available:
-                try:
-                    return require_aware((begin + remaining).astimezone(self._tz), "result")
-                except (OverflowError, InvalidInput):  # pragma: no cover - start < MAX_TIME
-                    raise out_of_range(start, "start") from None
+                # start < MAX_TIME and the span is at most ten years: this always fits
+                return require_derived((begin + remaining).astimezone(self._tz), "the end")
             remaining -= available
             cursor = window_end
         # pragma: no cover - a calendar always has another working day

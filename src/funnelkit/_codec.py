@@ -35,7 +35,7 @@ _PLAIN = frozenset({str, bool, type(None)})
 def _encode(value: Any, depth: int = 1) -> Any:  # noqa: PLR0911 - one return per kind of value
     # Exact JSON types first, by identity tests: they are most of every payload, and the
     # isinstance chain below (with an ABC check for Mapping) costs ten times as much.  *depth*
-    # counts the containers around *value*: at most MAX_DATA_DEPTH, so nothing recurses far.
+    # counts the containers around *value*: at most _MAX_DEPTH, so nothing recurses far.
     kind = type(value)
     if kind in _PLAIN:
         return value
@@ -91,22 +91,29 @@ def _bounded(value: int) -> int:
     )
 
 
+# Leads and touchpoints refuse host data nested more than MAX_DATA_DEPTH levels when they are
+# built; what funnelkit wraps around it (an outbox payload holding a lead, a decision's evidence
+# holding an attribute) adds a few levels.  This bound only keeps the recursion below short, for
+# values nobody checked before (a host policy's evidence, a payload built by hand).
+_MAX_DEPTH = 2 * MAX_DATA_DEPTH + 16
+
+
 def _too_deep() -> InvalidInput:
     return InvalidInput(
-        f"cannot store a value nested more than {MAX_DATA_DEPTH} levels deep (dicts, lists and "
+        f"cannot store a value nested more than {_MAX_DEPTH} levels deep (dicts, lists and "
         f"tuples inside each other, or a container that holds itself); flatten it"
     )
 
 
 def _encode_items(value: list[Any] | tuple[Any, ...], depth: int) -> list[Any]:
-    if depth > MAX_DATA_DEPTH:
+    if depth > _MAX_DEPTH:
         raise _too_deep()
     inner = depth + 1
     return [_encode(v, inner) for v in value]
 
 
 def _encode_mapping(value: Mapping[Any, Any], depth: int) -> dict[str, Any]:
-    if depth > MAX_DATA_DEPTH:
+    if depth > _MAX_DEPTH:
         raise _too_deep()
     inner = depth + 1
     out = {}
@@ -143,7 +150,7 @@ def dumps(value: Any) -> str:
     """JSON text for *value*, keeping datetimes, dates, Decimals and tuples.
 
     Raises :class:`InvalidInput` for anything else, for non-finite numbers, integers of more than
-    100 digits and values nested more than 32 levels deep (see ``funnelkit._limits``).
+    100 digits and values nested too deep to write (see ``funnelkit._limits``).
     """
     return json.dumps(_encode(value), separators=(",", ":"), sort_keys=True, allow_nan=False)
 

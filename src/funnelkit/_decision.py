@@ -12,19 +12,21 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, get_args
 
 from funnelkit._errors import InvalidInput
+from funnelkit._limits import MAX_TIME, MIN_TIME, _short, items_of
 from funnelkit._record import Field, Record, field
 from funnelkit._time import require_aware
+from funnelkit._touchpoint import Touchpoint
 
 if TYPE_CHECKING:
     from funnelkit._funnel import Funnel
     from funnelkit._lead import Lead
     from funnelkit._scoring import Score
-    from funnelkit._touchpoint import Touchpoint
 
 __all__ = ["Context", "Decision", "Policy", "Status", "Verdict"]
 
 Status = Literal["met", "partial", "unknown", "failed"]
 STATUSES: tuple[str, ...] = get_args(Status)
+_MIN_TIME, _MAX_TIME = MIN_TIME, MAX_TIME
 
 _tuple_new = tuple.__new__
 
@@ -96,15 +98,15 @@ class Decision(Record):
     ) -> Self:
         """Build a decision, checking every field."""
         if type(allowed) is not bool:
-            raise InvalidInput(f"Decision allowed={allowed!r} must be True or False")
-        criteria = tuple(criteria)
+            raise InvalidInput(f"Decision allowed={_short(allowed)} must be True or False")
+        criteria = items_of(criteria, "Decision criteria")
         for verdict in criteria:
             if type(verdict) is not Verdict:
-                raise InvalidInput(f"Decision criteria must be Verdicts, got {verdict!r}")
-        reasons = tuple(reasons)
+                raise InvalidInput(f"Decision criteria must be Verdicts, got {_short(verdict)}")
+        reasons = items_of(reasons, "Decision reasons")
         for reason in reasons:
             if not isinstance(reason, str):
-                raise InvalidInput(f"Decision reasons must be strings, got {reason!r}")
+                raise InvalidInput(f"Decision reasons must be strings, got {_short(reason)}")
         if score is not None:
             if not _is_number(score):
                 raise InvalidInput(f"Decision score={score!r} must be a finite number or None")
@@ -188,7 +190,7 @@ class Context(Record):
         # cheaper than calling ``utcoffset()``.  Anything else goes through the full check.
         if type(at) is not datetime or (
             type(at.tzinfo) is not timezone and at.utcoffset() is None
-        ):
+        ) or not _MIN_TIME <= at < _MAX_TIME:
             require_aware(at)
         if data is None:  # the usual case: no host data
             frozen = _NO_DATA
@@ -198,10 +200,16 @@ class Context(Record):
             frozen = _NO_DATA
         elif isinstance(data, Mapping):
             frozen = MappingProxyType(dict(data))
+            if not all(type(key) is str or isinstance(key, str) for key in frozen):
+                raise InvalidInput("context data must be named by strings")
         else:
-            raise InvalidInput(f"context data={data!r} must be a mapping or None")
+            raise InvalidInput(f"context data={_short(data)} must be a mapping or None")
         if type(touchpoints) is not tuple:
-            touchpoints = tuple(touchpoints)
+            touchpoints = items_of(touchpoints, "Context touchpoints")
+        if touchpoints and not all(type(t) is Touchpoint for t in touchpoints):
+            bad = next(t for t in touchpoints if type(t) is not Touchpoint)
+            if not isinstance(bad, Touchpoint):
+                raise InvalidInput(f"Context touchpoints holds {_short(bad)}, not a Touchpoint")
         return _tuple_new(cls, (at, touchpoints, funnel, frozen, score))
 
     def __hash__(self) -> int:

@@ -1178,8 +1178,10 @@ class Funnel:
         >>> funnel.replay([first.transition])["L1"]
         Replayed(lead_id='L1', stage='lead', version=1, stage_entered_at=datetime.datetime(2026, 3, 2, 9, 0, tzinfo=datetime.timezone.utc), problems=())
         """  # noqa: E501 - a doctest's output is one line
-        if not isinstance(transitions, Iterable):
-            raise InvalidInput(f"replay takes an iterable of Transitions, got {transitions!r}")
+        given: object = transitions
+        if isinstance(given, str | bytes | Mapping) or not isinstance(given, Iterable):
+            raise InvalidInput(
+                f"replay takes an iterable of Transitions, got {_short(transitions)}")
         by_lead: dict[str, list[Transition]] = {}
         for t in transitions:
             if type(t) is not Transition:

@@ -8,7 +8,7 @@ import attrs
 
 from funnelkit._errors import HandoffClosed, InvalidInput, ReasonRequired
 from funnelkit._limits import MAX_KEY_LENGTH, check_count, check_name, check_text
-from funnelkit._time import require_aware
+from funnelkit._time import require_aware, require_derived
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -29,6 +29,11 @@ def _optional_aware(
 ) -> None:
     if value is not None:
         require_aware(value, attribute.name)
+
+
+def _due(_: object, attribute: attrs.Attribute[datetime | None], value: datetime | None) -> None:
+    if value is not None:  # created_at plus an SLA: may run past MAX_TIME by a duration
+        require_derived(value, attribute.name)
 
 
 def _aware(_: object, attribute: attrs.Attribute[datetime], value: datetime) -> None:
@@ -79,7 +84,7 @@ class Handoff:
     event: str = attrs.field(kw_only=True, validator=_name)
     version: int = attrs.field(kw_only=True, validator=_version)
     assignee: str | None = attrs.field(default=None, kw_only=True, validator=_optional_name)
-    due_at: datetime | None = attrs.field(default=None, kw_only=True, validator=_optional_aware)
+    due_at: datetime | None = attrs.field(default=None, kw_only=True, validator=_due)
     status: HandoffStatus = attrs.field(default="pending", kw_only=True, validator=_status)
     resolved_at: datetime | None = attrs.field(
         default=None, kw_only=True, validator=_optional_aware)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, Self, get_args
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, Self, TypeVar, get_args
 
 import attrs
 
 from funnelkit._errors import InvalidInput
-from funnelkit._limits import MAX_VERSION, check_count, check_name, check_text
+from funnelkit._limits import (
+    MAX_DATA_DEPTH,
+    MAX_VERSION,
+    _short,
+    check_count,
+    check_name,
+    check_text,
+    nests_deeper,
+)
 from funnelkit._record import Field, Record, field
 from funnelkit._time import require_aware
 
@@ -40,14 +48,13 @@ class Attributes(dict[str, Any]):
     __slots__ = ()
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
-        """Fill the mapping once, here; ``__init__`` never changes it afterwards."""
-        self = dict.__new__(cls)
-        try:
-            dict.update(self, *args, **kwargs)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput(
-                f"Attributes takes what dict() takes (a mapping or key-value pairs): {exc}"
-            ) from None
+        """Fill the mapping once, here; ``__init__`` never changes it afterwards.
+
+        Names must be strings and values may nest at most 32 levels (``MAX_DATA_DEPTH``), as
+        for a :class:`Lead`'s attributes.
+        """
+        self = _filled(cls, *args, **kwargs)
+        _check_attributes(self)
         return self
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -74,6 +81,37 @@ class Attributes(dict[str, Any]):
         return f"Attributes({dict.__repr__(self)})"
 
 
+_A = TypeVar("_A", bound=Attributes)
+
+
+def _filled(cls: type[_A], *args: Any, **kwargs: Any) -> _A:
+    """An Attributes filled as ``dict()`` fills a dict, unchecked (stores rebuild checked data)."""
+    self = dict.__new__(cls)
+    try:
+        dict.update(self, *args, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(
+            f"Attributes takes what dict() takes (a mapping or key-value pairs): {exc}"
+        ) from None
+    return self
+
+
+def _check_attributes(value: Mapping[Any, Any]) -> None:
+    for key in value:
+        if not isinstance(key, str):
+            raise InvalidInput(
+                f"attribute name {_short(key)} is not a string; name attributes with str")
+    if nests_deeper(value, MAX_DATA_DEPTH):
+        raise InvalidInput(
+            f"attributes nest more than {MAX_DATA_DEPTH} levels deep (dicts, lists and tuples "
+            f"inside each other, or a value that holds itself); flatten them")
+
+
+def stored_attributes(value: dict[str, Any]) -> Attributes:
+    """Attributes a store wrote (checked then), rebuilt without checking them again."""
+    return _filled(Attributes, value)
+
+
 _EMPTY = Attributes()
 
 
@@ -96,11 +134,8 @@ def _attributes(value: Mapping[str, Any] | None) -> Attributes:
         return value
     if not isinstance(value, Mapping):
         raise InvalidInput(
-            f"attributes={value!r} is not a mapping; pass a dict of attribute name to value"
+            f"attributes={_short(value)} is not a mapping; pass a dict of attribute name to value"
         )
-    for key in value:
-        if not isinstance(key, str):
-            raise InvalidInput(f"attribute name {key!r} is not a string; name attributes with str")
     return Attributes(value)
 
 

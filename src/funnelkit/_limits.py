@@ -15,9 +15,9 @@ test and a few C-level string methods, and only the rare case pays for a regular
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from funnelkit._errors import InvalidInput
 
@@ -25,6 +25,7 @@ __all__ = [
     "MAX_DATA_DEPTH",
     "MAX_DATA_SIZE",
     "MAX_DEFINITION_DEPTH",
+    "MAX_DERIVED_TIME",
     "MAX_DURATION",
     "MAX_INT",
     "MAX_KEY_LENGTH",
@@ -39,6 +40,7 @@ __all__ = [
     "check_name",
     "check_text",
     "is_name",
+    "items_of",
     "name_problem",
     "nests_deeper",
     "text_problem",
@@ -69,6 +71,10 @@ horizon) can overflow."""
 MAX_DURATION: Final = timedelta(days=3650)
 """The longest duration (SLA, ``stall_after``, lease, backoff, half-life): ten years; a business
 duration must also fit in ten years of its calendar's time."""
+
+MAX_DERIVED_TIME: Final = MAX_TIME + 2 * MAX_DURATION
+"""Times funnelkit derives from a time it took (a due time, a retry, a lease's end) may run past
+:data:`MAX_TIME` by a duration: they must be earlier than this."""
 
 MAX_DATA_DEPTH: Final = 32
 """How deep attribute, evidence and payload values nest (dicts, lists, tuples)."""
@@ -183,6 +189,22 @@ def check_count(value: object, what: str, *, minimum: int = 0, limit: int = MAX_
     if type(value) is not int or not minimum <= value <= limit:
         raise InvalidInput(f"{what}={_short(value)} must be an int from {minimum} to {limit:,}")
     return value
+
+
+def items_of(value: object, what: str, error: type[Exception] = InvalidInput) -> tuple[Any, ...]:
+    """*value* as a tuple, if it is a collection of items: not a string, bytes or a mapping.
+
+    Raises *error* naming *what* otherwise (a lone string is the usual slip: ``"ann"`` where
+    ``["ann"]`` was meant).
+
+    >>> items_of(["a", "b"], "people"), items_of(frozenset(), "people")
+    (('a', 'b'), ())
+    """
+    if type(value) is tuple:
+        return value
+    if isinstance(value, str | bytes | bytearray | Mapping) or not isinstance(value, Iterable):
+        raise error(f"{what}={_short(value)} must be a list or tuple")
+    return tuple(value)
 
 
 def nests_deeper(value: object, limit: int) -> bool:

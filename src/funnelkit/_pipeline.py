@@ -50,7 +50,14 @@ from funnelkit._replay import ReplayReport, replay_store
 from funnelkit._routing import Router
 from funnelkit._time import Duration, parse_duration, require_aware
 from funnelkit._touchpoint import Touchpoint
-from funnelkit.stores._protocol import UNCHECKED, Change, OutboxMessage, OutboxRow, Store
+from funnelkit.stores._protocol import (
+    UNCHECKED,
+    Change,
+    OutboxMessage,
+    OutboxRow,
+    Store,
+    is_store,
+)
 
 __all__ = ["Clock", "Delivery", "Pipeline", "Scorer", "SweepReport", "SystemClock"]
 
@@ -336,7 +343,7 @@ class Pipeline:
         """
         if not isinstance(funnel, Funnel):
             raise InvalidInput(f"funnel={funnel!r} is not a funnelkit.Funnel")
-        if not isinstance(store, Store):
+        if not is_store(store):
             raise InvalidInput(f"store={store!r} does not implement funnelkit.stores.Store")
         if router is not None and not isinstance(router, Router):
             raise InvalidInput(f"router={router!r} is not a router; see funnelkit.routing")
@@ -447,7 +454,7 @@ class Pipeline:
 
     @store.setter
     def store(self, store: Store) -> None:
-        if not isinstance(store, Store):
+        if not is_store(store):
             raise InvalidInput(f"store={_short(store)} does not implement funnelkit.stores.Store")
         self._store = store
         self._no_handoff: dict[str, int] = {}  # lead id -> a version known to have no handoff
@@ -995,6 +1002,10 @@ class Pipeline:
         while True:
             lead = self.store.load(id)
             when = self._now(lead.updated_at) if at is None else at
+            if when < lead.updated_at:
+                raise InvalidInput(
+                    f"at={when.isoformat()} is before lead {lead.id!r}'s last change "
+                    f"({lead.updated_at.isoformat()}); a lead's moves happen in time order")
             steps = self._auto_steps(lead, when, self.store.touchpoints(id))
             if not steps:
                 return ()
@@ -1254,7 +1265,7 @@ class Pipeline:
         >>> report.ok, report.leads, report.transitions
         (True, 1, 1)
         """
-        if store is not None and not isinstance(store, Store):
+        if store is not None and not is_store(store):
             raise InvalidInput(f"store={store!r} does not implement funnelkit.stores.Store")
         return replay_store(self.funnel, self.store if store is None else store)
 

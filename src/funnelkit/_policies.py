@@ -19,7 +19,7 @@ import attrs
 
 from funnelkit._decision import Decision, Policy, Verdict
 from funnelkit._errors import InvalidPolicy, RuleSyntaxError
-from funnelkit._limits import MAX_POLICY_DEPTH, _short
+from funnelkit._limits import MAX_POLICY_DEPTH, _short, items_of
 from funnelkit._rules import (
     BUILTINS,
     EVAL_ERRORS,
@@ -154,6 +154,9 @@ class Rule:
     _plan: tuple[Any, ...] = attrs.field(init=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
+        if not isinstance(_obj(self.name), str) or not self.name:
+            raise InvalidPolicy(f"rule name={_short(self.name)} must be a non-empty string")
+        _built_model(self.model)
         object.__setattr__(self, "_plan", self._build_plan())
 
     def _build_plan(self, *, inline: bool = True) -> tuple[Any, ...]:
@@ -337,6 +340,13 @@ def _model(value: object, what: str = "model") -> ScoringModel | None:
                         f"form (a mapping) or None")
 
 
+def _built_model(value: object) -> None:
+    """Refuse a policy class's model that is not a ScoringModel (factories convert data forms)."""
+    if value is not None and not isinstance(value, ScoringModel):
+        raise InvalidPolicy(f"model={_short(value)} must be a funnelkit.scoring.ScoringModel or "
+                            f"None (the factories also take its data form)")
+
+
 def rule(
     text: str, *, name: str = "rule", model: ScoringModel | Mapping[str, Any] | None = None
 ) -> Rule:
@@ -396,8 +406,8 @@ def _policies(values: Sequence[object], what: str, *, minimum: int = 1) -> tuple
 
 
 def _depth(policy: object) -> int:
-    """How many policies nest in *policy*, itself included (1 for a rule or a function)."""
-    return policy.depth if isinstance(policy, _Combinator) else 1
+    """How many combinators nest in *policy*, itself included (0 for a rule or a function)."""
+    return policy.depth if isinstance(policy, _Combinator) else 0
 
 
 @attrs.frozen(repr=False)
@@ -414,8 +424,8 @@ class _Combinator:
         depth = 1 + max(map(_depth, given))
         if depth > MAX_POLICY_DEPTH:
             raise InvalidPolicy(
-                f"{self._factory}(...) would nest {depth} policies inside each other; the limit "
-                f"is {MAX_POLICY_DEPTH}: combine the inner ones side by side instead")
+                f"{self._factory}(...) would nest {depth} combinators inside each other; the "
+                f"limit is {MAX_POLICY_DEPTH}: combine the inner policies side by side instead")
         object.__setattr__(self, "depth", depth)
         object.__setattr__(self, "label", self._name())
 
@@ -467,6 +477,12 @@ class KOfN(_Combinator):
 
     k: int = attrs.field(kw_only=True)
     _factory = "k_of_n"
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if type(self.k) is not int or not 1 <= self.k <= len(self.policies):
+            raise InvalidPolicy(f"k_of_n k={_short(self.k)} must be a whole number from 1 to "
+                                f"{len(self.policies)} (the number of policies)")
 
     def _name(self) -> str:
         return f"k_of_n({self.k}, {', '.join(_label(p) for p in self.policies)})"
@@ -665,6 +681,26 @@ class Checklist:
     label: str = attrs.field(init=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
+        # The factories check and convert their arguments; this checks what a direct call gives.
+        if not isinstance(_obj(self.framework), str) or not self.framework:
+            raise InvalidPolicy(f"checklist name={_short(self.framework)} must be a non-empty "
+                                f"string")
+        pairs = items_of(self.criteria, "criteria", InvalidPolicy)
+        if not pairs or not all(isinstance(p, tuple) and len(p) == 2 for p in pairs):
+            raise InvalidPolicy(f"criteria={_short(self.criteria)} must be a non-empty tuple of "
+                                f"(criterion, attribute) pairs; build it with checklist()")
+        for c, a in pairs:
+            _check_attribute(c, "criterion")
+            _check_attribute(a, f"criteria[{c!r}]")
+        names = [c for c, _ in pairs]
+        if len(set(names)) != len(names):
+            raise InvalidPolicy(f"criteria {names} repeat a name; name each criterion once")
+        _pass_rule(names, self.min_met, self.required)
+        _min_budget(self.min_budget)
+        if self.money is not None and self.money not in names:
+            raise InvalidPolicy(f"money={_short(self.money)} must be one of the criteria or None")
+        if type(self.version) is not int or self.version < 1:
+            raise InvalidPolicy(f"version={_short(self.version)} must be a whole number >= 1")
         object.__setattr__(self, "label", f"{self.framework}@{self.version}")
 
     def __call__(self, lead: Lead, context: Context, /) -> Decision:  # noqa: ARG002 - the protocol
@@ -747,8 +783,8 @@ def _pass_rule(
     if min_met is not None and (type(min_met) is not int or not 1 <= min_met <= len(criteria)):
         raise InvalidPolicy(f"min_met={min_met!r} must be None (all criteria) or a whole number "
                             f"from 1 to {len(criteria)}")
-    if isinstance(required, str) or not isinstance(required, Iterable):
-        raise InvalidPolicy(f"required={required!r} must be a list of criterion names")
+    if isinstance(required, str | bytes | Mapping) or not isinstance(required, Iterable):
+        raise InvalidPolicy(f"required={_short(required)} must be a list of criterion names")
     names = tuple(required)
     for name in names:
         if name not in criteria:
@@ -798,12 +834,16 @@ def _framework(
     fw = FRAMEWORKS[name]
     pairs = tuple((c, _check_attribute(attributes[c], c)) for c in fw.criteria)
     low, req = _pass_rule(fw.criteria, min_met, required)
-    if min_budget is not None and (
-        isinstance(min_budget, bool) or not isinstance(min_budget, int | float)
-        or not math.isfinite(min_budget) or min_budget < 0
+    return Checklist(name, pairs, low, req, _min_budget(min_budget), fw.money)
+
+
+def _min_budget(value: object) -> float | None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int | float)
+        or not math.isfinite(value) or value < 0
     ):
-        raise InvalidPolicy(f"min_budget={min_budget!r} must be a finite number >= 0 or None")
-    return Checklist(name, pairs, low, req, min_budget, fw.money)
+        raise InvalidPolicy(f"min_budget={_short(value)} must be a finite number >= 0 or None")
+    return value
 
 
 def bant(
@@ -960,6 +1000,10 @@ class ScoreAtLeast:
     label: str = attrs.field(init=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
+        _threshold(self.threshold, "threshold")
+        if not isinstance(_obj(self.part), str) or self.part not in _PARTS:
+            raise InvalidPolicy(f"score={_short(self.part)} must be one of {', '.join(_PARTS)}")
+        _built_model(self.model)
         object.__setattr__(self, "label", "score_at_least")
 
     def __call__(self, lead: Lead, context: Context, /) -> Decision:
@@ -1043,6 +1087,13 @@ class FitEngagementGrid:
     label: str = attrs.field(init=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
+        _grid_axis(self.fit, "fit")
+        _grid_axis(self.engagement, "engagement")
+        cells: object = self.qualifying
+        if not isinstance(cells, frozenset) or not cells or not cells <= _CELLS:
+            raise InvalidPolicy(f"qualifying={_short(cells)} must be a non-empty frozenset of "
+                                f"cells such as 'A1'; build it with fit_engagement_grid()")
+        _built_model(self.model)
         object.__setattr__(self, "label", "fit_engagement_grid")
 
     def cell(self, score: Score) -> str:

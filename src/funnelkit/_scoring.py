@@ -27,7 +27,7 @@ from dateutil.relativedelta import relativedelta
 from funnelkit._decision import Context
 from funnelkit._errors import InvalidInput, InvalidPolicy, RuleSyntaxError
 from funnelkit._lead import Lead
-from funnelkit._limits import MAX_DURATION, MAX_TIME, MIN_TIME, _short
+from funnelkit._limits import MAX_DURATION, MAX_TIME, MIN_TIME, _short, items_of
 from funnelkit._record import Field, Record, field
 from funnelkit._rules import (
     EVAL_ERRORS,
@@ -108,7 +108,13 @@ class LedgerEntry(Record):
 
     def __new__(cls, rule: str, group: str, raw: float, points: float, matches: int = 1) -> Self:
         """Build an entry (models build them; you rarely need to)."""
-        return _tuple_new(cls, (rule, group, float(raw), float(points), matches))
+        _check_name(rule, "LedgerEntry rule")
+        _check_name(group, "LedgerEntry group")
+        numbers = (_finite(raw, "LedgerEntry raw", limit=math.inf),
+                   _finite(points, "LedgerEntry points", limit=math.inf))
+        if type(matches) is not int or matches < 0:
+            raise InvalidPolicy(f"LedgerEntry matches={_short(matches)} must be an int >= 0")
+        return _tuple_new(cls, (rule, group, *numbers, matches))
 
 
 class Score(Record):
@@ -140,7 +146,9 @@ class Score(Record):
         cls, fit: float, engagement: float, total: float, ledger: Iterable[LedgerEntry] = ()
     ) -> Self:
         """Build a score, checking that the ledger adds up to the total."""
-        ledger = tuple(ledger)
+        ledger = items_of(ledger, "Score ledger", InvalidPolicy)
+        for value, what in ((fit, "fit"), (engagement, "engagement"), (total, "total")):
+            _finite(value, f"Score {what}", limit=math.inf)
         if any(type(e) is not LedgerEntry for e in ledger):
             raise InvalidPolicy("Score ledger must hold LedgerEntry values")
         if fit + engagement != total or sum(e.points for e in ledger) != total:
@@ -625,6 +633,16 @@ def decay_factor(touched: datetime, at: datetime, half_life: HalfLife | None) ->
     >>> decay_factor(t, datetime(2026, 2, 28, tzinfo=timezone.utc), parse_half_life("1 month"))
     0.5
     """
+    require_aware(touched, "touched")
+    require_aware(at)
+    if half_life is not None and not isinstance(half_life, timedelta | relativedelta):
+        raise InvalidInput(f"half_life={_short(half_life)} must be a timedelta, a relativedelta "
+                           f"or None; parse_half_life turns '30 days' into one")
+    return _decay(touched, at, half_life)
+
+
+def _decay(touched: datetime, at: datetime, half_life: HalfLife | None) -> float:
+    """:func:`decay_factor` of checked arguments (the scorer's inner loop)."""
     if half_life is None or at <= touched:
         return 1.0
     if isinstance(half_life, timedelta):
@@ -780,6 +798,8 @@ class Temperature:
 
     def __call__(self, score: Score) -> TemperatureName:
         """The temperature of *score*."""
+        if type(score) is not Score:
+            raise InvalidInput(f"score={_short(score)} is not a funnelkit.scoring.Score")
         fit, engagement = score.fit, score.engagement
         if fit >= self.hot[0] and engagement >= self.hot[1]:
             return "hot"
@@ -1084,7 +1104,7 @@ class ScoringModel:
                 elif half_life is None:
                     decayed = points
                 else:
-                    decayed = points * decay_factor(touched, at, half_life)
+                    decayed = points * _decay(touched, at, half_life)
                 # 0.0 + x is x (bar the sign of a zero): this adds exactly like the ledger
                 sums[index] = sums_get(index, 0.0) + decayed
             for decayed in sums.values():
@@ -1246,7 +1266,7 @@ class ScoringModel:
             elif seconds is not None:
                 decayed = points * 0.5 ** ((at - touched).total_seconds() / seconds)
             else:
-                decayed = points * decay_factor(touched, at, half_life)
+                decayed = points * _decay(touched, at, half_life)
             slot = acc.get(index)
             if slot is None:
                 acc[index] = [points, decayed, 1]

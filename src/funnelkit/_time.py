@@ -10,12 +10,12 @@ from typing import Literal
 import attrs
 
 from funnelkit._errors import InvalidInput
-from funnelkit._limits import MAX_DURATION, MAX_TIME, MIN_TIME, _short
+from funnelkit._limits import MAX_DERIVED_TIME, MAX_DURATION, MAX_TIME, MIN_TIME, _short
 
-__all__ = ["Duration", "out_of_range", "parse_duration", "require_aware"]
+__all__ = ["Duration", "out_of_range", "parse_duration", "require_aware", "require_derived"]
 
 
-def require_aware(value: object, name: str = "at") -> datetime:
+def require_aware(value: object, name: str = "at", *, latest: datetime = MAX_TIME) -> datetime:
     """Return *value* if it is a timezone-aware datetime in funnelkit's range, else raise.
 
     The range is ``MIN_TIME`` (1000-01-01) to ``MAX_TIME`` (9000-01-01, excluded), UTC: any
@@ -38,16 +38,24 @@ def require_aware(value: object, name: str = "at") -> datetime:
             f"{name}={value!r} is naive; funnelkit only takes timezone-aware datetimes: "
             f"add tzinfo (for example .replace(tzinfo=timezone.utc))"
         )
-    if not MIN_TIME <= value < MAX_TIME:
-        raise out_of_range(value, name)
+    if not MIN_TIME <= value < latest:
+        raise out_of_range(value, name, latest)
     return value
 
 
-def out_of_range(value: datetime, name: str = "at") -> InvalidInput:
-    """The error for an aware datetime outside ``MIN_TIME`` to ``MAX_TIME``."""
+def require_derived(value: object, name: str) -> datetime:
+    """:func:`require_aware` for a time derived from one funnelkit took (a due time, a retry).
+
+    Such a time may run past ``MAX_TIME`` by a duration, up to ``MAX_DERIVED_TIME``.
+    """
+    return require_aware(value, name, latest=MAX_DERIVED_TIME)
+
+
+def out_of_range(value: datetime, name: str = "at", latest: datetime = MAX_TIME) -> InvalidInput:
+    """The error for an aware datetime outside ``MIN_TIME`` to *latest*."""
     return InvalidInput(
         f"{name}={value!r} is outside the times funnelkit takes ({MIN_TIME.isoformat()} up to "
-        f"{MAX_TIME.isoformat()}, UTC): give a time in that range"
+        f"{latest.isoformat()}, UTC): give a time in that range"
     )
 
 
@@ -64,6 +72,22 @@ _DURATION = re.compile(
 _SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}
 
 
+def _check_amount(value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (
+            math.isfinite(value) and value > 0):
+        raise InvalidInput(f"Duration amount={_short(value)} must be a finite number above zero")
+
+
+def _check_unit(value: object) -> None:
+    if not isinstance(value, str) or value not in _SECONDS:
+        raise InvalidInput(f"Duration unit={_short(value)} must be one of {', '.join(_SECONDS)}")
+
+
+def _check_business(value: object) -> None:
+    if type(value) is not bool:
+        raise InvalidInput(f"Duration business={_short(value)} must be True or False")
+
+
 @attrs.frozen
 class Duration:
     """A length of time, in calendar time or in business time.
@@ -78,9 +102,10 @@ class Duration:
     datetime.timedelta(seconds=5400)
     """
 
-    amount: float
-    unit: Literal["seconds", "minutes", "hours", "days", "weeks"]
-    business: bool = False
+    amount: float = attrs.field(validator=lambda _, __, v: _check_amount(v))
+    unit: Literal["seconds", "minutes", "hours", "days", "weeks"] = attrs.field(
+        validator=lambda _, __, v: _check_unit(v))
+    business: bool = attrs.field(default=False, validator=lambda _, __, v: _check_business(v))
 
     def as_timedelta(self) -> timedelta:
         """The duration as calendar time (business durations count every hour as working)."""
@@ -130,11 +155,8 @@ _MAX_SECONDS = MAX_DURATION.total_seconds()
 
 
 def _within_limit(duration: Duration, given: object, name: str) -> Duration:
-    """*duration*, unless it is not a positive length of at most ``MAX_DURATION``."""
-    amount: object = duration.amount
-    unit: object = duration.unit
-    if (isinstance(amount, bool) or not isinstance(amount, int | float) or unit not in _SECONDS
-            or not 0 < amount * _SECONDS[unit] <= _MAX_SECONDS):
+    """*duration* (checked when it was built), unless it is longer than ``MAX_DURATION``."""
+    if duration.amount * _SECONDS[duration.unit] > _MAX_SECONDS:
         raise InvalidInput(
             f"{name}={_short(given)} is not a length from zero to {MAX_DURATION.days:,} days "
             f"(ten years), the longest duration funnelkit takes"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from funnelkit._errors import InvalidInput
-from funnelkit._limits import check_name
+from funnelkit._limits import MAX_DATA_DEPTH, _short, check_name, nests_deeper
 from funnelkit._time import require_aware
 
 if TYPE_CHECKING:
@@ -39,7 +39,12 @@ def _frozen_data(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     if value is None:
         return MappingProxyType({})
     if not isinstance(value, Mapping):
-        raise InvalidInput(f"Touchpoint data={value!r} must be a mapping or None")
+        raise InvalidInput(f"Touchpoint data={_short(value)} must be a mapping or None")
+    if not all(isinstance(key, str) for key in value):
+        raise InvalidInput("Touchpoint data must be named by strings")
+    if nests_deeper(value, MAX_DATA_DEPTH):
+        raise InvalidInput(f"Touchpoint data nests more than {MAX_DATA_DEPTH} levels deep (or "
+                           f"holds itself); flatten it")
     return MappingProxyType(dict(value))
 
 

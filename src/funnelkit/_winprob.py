@@ -18,6 +18,7 @@ import attrs
 
 from funnelkit._errors import InvalidPolicy
 from funnelkit._lead import Lead
+from funnelkit._limits import items_of
 
 __all__ = ["Factor", "WinProbability"]
 
@@ -122,12 +123,13 @@ class WinProbability:
             raise InvalidPolicy(f"smoothing={smoothing!r} must be a finite number above zero")
         low, high = _bounds(bounds)
         edges = _bins(bins)
-        wanted: tuple[Any, ...] | None = None if fields is None else tuple(fields)
+        wanted: tuple[Any, ...] | None = (
+            None if fields is None else items_of(fields, "fields", InvalidPolicy))
         if wanted is not None and not all(isinstance(f, str) and f for f in wanted):
             raise InvalidPolicy(f"fields={wanted!r} must be attribute names")
         counts: dict[str, dict[Hashable, list[int]]] = {}
         won = lost = 0
-        pairs: Iterable[Any] = history
+        pairs: Iterable[Any] = items_of(history, "history", InvalidPolicy)
         for i, pair in enumerate(pairs):
             if not isinstance(pair, tuple | list) or len(pair) != 2:
                 raise InvalidPolicy(f"history[{i}]={pair!r} must be a (lead, outcome) pair")

@@ -19,6 +19,7 @@ import attrs
 
 from funnelkit._errors import InvalidInput
 from funnelkit._funnel import Funnel, FunnelBuilder
+from funnelkit._limits import _short
 
 if TYPE_CHECKING:
     from funnelkit._decision import Policy
@@ -27,22 +28,25 @@ __all__ = ["demand_waterfall", "inbound", "predictable_revenue", "temperature"]
 
 
 def _finish(builder: FunnelBuilder, policies: Mapping[str, Policy] | None, auto: str) -> Funnel:
+    if policies is not None and not isinstance(policies, Mapping):
+        raise InvalidInput(
+            f"policies={_short(policies)} must be a mapping of event name to policy, or None")
     funnel = builder.build()
     if not policies:
         return funnel
-    if not isinstance(policies, Mapping):
-        raise InvalidInput(f"policies={policies!r} must be a mapping of event name to policy")
     events = set(funnel.events)
     for event, policy in policies.items():
         if event not in events:
-            close = difflib.get_close_matches(str(event), sorted(events), n=1)
+            name = str(event)
+            close = difflib.get_close_matches(name, sorted(events), n=1) if len(name) < 200 else []
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise InvalidInput(
-                f"funnel {funnel.name!r} has no event {event!r}{hint}; events are "
+                f"funnel {funnel.name!r} has no event {_short(event)}{hint}; events are "
                 f"{', '.join(funnel.events)}"
             )
         if not callable(policy):
-            raise InvalidInput(f"the policy for {event!r} ({policy!r}) is not callable")
+            raise InvalidInput(
+                f"the policy for {event!r} ({_short(policy)}) is not callable")
     moves = [
         attrs.evolve(
             m,

@@ -20,6 +20,7 @@ from funnelkit._handoff import HANDOFF_STATUSES, Handoff, HandoffStatus
 from funnelkit._lead import Lead, Transition
 from funnelkit._limits import (
     MAX_DATA_SIZE,
+    MAX_DURATION,
     MAX_KEY_LENGTH,
     MAX_NAME_LENGTH,
     MAX_VERSION,
@@ -27,8 +28,9 @@ from funnelkit._limits import (
     check_name,
     check_text,
     is_name,
+    items_of,
 )
-from funnelkit._time import out_of_range, require_aware
+from funnelkit._time import out_of_range, require_aware, require_derived
 from funnelkit._touchpoint import Touchpoint
 
 __all__ = ["Change", "OutboxMessage", "OutboxRow", "Store"]
@@ -110,19 +112,24 @@ class OutboxRow:
 
 
 def _transitions(items: Iterable[Transition]) -> tuple[Transition, ...]:
-    return tuple(items)
+    return items_of(items, "Change transitions")
 
 
 def _touchpoints(items: Iterable[Touchpoint]) -> tuple[Touchpoint, ...]:
-    return tuple(items)
+    return items_of(items, "Change touchpoints")
 
 
 def _handoffs(items: Iterable[Handoff]) -> tuple[Handoff, ...]:
-    return tuple(items)
+    return items_of(items, "Change handoffs")
 
 
 def _messages(items: Iterable[OutboxMessage]) -> tuple[OutboxMessage, ...]:
-    return tuple(items)
+    return items_of(items, "Change outbox")
+
+
+def _a_lead(_: object, __: object, value: Lead) -> None:
+    if type(value) is not Lead and not isinstance(value, Lead):
+        raise InvalidInput(f"Change lead={_short(value)} is not a funnelkit.Lead")
 
 
 class _Unchecked:
@@ -175,7 +182,7 @@ class Change:
     (1, 1)
     """
 
-    lead: Lead = attrs.field(validator=attrs.validators.instance_of(Lead))
+    lead: Lead = attrs.field(validator=_a_lead)
     expected_version: int | None
     transitions: tuple[Transition, ...] = attrs.field(
         default=(), converter=_transitions, validator=_tuple_of(Transition))
@@ -364,15 +371,23 @@ class Store(Protocol):
         ...
 
 
+_MAX_POSITION = 2**63 - 1  # positions and row ids are 64-bit integers in the SQL stores
+
+
 def check_stream(after: object, since: object, limit: object) -> None:
     """Refuse bad stream arguments (shared by every backend)."""
-    if type(after) is not int or after < 0:
+    if type(after) is not int or not 0 <= after <= _MAX_POSITION:
         raise InvalidInput(
             f"after={_short(after)} must be an int >= 0 (a position the stream gave)")
     if since is not None:
         require_aware(since, "since")
-    if limit is not None and (type(limit) is not int or limit < 0):
+    if limit is not None and (type(limit) is not int or not 0 <= limit <= _MAX_POSITION):
         raise InvalidInput(f"limit={_short(limit)} must be an int >= 0 or None for no limit")
+
+
+def is_store(value: object) -> bool:
+    """Whether *value* is a store object (the protocol's methods on an instance, not a class)."""
+    return not isinstance(value, type) and isinstance(value, Store)
 
 
 def findable(value: object, what: str, limit: int = MAX_NAME_LENGTH) -> bool:
@@ -394,12 +409,9 @@ def findable(value: object, what: str, limit: int = MAX_NAME_LENGTH) -> bool:
 
 def changes_of(changes: object) -> Sequence[Change]:
     """The changes of a ``commit_many`` call, as a list or tuple; refuses anything else."""
-    if isinstance(changes, list | tuple):
+    if isinstance(changes, list):
         return changes
-    if isinstance(changes, str | bytes | Mapping) or not isinstance(changes, Iterable):
-        raise InvalidInput(
-            f"commit_many takes a sequence of funnelkit.stores.Change, got {_short(changes)}")
-    return list(changes)
+    return items_of(changes, "commit_many changes")
 
 
 def check_flag(value: object, what: str) -> None:
@@ -410,7 +422,7 @@ def check_flag(value: object, what: str) -> None:
 
 def check_row_id(row_id: object) -> None:
     """Refuse an outbox row id that is not an int (unknown ints raise NotFound later)."""
-    if type(row_id) is not int:
+    if type(row_id) is not int or not -_MAX_POSITION <= row_id <= _MAX_POSITION:
         raise InvalidInput(f"row_id={_short(row_id)} must be an int (an OutboxRow's id)")
 
 
@@ -477,20 +489,21 @@ def check_claim(worker: object, now: object, lease: object, limit: object) -> No
     """Refuse bad :meth:`Store.claim_outbox` arguments (shared by every backend)."""
     check_worker(worker)
     require_aware(now, "now")
-    if not isinstance(lease, timedelta) or lease <= timedelta(0):
-        raise InvalidInput(f"lease={_short(lease)} must be a timedelta longer than zero")
+    if not isinstance(lease, timedelta) or not timedelta(0) < lease <= MAX_DURATION:
+        raise InvalidInput(f"lease={_short(lease)} must be a timedelta longer than zero and at "
+                           f"most {MAX_DURATION.days:,} days (ten years)")
     try:
         until = now + lease  # type: ignore[operator]
     except OverflowError:
         raise out_of_range(now, "now + lease") from None  # type: ignore[arg-type]
-    require_aware(until, "now + lease")
-    if type(limit) is not int or limit < 1:
-        raise InvalidInput(f"limit={_short(limit)} must be an int >= 1")
+    require_derived(until, "now + lease")
+    if type(limit) is not int or not 1 <= limit <= MAX_VERSION:
+        raise InvalidInput(f"limit={_short(limit)} must be an int from 1 to {MAX_VERSION:,}")
 
 
 def check_retry(worker: object, error: object, retry_at: object) -> None:
     """Refuse bad :meth:`Store.retry_outbox` arguments (shared by every backend)."""
-    require_aware(retry_at, "retry_at")
+    require_derived(retry_at, "retry_at")
     check_worker(worker)
     check_text(error, "error", optional=False)
 

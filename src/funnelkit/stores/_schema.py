@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from funnelkit._codec import data_json, decision_from_data, decision_to_data, dumps, loads
 from funnelkit._errors import StorageError
 from funnelkit._handoff import Handoff
-from funnelkit._lead import Lead, Source, Transition
+from funnelkit._lead import Lead, Source, Transition, stored_attributes
 from funnelkit._limits import MAX_DATA_SIZE
 from funnelkit._touchpoint import Touchpoint
 from funnelkit.stores._protocol import UNCHECKED, OutboxMessage, OutboxRow
@@ -199,7 +199,8 @@ def decode_lead(row: Any) -> Lead:
          _) = row
         return Lead(
             lead_id, stage, version=version,
-            attributes=None if attributes == "{}" else loads(attributes),
+            # Attributes, not a dict: what a store wrote was checked then (keys, depth).
+            attributes=None if attributes == "{}" else stored_attributes(loads(attributes)),
             source=None if channel is None else Source(channel, kind), owner=owner,
             created_at=datetime.fromisoformat(created),
             stage_entered_at=datetime.fromisoformat(entered),

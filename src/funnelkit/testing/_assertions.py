@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from funnelkit._errors import InvalidInput
 from funnelkit._handoff import Handoff
 from funnelkit._lead import Transition
+from funnelkit._limits import _short, items_of
 from funnelkit._time import Duration, parse_duration
 from funnelkit.testing._errors import FunnelAssertionError
 from funnelkit.testing._format import format_handoff, format_history, format_time, journey_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Sequence
     from datetime import timedelta
 
 __all__ = ["assert_handoff", "assert_journey", "due_limit"]
@@ -61,7 +63,7 @@ def assert_journey(
       v2  2026-03-02 09:00 UTC  qualify: lead -> mql
       v3  2026-03-02 09:00 UTC  hand_to_sales: mql -> sql
     """
-    items = list(history)
+    items = items_of(history, "history")
     for t in items:
         if type(t) is not Transition:
             raise InvalidInput(
@@ -69,9 +71,11 @@ def assert_journey(
                 f"pipeline.history(lead_id)), "
                 f"got {t!r}"
             )
-    if isinstance(stages, str) or not all(isinstance(s, str) for s in stages):
+    given: object = stages
+    if isinstance(given, str | bytes | Mapping) or not isinstance(given, Iterable) or not all(
+            isinstance(s, str) for s in given):
         raise InvalidInput(
-            f"stages={stages!r} must be a list of stage names, such as ['lead', 'mql']"
+            f"stages={_short(stages)} must be a list of stage names, such as ['lead', 'mql']"
         )
     wanted = list(stages)
     journey = journey_of(items)
@@ -95,7 +99,7 @@ def assert_journey(
         raise FunnelAssertionError(message)
     if events is not None:
         moved = [t.event for t in items]
-        if list(events) != moved:
+        if list(items_of(events, "events")) != moved:
             raise FunnelAssertionError(
                 f"event mismatch: expected events {list(events)!r}, got {moved!r}\n"
                 + format_history(items)
@@ -157,7 +161,7 @@ def assert_handoff(
           created 2026-03-02 09:00 UTC by 'hand_to_sales' (v3)
         to_team is 'sales', not 'success'
     """
-    items = [handoffs] if isinstance(handoffs, Handoff) else list(handoffs)
+    items = [handoffs] if isinstance(handoffs, Handoff) else items_of(handoffs, "handoffs")
     for h in items:
         if not isinstance(h, Handoff):
             raise InvalidInput(

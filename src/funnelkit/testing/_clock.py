@@ -10,7 +10,7 @@ import attrs
 from dateutil.relativedelta import relativedelta
 
 from funnelkit._errors import InvalidInput
-from funnelkit._time import require_aware
+from funnelkit._time import out_of_range, require_aware
 
 __all__ = ["DEFAULT_START", "FrozenClock", "add_business_time"]
 
@@ -125,11 +125,15 @@ class FrozenClock:
         for name, whole in (("months", months), ("years", years)):
             if whole != int(whole):
                 raise InvalidInput(f"advance({name}={whole!r}): give a whole number")
-        moment = self._now + timedelta(
-            seconds=seconds, minutes=minutes, hours=hours, days=days, weeks=weeks
-        )
-        if months or years:
-            moment = moment + relativedelta(months=int(months), years=int(years))
+        try:
+            moment = self._now + timedelta(
+                seconds=seconds, minutes=minutes, hours=hours, days=days, weeks=weeks
+            )
+            if months or years:
+                moment = moment + relativedelta(months=int(months), years=int(years))
+        except (OverflowError, ValueError):  # past the calendar's years
+            raise out_of_range(self._now, "advancing the clock from") from None
+        require_aware(moment, "the advanced clock")
         if business_hours or business_days:
             moment = add_business_time(
                 calendar if calendar is not None else self.calendar, moment,

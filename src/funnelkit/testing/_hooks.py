@@ -12,6 +12,7 @@ import attrs
 
 from funnelkit._errors import InvalidInput
 from funnelkit._hooks import SPECS
+from funnelkit._limits import _short
 from funnelkit.testing._errors import FunnelAssertionError
 
 if TYPE_CHECKING:
@@ -157,6 +158,11 @@ def capture_hooks(pipeline: Any, *, deliver: bool = True) -> Iterator[HookRecord
     >>> [call["transition"].event for call in hooks.named("after_transition")]
     ['convert']
     """
+    from funnelkit._pipeline import Pipeline  # noqa: PLC0415 - the pipeline loads lazily
+
+    if not isinstance(pipeline, Pipeline):
+        raise InvalidInput(f"capture_hooks takes a funnelkit.pipeline.Pipeline, got "
+                           f"{_short(pipeline)}")
     recorder = HookRecorder()
     pipeline.register(recorder)
     try:

@@ -11,6 +11,7 @@ import attrs
 
 from funnelkit._errors import InvalidFunnel, InvalidInput
 from funnelkit._funnel import Funnel
+from funnelkit._limits import items_of
 from funnelkit.testing._errors import FunnelAssertionError
 
 __all__ = ["CHECKS", "LintCheck", "LintProblem", "assert_funnel_ok", "lint_funnel"]
@@ -158,6 +159,7 @@ def lint_funnel(
     >>> lint_funnel(loop)
     ()
     """
+    skip = items_of(skip, "skip")
     unknown = [c for c in skip if c not in CHECKS]
     if unknown:
         raise InvalidInput(

@@ -324,6 +324,33 @@ class StoreContract:
         self.capture(store, funnel, "lead-1")
         assert {lead.id for lead in store.leads()} == {"Lead-1", "lead-1"}
 
+    def test_ids_compare_byte_for_byte(self, store: Store, funnel: Funnel) -> None:
+        """Ids differing only by spaces or Unicode form are different leads, in code point order.
+
+        A database collation that pads with spaces (MariaDB's and MySQL's ``utf8mb4_bin``) or
+        normalises text would make ``'K1 '`` and ``'K1'`` one lead.
+        """
+        ids = ["K1", "K1 ", " K1", " ", "caf\u00e9", "cafe\u0301", "\U0001f600"]
+        for lead_id in ids:
+            self.capture(store, funnel, lead_id, attributes={"id": lead_id})
+        assert [lead.id for lead in store.leads()] == sorted(ids)
+        assert [store.load(lead_id).attributes["id"] for lead_id in ids] == ids
+
+    def test_ids_no_store_can_keep_are_never_found(self, store: Store, funnel: Funnel) -> None:
+        """Lookups of ids no store can keep find nothing; ids that are not strings are refused."""
+        self.capture(store, funnel, "L1")
+        for bad in ("\udc80", "a\x00b", "x" * 300):
+            for lookup in (store.load, store.history, store.touchpoints, store.handoff):
+                with pytest.raises(NotFound):
+                    lookup(bad)
+            assert list(store.leads(stage=bad)) == []
+            assert store.handoffs(team=bad, assignee=bad, lead_id=bad) == []
+        for wrong in (5, None, ["L1"], b"L1"):
+            with pytest.raises(InvalidInput):
+                store.load(wrong)  # type: ignore[arg-type]
+            with pytest.raises(InvalidInput):
+                store.handoff(wrong)  # type: ignore[arg-type]
+
     def test_many_leads_are_listed(self, store: Store, funnel: Funnel) -> None:
         """leads() pages through more leads than one page holds without loss or repeats."""
         changes = [Change(funnel.new_lead(f"L{i:05d}", at=T0), None) for i in range(2500)]
