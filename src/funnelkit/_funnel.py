@@ -34,6 +34,7 @@ from funnelkit._lead import Lead, Outcome, Source, Transition
 from funnelkit._limits import (
     MAX_DEFINITION_DEPTH,
     MAX_NAME_LENGTH,
+    MAX_TEXT_LENGTH,
     MAX_TIME,
     MAX_VERSION,
     MIN_TIME,
@@ -60,6 +61,7 @@ _tuple_new = tuple.__new__
 _tuple_iter = tuple.__iter__
 _ALLOW = Decision(True)  # noqa: FBT003 - what `check` answers for an unguarded move
 _MIN_TIME, _MAX_TIME, _MAX_VERSION = MIN_TIME, MAX_TIME, MAX_VERSION  # module globals: one lookup
+_MAX_TEXT = MAX_TEXT_LENGTH
 
 Problems: TypeAlias = list[tuple[str, str]]
 
@@ -1048,8 +1050,12 @@ class Funnel:
         self, stage: str, event: str, row: _Fast, actor: object, reason: object
     ) -> None:
         """The rare checks of :meth:`fire`: a reason, an actor."""
-        check_text(reason, "reason")
-        check_name(actor, "actor", optional=True)
+        if reason is not None and not (
+                type(reason) is str and reason.isascii() and len(reason) <= _MAX_TEXT
+                and "\x00" not in reason):  # the usual reason passes these C-level tests
+            check_text(reason, "reason")
+        if actor is not None:
+            check_name(actor, "actor")
         target, _, needs_reason, _ = row
         if needs_reason and (reason is None or not reason.strip()):  # type: ignore[attr-defined]
             why = (

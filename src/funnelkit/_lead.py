@@ -128,7 +128,7 @@ _KEEP = _Keep()
 
 
 def _attributes(value: Mapping[str, Any] | None) -> Attributes:
-    if value is None:
+    if value is None or (type(value) is dict and not value):
         return _EMPTY
     if type(value) is Attributes:
         return value

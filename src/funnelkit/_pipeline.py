@@ -719,9 +719,9 @@ class Pipeline:
         under it through every retry.  Without *at*, the clock is read once the lead is loaded
         (and again on each retry), so concurrent callers never refuse each other for time.
         """
-        if type(id) is not str or type(event) is not str or (
-                at is not None and type(at) is not datetime):
-            self._check_call(id, event, at)
+        # The arguments are checked where it costs nothing extra, always before anything is
+        # written: the store refuses an id that is not a string, the lookup below an unhashable
+        # event, and the pure fire any other event, `at`, `actor` or `reason`.
         lead = self._load(id)
         fixed_at = at is not None  # a time from the clock is read again on every retry
         if at is None:
@@ -730,6 +730,9 @@ class Pipeline:
             flags = self._hot[lead.stage][event]
         except KeyError:  # not a hot-path move (or a stage the funnel lacks: _fire says so)
             flags = None
+        except TypeError:  # an unhashable event
+            self._check_call(id, event, at)
+            raise
         if flags is not None and (
             flags < _LEAVES_RECEIVING or self._no_handoff.get(id) == lead.version
         ):

@@ -1064,8 +1064,8 @@ def score_at_least(
 
 
 def _grid_axis(value: object, what: str) -> tuple[float, float, float]:
-    if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != 3:
-        raise InvalidPolicy(f"{what}={value!r} must be three descending thresholds, "
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence) or len(value) != 3:
+        raise InvalidPolicy(f"{what}={_short(value)} must be three descending thresholds, "
                             f"for example (75, 50, 25)")
     a, b, c = (_threshold(v, f"{what}[{i}]") for i, v in enumerate(value))
     if not a >= b >= c:

@@ -762,8 +762,8 @@ def _plain(value: float) -> float | int:
 
 
 def _pair(value: object, what: str) -> tuple[float, float]:
-    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
-        raise InvalidPolicy(f"{what}={value!r} must be a (fit, engagement) pair of numbers")
+    if not isinstance(value, Sequence) or isinstance(value, str | bytes) or len(value) != 2:
+        raise InvalidPolicy(f"{what}={_short(value)} must be a (fit, engagement) pair of numbers")
     return (_finite(value[0], f"{what}[0]"), _finite(value[1], f"{what}[1]"))
 
 

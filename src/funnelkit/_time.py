@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 import attrs
@@ -22,12 +22,13 @@ def require_aware(value: object, name: str = "at", *, latest: datetime = MAX_TIM
     time in it plus any duration funnelkit allows stays a valid ``datetime``.  Anything else
     raises :class:`InvalidInput`.
 
-    >>> from datetime import timezone
     >>> require_aware(datetime(9999, 12, 31, tzinfo=timezone.utc))
     Traceback (most recent call last):
     ...
     funnelkit.InvalidInput: at=datetime.datetime(9999, 12, 31, 0, 0, tzinfo=datetime.timezone.utc) is outside the times funnelkit takes (1000-01-01T00:00:00+00:00 up to 9000-01-01T00:00:00+00:00, UTC): give a time in that range
     """  # noqa: E501 - a doctest's output is one line
+    if type(value) is datetime and type(value.tzinfo) is timezone and MIN_TIME <= value < latest:
+        return value  # the usual case: a fixed-offset zone (it cannot be subclassed) is aware
     if not isinstance(value, datetime):
         raise InvalidInput(
             f"{name}={_short(value)} is not a datetime; pass a timezone-aware datetime.datetime, "

@@ -53,7 +53,7 @@ from funnelkit import (
     scoring,
     templates,
 )
-from funnelkit._limits import MAX_DATA_SIZE, MAX_TEXT_LENGTH
+from funnelkit._limits import MAX_DATA_SIZE, MAX_DERIVED_TIME, MAX_TEXT_LENGTH, MIN_TIME
 from funnelkit.pipeline import Pipeline
 from funnelkit.stores import (
     Change,
@@ -298,6 +298,14 @@ REASON = _kind("reason", str, extra=("", "  ", "a\x00b", SURROGATE, LONG_TEXT),
 TIME = _kind("time", datetime, extra=BAD_TIMES, strategy=OUT_OF_RANGE_TIMES)
 OPT_TIME = _kind("time or None", datetime, type(None), extra=BAD_TIMES,
                  strategy=OUT_OF_RANGE_TIMES)
+# A due time or a retry time is derived (a time plus a duration): it may run past MAX_TIME.
+def _derived(v: Any) -> bool:
+    return isinstance(v, datetime) and v.utcoffset() is not None and (
+        MIN_TIME <= v < MAX_DERIVED_TIME)
+
+
+DUE_TIME = OPT_TIME.but(name="due time", accepts=_derived)
+DERIVED_TIME = TIME.but(name="derived time", accepts=_derived)
 # The lead's last change is LATER: a time before it is refused too.
 MOVE_TIME = OPT_TIME.but(name="move time", pool=(*OPT_TIME.pool, T0 - timedelta(days=1)))
 FLAG = _kind("flag", bool)
@@ -604,7 +612,7 @@ def _store_entries() -> list[Entry]:
             a["row_id"], worker=a["worker"], error=a["error"], retry_at=a["retry_at"]),
             lambda w: {"row_id": w.row_id, "worker": "w1", "error": "boom", "retry_at": NOW},
             {"row_id": ROW_ID, "worker": NAME, "error": OPT_TEXT.but(pool=(
-                None, 5, "a\x00b", SURROGATE, LONG_TEXT)), "retry_at": TIME}, store=True,
+                None, 5, "a\x00b", SURROGATE, LONG_TEXT)), "retry_at": DERIVED_TIME}, store=True,
             errors=(funnelkit.ConcurrencyError,)),
         Entry("Store.outbox", lambda w, a: w.store.outbox(undelivered_only=a["flag"]),
               lambda w: {"flag": True}, {"flag": FLAG}, store=True),
@@ -671,7 +679,7 @@ def _value_entries() -> list[Entry]:
               lambda w: {"id": "L9:3", "assignee": None, "due_at": None, "version": 3,
                          "reason": None},
               {"id": KEY, "assignee": OPT_NAME,
-               "due_at": OPT_TIME, "version": VERSION.but(pool=(0, -1, 2**31)),
+               "due_at": DUE_TIME, "version": VERSION.but(pool=(0, -1, 2**31)),
                "reason": OPT_TEXT}),
         Entry("Handoff.accept", lambda w, a: w.store.handoff("L2:3").accept(by=a["by"],
                                                                               at=a["at"]),
@@ -1087,7 +1095,8 @@ def _class_entries() -> list[Entry]:
              "matches": _kind("matches", int, extra=(-1,), errors=(InvalidPolicy,))}),
         Entry("scoring.Score()", lambda w, a: scoring.Score(a["fit"], 0.0, 0.0, a["ledger"]),
               lambda w: {"fit": 0.0, "ledger": ()},
-              {"fit": NUMBER.but(pool=(math.nan, 1.0, "0"), accepts=lambda v: v == 0),
+              {"fit": NUMBER.but(pool=(math.nan, 1.0, "0"),
+                                 accepts=lambda v: type(v) in (int, float) and v == 0),
                "ledger": _kind("ledger", list, tuple, extra=([5],), errors=(InvalidPolicy,),
                                accepts=_empty)}),
         Entry("WinProbability.fit", lambda w, a: scoring.WinProbability.fit(

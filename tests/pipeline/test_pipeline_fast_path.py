@@ -76,9 +76,9 @@ def test_the_hot_path_refuses_what_the_store_refuses() -> None:
         pipeline.fire("nobody", "convert")
     with pytest.raises(InvalidInput):
         pipeline.fire(["not", "an", "id"], "convert")  # type: ignore[arg-type]
-    with pytest.raises(InvalidInput):
-        pipeline.fire("nobody", ["convert"])  # type: ignore[arg-type]
     pipeline.capture("L1")
+    with pytest.raises(InvalidInput):
+        pipeline.fire("L1", ["convert"])  # type: ignore[arg-type]
     store.close()
     with pytest.raises(StorageError):
         pipeline.fire("L1", "convert")
