@@ -1029,6 +1029,15 @@ def _store_constructor_entries() -> list[Entry]:
              "timeout": _kind("timeout", int, float, extra=(-1, math.nan, math.inf, 10**9)),
              "synchronous": _kind("synchronous", extra=("OFF", "normal")),
              "size": _kind("size", int, extra=(0, 1))}),
+        Entry("SQLAlchemyStore()", lambda w, a: SQLAlchemyStore(
+            a["engine"], prefix=a["prefix"], schema=a["schema"], create=a["create"],
+            max_data_size=a["size"]).close(),
+            lambda w: {"engine": "sqlite://", "prefix": "crm_", "schema": None, "create": True,
+                       "size": 1000},
+            {"engine": _kind("engine", extra=("not a url", "nosuchdialect://x", "")),
+             "prefix": _kind("prefix", str, extra=("", "a-b", "a b", "crm;drop")),
+             "schema": _kind("schema", str, type(None)),
+             "create": FLAG, "size": _kind("size", int, extra=(0, 1, -5))}),
     ]
 
 
