@@ -139,6 +139,7 @@ class FrozenClock:
                 calendar if calendar is not None else self.calendar, moment,
                 hours=business_hours, days=business_days,
             )
+            require_aware(moment, "the advanced clock")
         self._now = moment
         return moment
 
