@@ -761,9 +761,9 @@ def test_a_stall_event_must_leave_its_own_stage() -> None:
 
 def test_a_built_funnel_cannot_be_changed_through_its_policy_data(monkeypatch: pytest.MonkeyPatch) -> None:
     """Editing the dict given as a policy, or the one to_dict() returns, leaves the funnel as built."""
-    from funnelkit import _policy_loader  # noqa: PLC0415
+    from funnelkit import _policies  # noqa: PLC0415
 
-    monkeypatch.setattr(_policy_loader, "policy_from_data",
+    monkeypatch.setattr(_policies, "policy_from_data",
                         lambda spec, *, path: lambda lead, ctx: Decision.allow())
     spec: dict[str, Any] = {"use": "bant", "params": {"budget": "budget"}}
     data = small()

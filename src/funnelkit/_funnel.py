@@ -205,9 +205,9 @@ def _suggest(name: object, choices: Iterable[str]) -> str:
 
 def _load_policy(spec: str | Mapping[str, Any], *, path: str) -> Policy:
     """Turn a policy's data form into a policy (the policies layer does the work)."""
-    from funnelkit import _policy_loader  # noqa: PLC0415 - the policies layer loads lazily
+    from funnelkit import _policies  # noqa: PLC0415 - the policies layer loads lazily
 
-    return _policy_loader.policy_from_data(spec, path=path)
+    return _policies.policy_from_data(spec, path=path)
 
 
 def _policy_failed(policy: object, event: str, lead: Lead, exc: Exception) -> PolicyFailed:

@@ -20,6 +20,7 @@ import attrs
 from funnelkit._decision import Decision, Policy, Verdict
 from funnelkit._errors import InvalidPolicy, RuleSyntaxError
 from funnelkit._limits import MAX_POLICY_DEPTH, _short, items_of
+from funnelkit._policy_loader import check_depth
 from funnelkit._rules import (
     BUILTINS,
     EVAL_ERRORS,
@@ -64,6 +65,7 @@ __all__ = [
     "meddic",
     "meddpicc",
     "not_",
+    "policy_from_data",
     "rule",
     "score_at_least",
 ]
@@ -104,8 +106,6 @@ def _label(policy: object) -> str:
 
 def _as_policy(value: object, what: str) -> Policy:
     if isinstance(value, str | Mapping):
-        from funnelkit._policy_loader import policy_from_data  # noqa: PLC0415 - mutual recursion
-
         return policy_from_data(value, path=what)
     if not callable(value):
         raise InvalidPolicy(f"{what}={_short(value)} is not a policy; give a callable "
@@ -1319,3 +1319,67 @@ def load(name: str, /, **params: Any) -> Policy:
     if third_party and not callable(getattr(policy, "to_data", None)):
         return _Loaded(name, dict(params), policy)
     return policy  # type: ignore[no-any-return]
+
+
+# -- the data form: rule strings and {'use': name, 'params': {...}} --------------------
+
+
+def policy_from_data(spec: str | Mapping[str, Any], *, path: str) -> Policy:
+    """Build the policy *spec* describes; raise :class:`InvalidPolicy` naming *path* if it cannot.
+
+    A string is a rule (:func:`funnelkit.policies.rule`); a mapping is ``{"use": name}`` with an
+    optional ``"params"`` mapping, passed to :func:`funnelkit.policies.load`.  Parameters named
+    ``policies`` / ``policy`` of the combinators may hold data forms themselves.
+
+    >>> policy_from_data({"use": "bant", "params": {"min_met": 3}}, path="transitions[0].policy")
+    bant(min_met=3)
+    >>> try:
+    ...     policy_from_data("budget >>", path="transitions[1].policy")
+    ... except RuleSyntaxError as e:
+    ...     print(e.msg, "| column", e.offset)
+    transitions[1].policy: unexpected '>'; expected a value, a name or '(' | column 9
+    """
+    if isinstance(spec, str):
+        try:
+            return rule(spec)
+        except RuleSyntaxError as exc:
+            raise _at(path, exc) from None
+    if not isinstance(spec, Mapping):
+        raise InvalidPolicy(f"{path}: {_short(spec)} is not a policy; write a rule string or "
+                            f"{{'use': name, 'params': {{...}}}}")
+    check_depth(spec, path)
+    extra = sorted(str(k) for k in spec if k not in {"use", "params"})
+    if extra:
+        raise InvalidPolicy(f"{path}: unknown key(s) {', '.join(extra)}; a policy table has "
+                            f"'use' and optional 'params'")
+    name = spec.get("use")
+    if not isinstance(name, str) or not name:
+        raise InvalidPolicy(f"{path}.use: {_short(name)} must name a policy; available: "
+                            f"{', '.join(available())}")
+    params = spec.get("params", {})
+    if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
+        raise InvalidPolicy(f"{path}.params: {_short(params)} must be a table of parameter names "
+                            f"to values")
+    params = dict(params)
+    if "policies" in params and isinstance(params["policies"], list | tuple):
+        params["policies"] = [
+            _nested(p, f"{path}.params.policies[{i}]") for i, p in enumerate(params["policies"])
+        ]
+    if "policy" in params:
+        params["policy"] = _nested(params["policy"], f"{path}.params.policy")
+    try:
+        return load(name, **params)
+    except RuleSyntaxError as exc:
+        raise _at(path, exc) from None
+    except InvalidPolicy as exc:
+        raise InvalidPolicy(f"{path}: {exc}") from None
+
+
+def _at(path: str, exc: RuleSyntaxError) -> RuleSyntaxError:
+    return RuleSyntaxError(f"{path}: {exc.msg}", text=str(exc.text), offset=exc.offset or 1)
+
+
+def _nested(value: Any, path: str) -> Any:
+    if isinstance(value, str | Mapping):
+        return policy_from_data(value, path=path)
+    return value
