@@ -19,7 +19,7 @@ from dateutil.relativedelta import relativedelta
 from funnelkit._errors import InvalidInput
 from funnelkit._time import parse_duration, require_aware
 from funnelkit.analytics._attribution import Attribution, Journey, attribute, check_model
-from funnelkit.analytics._estimators import Stays, Survival, ratio, stays_from_counts
+from funnelkit.analytics._estimators import Stays, Survival, ratio, stays_from_counts, td
 from funnelkit.analytics._results import (
     CohortRow,
     Cohorts,
@@ -444,7 +444,7 @@ class Analyses(ABC):
         hs = [duration_us(h, "horizon") for h in horizons]
         span = self._created_range()
         if span is None:
-            return Cohorts(period=period, horizons=tuple(map(_td, hs)), rows=())
+            return Cohorts(period=period, horizons=tuple(map(td, hs)), rows=())
         starts = period_starts(period, EPOCH + span[0] * US, self.as_of)
         bounds = [to_us(s) for s in starts]
         counts = self._cohort_counts(bounds, hs)
@@ -457,7 +457,7 @@ class Analyses(ABC):
             rows.append(CohortRow(start, leads, tuple(
                 w / leads if last_created + h <= as_of_us else None
                 for w, h in zip(won, hs, strict=True))))
-        return Cohorts(period=period, horizons=tuple(map(_td, hs)), rows=tuple(rows))
+        return Cohorts(period=period, horizons=tuple(map(td, hs)), rows=tuple(rows))
 
     def handoffs_report(self, by: By = "channel") -> HandoffsReport:
         """Handoffs per receiving team: outcomes, SLA compliance, speed to lead, feedback."""
@@ -562,11 +562,7 @@ class Analyses(ABC):
             lead_velocity=tuple(rows), open_opportunities=c.opp_open,
             win_rate=ratio(c.opp_won, c.opp_won + c.opp_lost),
             average_value=c.value_sum / c.value_n if value is not None and c.value_n else None,
-            cycle_length=_td(c.cycle_sum_us // c.cycle_n) if c.cycle_n else None)
-
-
-def _td(us: int) -> timedelta:
-    return timedelta(microseconds=us)
+            cycle_length=td(c.cycle_sum_us // c.cycle_n) if c.cycle_n else None)
 
 
 
