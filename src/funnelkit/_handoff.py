@@ -19,47 +19,6 @@ HandoffStatus = Literal["pending", "accepted", "rejected", "expired"]
 HANDOFF_STATUSES: tuple[str, ...] = get_args(HandoffStatus)
 
 
-def _status(_: object, __: object, value: object) -> None:
-    if value not in HANDOFF_STATUSES:
-        raise InvalidInput(f"handoff status={value!r} must be one of {', '.join(HANDOFF_STATUSES)}")
-
-
-def _optional_aware(
-    _: object, attribute: attrs.Attribute[datetime | None], value: datetime | None
-) -> None:
-    if value is not None:
-        require_aware(value, attribute.name)
-
-
-def _due(_: object, attribute: attrs.Attribute[datetime | None], value: datetime | None) -> None:
-    if value is not None:  # created_at plus an SLA: may run past MAX_TIME by a duration
-        require_derived(value, attribute.name)
-
-
-def _aware(_: object, attribute: attrs.Attribute[datetime], value: datetime) -> None:
-    require_aware(value, attribute.name)
-
-
-def _name(_: object, attribute: attrs.Attribute[str], value: str) -> None:
-    check_name(value, f"Handoff {attribute.name}")
-
-
-def _optional_name(_: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
-    check_name(value, f"Handoff {attribute.name}", optional=True)
-
-
-def _key(_: object, attribute: attrs.Attribute[str], value: str) -> None:
-    check_name(value, f"Handoff {attribute.name}", limit=MAX_KEY_LENGTH)
-
-
-def _version(_: object, attribute: attrs.Attribute[int], value: int) -> None:
-    check_count(value, f"Handoff {attribute.name}", minimum=1)
-
-
-def _text(_: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
-    check_text(value, f"Handoff {attribute.name}")
-
-
 @attrs.frozen
 class Handoff:
     """A lead handed from one team to another: created by a move that crosses teams.
@@ -76,20 +35,39 @@ class Handoff:
     ('pending', True)
     """
 
-    id: str = attrs.field(validator=_key)
-    lead_id: str = attrs.field(validator=_name)
-    from_team: str = attrs.field(validator=_name)
-    to_team: str = attrs.field(validator=_name)
-    created_at: datetime = attrs.field(kw_only=True, validator=_aware)
-    event: str = attrs.field(kw_only=True, validator=_name)
-    version: int = attrs.field(kw_only=True, validator=_version)
-    assignee: str | None = attrs.field(default=None, kw_only=True, validator=_optional_name)
-    due_at: datetime | None = attrs.field(default=None, kw_only=True, validator=_due)
-    status: HandoffStatus = attrs.field(default="pending", kw_only=True, validator=_status)
-    resolved_at: datetime | None = attrs.field(
-        default=None, kw_only=True, validator=_optional_aware)
-    resolved_by: str | None = attrs.field(default=None, kw_only=True, validator=_optional_name)
-    reason: str | None = attrs.field(default=None, kw_only=True, validator=_text)
+    id: str
+    lead_id: str
+    from_team: str
+    to_team: str
+    created_at: datetime = attrs.field(kw_only=True)
+    event: str = attrs.field(kw_only=True)
+    version: int = attrs.field(kw_only=True)
+    assignee: str | None = attrs.field(default=None, kw_only=True)
+    due_at: datetime | None = attrs.field(default=None, kw_only=True)
+    status: HandoffStatus = attrs.field(default="pending", kw_only=True)
+    resolved_at: datetime | None = attrs.field(default=None, kw_only=True)
+    resolved_by: str | None = attrs.field(default=None, kw_only=True)
+    reason: str | None = attrs.field(default=None, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        """Check every field in one pass (a handoff is built for each row a store reads)."""
+        check_name(self.id, "Handoff id", limit=MAX_KEY_LENGTH)
+        check_name(self.lead_id, "Handoff lead_id")
+        check_name(self.from_team, "Handoff from_team")
+        check_name(self.to_team, "Handoff to_team")
+        require_aware(self.created_at, "created_at")
+        check_name(self.event, "Handoff event")
+        check_count(self.version, "Handoff version", minimum=1)
+        check_name(self.assignee, "Handoff assignee", optional=True)
+        if self.due_at is not None:  # created_at plus an SLA: may run past MAX_TIME by a duration
+            require_derived(self.due_at, "due_at")
+        if self.status not in HANDOFF_STATUSES:
+            raise InvalidInput(
+                f"handoff status={self.status!r} must be one of {', '.join(HANDOFF_STATUSES)}")
+        if self.resolved_at is not None:
+            require_aware(self.resolved_at, "resolved_at")
+        check_name(self.resolved_by, "Handoff resolved_by", optional=True)
+        check_text(self.reason, "Handoff reason")
 
     @property
     def is_pending(self) -> bool:

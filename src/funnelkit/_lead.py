@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, Self, TypeVar, get_arg
 
 import attrs
 
+from funnelkit._decision import Decision
 from funnelkit._errors import InvalidInput
 from funnelkit._limits import (
     MAX_DATA_DEPTH,
@@ -22,8 +23,6 @@ from funnelkit._time import require_aware
 
 if TYPE_CHECKING:
     from datetime import datetime
-
-    from funnelkit._decision import Decision
 
 __all__ = ["Attributes", "Lead", "Outcome", "Source", "SourceKind", "Transition"]
 
@@ -343,8 +342,6 @@ class Transition(Record):
         version: int,
     ) -> Self:
         """Build a transition record from its fields, checking each one (stores use this)."""
-        from funnelkit._decision import Decision  # noqa: PLC0415 - avoids an import cycle
-
         for value, name in ((lead_id, "lead_id"), (event, "event"), (source, "source"),
                             (target, "target")):
             check_name(value, name)

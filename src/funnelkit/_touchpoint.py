@@ -19,25 +19,17 @@ if TYPE_CHECKING:
 __all__ = ["Touchpoint"]
 
 
-def _non_empty(_: object, attribute: attrs.Attribute[str], text: str) -> None:
-    check_name(text, f"Touchpoint {attribute.name}")
-
-
-def _aware(_: object, __: attrs.Attribute[datetime], value: datetime) -> None:
-    require_aware(value, "Touchpoint at")
-
-
-def _points(_: object, __: attrs.Attribute[float | None], points: float | None) -> None:
-    value: object = points
-    if value is None:
-        return
+def _check_points(value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidInput(f"Touchpoint points={value!r} must be a finite number or None")
 
 
+_NO_DATA: Mapping[str, Any] = MappingProxyType({})  # read-only, so every empty data can share it
+
+
 def _frozen_data(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    if value is None:
-        return MappingProxyType({})
+    if value is None or (type(value) is dict and not value):
+        return _NO_DATA
     if not isinstance(value, Mapping):
         raise InvalidInput(f"Touchpoint data={_short(value)} must be a mapping or None")
     if not all(isinstance(key, str) for key in value):
@@ -62,14 +54,23 @@ class Touchpoint:
     ('webinar', None)
     """
 
-    lead_id: str = attrs.field(validator=_non_empty)
-    kind: str = attrs.field(validator=_non_empty)
-    channel: str = attrs.field(validator=_non_empty)
-    at: datetime = attrs.field(validator=_aware)
-    points: float | None = attrs.field(default=None, kw_only=True, validator=_points)
+    lead_id: str
+    kind: str
+    channel: str
+    at: datetime
+    points: float | None = attrs.field(default=None, kw_only=True)
     data: Mapping[str, Any] = attrs.field(
-        factory=dict, kw_only=True, converter=_frozen_data, hash=False
+        default=None, kw_only=True, converter=_frozen_data, hash=False
     )
+
+    def __attrs_post_init__(self) -> None:
+        """Check every field in one pass (a touchpoint is built for each row a store reads)."""
+        check_name(self.lead_id, "Touchpoint lead_id")
+        check_name(self.kind, "Touchpoint kind")
+        check_name(self.channel, "Touchpoint channel")
+        require_aware(self.at, "Touchpoint at")
+        if self.points is not None:
+            _check_points(self.points)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle support (the read-only data mapping is stored as a plain dict)."""

@@ -300,8 +300,8 @@ class Analyses(ABC):
         """``(duration_us, won, lost, censored)`` from creation to the first closed stage."""
 
     @abstractmethod
-    def _created_range(self) -> tuple[int, int] | None:
-        """The first and last creation time (microseconds), None for no lead."""
+    def _created_range(self) -> tuple[int, int, int] | None:
+        """The first and last creation time (microseconds) and the lead count; None for none."""
 
     @abstractmethod
     def _cohort_counts(

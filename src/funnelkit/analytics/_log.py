@@ -5,7 +5,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, MutableSequence
+from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from typing import TYPE_CHECKING, Any
 
 from funnelkit._errors import InvalidInput
@@ -36,6 +36,21 @@ __all__ = ["FunnelLog"]
 
 _PAGE = 10_000
 _NEVER = -1 << 62
+
+
+def _paged(stream: Callable[..., Iterable[tuple[int, Any]]],
+           on_page: Callable[[int], object] | None = None) -> Iterator[Any]:
+    """Every value of a store stream, page by page from each page's last position."""
+    after = 0
+    while True:
+        page = list(stream(after=after, limit=_PAGE))
+        for _, value in page:
+            yield value
+        if on_page is not None:
+            on_page(len(page))
+        if len(page) < _PAGE:
+            return
+        after = page[-1][0]
 
 
 class FunnelLog(Analyses):
@@ -91,6 +106,7 @@ class FunnelLog(Analyses):
         "_stage_index",
         "_stages",
         "_stays",
+        "_touch_paths",
         "_won",
         "as_of",
         "funnel",
@@ -155,10 +171,21 @@ class FunnelLog(Analyses):
         self._add_transitions(transitions, as_of_us)
         self.touchpoints = tuple(self._checked(touchpoints, Touchpoint, as_of_us))
         self.handoffs = tuple(self._checked(handoffs, Handoff, as_of_us))
+        self._touch_paths: dict[int, list[tuple[int, str]]] | None = None
 
     @classmethod
-    def from_store(cls, funnel: Funnel, store: Store, *, as_of: datetime) -> FunnelLog:
+    def from_store(
+        cls,
+        funnel: Funnel,
+        store: Store,
+        *,
+        as_of: datetime,
+        on_page: Callable[[int], object] | None = None,
+    ) -> FunnelLog:
         """Stream a log from any store, page by page (resuming from each page's last position).
+
+        *on_page*, when given, is called with the number of transitions of each page read, for
+        a progress bar.
 
         >>> from datetime import datetime, timezone
         >>> from funnelkit import Pipeline, templates
@@ -167,22 +194,16 @@ class FunnelLog(Analyses):
         >>> pipeline = Pipeline(templates.inbound(), store=MemoryStore())
         >>> _ = pipeline.capture("L1", at=at)
         >>> _ = pipeline.fire("L1", "convert", at=at)
-        >>> log = FunnelLog.from_store(pipeline.funnel, pipeline.store, as_of=at)
-        >>> log.conversion().steps[1].entered
-        1
+        >>> pages = []
+        >>> log = FunnelLog.from_store(pipeline.funnel, pipeline.store, as_of=at,
+        ...                            on_page=pages.append)
+        >>> log.conversion().steps[1].entered, pages
+        (1, [1])
         """
-        def paged(stream: Callable[..., Iterable[tuple[int, Any]]]) -> Iterable[Any]:
-            after = 0
-            while True:
-                page = list(stream(after=after, limit=_PAGE))
-                for _, value in page:
-                    yield value
-                if len(page) < _PAGE:
-                    return
-                after = page[-1][0]
-
-        return cls(funnel, leads=store.leads(), transitions=paged(store.transitions),
-                   touchpoints=paged(store.touchpoint_stream), handoffs=store.handoffs(),
+        if on_page is not None and not callable(on_page):
+            raise InvalidInput(f"on_page={on_page!r} must be a callable taking a count, or None")
+        return cls(funnel, leads=store.leads(), transitions=_paged(store.transitions, on_page),
+                   touchpoints=_paged(store.touchpoint_stream), handoffs=store.handoffs(),
                    as_of=as_of)
 
     # -- building ---------------------------------------------------------------------------
@@ -410,8 +431,9 @@ class FunnelLog(Analyses):
                 counts[lo - created, 0, 1, 0] += 1
         return [(t, w * n, lo * n, c * n) for (t, w, lo, c), n in counts.items()]
 
-    def _created_range(self) -> tuple[int, int] | None:
-        return (min(self._created), max(self._created)) if self._created else None
+    def _created_range(self) -> tuple[int, int, int] | None:
+        created = self._created
+        return (min(created), max(created), len(created)) if created else None
 
     def _cohort_counts(
         self, bounds: list[int], horizons: list[int]
@@ -485,18 +507,29 @@ class FunnelLog(Analyses):
                 first[i] = a
         return first
 
+    def _paths(self) -> dict[int, list[tuple[int, str]]]:
+        """Lead index -> its touchpoints as (microseconds, channel), oldest first; built once."""
+        if self._touch_paths is None:
+            touches: dict[int, list[tuple[int, str]]] = {}
+            index = self._index
+            for tp in self.touchpoints:
+                touches.setdefault(index[tp.lead_id], []).append(((tp.at - EPOCH) // US,
+                                                                  tp.channel))
+            for path in touches.values():
+                path.sort()
+            self._touch_paths = touches
+        return self._touch_paths
+
     def _journeys(
         self, conversion: str, lookback_us: int, *, value: str | Callable[[Lead], Any] | None,
         milestones: tuple[str, ...],
     ) -> list[Journey]:
         converted_at = self._first_entries(self._stage_index[conversion])
         marks = [self._first_entries(self._stage_index[m]) for m in milestones]
-        touches: dict[int, list[tuple[int, str]]] = {}
-        for tp in self.touchpoints:
-            touches.setdefault(self._index[tp.lead_id], []).append((to_us(tp.at), tp.channel))
+        paths = self._paths()
         journeys = []
         for i, lead in enumerate(self._leads):
-            path = sorted(touches.get(i, ()))
+            path = paths.get(i, ())
             at = converted_at.get(i)
             if at is None:
                 channels = tuple(c for _, c in path)

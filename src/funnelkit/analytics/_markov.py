@@ -241,9 +241,8 @@ class MarkovModel:
             stays[stage] = Survival(stays_from_counts(
                 (d, 0 if nxt is None else n, n if nxt is None else 0) for d, nxt, n in rows))
         span = log._created_range()
-        outcome = log.time_to_outcome()
         days = 0.0 if span is None else (log._as_of_us - span[0]) / 86_400_000_000
-        return cls(funnel, probabilities, stays, outcome.n / days if days > 0 else 0.0,
+        return cls(funnel, probabilities, stays, span[2] / days if span and days > 0 else 0.0,
                    None if stall is None else td(stall))
 
     # -- reading the chain ------------------------------------------------------------------

@@ -384,10 +384,11 @@ class SqlLog(Analyses):
             out.append((int(row["d"]), n if c == 1 else 0, n if c == 2 else 0, n if c == 0 else 0))
         return out
 
-    def _created_range(self) -> tuple[int, int] | None:
+    def _created_range(self) -> tuple[int, int, int] | None:
         leads = self._leads
-        (row,) = _rows(leads.aggregate(lo=leads.created_us.min(), hi=leads.created_us.max()))
-        return None if row["lo"] is None else (int(row["lo"]), int(row["hi"]))
+        (row,) = _rows(leads.aggregate(lo=leads.created_us.min(), hi=leads.created_us.max(),
+                                       n=leads.count()))
+        return None if row["lo"] is None else (int(row["lo"]), int(row["hi"]), int(row["n"]))
 
     def _cohort_counts(
         self, bounds: list[int], horizons: list[int]

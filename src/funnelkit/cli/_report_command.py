@@ -19,7 +19,6 @@ from funnelkit.cli._common import (
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable, Iterable, Iterator
 
     from funnelkit._funnel import Funnel
     from funnelkit.analytics import FunnelLog
@@ -77,33 +76,14 @@ def last_event(store: Store) -> tuple[datetime | None, int | None]:
     return (_from_us(max(found)) if found else None), count
 
 
-_PAGE = 5000
-
-
-def _paged(stream: Callable[..., Iterable[tuple[int, Any]]],
-           progress: Progress | None = None) -> Iterator[Any]:
-    """Every value of a store stream, page by page from each page's last position."""
-    after = 0
-    while True:
-        page = list(stream(after=after, limit=_PAGE))
-        for _, value in page:
-            yield value
-        if progress is not None:
-            progress.advance(len(page))
-        if len(page) < _PAGE:
-            return
-        after = page[-1][0]
-
-
 def read_log(funnel: Funnel, store: Store, as_of: datetime, *,
              progress: Progress | None = None) -> FunnelLog:
     """The store's log, as ``FunnelLog.from_store`` reads it, counting transitions read."""
     from funnelkit.analytics import FunnelLog  # noqa: PLC0415
 
     try:
-        return FunnelLog(
-            funnel, leads=store.leads(), transitions=_paged(store.transitions, progress),
-            touchpoints=_paged(store.touchpoint_stream), handoffs=store.handoffs(), as_of=as_of)
+        return FunnelLog.from_store(funnel, store, as_of=as_of,
+                                    on_page=None if progress is None else progress.advance)
     except InvalidInput as exc:
         raise CommandError(
             f"the store does not fit funnel {funnel.name!r} ({str(exc).splitlines()[0]}); "
