@@ -10,6 +10,15 @@ Run: ``.venv/bin/python benchmarks/bench_store.py``.  PostgreSQL and MariaDB par
 2. The same on PostgreSQL: ``SQLAlchemyStore`` against raw psycopg ``executemany``.
 3. Single moves (load -> fire -> commit, one transaction each) per second on SQLite, PostgreSQL
    and MariaDB.
+4. The host's transaction: a host that inserts one row of its own and fires one move per
+   transaction through ``pipeline.using(connection)`` (SQLAlchemy, on a SQLite file and on
+   PostgreSQL), against the same host doing it all by hand in one transaction with its driver
+   (``sqlite3``, psycopg): its row, a read of the lead's version, the guarded lead update and
+   the transition insert, the same columns, rows ready-made.  Also against the same statements
+   written by hand through SQLAlchemy Core on the host's connection.  On SQLite also a host
+   on the stdlib ``sqlite3`` driver itself with ``SQLiteStore`` and ``pipeline.using(sqlite3
+   connection)``, against the same by-hand ``sqlite3`` host.  Rounds interleave the
+   contenders; the median and the best ratio are printed.  Goal: >= 0.5x the driver.
 
 The raw baselines get their rows ready-made; the store's time includes turning leads and
 transitions into rows.  ``fire`` itself (pure Python, the same for both) is timed separately.
@@ -166,6 +175,217 @@ def single_commits(label: str, store: Any, seconds: float = 3.0) -> None:
           f"{rate(n, elapsed)} ({n} in {elapsed:.1f} s)")
 
 
+HOST_LEADS = 100
+HOST_ROUNDS = 7
+
+
+def _one_team_cycle() -> Any:
+    """The temperature funnel's cycle in one team: no handoff, so each move writes two rows."""
+    from funnelkit import FunnelBuilder  # noqa: PLC0415
+
+    return (FunnelBuilder("cycle")
+            .stage("cold", "marketing").stage("warm", "marketing").stage("hot", "marketing")
+            .stage("won", "marketing", outcome="won")
+            .move("warm_up", "cold", "warm").move("heat", "warm", "hot")
+            .move("cool", "hot", "cold", backward=True).move("buy", "hot", "won")
+            .build())
+
+
+class _HostBench:
+    """Section 4: one database, three host contenders (four on SQLite), each with its own tables."""
+
+    def __init__(self, label: str, url: str, per_round: int) -> None:
+        import sqlalchemy as sa  # noqa: PLC0415 - optional
+
+        from funnelkit import Pipeline  # noqa: PLC0415
+        from funnelkit.stores import SQLAlchemyStore  # noqa: PLC0415 - optional
+
+        self.label, self.per_round, self.sa = label, per_round, sa
+        self.engine = sa.create_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            @sa.event.listens_for(self.engine, "connect")
+            def _pragmas(dbapi: Any, _: Any) -> None:  # as SQLiteStore sets them
+                dbapi.execute("PRAGMA journal_mode = WAL")
+                dbapi.execute("PRAGMA synchronous = NORMAL")
+        self.funnel = _one_team_cycle()
+        self.stores: dict[str, Any] = {name: SQLAlchemyStore(self.engine, prefix=f"bh_{name}_")
+                                       for name in ("using", "core", "driver")}
+        self.sqlite = self.engine.dialect.name == "sqlite"
+        if self.sqlite:  # the stdlib host: SQLiteStore in the same file
+            self.stores["stdlib"] = SQLiteStore(self.engine.url.database or "",
+                                                 prefix="bh_stdlib_")
+            self.stdlib_pipeline = Pipeline(self.funnel, store=self.stores["stdlib"])
+        self.pipeline = Pipeline(self.funnel, store=self.stores["using"])
+        self.companies: dict[str, str] = {}
+        self.rows: dict[str, list[tuple[Any, Any, str, str | None]]] = {}
+        self.count = 0
+        for name, store in self.stores.items():
+            table = f"bh_{name}_companies"
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+                conn.exec_driver_sql(f"CREATE TABLE {table} (slug VARCHAR(100) PRIMARY KEY, "
+                                     f"name VARCHAR(100) NOT NULL)")
+            self.companies[name] = table
+            leads = [self.funnel.new_lead(f"H{i:03d}", at=T0) for i in range(HOST_LEADS)]
+            store.commit_many([Change(lead, None) for lead in leads])
+            self.rows[name] = self._plan(leads)
+
+    def _plan(self, leads: list[Any]) -> list[tuple[Any, Any, str, str | None]]:
+        """Every move the hand-written hosts make, as ready-made rows, in the order made."""
+        moves = self.per_round * HOST_ROUNDS
+        current, planned = list(leads), []
+        for n in range(moves):
+            lead = current[n % len(current)]
+            event, reason = CYCLE[lead.stage]
+            outcome = self.funnel.fire(lead, event, at=T0 + timedelta(seconds=n + 1),
+                                       reason=reason)
+            update = s.lead_update_params(outcome.lead, lead.version, lead.owner)
+            planned.append((update, s.transition_params(outcome.transition), event, reason))
+            current[n % len(current)] = outcome.lead
+        return planned
+
+    def using(self, start: int) -> float:
+        """The host's row plus ``pipeline.using(conn).fire``, one transaction each."""
+        sa, pipeline, table = self.sa, self.pipeline, self.companies["using"]
+        rows = self.rows["using"]  # for the events only: fire loads the lead and checks them
+        insert = sa.text(f"INSERT INTO {table} (slug, name) VALUES (:slug, :name)")  # noqa: S608
+        began = time.perf_counter()
+        for n in range(start, start + self.per_round):
+            _, _, event, reason = rows[n]
+            with self.engine.begin() as conn:
+                conn.execute(insert, {"slug": f"c{n}", "name": "Acme"})
+                pipeline.using(conn).fire(f"H{n % HOST_LEADS:03d}", event, reason=reason,
+                                          at=T0 + timedelta(seconds=n + 1))
+        return time.perf_counter() - began
+
+    def stdlib(self, start: int) -> float:
+        """A stdlib ``sqlite3`` host: its row plus ``pipeline.using(db).fire``, one transaction each.
+
+        The host's connection is set up as :meth:`driver`'s, and begins and commits the same way.
+        """
+        pipeline, table = self.stdlib_pipeline, self.companies["stdlib"]
+        rows = self.rows["stdlib"]  # for the events only: fire loads the lead and checks them
+        db = sqlite3.connect(self.engine.url.database or "", isolation_level=None)
+        db.execute("PRAGMA synchronous = NORMAL")
+        insert = f"INSERT INTO {table} (slug, name) VALUES (?, ?)"  # noqa: S608
+        began = time.perf_counter()
+        for n in range(start, start + self.per_round):
+            _, _, event, reason = rows[n]
+            db.execute("BEGIN")
+            db.execute(insert, (f"c{n}", "Acme"))
+            pipeline.using(db).fire(f"H{n % HOST_LEADS:03d}", event, reason=reason,
+                                    at=T0 + timedelta(seconds=n + 1))
+            db.execute("COMMIT")
+        elapsed = time.perf_counter() - began
+        db.close()
+        return elapsed
+
+    def core(self, start: int) -> float:
+        """The same statements written by hand through SQLAlchemy on the host's connection."""
+        sa, table, rows = self.sa, self.companies["core"], self.rows["core"]
+        mark = ":"
+        update = sa.text(_update_sql("bh_core_", "?", "IS NOT DISTINCT FROM").replace(
+            "?", "{}").format(*(f"{mark}p{i}" for i in range(len(s.LEAD_UPDATE_COLUMNS) + 4))))
+        insert_tr = sa.text(_insert_sql("bh_core_", "?").replace("?", "{}").format(
+            *(f"{mark}q{i}" for i in range(len(s.TRANSITION_COLUMNS)))))
+        if self.engine.dialect.name == "sqlite":
+            update = sa.text(str(update).replace("IS NOT DISTINCT FROM", "IS"))
+        insert = sa.text(f"INSERT INTO {table} (slug, name) VALUES (:slug, :name)")  # noqa: S608
+        version = sa.text("SELECT version, stage FROM bh_core_leads WHERE id = :id")
+        began = time.perf_counter()
+        for n in range(start, start + self.per_round):
+            upd, tr, _, _ = rows[n]
+            with self.engine.begin() as conn:
+                conn.execute(insert, {"slug": f"c{n}", "name": "Acme"})
+                conn.execute(version, {"id": upd[-4]}).first()
+                conn.execute(update, {f"p{i}": v for i, v in enumerate(upd)})
+                conn.execute(insert_tr, {f"q{i}": v for i, v in enumerate(tr)})
+        return time.perf_counter() - began
+
+    def driver(self, start: int) -> float:
+        """The same, by hand with the driver itself (sqlite3 or psycopg), one transaction each."""
+        table, rows = self.companies["driver"], self.rows["driver"]
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite":
+            db: Any = sqlite3.connect(url.database or "", isolation_level=None)
+            db.execute("PRAGMA synchronous = NORMAL")
+            mark, same = "?", "IS"
+        else:
+            import psycopg  # noqa: PLC0415 - optional
+
+            db = psycopg.connect(url.set(drivername="postgresql").render_as_string(
+                hide_password=False))
+            mark, same = "%s", "IS NOT DISTINCT FROM"
+        update, insert_tr = _update_sql("bh_driver_", mark, same), _insert_sql("bh_driver_", mark)
+        insert = f"INSERT INTO {table} (slug, name) VALUES ({mark}, {mark})"  # noqa: S608
+        version = f"SELECT version, stage FROM bh_driver_leads WHERE id = {mark}"  # noqa: S608
+        sqlite = isinstance(db, sqlite3.Connection)
+        began = time.perf_counter()
+        for n in range(start, start + self.per_round):
+            upd, tr, _, _ = rows[n]
+            if sqlite:
+                db.execute("BEGIN")
+                db.execute(insert, (f"c{n}", "Acme"))
+                db.execute(version, (upd[-4],)).fetchone()
+                db.execute(update, upd)
+                db.execute(insert_tr, tr)
+                db.execute("COMMIT")
+            else:
+                with db.cursor() as cur:
+                    cur.execute(insert, (f"c{n}", "Acme"))
+                    cur.execute(version, (upd[-4],))
+                    cur.fetchone()
+                    cur.execute(update, upd)
+                    cur.execute(insert_tr, tr)
+                db.commit()
+        elapsed = time.perf_counter() - began
+        db.close()
+        return elapsed
+
+    def run(self) -> None:
+        order = ["using", "core", "driver"] + (["stdlib"] if self.sqlite else [])
+        times: dict[str, list[float]] = {name: [] for name in order}
+        for round_ in range(HOST_ROUNDS):
+            start = round_ * self.per_round
+            for name in order:
+                times[name].append(getattr(self, name)(start))
+            order = order[1:] + order[:1]  # interleave: each goes first in turn
+        rates = {name: sorted(self.per_round / t for t in ts) for name, ts in times.items()}
+        median = {name: r[len(r) // 2] for name, r in rates.items()}
+        best = {name: r[-1] for name, r in rates.items()}
+        print(f"{self.label:<9} host transactions (its row + one move), {HOST_ROUNDS} rounds of "
+              f"{self.per_round}, median (best): pipeline.using {median['using']:,.0f}/s "
+              f"({best['using']:,.0f}), by hand via SQLAlchemy {median['core']:,.0f}/s "
+              f"({best['core']:,.0f}), by hand via the driver {median['driver']:,.0f}/s "
+              f"({best['driver']:,.0f})")
+        print(f"{'':<9} using = {median['using'] / median['driver']:.2f}x the driver "
+              f"(best {best['using'] / best['driver']:.2f}x; goal >= 0.5x), "
+              f"{median['using'] / median['core']:.2f}x SQLAlchemy by hand")
+        if self.sqlite:
+            print(f"{'':<9} sqlite3 host, SQLiteStore + pipeline.using(sqlite3 connection) "
+                  f"{median['stdlib']:,.0f}/s ({best['stdlib']:,.0f}) = "
+                  f"{median['stdlib'] / median['driver']:.2f}x the driver "
+                  f"(best {best['stdlib'] / best['driver']:.2f}x; goal >= 0.5x)")
+
+    def close(self) -> None:
+        for name, store in self.stores.items():
+            if isinstance(store, SQLiteStore):
+                store.close()  # its file goes with the temporary directory
+            else:
+                store.drop_tables()
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {self.companies[name]}")
+        self.engine.dispose()
+
+
+def bench_host(label: str, url: str, per_round: int) -> None:
+    bench = _HostBench(label, url, per_round)
+    try:
+        bench.run()
+    finally:
+        bench.close()
+
+
 def main() -> None:
     print(f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}")
     leads, batches, fire_s = plan()
@@ -193,7 +413,19 @@ def main() -> None:
         finally:
             store.drop_tables()
             store.close()
+    host_part()
+
+
+def host_part() -> None:
+    """Section 4 alone: ``python benchmarks/bench_store.py host``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_host("SQLite", f"sqlite:///{Path(tmp) / 'host.db'}", 2_000)
+    pg = os.environ.get("FUNNELKIT_TEST_POSTGRES_URL")
+    if pg:
+        bench_host("Postgres", pg, 1_000)
+    else:
+        print("PostgreSQL host transactions skipped: set FUNNELKIT_TEST_POSTGRES_URL")
 
 
 if __name__ == "__main__":
-    main()
+    host_part() if sys.argv[1:] == ["host"] else main()

@@ -34,10 +34,15 @@ BUILTINS: dict[str, type[BaseException] | tuple[type[BaseException], ...]] = {
     "AlreadyExists": ValueError,
     "StorageError": RuntimeError,
     "ConcurrencyError": RuntimeError,
+    "HostTransactionError": RuntimeError,
     "Veto": RuntimeError,
     "HandoffClosed": ValueError,
     "InvalidHook": TypeError,
     "MissingExtra": ImportError,
+    "MergeRefused": ValueError,
+    "UnmergeConflict": ValueError,
+    "LeadMerged": ValueError,
+    "InvalidEscalation": (ValueError, TypeError),
 }
 
 

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import funnelkit
-from funnelkit import Context, Decision, Funnel, InvalidInput, Lead, PolicyRefused, templates
+from funnelkit import (
+    Context,
+    Decision,
+    Funnel,
+    InvalidFunnel,
+    InvalidInput,
+    Lead,
+    PolicyRefused,
+    templates,
+)
+from funnelkit.pipeline import Pipeline
+from funnelkit.stores import MemoryStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -106,13 +119,83 @@ def test_templates_have_no_guards_until_policies_are_attached() -> None:
 
 
 def test_templates_refuse_bad_policies() -> None:
-    """Unknown event names (with a did-you-mean) and non-callables raise InvalidInput."""
-    with pytest.raises(InvalidInput, match="did you mean 'qualify'"):
+    """Bad policies are reported as Funnel.from_dict reports them: every one, with its path."""
+    with pytest.raises(InvalidFunnel, match=r"policies\['qualfy'\].*did you mean 'qualify'"):
         templates.inbound(policies={"qualfy": lambda lead, ctx: Decision.allow()})
-    with pytest.raises(InvalidInput, match="is not callable"):
+    with pytest.raises(InvalidFunnel, match="is not callable"):
         templates.inbound(policies={"qualify": 3})  # type: ignore[dict-item]
     with pytest.raises(InvalidInput, match="must be a mapping"):
         templates.inbound(policies=[("qualify", 1)])  # type: ignore[arg-type]
+    with pytest.raises(InvalidFunnel) as info:
+        templates.inbound(policies={"qualify": "employees >=", "win": {"use": "nope"},
+                                    "convret": "x > 1"})
+    problems = dict(info.value.problems)
+    assert set(problems) == {"transitions[1].policy", "transitions[4].policy",
+                             "policies['convret']"}
+    assert "column" in problems["transitions[1].policy"]
+    assert "'nope'" in problems["transitions[4].policy"]
+
+
+POLICY_FORMS: list[tuple[str, Any]] = [
+    ("rule", "employees >= 200"),
+    ("use", {"use": "rule", "params": {"text": "employees >= 200"}}),
+    ("callable", lambda lead, ctx: (Decision.allow(policy="big") if
+                                    lead.attributes.get("employees", 0) >= 200
+                                    else Decision.deny("under 200 employees", policy="big"))),
+]
+
+
+@pytest.mark.parametrize(("form", "policy"), POLICY_FORMS, ids=[f for f, _ in POLICY_FORMS])
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+def test_templates_take_policies_in_every_form_from_dict_takes(
+    name: str, form: str, policy: Any,
+) -> None:
+    """A rule string, {"use": ...} or a callable guards the move, as Funnel.from_dict does it."""
+    event = HAPPY_PATHS[name][0 if name != "inbound" else 1]
+    funnel = TEMPLATES[name](policies={event: policy})
+    data = TEMPLATES[name]().to_dict()
+    for move in data["transitions"]:
+        if move["event"] == event and event in ("qualify", "heat"):
+            move["auto"] = True
+    assert funnel == Funnel.from_dict(data, policies={event: policy})
+    lead = funnel.new_lead("L1", at=AT)
+    steps = HAPPY_PATHS[name][: HAPPY_PATHS[name].index(event)]
+    for step in steps:
+        lead = funnel.fire(lead, step, at=AT).lead
+    with pytest.raises(PolicyRefused):
+        funnel.fire(lead, event, at=AT)
+    big = lead.evolve(attributes={"employees": 450})
+    assert funnel.fire(big, event, at=AT).lead.version == len(steps) + 1
+
+
+def test_a_rule_string_qualifies_automatically_through_a_pipeline() -> None:
+    """templates.inbound(policies={"qualify": rule}) makes qualify an auto move that evaluate fires."""
+    funnel = templates.inbound(policies={"qualify": "employees >= 200"})
+    pipeline = Pipeline(funnel, store=MemoryStore())
+    for lead_id, employees in (("small", 12), ("big", 450)):
+        pipeline.capture(lead_id, attributes={"employees": employees}, at=AT)
+        pipeline.fire(lead_id, "convert", at=AT)
+        pipeline.evaluate(lead_id, at=AT)
+    assert pipeline.get("small").stage == "lead"
+    assert pipeline.get("big").stage == "mql"
+    assert pipeline.history("big")[-1].actor == "funnelkit.auto"
+
+
+@given(threshold=st.integers(-10**6, 10**6), employees=st.integers(-10**6, 10**6))
+def test_rule_string_and_callable_templates_decide_alike(threshold: int, employees: int) -> None:
+    """For any threshold, the template built from a rule string decides as a hand-written policy."""
+    def by_hand(lead: Lead, context: Context) -> Decision:
+        if lead.attributes["employees"] >= threshold:
+            return Decision.allow()
+        return Decision.deny("too small")
+
+    from_rule = templates.temperature(policies={"heat": f"employees >= {threshold}"})
+    from_code = templates.temperature(policies={"heat": by_hand})
+    lead = from_rule.fire(from_rule.new_lead("L1", at=AT, attributes={"employees": employees}),
+                          "warm_up", at=AT).lead
+    expected = employees >= threshold
+    assert from_rule.check(lead, "heat", at=AT).allowed is expected
+    assert from_code.check(lead, "heat", at=AT).allowed is expected
 
 
 def test_backward_and_lost_moves_need_reasons() -> None:

@@ -23,10 +23,14 @@ from funnelkit._errors import (
     ConcurrencyError,
     FunnelError,
     HandoffClosed,
+    HostTransactionError,
+    InvalidEscalation,
     InvalidFunnel,
     InvalidHook,
     InvalidInput,
     InvalidPolicy,
+    LeadMerged,
+    MergeRefused,
     MissingExtra,
     NotFound,
     PolicyFailed,
@@ -36,17 +40,20 @@ from funnelkit._errors import (
     StorageError,
     TransitionNotAllowed,
     UnknownEvent,
+    UnmergeConflict,
     Veto,
 )
 from funnelkit._funnel import Funnel, FunnelBuilder, Move, Replayed, Stage
-from funnelkit._handoff import Handoff
 from funnelkit._lead import Attributes, Lead, Outcome, Source, Transition
+from funnelkit._reserved import RESERVED_EVENTS
 from funnelkit._time import Duration, parse_duration
 from funnelkit._touchpoint import Touchpoint
 
 if TYPE_CHECKING:
     from funnelkit import funnel, handoff, hooks, pipeline, policies, routing, scoring, stores
     from funnelkit._calendar import BusinessCalendar
+    from funnelkit._escalation import Escalation
+    from funnelkit._handoff import Handoff
     from funnelkit._pipeline import Pipeline
 
 __version__ = "0.1.0.dev0"
@@ -55,6 +62,8 @@ __version__ = "0.1.0.dev0"
 # pytest plugin, which lives in the package) costs only the core.
 _LAZY: dict[str, tuple[str, str | None]] = {
     "BusinessCalendar": ("funnelkit._calendar", "BusinessCalendar"),
+    "Handoff": ("funnelkit._handoff", "Handoff"),
+    "Escalation": ("funnelkit._escalation", "Escalation"),
     "Pipeline": ("funnelkit._pipeline", "Pipeline"),
     "funnel": ("funnelkit.funnel", None),
     "handoff": ("funnelkit.handoff", None),
@@ -82,7 +91,8 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-__all__ = [
+# Sorted as plain strings (tests/test_docs.py checks it), not by ruff's case groups.
+__all__ = [  # noqa: RUF022
     "AlreadyExists",
     "Attributes",
     "BusinessCalendar",
@@ -90,16 +100,21 @@ __all__ = [
     "Context",
     "Decision",
     "Duration",
+    "Escalation",
     "Funnel",
     "FunnelBuilder",
     "FunnelError",
     "Handoff",
     "HandoffClosed",
+    "HostTransactionError",
+    "InvalidEscalation",
     "InvalidFunnel",
     "InvalidHook",
     "InvalidInput",
     "InvalidPolicy",
     "Lead",
+    "LeadMerged",
+    "MergeRefused",
     "MissingExtra",
     "Move",
     "NotFound",
@@ -108,6 +123,7 @@ __all__ = [
     "Policy",
     "PolicyFailed",
     "PolicyRefused",
+    "RESERVED_EVENTS",
     "ReasonRequired",
     "Replayed",
     "RuleSyntaxError",
@@ -118,6 +134,7 @@ __all__ = [
     "Transition",
     "TransitionNotAllowed",
     "UnknownEvent",
+    "UnmergeConflict",
     "Verdict",
     "Veto",
     "funnel",

@@ -225,13 +225,6 @@ def _rebuild_context(at: datetime, touchpoints: Any, funnel: Any, data: Any, sco
     return Context(at, touchpoints=touchpoints, funnel=funnel, data=data, score=score)
 
 
-def make_context(at: datetime, funnel: Funnel, data: Mapping[str, Any] | None) -> Context:
-    """Fast path used by ``fire``: ``at`` is already checked."""
-    return _tuple_new(
-        Context, (at, (), funnel, _NO_DATA if not data else MappingProxyType(dict(data)), None)
-    )
-
-
 class Policy(Protocol):
     """Anything that decides whether a lead may move: ``policy(lead, context) -> Decision``.
 

@@ -25,10 +25,14 @@ __all__ = [
     "ConcurrencyError",
     "FunnelError",
     "HandoffClosed",
+    "HostTransactionError",
+    "InvalidEscalation",
     "InvalidFunnel",
     "InvalidHook",
     "InvalidInput",
     "InvalidPolicy",
+    "LeadMerged",
+    "MergeRefused",
     "MissingExtra",
     "NotFound",
     "PolicyFailed",
@@ -38,6 +42,7 @@ __all__ = [
     "StorageError",
     "TransitionNotAllowed",
     "UnknownEvent",
+    "UnmergeConflict",
     "Veto",
 ]
 
@@ -103,6 +108,19 @@ class InvalidInput(FunnelError, ValueError, TypeError):
     ... except InvalidInput as e:
     ...     print(str(e).split(";")[0])
     at=datetime.datetime(2026, 1, 5, 9, 0) is naive
+    """
+
+
+class InvalidEscalation(InvalidInput):
+    """An SLA escalation cannot be configured as given; the pipeline was not built.
+
+    An :class:`funnelkit.Escalation` with a field of the wrong type or out of range, or one
+    given to a pipeline for a move that opens no handoff (it does not cross teams) or has no SLA
+    (it can never be breached).  Also an :class:`InvalidInput`, so a ``ValueError`` and a
+    ``TypeError``.
+
+    >>> issubclass(InvalidEscalation, InvalidInput)
+    True
     """
 
 
@@ -321,6 +339,19 @@ class ConcurrencyError(StorageError):
     """
 
 
+class HostTransactionError(StorageError):
+    """The host's transaction that ``pipeline.using(...)`` joined cannot take funnelkit's writes.
+
+    It failed already (an error inside it was caught, so it can only roll back), it was closed,
+    or there is none to join (Django outside ``transaction.atomic()``).  Nothing was written:
+    roll the transaction back, then run the whole unit of work again in a new one.  Also a
+    :class:`StorageError`, so a ``RuntimeError``.
+
+    >>> issubclass(HostTransactionError, StorageError)
+    True
+    """
+
+
 class Veto(FunnelError, RuntimeError):
     """Raised by a ``before_*`` hook to stop a change; the caller sees it and nothing is written.
 
@@ -364,10 +395,71 @@ class MissingExtra(FunnelError, ImportError):
     """
 
 
+class MergeRefused(FunnelError, ValueError):
+    """A merge or an unmerge that cannot be made as asked; nothing was written.
+
+    Merging a lead with itself, a lead of a stage the pipeline's funnel does not have (a lead of
+    another funnel), a merge the store cannot write (it has no ``commit_merge``), or unmerging a
+    lead that is not merged.  The message says which, and what to do.
+
+    >>> issubclass(MergeRefused, ValueError)
+    True
+    """
+
+
+class UnmergeConflict(MergeRefused):
+    """Something changed since the merge, so undoing it would be a guess; nothing was written.
+
+    ``problems`` has one line per change that stands in the way (the survivor moved on from the
+    stage the merge gave it, or changed an attribute the merge set, or was merged itself).
+
+    >>> e = UnmergeConflict("cannot unmerge", problems=("the survivor moved",))
+    >>> e.problems
+    ('the survivor moved',)
+    """
+
+    problems: tuple[str, ...]
+
+    def __init__(self, message: str, *, problems: Sequence[str] = ()) -> None:
+        """Say *message*; *problems* lists what changed since the merge, one line each."""
+        super().__init__(message)
+        self.problems = tuple(problems)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle support."""
+        return (_rebuild, (type(self), self.args, {"problems": self.problems}))
+
+
+class LeadMerged(FunnelError, ValueError):
+    """The lead was merged into another: only its survivor moves, changes or merges now.
+
+    ``lead_id`` is the merged lead, ``survivor_id`` the lead it was merged into (None when the
+    store keeps no merge record for it).
+
+    >>> e = LeadMerged("lead 'L2' was merged into 'L1'", lead_id="L2", survivor_id="L1")
+    >>> e.survivor_id
+    'L1'
+    """
+
+    def __init__(self, message: str, *, lead_id: str, survivor_id: str | None) -> None:
+        """Say *message* about *lead_id*, merged into *survivor_id*."""
+        super().__init__(message)
+        self.lead_id = lead_id
+        self.survivor_id = survivor_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle support."""
+        kwargs = {"lead_id": self.lead_id, "survivor_id": self.survivor_id}
+        return (_rebuild, (type(self), self.args, kwargs))
+
+
 # Tracebacks, reprs and pickles name the public home, funnelkit.
 public_home(
     "funnelkit",
-    AlreadyExists, ConcurrencyError, FunnelError, HandoffClosed, InvalidFunnel, InvalidHook,
-    InvalidInput, InvalidPolicy, MissingExtra, NotFound, PolicyFailed, PolicyRefused,
-    ReasonRequired, RuleSyntaxError, StorageError, TransitionNotAllowed, UnknownEvent, Veto,
+    AlreadyExists, ConcurrencyError, FunnelError, HandoffClosed, HostTransactionError,
+    InvalidEscalation,
+    InvalidFunnel, InvalidHook,
+    InvalidInput, InvalidPolicy, LeadMerged, MergeRefused, MissingExtra, NotFound, PolicyFailed,
+    PolicyRefused, ReasonRequired, RuleSyntaxError, StorageError, TransitionNotAllowed,
+    UnknownEvent, UnmergeConflict, Veto,
 )

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import copy
-import difflib
-import json
 import re
-import tomllib
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from os import PathLike
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, NoReturn, Self, TypeAlias, get_args
 
 import attrs
@@ -44,11 +39,16 @@ from funnelkit._limits import (
     name_problem,
     nests_deeper,
 )
-from funnelkit._policy_loader import check_depth
+from funnelkit._policy_loader import check_depth, not_a_decision
+from funnelkit._reserved import RESERVED_EVENTS, reserved_move_problem
 from funnelkit._time import Duration, parse_duration, require_aware
 
 if TYPE_CHECKING:
     from datetime import timedelta
+    from pathlib import Path
+
+# copy, difflib, json, pathlib and tomllib are imported where they are used, so that `import
+# funnelkit` does not pay for them (benchmarks/bench_import.py).
 
 __all__ = ["Funnel", "FunnelBuilder", "Move", "Replayed", "Stage", "StageOutcome"]
 
@@ -128,6 +128,8 @@ def _own_policy_spec(
     if not isinstance(policy, Mapping):
         return policy
     check_depth(policy, "policy")
+    import copy  # noqa: PLC0415 - see the imports
+
     return copy.deepcopy(dict(policy))
 
 
@@ -199,6 +201,8 @@ class Replayed:
 def _suggest(name: object, choices: Iterable[str]) -> str:
     if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
         return ""  # difflib's cost grows with the product of the lengths
+    import difflib  # noqa: PLC0415 - see the imports
+
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 
@@ -230,6 +234,8 @@ def _call_policy(policy: Policy, lead: Lead, context: Context, event: str) -> ob
 
 def _policy_to_data(policy: object) -> object:
     if isinstance(policy, Mapping):
+        import copy  # noqa: PLC0415 - see the imports
+
         return copy.deepcopy(dict(policy))
     if policy is None or isinstance(policy, str):
         return policy
@@ -578,11 +584,13 @@ class Funnel:
 
     @classmethod
     def from_dict(
-        cls, data: Mapping[str, Any], *, policies: Mapping[str, Policy] | None = None
+        cls, data: Mapping[str, Any], *,
+        policies: Mapping[str, Policy | str | Mapping[str, Any]] | None = None,
     ) -> Self:
         """Build a funnel from its data form (the format is in the docs page *Funnels*).
 
-        *policies* attaches a policy to every move of the named event, overriding the data.
+        *policies* attaches a policy to every move of the named event, overriding the data: a
+        callable, a rule string or ``{"use": name, "params": {...}}``, as in the data itself.
         Every problem, in the structure or in the funnel it describes, is listed in one
         :class:`InvalidFunnel` with its path.
 
@@ -670,6 +678,8 @@ class Funnel:
         """
         if not isinstance(text, str | bytes | bytearray):
             raise InvalidFunnel([("<json>", f"{type(text).__name__} is not JSON text; give a str")])
+        import json  # noqa: PLC0415 - see the imports
+
         try:
             data = json.loads(text)
         except RecursionError:  # the json module's own guard against deep nesting
@@ -702,6 +712,8 @@ class Funnel:
         """
         if not isinstance(text, str):
             raise InvalidFunnel([("<toml>", f"{type(text).__name__} is not TOML text; give a str")])
+        import tomllib  # noqa: PLC0415 - see the imports
+
         try:
             data = tomllib.loads(text)
         except RecursionError:  # tomllib parses nested arrays and tables by recursion
@@ -728,6 +740,8 @@ class Funnel:
         given: object = path
         if not isinstance(given, str | PathLike) or (isinstance(given, str) and not given):
             raise InvalidInput(f"path={_short(path)} must be the path of a .toml or .json file")
+        from pathlib import Path  # noqa: PLC0415 - see the imports
+
         try:
             path = Path(path)
         except TypeError:
@@ -802,6 +816,8 @@ class Funnel:
         >>> Funnel.from_json(templates.inbound().to_json()) == templates.inbound()
         True
         """
+        import json  # noqa: PLC0415 - see the imports
+
         return json.dumps(self.to_dict(), indent=2)
 
     def __eq__(self, other: object) -> bool:
@@ -844,6 +860,26 @@ class Funnel:
         ('marketing', 'sales', 'success')
         """
         return tuple(dict.fromkeys(s.team for s in self.stages))
+
+    @property
+    def main_path(self) -> tuple[str, ...]:
+        """The way a lead is meant to go: the open stages up to the first won stage, then it.
+
+        The open stages are those defined before the first won stage, in order; a funnel with
+        no won stage has every open stage on it.  Analytics count conversion along it by
+        default, and a merge keeps the stage furthest along it.
+
+        >>> from funnelkit import templates
+        >>> templates.inbound().main_path
+        ('subscriber', 'lead', 'mql', 'sql', 'opportunity', 'customer')
+        """
+        path: list[str] = []
+        for stage in self.stages:
+            if stage.outcome == "won":
+                return (*path, stage.name)
+            if stage.outcome == "open":
+                path.append(stage.name)
+        return tuple(path)
 
     @property
     def events(self) -> tuple[str, ...]:
@@ -1040,10 +1076,7 @@ class Funnel:
     def _decide(policy: Policy, lead: Lead, context: Context, event: str) -> Decision:
         decision: object = _call_policy(policy, lead, context, event)
         if type(decision) is not Decision:
-            raise InvalidPolicy(
-                f"policy {policy!r} returned {decision!r}; a policy must return a "
-                "funnelkit.Decision (Decision.allow() or Decision.deny('why'))"
-            )
+            raise not_a_decision(policy, decision)
         return decision
 
     def _check_extras(
@@ -1078,10 +1111,7 @@ class Funnel:
     def _refused(policy: Policy, decision: object, lead: Lead, event: str) -> NoReturn:
         """Raise for a policy that said no (or answered something that is not a Decision)."""
         if type(decision) is not Decision:
-            raise InvalidPolicy(
-                f"policy {policy!r} returned {decision!r}; a policy must return a "
-                "funnelkit.Decision (Decision.allow() or Decision.deny('why'))"
-            )
+            raise not_a_decision(policy, decision)
         why = "; ".join(decision.reasons) or "no reason given"
         name = decision.policy or repr(policy)
         raise PolicyRefused(
@@ -1174,7 +1204,12 @@ class Funnel:
         """Rebuild every lead's stage and version from its transitions, checking each move.
 
         Transitions may come in any order; each lead's are sorted by version.  A lead whose history
-        has gaps, duplicates, or moves the funnel does not define gets ``problems``.
+        has gaps, duplicates, or moves the funnel does not define gets ``problems``.  The moves a
+        merge or an unmerge records (events ``funnelkit.merge`` and ``funnelkit.unmerge``) count
+        as defined: a merged duplicate replays to the stage ``funnelkit.merged`` (see
+        :mod:`funnelkit.dedupe`).  So do the audit records the pipeline writes (``funnelkit.assign``,
+        ``funnelkit.accept``, ``funnelkit.reject``, ``funnelkit.expire``, ``funnelkit.stall``,
+        ``funnelkit.escalate``): each stays in its stage, with a reason, and counts one version.
 
         >>> from datetime import datetime, timezone
         >>> from funnelkit import templates
@@ -1207,7 +1242,11 @@ class Funnel:
                         f"{at_version} leaves {t.source!r} but the lead was in {stage!r}"
                     )
                 row = self._table.get(t.source, {}).get(t.event)
-                if row is None or row.target != t.target:
+                if t.event in RESERVED_EVENTS:  # recorded by funnelkit itself (funnelkit._reserved)
+                    problem = reserved_move_problem(t, self._by_name)
+                    if problem is not None:
+                        problems.append(f"{at_version}: {problem}")
+                elif row is None or row.target != t.target:
                     problems.append(
                         f"{at_version}: {t.event!r} from {t.source!r} to {t.target!r} is not a "
                         f"move of funnel {self.name!r}"

@@ -5,7 +5,9 @@ implementations receive.  An implementation is a method (or module function) of 
 an object the host registers; it may take any subset of the spec's arguments, by keyword.  Names
 that look like hooks but match no spec, and signatures that cannot be called that way, are refused
 at registration with :class:`~funnelkit.InvalidHook`, so mistakes show up at start-up and the call
-path never inspects anything.
+path never inspects anything.  So is a generator function (calling it runs none of its body)
+and an ``async def`` before-hook; an ``async def`` after-hook is marked, for the pipeline to
+await it (``Pipeline.adeliver_pending``) and never to acknowledge it unrun.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from funnelkit import _codec
-from funnelkit._errors import InvalidHook
+from funnelkit._errors import InvalidHook, Veto
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -32,8 +34,12 @@ __all__ = [
     "BEFORE_HOOKS",
     "SPECS",
     "HookRegistry",
+    "after_merge",
     "after_transition",
+    "after_unmerge",
+    "before_merge",
     "before_transition",
+    "before_unmerge",
     "on_handoff",
     "on_handoff_accepted",
     "on_handoff_rejected",
@@ -41,7 +47,7 @@ __all__ = [
     "on_stalled",
 ]
 
-Kind = Literal["lead", "transition", "handoff", "str", "datetime"]
+Kind = Literal["lead", "transition", "handoff", "str", "datetime", "int"]
 
 
 @attrs.frozen
@@ -139,13 +145,19 @@ def on_handoff_rejected(*, handoff: Handoff, reason: str, key: str) -> None:
     """
 
 
-@_spec(("handoff", "handoff"))
-def on_sla_breach(*, handoff: Handoff, key: str) -> None:
-    """Called once when ``sweep`` finds *handoff* past its due time and marks it expired.
+@_spec(("handoff", "handoff"), ("level", "int"))
+def on_sla_breach(*, handoff: Handoff, level: int, key: str) -> None:
+    """Called once per breach ``sweep`` finds: *handoff* was still pending past its due time.
+
+    Without an escalation for its move (``Pipeline(escalations=...)``), the sweep marks it
+    expired and *level* is 0.  With one, each breach below the escalation's ``max_level``
+    escalates it: *handoff* is still pending, reassigned and due again, and *level* is its new
+    escalation level (1 for the first); the breach at ``max_level`` expires it, with *level*
+    ``max_level``.  Tell them apart by ``handoff.status`` (``"pending"`` or ``"expired"``).
 
     >>> class Escalate:
-    ...     def on_sla_breach(self, handoff):
-    ...         print(f"escalate {handoff.id}: due {handoff.due_at}")
+    ...     def on_sla_breach(self, handoff, level):
+    ...         print(f"{handoff.id} breached its SLA: level {level}, now {handoff.status}")
     """
 
 
@@ -156,6 +168,57 @@ def on_stalled(*, lead: Lead, stage: str, since: datetime, key: str) -> None:
     >>> class Stalled:
     ...     def on_stalled(self, lead, stage, since):
     ...         print(f"{lead.id} stuck in {stage} since {since:%Y-%m-%d}")
+    """
+
+
+@_spec(("survivor", "lead"), ("duplicate", "lead"), ("merged", "lead"), ("actor", "str"),
+       ("reason", "str"), after=False)
+def before_merge(*, survivor: Lead, duplicate: Lead, merged: Lead, actor: str, reason: str) -> None:
+    """Called before a merge is committed; raise :class:`~funnelkit.Veto` to stop it.
+
+    *survivor* and *duplicate* are the leads as loaded, *merged* the survivor as the merge will
+    leave it (attributes merged, the stage it keeps).  A veto (or any exception, reported as a
+    veto) leaves the store unchanged.
+
+    >>> class KeepCustomersApart:
+    ...     def before_merge(self, survivor, duplicate):
+    ...         if "customer" in (survivor.stage, duplicate.stage):
+    ...             raise Veto("customers are merged by the account team")
+    """
+
+
+@_spec(("survivor", "lead"), ("duplicate", "lead"), ("actor", "str"), ("reason", "str"))
+def after_merge(*, survivor: Lead, duplicate: Lead, actor: str, reason: str, key: str) -> None:
+    """Called after a merge was committed: *survivor* as merged, *duplicate* closed.
+
+    The duplicate is in the stage ``funnelkit.merged``.  Delivered from the outbox at least
+    once; dedupe on *key*.
+
+    >>> class SyncCrm:
+    ...     def after_merge(self, survivor, duplicate):
+    ...         print(f"{duplicate.id} -> {survivor.id}")
+    """
+
+
+@_spec(("survivor", "lead"), ("duplicate", "lead"), ("actor", "str"), ("reason", "str"),
+       after=False)
+def before_unmerge(*, survivor: Lead, duplicate: Lead, actor: str, reason: str) -> None:
+    """Called before an unmerge is committed, with both leads as loaded; may veto.
+
+    >>> class OnlyAdmins:
+    ...     def before_unmerge(self, actor):
+    ...         if not actor.startswith("admin:"):
+    ...             raise Veto("only admins undo merges")
+    """
+
+
+@_spec(("survivor", "lead"), ("duplicate", "lead"), ("actor", "str"), ("reason", "str"))
+def after_unmerge(*, survivor: Lead, duplicate: Lead, actor: str, reason: str, key: str) -> None:
+    """Called after an unmerge was committed, with both leads as it left them.
+
+    >>> class SyncCrm:
+    ...     def after_unmerge(self, duplicate):
+    ...         print(f"{duplicate.id} is back in {duplicate.stage}")
     """
 
 
@@ -171,6 +234,7 @@ _ENCODE: dict[str, Callable[[Any], Any]] = {
     "handoff": _codec.handoff_to_data,
     "str": str,
     "datetime": datetime.isoformat,
+    "int": int,
 }
 _DECODE: dict[str, Callable[[Any], Any]] = {
     "lead": _codec.lead_from_data,
@@ -178,7 +242,11 @@ _DECODE: dict[str, Callable[[Any], Any]] = {
     "handoff": _codec.handoff_from_data,
     "str": str,
     "datetime": datetime.fromisoformat,
+    "int": int,
 }
+# Arguments added to a spec after outbox rows may have been written without them: the value an
+# older row stands for (an on_sla_breach row from before escalations was a plain expiry).
+_ADDED: dict[tuple[str, str], Any] = {("on_sla_breach", "level"): 0}
 
 
 def encode(hook: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -189,8 +257,8 @@ def encode(hook: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
 
 def decode(hook: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     """The keyword arguments :func:`encode` wrote, as funnelkit values again."""
-    return {name: _DECODE[kind](payload[name]) for name, kind in SPECS[hook].arguments
-            if name != "key"}
+    return {name: _DECODE[kind](payload[name]) if name in payload else _ADDED[hook, name]
+            for name, kind in SPECS[hook].arguments if name != "key"}
 
 
 # -- the registry --------------------------------------------------------------------------------
@@ -198,16 +266,58 @@ def decode(hook: str, payload: Mapping[str, Any]) -> dict[str, Any]:
 
 @attrs.frozen
 class HookImpl:
-    """One registered implementation: the callable and the spec arguments it takes."""
+    """One registered implementation: the callable and the spec arguments it takes.
+
+    ``is_async`` marks an ``async def`` implementation (an after-hook only): :meth:`call` then
+    returns a coroutine, which only ``Pipeline.adeliver_pending`` awaits.
+    """
 
     plugin: object
     name: str
     function: Callable[..., Any]
     argnames: tuple[str, ...]
+    is_async: bool = False
 
     def call(self, arguments: Mapping[str, Any]) -> Any:
         """Call the implementation with the keyword arguments it takes."""
         return self.function(**{name: arguments[name] for name in self.argnames})
+
+    @property
+    def where(self) -> str:
+        """The implementation's name for messages: ``Class.hook`` (or ``module.hook``)."""
+        return _where(self.plugin, self.name)
+
+
+def _where(plugin: object, name: str) -> str:
+    owner = plugin.__name__ if inspect.ismodule(plugin) else type(plugin).__name__
+    return f"{owner}.{name}"
+
+
+def _kind_of_call(plugin: object, name: str, function: Callable[..., Any]) -> bool:
+    """Whether *function* is ``async def``; refuse what a hook call would never run.
+
+    A generator function's body runs only when the generator is iterated, so calling it as a
+    hook does nothing: refused.  An ``async def`` before-hook could not veto (the pipeline
+    must know before it commits, inside a synchronous call): refused, naming the way out.  An
+    ``async def`` after-hook is accepted; only ``await pipeline.adeliver_pending()`` runs it.
+    """
+    where = _where(plugin, name)
+    call = getattr(function, "__call__", None)  # noqa: B004 - an object's async __call__ counts
+    if any(inspect.isgeneratorfunction(f) or inspect.isasyncgenfunction(f)
+           for f in (function, call)):
+        raise InvalidHook(
+            f"{where} is a generator function: calling it runs none of its body, so the hook "
+            f"would never do anything; make it a plain function (no yield)"
+        )
+    is_async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(call)
+    if is_async and not SPECS[name].after:
+        raise InvalidHook(
+            f"{where} is async def, but {name} runs inside the pipeline call, before anything "
+            f"is committed, and must return before the commit to be able to veto: make it a "
+            f"plain def (do asynchronous work in an after-hook, which "
+            f"await pipeline.adeliver_pending() delivers)"
+        )
+    return is_async
 
 
 _NOT_BY_KEYWORD = (
@@ -277,7 +387,8 @@ class HookRegistry:
                     f"{attr!r}{f'; did you mean {hint[0]!r}?' if hint else ''}; hooks are "
                     f"{', '.join(SPECS)} (rename helper methods with a leading underscore)"
                 )
-            found.append(HookImpl(plugin, attr, value, _check_signature(plugin, attr, value)))
+            found.append(HookImpl(plugin, attr, value, _check_signature(plugin, attr, value),
+                                  is_async=_kind_of_call(plugin, attr, value)))
         if not found:
             raise InvalidHook(
                 f"{plugin!r} implements no hook; define a method named after one of "
@@ -301,6 +412,24 @@ class HookRegistry:
             self._plugins = [p for p in self._plugins if p is not plugin]
             self.impls = {name: tuple(i for i in impls if i.plugin is not plugin)
                           for name, impls in self.impls.items()}
+
+    def run_before(self, hook: str, arguments: Mapping[str, Any], doing: str) -> None:
+        """Call every implementation of the before-hook *hook*; any failure becomes a veto.
+
+        *doing* says what the hook guards (``"the merge of 'L2' into 'L1'"``), for the message
+        of a :class:`~funnelkit.Veto` reporting an exception that is not one.
+        """
+        for impl in self.impls[hook]:
+            try:
+                impl.call(arguments)
+            except Veto:
+                raise
+            except Exception as exc:
+                raise Veto(
+                    f"{hook} hook {type(impl.plugin).__name__}.{impl.name} failed with {exc!r}, "
+                    f"so {doing} was not made; fix the hook, or raise funnelkit.Veto to refuse "
+                    f"on purpose"
+                ) from exc
 
     @property
     def plugins(self) -> tuple[object, ...]:

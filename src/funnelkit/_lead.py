@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, Self, TypeVar, get_args
 
 import attrs
@@ -212,7 +212,8 @@ class Lead(Record):
     )
     id: Field[str] = field(0, "The lead's id, unique within a store.")
     stage: Field[str] = field(1, "The name of the stage the lead is in.")
-    version: Field[int] = field(2, "How many moves the lead has made: 0 when new, +1 per move.")
+    version: Field[int] = field(
+        2, "How many records its history holds: 0 when new, +1 per move or audit record.")
     attributes: Field[Attributes] = field(3, "Read-only mapping of host data about the lead.")
     source: Field[Source | None] = field(4, "How the lead was found, or None.")
     owner: Field[str | None] = field(5, "Who owns the lead now, or None.")
@@ -395,8 +396,3 @@ class Outcome(Record):
 
     def __hash__(self) -> int:
         return hash(("Outcome", hash(self.lead), hash(self.transition)))
-
-
-def iter_fields(value: Record) -> Iterable[Any]:
-    """The field values of a record, in order (internal fast access)."""
-    return tuple.__iter__(value)

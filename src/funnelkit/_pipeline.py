@@ -9,17 +9,40 @@ commit; everything else is decided once, when the pipeline is built or a hook is
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import difflib
+import functools
+import heapq
+import inspect
 import logging
-import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Literal,
+    Never,
+    Protocol,
+    TypeVar,
+    overload,
+    runtime_checkable,
+)
 
 import attrs
 
 from funnelkit import _hooks
+from funnelkit._audit import (
+    audit_record,
+    breach_prefix,
+    check_reason,
+    escalation_level,
+    stall_reported,
+    who,
+    with_reason,
+)
 from funnelkit._calendar import BusinessCalendar
 from funnelkit._decision import Context
 from funnelkit._errors import (
@@ -27,37 +50,58 @@ from funnelkit._errors import (
     ConcurrencyError,
     FunnelError,
     HandoffClosed,
+    InvalidHook,
     InvalidInput,
     NotFound,
     PolicyRefused,
     ReasonRequired,
     Veto,
 )
+from funnelkit._escalation import Escalation, compile_escalations
 from funnelkit._funnel import Funnel
 from funnelkit._handoff import Handoff, HandoffStatus, handoff_id, turned_down_reason
 from funnelkit._lead import Lead, Outcome, Source, Transition
 from funnelkit._limits import (
+    MAX_DATA_DEPTH,
     MAX_DURATION,
     MAX_KEY_LENGTH,
     MAX_TEXT_LENGTH,
     MAX_VERSION,
+    MIN_TIME,
     _short,
     check_count,
     check_name,
     check_text,
+    nests_deeper,
 )
+from funnelkit._merge import merge as _merge
+from funnelkit._merge import merged_error
+from funnelkit._merge import unmerge as _unmerge
 from funnelkit._replay import ReplayReport, replay_store
+from funnelkit._reserved import (
+    ACCEPT_EVENT,
+    ASSIGN_EVENT,
+    ESCALATE_EVENT,
+    EXPIRE_EVENT,
+    MERGED_STAGE,
+    REJECT_EVENT,
+    STALL_EVENT,
+)
 from funnelkit._routing import Router
 from funnelkit._time import Duration, parse_duration, require_aware
 from funnelkit._touchpoint import Touchpoint
 from funnelkit.stores._protocol import (
     UNCHECKED,
     Change,
+    MergeRecord,
     OutboxMessage,
     OutboxRow,
     Store,
     is_store,
 )
+
+if TYPE_CHECKING:
+    from funnelkit.dedupe._merge_policy import MergePolicy
 
 __all__ = ["Clock", "Delivery", "Pipeline", "Scorer", "SweepReport", "SystemClock"]
 
@@ -146,16 +190,18 @@ class SweepReport:
 
     ``expired`` are the handoffs it marked expired (their ``on_sla_breach`` written), ``stalled``
     the ids of the leads it found stalled for the first time, ``moved`` the automatic stall
-    moves it made, ``delivery`` the outbox delivery that followed.
+    moves it made, ``delivery`` the outbox delivery that followed, ``escalated`` the handoffs
+    it escalated (still pending, reassigned and due again; see :class:`funnelkit.Escalation`).
 
     >>> SweepReport()
-    SweepReport(expired=(), stalled=(), moved=(), delivery=Delivery(delivered=0, failed=0))
-    """
+    SweepReport(expired=(), stalled=(), moved=(), delivery=Delivery(delivered=0, failed=0), escalated=())
+    """  # noqa: E501 - a doctest's output is one line
 
     expired: tuple[Handoff, ...] = ()
     stalled: tuple[str, ...] = ()
     moved: tuple[Outcome, ...] = ()
     delivery: Delivery = Delivery()
+    escalated: tuple[Handoff, ...] = attrs.field(default=(), kw_only=True)
 
 
 # -- building a Change without re-checking what the pipeline built itself --------------------------
@@ -261,6 +307,17 @@ def _outbox_names(outbox: object) -> list[str]:
     return [name for name in wanted if isinstance(name, str)]
 
 
+@attrs.frozen
+class _Hooked(OutboxMessage):
+    """An outbox message with the hook arguments its payload encodes, as the pipeline made them.
+
+    The pipeline that commits it and delivers it right after calls the hooks with these
+    (equal to what decoding the payload gives back), so it never decodes its own rows.
+    """
+
+    arguments: Mapping[str, Any] = attrs.field(kw_only=True, eq=False, repr=False)
+
+
 @attrs.define
 class _Step:
     """One move planned in memory: what it writes once committed."""
@@ -291,6 +348,73 @@ def _error_text(text: str) -> str:
     if len(clean) > MAX_TEXT_LENGTH:
         clean = clean[: MAX_TEXT_LENGTH - 30] + f"... ({len(clean):,} characters)"
     return clean
+
+
+def _context_data(context: object) -> Mapping[str, Any]:
+    """Check ``context=``, the policies' free data: a mapping of str keys, nested within limits.
+
+    The limits are those of a lead's attributes (``MAX_DATA_DEPTH``); the data is not stored.
+    """
+    if not isinstance(context, Mapping):
+        raise InvalidInput(
+            f"context={_short(context)} must be a mapping of names to the values policies read "
+            f"as Context.data, or None (the pipeline builds the Context itself)")
+    for key in context:
+        if not isinstance(key, str):
+            raise InvalidInput(f"context data must be named by strings, not {_short(key)}")
+    if nests_deeper(context, MAX_DATA_DEPTH):
+        raise InvalidInput(f"context data nests more than {MAX_DATA_DEPTH} levels deep (dicts, "
+                           f"lists and tuples inside each other, or a value that holds itself); "
+                           f"flatten it")
+    return context
+
+
+def _refuse_keywords(method: Callable[..., Any], unexpected: Iterable[object]) -> Never:
+    """Refuse keyword arguments *method* does not take, naming those it does.
+
+    Free data for the policies used to be taken as keyword arguments, so a misspelt one
+    (``when=`` for ``at=``) was silently handed to the policies; it goes in ``context={...}``.
+    """
+    taken = [p.name for p in inspect.signature(method).parameters.values()
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
+    wrong = []
+    for name in unexpected:
+        close = (difflib.get_close_matches(name, taken, n=1)
+                 if isinstance(name, str) and len(name) <= 50 else [])
+        wrong.append(_short(name) + (f" (did you mean {close[0]!r}?)" if close else ""))
+    plural = "s" if len(wrong) > 1 else ""
+    hint = "; data for the policies goes in context={...}" if "context" in taken else ""
+    raise InvalidInput(
+        f"Pipeline.{method.__name__}() got unexpected keyword argument{plural} "
+        f"{', '.join(wrong)}; it takes {', '.join(taken)}{hint}")
+
+
+def _discard(awaitable: object) -> None:
+    """Close a coroutine that will not be awaited (no "never awaited" warning; it never runs)."""
+    if inspect.iscoroutine(awaitable):
+        awaitable.close()
+
+
+def _not_awaited(impl: _hooks.HookImpl) -> InvalidHook:
+    """The error recorded on a row whose hook a synchronous delivery would have to await."""
+    return InvalidHook(
+        f"{impl.where} must be awaited (it is async def, or returned an awaitable), which "
+        f"deliver_pending() cannot do; deliver with `await pipeline.adeliver_pending()`")
+
+
+# The pipelines delivering the outbox in this thread or task: a hook that moves a lead leaves
+# the rows it writes to the delivery that is running.  A context variable, not a thread-local:
+# adeliver_pending runs store calls and plain hooks in worker threads (asyncio.to_thread copies
+# the context into them), and the other tasks on the event loop's thread are not delivering.
+_DELIVERING: contextvars.ContextVar[tuple[object, ...]] = contextvars.ContextVar(
+    "funnelkit_delivering", default=())
+
+# One call of an outbox delivery that does I/O, as the delivery loop hands it to its driver:
+# a callable taking no arguments, and the hook implementation it calls (None for a store call).
+_Io = tuple[Callable[[], Any], "_hooks.HookImpl | None"]
+
+_CLAIM_LIMIT = 100  # rows a delivery claims at a time (deliver_pending's default limit)
+_ONE_US = timedelta(microseconds=1)
 
 
 class Pipeline:
@@ -333,6 +457,8 @@ class Pipeline:
         max_backoff: timedelta = timedelta(hours=1),
         lease: timedelta = timedelta(minutes=5),
         outbox: Iterable[str] = (),
+        escalations: Mapping[str | tuple[str, str], Escalation] | None = None,
+        outbox_retention: timedelta | None = None,
     ) -> None:
         """Build a pipeline; every argument is checked here, once.
 
@@ -340,6 +466,19 @@ class Pipeline:
         rows are written even when this process registers no implementation of them: a web
         worker with no hooks then still leaves every call for the job runner that delivers them.
         Without it, rows are written for the after-hooks registered here when a change commits.
+
+        *escalations* maps an event (every move of it) or a ``(stage, event)`` pair (one move,
+        which wins over its event) to the :class:`~funnelkit.Escalation` a breach of that move's
+        SLA gets from :meth:`sweep`; a move not named expires on its first breach.  A move that
+        opens no handoff or has no SLA is refused with :class:`~funnelkit.InvalidEscalation`.
+
+        *outbox_retention* is how long delivered outbox rows are kept: ``None`` (the default)
+        keeps them until the host calls the store's ``purge_outbox``; a ``timedelta`` (zero or
+        more, up to ten years) has each delivery that acknowledged a row purge the rows
+        delivered at least that long ago, at most once per retention period (``timedelta(0)``:
+        every delivery removes the rows it acknowledged), so the outbox does not grow with
+        history.  It needs a store with ``purge_outbox`` (every store funnelkit
+        ships but ``DjangoStore``).
         """
         if not isinstance(funnel, Funnel):
             raise InvalidInput(f"funnel={funnel!r} is not a funnelkit.Funnel")
@@ -362,6 +501,16 @@ class Pipeline:
                     f"{name}={_short(value)} must be a timedelta longer than zero and at most "
                     f"{MAX_DURATION.days:,} days (ten years)")
         wanted = _outbox_names(outbox)
+        kept: object = outbox_retention
+        if kept is not None and (
+                not isinstance(kept, timedelta) or not timedelta(0) <= kept <= MAX_DURATION):
+            raise InvalidInput(
+                f"outbox_retention={_short(outbox_retention)} must be None (keep delivered rows) "
+                f"or a timedelta from zero to {MAX_DURATION.days:,} days (ten years)")
+        if outbox_retention is not None and not callable(getattr(store, "purge_outbox", None)):
+            raise InvalidInput(
+                f"outbox_retention= needs a store with purge_outbox(), which {store!r} has not; "
+                f"leave it None and remove delivered rows yourself")
         self._funnel = funnel
         self._pure_fire = funnel.fire
         self.store = store  # the property below: also picks the hot path's commit
@@ -374,10 +523,17 @@ class Pipeline:
         self._max_backoff = max_backoff
         self._lease = lease
         self._outbox_hooks = frozenset(wanted)
+        self._retention = outbox_retention
+        self._purge_due: datetime | None = None  # when a delivery purges the outbox next
+        # What this pipeline knows it left in the outbox, besides rows it commits and delivers
+        # at once: rows a hook's move wrote during a delivery, and when failed rows are due.
+        self._rows_left = False
+        self._retry_times: list[datetime] = []  # a heap
         self._worker = f"funnelkit-pipeline-{uuid.uuid4().hex[:12]}"
         self._hooks = _hooks.HookRegistry()
-        self._local = threading.local()
+        self._async_hooks: tuple[_hooks.HookImpl, ...] = ()  # async def after-hooks registered
         self._compile()
+        self._escalations = compile_escalations(escalations, funnel, self._slas, self._duration)
         # The moves fire takes on its hot path, as _fast; none while a transition hook is set.
         self._hot = self._fast
         self._update_plain()
@@ -448,13 +604,20 @@ class Pipeline:
         return self._funnel
 
     @property
+    def escalations(self) -> dict[tuple[str, str], Escalation]:
+        """The escalation of each move named by ``escalations=``, by ``(stage, event)``."""
+        return {move: escalation for move, (escalation, _) in self._escalations.items()}
+
+    @property
     def store(self) -> Store:
         """The store the pipeline reads and commits to."""
         return self._store
 
     @store.setter
     def store(self, store: Store) -> None:
-        if not is_store(store):
+        # A view's store is its base's, joined (the same class): no protocol check per using().
+        if not (isinstance(self, _Joined) and type(store) is type(self._base.store)) and (
+                not is_store(store)):
             raise InvalidInput(f"store={_short(store)} does not implement funnelkit.stores.Store")
         self._store = store
         self._no_handoff: dict[str, int] = {}  # lead id -> a version known to have no handoff
@@ -469,6 +632,14 @@ class Pipeline:
         move_owner = next((c for c in mro if "commit_move" in vars(c)), None)
         if move_owner is not None and move_owner is commit_owner:
             self._commit_move = store.commit_move  # type: ignore[attr-defined]
+        # _commit writes the rows it delivers at once already claimed, with the store's optional
+        # commit_claimed, found as commit_move is; never in a view joined to a host transaction,
+        # whose rows wait for the host's commit.
+        claimed_owner = next((c for c in mro if "commit_claimed" in vars(c)), None)
+        self._commit_claimed: Any = None
+        if (claimed_owner is not None and claimed_owner is commit_owner
+                and not isinstance(self, _Joined)):
+            self._commit_claimed = store.commit_claimed  # type: ignore[attr-defined]
 
     def _commit_change(self, loaded: Lead, lead: Lead, transition: Transition) -> bool:
         self._store.commit(_make_change(lead, loaded.version, (transition,), (), (), (),
@@ -477,6 +648,70 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"Pipeline(funnel={self.funnel.name!r}, store={self.store!r})"
+
+    # -- the host's transaction ---------------------------------------------------------------
+
+    def using(self, host: object) -> Pipeline:
+        """This pipeline, writing inside a transaction *host* holds; returns a light view.
+
+        *host* is a SQLAlchemy ``Connection`` or ``Session`` (sync) for
+        :class:`~funnelkit.stores.SQLAlchemyStore`, a standard library ``sqlite3.Connection``
+        to the file of :class:`~funnelkit.stores.SQLiteStore`, or a database alias or
+        connection for :class:`~funnelkit.contrib.django.DjangoStore` (inside
+        ``transaction.atomic()``).  The view shares this pipeline's funnel, hooks, router,
+        calendar and clock (read from it on every call); only its store differs: every change it
+        makes is all or nothing inside the host's transaction (a savepoint of it, where the
+        database needs one), so it commits, or rolls back, with the host's own rows, and the
+        store never commits or rolls back the host's transaction itself.  Rules inside it:
+
+        - **No retries.**  A version conflict raises :class:`~funnelkit.ConcurrencyError` at
+          once: roll back and run the whole transaction again (see the integration docs).
+        - **After-hooks wait for the commit.**  No outbox row is delivered inside the host's
+          transaction.  A ``Session`` (its ``after_commit`` event) and Django
+          (``transaction.on_commit``) have this pipeline deliver once they commit; with a
+          SQLAlchemy ``Connection`` or a ``sqlite3.Connection``, call :meth:`deliver_pending`
+          after the commit.  Rows the host rolls
+          back never existed: nothing is delivered for them.
+        - **Build the view per transaction**, it is cheap, and configure this pipeline, not the
+          view (``register`` on the view registers here).
+
+        Refused, with nothing written: a store that cannot join a transaction
+        (``MemoryStore``) or a *host* of the wrong kind or on another database
+        (:class:`~funnelkit.InvalidInput`), a transaction that already failed
+        (:class:`~funnelkit.HostTransactionError`).
+
+        >>> import tempfile, pathlib
+        >>> import sqlalchemy as sa
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import templates
+        >>> from funnelkit.stores import SQLAlchemyStore
+        >>> engine = sa.create_engine(f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'app.db'}")
+        >>> pipeline = Pipeline(templates.inbound(), store=SQLAlchemyStore(engine))
+        >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+        >>> with engine.begin() as conn:  # the host's transaction
+        ...     _ = conn.exec_driver_sql("CREATE TABLE companies (slug TEXT PRIMARY KEY)")
+        ...     _ = conn.exec_driver_sql("INSERT INTO companies VALUES ('acme')")
+        ...     _ = pipeline.using(conn).capture("acme", at=at)
+        >>> pipeline.get("acme").stage  # committed with the host's row
+        'subscriber'
+        >>> from funnelkit.stores import MemoryStore
+        >>> Pipeline(templates.inbound(), store=MemoryStore()).using(conn)
+        Traceback (most recent call last):
+        ...
+        funnelkit.InvalidInput: MemoryStore(...) cannot join a transaction of yours: ...
+        """
+        join = getattr(self._store, "join", None)
+        if join is None:
+            raise InvalidInput(
+                f"{self._store!r} cannot join a transaction of yours: its writes are its own "
+                f"transactions; to keep leads in your transaction use SQLAlchemyStore (your "
+                f"Connection or Session), SQLiteStore (your sqlite3.Connection to its file) "
+                f"or, with Django, DjangoStore")
+        return _Joined(self, join(host, deliver_on_commit=self._deliver_committed))
+
+    def _deliver_committed(self) -> None:
+        """Deliver what is due, once a host's transaction joined by :meth:`using` committed."""
+        self._deliver_after_commit(self._now())
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -503,6 +738,11 @@ class Pipeline:
         Refuses, with :class:`~funnelkit.InvalidHook` and registering nothing, an object whose
         hook-like names (``before_``, ``after_``, ``on_``) match no spec or whose hooks take
         arguments the spec does not pass.  After-hooks see the changes committed from now on.
+
+        An after-hook may be ``async def``: it is then delivered only by ``await``
+        :meth:`adeliver_pending` (which delivers the plain ones too), and :meth:`deliver_pending`
+        refuses to run while it is registered, so its rows are never acknowledged unrun.  A
+        before-hook must be a plain ``def`` (it vetoes before the commit, inside the call).
         """
         self._hooks.register(plugin)
         self._update_plain()
@@ -517,19 +757,27 @@ class Pipeline:
         impls = self._hooks.impls
         plain = not impls["before_transition"] and not self._writes("after_transition")
         self._hot = self._fast if plain else self._no_fast
+        self._async_hooks = tuple(impl for hook in _hooks.AFTER_HOOKS for impl in impls[hook]
+                                  if impl.is_async)
 
     def _writes(self, hook: str) -> bool:
         """Whether a change writes outbox rows for *hook*: registered here, or named in outbox=."""
         return bool(self._hooks.impls[hook]) or hook in self._outbox_hooks
 
     def _message(self, hook: str, key: str, at: datetime, **arguments: Any) -> OutboxMessage:
-        return OutboxMessage(f"{hook}:{key}", hook, _hooks.encode(hook, arguments), at)
+        return _Hooked(f"{hook}:{key}", hook, _hooks.encode(hook, arguments), at,
+                       arguments=arguments)
 
     def _run_before(self, lead: Lead, transition: Transition) -> None:
         arguments = {"lead": lead, "transition": transition}
         for impl in self._hooks.impls["before_transition"]:
             try:
-                impl.call(arguments)
+                result = impl.call(arguments)
+                if result is not None and inspect.isawaitable(result):
+                    _discard(result)
+                    raise InvalidHook(  # noqa: TRY301 - reported as a veto, as any failure
+                        f"it returned an awaitable ({type(result).__name__}), which a "
+                        f"before-hook cannot be: make it a plain def that returns None")
             except Veto:
                 raise
             except Exception as exc:
@@ -578,11 +826,24 @@ class Pipeline:
         source: Source | None = None,
         owner: str | None = None,
         at: datetime | None = None,
+        **unexpected: Never,
     ) -> Lead:
         """Store a new lead in the funnel's initial stage.
 
-        :class:`~funnelkit.AlreadyExists` when the id is taken; nothing is written then.
+        :class:`~funnelkit.AlreadyExists` when the id is taken; nothing is written then.  A
+        keyword argument it does not take is an :class:`~funnelkit.InvalidInput` naming those
+        it does.
+
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import templates
+        >>> from funnelkit.stores import MemoryStore
+        >>> pipeline = Pipeline(templates.inbound(), store=MemoryStore())
+        >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+        >>> pipeline.capture("L1", attributes={"employees": 450}, at=at).stage
+        'subscriber'
         """
+        if unexpected:
+            _refuse_keywords(self.capture, unexpected)
         _check_at(at)
         if at is None:
             at = self._now()
@@ -601,13 +862,20 @@ class Pipeline:
         known[lead_id] = version
 
     def _open_handoff(self, lead: Lead) -> Handoff | None:
-        """The lead's pending handoff: only the move that made its current version can have one."""
+        """The lead's pending handoff, the latest if a merge gave it more than one, or None.
+
+        The lead's last move of the funnel made it, usually the move to the current version
+        (one lookup by id).  Otherwise, after audit records (an assignment, an escalation, ...),
+        which open and close no handoff, or for a handoff a merge moved from its duplicate
+        (which keeps its id), the store's pending handoffs of the lead say.
+        """
         if lead.stage not in self._receiving or self._no_handoff.get(lead.id) == lead.version:
             return None
         try:
             found = self.store.handoff(handoff_id(lead.id, lead.version))
         except NotFound:
-            return None
+            pending = self.store.handoffs(lead_id=lead.id, status="pending")
+            return max(pending, key=lambda h: (h.created_at, h.version), default=None)
         return found if found.status == "pending" else None
 
     def _context(
@@ -632,6 +900,8 @@ class Pipeline:
         make_handoff: bool = True,
     ) -> _Step:
         """Plan one move in memory: pure fire, before-hooks, handoffs and outbox rows."""
+        if lead.stage == MERGED_STAGE:  # not the funnel's: name the survivor instead
+            raise merged_error(self.store, lead, f"firing {event!r}")
         outcome = self.funnel.fire(lead, event, at=at, actor=actor, reason=reason, context=context)
         if self._hooks.impls["before_transition"]:
             self._run_before(lead, outcome.transition)
@@ -695,8 +965,17 @@ class Pipeline:
         # A handoff created and closed within one call is written once, in its last state.
         # Guarded by the version and the owner *loaded* had: nothing written since is lost.
         by_id = {h.id: h for h in handoffs}
-        self.store.commit(_make_change(lead, loaded.version, transitions, touchpoints,
-                                       tuple(by_id.values()), tuple(messages), loaded.owner))
+        change = _make_change(lead, loaded.version, transitions, touchpoints,
+                              tuple(by_id.values()), tuple(messages), loaded.owner)
+        if messages and self._commit_claimed is not None and self._delivers_now():
+            # The common case: this process delivers the rows it commits, so they are written
+            # claimed by it (no claim transaction) and delivered from the arguments in memory.
+            now = max(self._now(), at)
+            ids = self._commit_claimed(change, worker=self._worker, until=now + self._lease)
+            self._drive(self._delivery_loop(now, _CLAIM_LIMIT, tuple(zip(ids, messages,
+                                                                         strict=True))))
+            return
+        self.store.commit(change)
         if messages:
             self._deliver_after_commit(at)
 
@@ -708,20 +987,47 @@ class Pipeline:
         actor: str | None = None,
         reason: str | None = None,
         at: datetime | None = None,
-        **context: Any,
+        context: Mapping[str, Any] | None = None,
+        **unexpected: Never,
     ) -> Outcome:
         """Move lead *id* by *event* and commit it; returns the :class:`~funnelkit.Outcome`.
 
-        Keyword arguments beyond these reach the guarding policy as ``Context.data``; guarded
-        moves also get the lead's touchpoints and score.  Raises what :meth:`Funnel.fire
-        <funnelkit.Funnel.fire>` raises, :class:`~funnelkit.Veto` when a before-hook refuses
-        (nothing written), and :class:`~funnelkit.ConcurrencyError` when the lead kept changing
-        under it through every retry.  Without *at*, the clock is read once the lead is loaded
-        (and again on each retry), so concurrent callers never refuse each other for time.
+        *context* (a mapping with string keys) reaches the guarding policy as
+        ``Context.data``; guarded moves also get the lead's touchpoints and score.  Any other
+        keyword argument is refused with :class:`~funnelkit.InvalidInput` (also a
+        ``TypeError``) naming the ones there are, so a misspelt ``when=`` never passes for
+        data.  Raises what :meth:`Funnel.fire <funnelkit.Funnel.fire>` raises,
+        :class:`~funnelkit.Veto` when a before-hook refuses (nothing written), and
+        :class:`~funnelkit.ConcurrencyError` when the lead kept changing under it through every
+        retry.  Without *at*, the clock is read once the lead is loaded (and again on each
+        retry), so concurrent callers never refuse each other for time.
+
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import Decision, templates
+        >>> from funnelkit.stores import MemoryStore
+        >>> def approved(lead, context):
+        ...     if context.data.get("approved") is True:
+        ...         return Decision.allow(policy="approved")
+        ...     return Decision.deny("not approved yet", policy="approved")
+        >>> funnel = templates.inbound(policies={"qualify": approved})
+        >>> pipeline = Pipeline(funnel, store=MemoryStore())
+        >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+        >>> _ = pipeline.capture("L1", at=at)
+        >>> _ = pipeline.fire("L1", "convert", at=at)
+        >>> pipeline.fire("L1", "qualify", at=at, context={"approved": True}).lead.stage
+        'mql'
+        >>> pipeline.fire("L1", "hand_to_sales", when=at)
+        Traceback (most recent call last):
+        ...
+        funnelkit.InvalidInput: Pipeline.fire() got unexpected keyword argument 'when'; it ...
         """
         # The arguments are checked where it costs nothing extra, always before anything is
         # written: the store refuses an id that is not a string, the lookup below an unhashable
         # event, and the pure fire any other event, `at`, `actor` or `reason`.
+        if unexpected:
+            _refuse_keywords(self.fire, unexpected)
+        if context is not None:
+            _context_data(context)
         lead = self._load(id)
         fixed_at = at is not None  # a time from the clock is read again on every retry
         if at is None:
@@ -772,7 +1078,7 @@ class Pipeline:
 
     def _fire(  # noqa: PLR0917 - private, the rest of fire
         self, id: str, event: str, actor: str | None, reason: str | None,  # noqa: A002
-        at: datetime | None, data: dict[str, Any] | None, tries: int, lead: Lead | None,
+        at: datetime | None, data: Mapping[str, Any] | None, tries: int, lead: Lead | None,
         *, fixed_at: bool = True,
     ) -> Outcome:
         """:meth:`fire` off the hot path (hooks, policies, handoffs) and its retries.
@@ -809,8 +1115,13 @@ class Pipeline:
         items: Iterable[tuple[str, str] | Mapping[str, Any]],
         *,
         errors: Literal["raise", "collect"] = "raise",
+        **unexpected: Never,
     ) -> list[Outcome | FunnelError]:
         """Fire a batch: each item is ``(id, event)`` or a mapping of :meth:`fire`'s arguments.
+
+        A mapping has ``id`` and ``event`` and may have ``actor``, ``reason``, ``at`` and
+        ``context`` (the policies' data); any other key is refused, as :meth:`fire` refuses
+        any other keyword argument, with :class:`~funnelkit.InvalidInput` before anything runs.
 
         Every item is checked and planned in memory first, in order (one lead may move several
         times), so with ``errors="raise"`` the first refusal is raised before anything is
@@ -819,7 +1130,22 @@ class Pipeline:
         has ``commit_many``, else with one commit per item.  If a lead changed meanwhile (a
         :class:`~funnelkit.ConcurrencyError`), the items not yet written are fired one by one,
         each with :meth:`fire`'s retries.
+
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import templates
+        >>> from funnelkit.stores import MemoryStore
+        >>> pipeline = Pipeline(templates.inbound(), store=MemoryStore())
+        >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+        >>> _ = pipeline.capture("L1", at=at)
+        >>> outcomes = pipeline.fire_many([
+        ...     ("L1", "convert"),
+        ...     {"id": "L1", "event": "qualify", "actor": "sdr-ann", "context": {"q": "Q3"}},
+        ... ])
+        >>> [o.lead.stage for o in outcomes]
+        ['lead', 'mql']
         """
+        if unexpected:
+            _refuse_keywords(self.fire_many, unexpected)
         if errors not in ("raise", "collect"):
             raise InvalidInput(f"errors={errors!r} must be 'raise' or 'collect'")
         given: object = items  # checked at run time: callers may pass anything
@@ -870,7 +1196,7 @@ class Pipeline:
                 lead_id, event, at, actor, reason, data = calls[index]
                 try:
                     results[index] = self.fire(lead_id, event, actor=actor, reason=reason, at=at,
-                                               **(data or {}))
+                                               context=data)
                 except FunnelError as exc:
                     if errors == "raise":
                         raise
@@ -882,7 +1208,7 @@ class Pipeline:
     @staticmethod
     def _batch_item(
         i: int, raw: object
-    ) -> tuple[str, str, datetime | None, str | None, str | None, dict[str, Any] | None]:
+    ) -> tuple[str, str, datetime | None, str | None, str | None, Mapping[str, Any] | None]:
         if isinstance(raw, Mapping):
             call = dict(raw)
             missing = {"id", "event"} - set(call)
@@ -895,17 +1221,20 @@ class Pipeline:
         else:
             raise InvalidInput(
                 f"fire_many item {i} ({_short(raw)}) must be an (id, event) pair or a mapping "
-                f"with 'id', 'event' and optionally 'actor', 'reason', 'at' and context data"
+                f"with 'id', 'event' and optionally 'actor', 'reason', 'at' and 'context'"
             )
         lead_id, event = call.pop("id"), call.pop("event")
         at, actor, reason = call.pop("at", None), call.pop("actor", None), call.pop("reason", None)
-        if not all(isinstance(key, str) for key in call):
-            raise InvalidInput(f"fire_many item {i}: context data must be named by strings")
+        context = call.pop("context", None)
         try:
+            if call:  # keys fire does not take
+                _refuse_keywords(Pipeline.fire, call)
+            if context is not None:
+                _context_data(context)
             Pipeline._check_call(lead_id, event, at)
         except InvalidInput as exc:
             raise InvalidInput(f"fire_many item {i}: {exc}") from None
-        return lead_id, event, at, actor, reason, call or None
+        return lead_id, event, at, actor, reason, context
 
     def _write_batch(self, changes: list[Change]) -> int:
         """Write *changes* in order; return how many were written before a conflict."""
@@ -925,39 +1254,124 @@ class Pipeline:
 
     # -- touchpoints and automatic moves ---------------------------------------------------
 
-    def touch(self, id: str, touchpoint: Touchpoint) -> tuple[Outcome, ...]:  # noqa: A002
-        """Record *touchpoint*, then fire every ``auto`` move whose policy now passes, in order.
+    @overload
+    def touch(
+        self,
+        id: str,
+        kind: str,
+        channel: str,
+        *,
+        at: datetime | None = None,
+        points: float | None = None,
+        data: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> tuple[Outcome, ...]: ...
+
+    @overload
+    def touch(
+        self,
+        id: str,
+        kind: Touchpoint,
+        /,
+        *,
+        context: Mapping[str, Any] | None = None,
+    ) -> tuple[Outcome, ...]: ...
+
+    def touch(
+        self,
+        id: str,  # noqa: A002
+        kind: str | Touchpoint,
+        channel: str | None = None,
+        *,
+        at: datetime | None = None,
+        points: float | None = None,
+        data: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+        **unexpected: Never,
+    ) -> tuple[Outcome, ...]:
+        """Record a touchpoint of *kind* on *channel*, then fire the ``auto`` moves that now pass.
+
+        The :class:`~funnelkit.Touchpoint` is built here, at *at* or else at the clock's time,
+        read once the lead is loaded (as :meth:`fire` reads it), with *points* (overriding what
+        a scoring model gives it) and *data*.  A ready :class:`~funnelkit.Touchpoint` may be
+        given in place of kind and channel, ``touch(id, touchpoint)``, for a touch recorded
+        elsewhere with its own time; it must be for lead *id*, and ``channel``, ``at``,
+        ``points`` and ``data`` are then the touchpoint's own.
 
         The score (when the pipeline has ``scoring``) is computed from the stored touchpoints
-        plus this one and reaches the policies as ``Context.score``.  Auto moves are tried in
-        the order the funnel defines them, from each new stage again, until none applies.  The
-        touchpoint and the moves it caused are one commit.  A before-hook veto of an auto move
-        ends the chain there (the touchpoint and earlier moves are kept).  Returns the
-        outcomes of the auto moves made.
+        plus this one and reaches the policies as ``Context.score``, *context* as
+        ``Context.data``.  Auto moves are tried in the order the funnel defines them, from each
+        new stage again, until none applies.  The touchpoint and the moves it caused are one
+        commit.  A before-hook veto of an auto move ends the chain there (the touchpoint and
+        earlier moves are kept).  Returns the outcomes of the auto moves made.
+
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import templates
+        >>> from funnelkit.stores import MemoryStore
+        >>> from funnelkit.testing import FrozenClock
+        >>> clock = FrozenClock(datetime(2026, 3, 2, 9, tzinfo=timezone.utc))
+        >>> pipeline = Pipeline(templates.inbound(), store=MemoryStore(), clock=clock)
+        >>> _ = pipeline.capture("L1")
+        >>> pipeline.touch("L1", "webinar", "email", points=25)
+        ()
+        >>> (touch,) = pipeline.touchpoints("L1")
+        >>> touch.kind, touch.channel, touch.points, touch.at == clock.now()
+        ('webinar', 'email', 25, True)
         """
+        if unexpected:
+            _refuse_keywords(self.touch, unexpected)
         _check_id(id)
-        if not isinstance(touchpoint, Touchpoint):
-            raise InvalidInput(f"touchpoint={_short(touchpoint)} is not a funnelkit.Touchpoint")
-        if touchpoint.lead_id != id:
-            raise InvalidInput(
-                f"touchpoint is for lead {touchpoint.lead_id!r}, not {id!r}; build it with the "
-                f"lead's id"
-            )
+        if isinstance(kind, Touchpoint):
+            extra = [name for name, value in (("channel", channel), ("at", at),
+                                              ("points", points), ("data", data))
+                     if value is not None]
+            if extra:
+                raise InvalidInput(
+                    f"touch(id, touchpoint) keeps the touchpoint's own {', '.join(extra)}; give "
+                    f"either a Touchpoint or kind and channel with at=, points= and data=")
+            if kind.lead_id != id:
+                raise InvalidInput(
+                    f"touchpoint is for lead {kind.lead_id!r}, not {id!r}; build it with the "
+                    f"lead's id")
+            touchpoint, from_clock = kind, False
+        else:
+            if not isinstance(kind, str):
+                raise InvalidInput(
+                    f"kind={_short(kind)} must be what happened, a string such as 'webinar' "
+                    f"(or a funnelkit.Touchpoint in its place)")
+            if channel is None:
+                raise InvalidInput(
+                    f"touch({id!r}, {kind!r}) needs the channel the touch came through, such "
+                    f"as 'email': touch(id, kind, channel)")
+            _check_at(at)
+            # Built here, so every argument is checked before any work; without at=, the
+            # clock's time replaces the placeholder once the lead is loaded.
+            touchpoint = Touchpoint(id, kind, channel, MIN_TIME if at is None else at,
+                                    points=points, data=data)
+            from_clock = at is None
+        if context is not None:
+            _context_data(context)
         tries = self._retries
         while True:
             lead = self.store.load(id)
+            if from_clock:
+                touchpoint = attrs.evolve(touchpoint, at=self._now(lead.updated_at))
             try:
-                return self._touch(lead, touchpoint)
+                return self._touch(lead, touchpoint, context)
             except ConcurrencyError:
                 if tries <= 0:
                     raise
                 tries -= 1
 
-    def _touch(self, lead: Lead, touchpoint: Touchpoint) -> tuple[Outcome, ...]:
+    def _touch(
+        self, lead: Lead, touchpoint: Touchpoint, data: Mapping[str, Any] | None
+    ) -> tuple[Outcome, ...]:
+        if lead.stage == MERGED_STAGE:
+            raise merged_error(self.store, lead, "touching it")
         at = max(touchpoint.at, lead.updated_at)
         stored = self.store.touchpoints(lead.id)
         everything = sorted((*stored, touchpoint), key=lambda tp: tp.at)
-        steps = self._auto_steps(lead, at, everything)
+        steps = self._auto_steps(lead, at, everything, data)
         final = steps[-1].lead if steps else lead
         self._commit(
             final, lead, at,
@@ -969,7 +1383,8 @@ class Pipeline:
         return tuple(s.outcome for s in steps)
 
     def _auto_steps(
-        self, lead: Lead, at: datetime, touchpoints: Sequence[Touchpoint]
+        self, lead: Lead, at: datetime, touchpoints: Sequence[Touchpoint],
+        data: Mapping[str, Any] | None,
     ) -> list[_Step]:
         steps: list[_Step] = []
         current = lead
@@ -978,7 +1393,7 @@ class Pipeline:
             events = self._auto.get(current.stage)
             if not events:
                 break
-            context = self._context(current, at, None, touchpoints)
+            context = self._context(current, at, data, touchpoints)
             for event in events:
                 try:
                     step = self._step(current, event, at, AUTO_ACTOR, None, context, open_handoff)
@@ -994,13 +1409,36 @@ class Pipeline:
                 break
         return steps
 
-    def evaluate(self, id: str, *, at: datetime | None = None) -> tuple[Outcome, ...]:  # noqa: A002
+    def evaluate(
+        self,
+        id: str,  # noqa: A002
+        *,
+        at: datetime | None = None,
+        context: Mapping[str, Any] | None = None,
+        **unexpected: Never,
+    ) -> tuple[Outcome, ...]:
         """Fire the ``auto`` moves whose policy passes now, as :meth:`touch` does (no touchpoint).
 
-        Useful after attributes changed or when policies depend on time.
+        Useful after attributes changed or when policies depend on time; *context* reaches
+        the policies as ``Context.data``.  Returns the outcomes of the moves made.
+
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import templates
+        >>> from funnelkit.stores import MemoryStore
+        >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+        >>> funnel = templates.inbound(policies={"qualify": "employees >= 200"})
+        >>> pipeline = Pipeline(funnel, store=MemoryStore())
+        >>> _ = pipeline.capture("L1", attributes={"employees": 450}, at=at)
+        >>> _ = pipeline.fire("L1", "convert", at=at)
+        >>> [o.lead.stage for o in pipeline.evaluate("L1", at=at)]
+        ['mql']
         """
+        if unexpected:
+            _refuse_keywords(self.evaluate, unexpected)
         _check_id(id)
         _check_at(at)
+        if context is not None:
+            _context_data(context)
         tries = self._retries
         while True:
             lead = self.store.load(id)
@@ -1009,7 +1447,7 @@ class Pipeline:
                 raise InvalidInput(
                     f"at={when.isoformat()} is before lead {lead.id!r}'s last change "
                     f"({lead.updated_at.isoformat()}); a lead's moves happen in time order")
-            steps = self._auto_steps(lead, when, self.store.touchpoints(id))
+            steps = self._auto_steps(lead, when, self.store.touchpoints(id), context)
             if not steps:
                 return ()
             try:
@@ -1028,26 +1466,62 @@ class Pipeline:
 
     # -- owners and handoffs ----------------------------------------------------------------
 
-    def assign(self, id: str, owner: str, *, at: datetime | None = None) -> Lead:  # noqa: A002
-        """Make *owner* the lead's owner (and its pending handoff's assignee, if it has one)."""
+    def assign(
+        self,
+        id: str,  # noqa: A002
+        owner: str,
+        *,
+        by: str | None = None,
+        reason: str | None = None,
+        at: datetime | None = None,
+    ) -> Lead:
+        """Make *owner* the lead's owner (and its pending handoff's assignee, if it has one).
+
+        The change is recorded in the lead's history as a ``funnelkit.assign`` record by *by*
+        at *at* (the clock's time, read after the load, by default), its reason naming the old
+        and the new owner, then *reason* when given (``"owner 'ann' -> 'bob': territory
+        change"``); like every change the pipeline makes it adds one to the lead's version, so
+        it is guarded as moves are and retried on a fresh load (up to ``retries`` times) when
+        the lead changed meanwhile.  Returns the lead as assigned.
+
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import templates
+        >>> from funnelkit.stores import MemoryStore
+        >>> pipeline = Pipeline(templates.inbound(), store=MemoryStore())
+        >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+        >>> _ = pipeline.capture("L1", owner="ann", at=at)
+        >>> pipeline.assign("L1", "bob", by="kim", reason="territory change", at=at).version
+        1
+        >>> record = pipeline.history("L1")[-1]
+        >>> record.event, record.actor, record.reason
+        ('funnelkit.assign', 'kim', "owner 'ann' -> 'bob': territory change")
+        """
         _check_id(id)
         check_name(owner, "owner")
+        check_name(by, "by", optional=True)
+        reason = check_reason(reason, "assign")
         _check_at(at)
         tries = self._retries
         while True:
             lead = self.store.load(id)
-            new_lead = lead.evolve(owner=owner,
-                                   at=self._now(lead.updated_at) if at is None else at)
+            if lead.stage == MERGED_STAGE:
+                raise merged_error(self.store, lead, f"assigning it to {owner!r}")
+            when = self._now(lead.updated_at) if at is None else at
+            new_lead, record = audit_record(
+                lead, ASSIGN_EVENT, when, actor=by, owner=owner,
+                reason=with_reason(f"owner {who(lead.owner)} -> {who(owner)}", reason))
             open_handoff = self._open_handoff(lead)
             handoffs = () if open_handoff is None else (
                 attrs.evolve(open_handoff, assignee=owner),)
             try:
-                self._commit(new_lead, lead, new_lead.updated_at, handoffs=handoffs)
+                self._commit(new_lead, lead, when, transitions=(record,), handoffs=handoffs)
             except ConcurrencyError:  # moved or reassigned meanwhile: assign the new state
                 if tries <= 0:
                     raise
                 tries -= 1
                 continue
+            if open_handoff is None:
+                self._remember_no_handoff(id, new_lead.version)
             return new_lead
 
     def _pending(self, handoff_id_: str) -> tuple[Handoff, Lead]:
@@ -1062,29 +1536,58 @@ class Pipeline:
             )
         return handoff, lead
 
-    def accept_handoff(self, id: str, *, by: str, at: datetime | None = None) -> Handoff:  # noqa: A002
+    def accept_handoff(
+        self,
+        id: str,  # noqa: A002
+        *,
+        by: str,
+        reason: str | None = None,
+        at: datetime | None = None,
+    ) -> Handoff:
         """Accept the pending handoff *id*: *by* takes the lead (and becomes its owner).
 
-        Raises :class:`~funnelkit.HandoffClosed` when the handoff is no longer pending and
-        :class:`~funnelkit.ConcurrencyError` when its lead moved or was reassigned meanwhile (load
-        the handoff again and decide again).
+        Recorded in the lead's history as a ``funnelkit.accept`` record by *by* at *at*, its
+        reason naming the handoff and the owners, then *reason* when given; the lead's version
+        goes up by one.  Raises :class:`~funnelkit.HandoffClosed` when the handoff is no longer
+        pending, :class:`~funnelkit.InvalidInput` for an *at* before the lead's last change, and
+        :class:`~funnelkit.ConcurrencyError` when its lead changed meanwhile (load the handoff
+        again and decide again).
+
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import templates
+        >>> from funnelkit.stores import MemoryStore
+        >>> pipeline = Pipeline(templates.inbound(), store=MemoryStore())
+        >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+        >>> _ = pipeline.capture("L1", at=at)
+        >>> for event in ("convert", "qualify", "hand_to_sales"):
+        ...     _ = pipeline.fire("L1", event, at=at)
+        >>> pipeline.accept_handoff("L1:3", by="ann", at=at).status
+        'accepted'
+        >>> pipeline.history("L1")[-1].reason
+        "accepted handoff 'L1:3' from 'marketing' to 'sales'; owner nobody -> 'ann'"
         """
         _check_id(id, limit=MAX_KEY_LENGTH)
         check_name(by, "by")
+        reason = check_reason(reason, "accept_handoff")
         _check_at(at)
         handoff, lead = self._pending(id)
         if at is None:
             at = self._now(max(handoff.created_at, lead.updated_at))
         accepted = handoff.accept(by=by, at=at)
+        new_lead, record = audit_record(
+            lead, ACCEPT_EVENT, at, actor=by, owner=by, reason=with_reason(
+                f"accepted handoff '{handoff.id}' from {who(handoff.from_team)} to "
+                f"{who(handoff.to_team)}; owner {who(lead.owner)} -> {who(by)}", reason))
         messages = []
         if self._writes("on_handoff_accepted"):
             messages.append(self._message("on_handoff_accepted", accepted.id, at, handoff=accepted))
         try:
-            self._commit(lead.evolve(owner=by, at=max(at, lead.updated_at)), lead, at,
-                         handoffs=(accepted,), messages=messages)
+            self._commit(new_lead, lead, at, transitions=(record,), handoffs=(accepted,),
+                         messages=messages)
         except ConcurrencyError:
             self._pending(id)  # raises HandoffClosed if someone else closed it first
             raise
+        self._remember_no_handoff(lead.id, new_lead.version)
         return accepted
 
     def _recycle_event(self, stage: str, recycle_to: str) -> str:
@@ -1112,7 +1615,9 @@ class Pipeline:
 
         The move is the funnel's move from the lead's stage to *recycle_to*, made by *by* with
         *reason* on its transition (the feedback from sales to marketing), in the same commit
-        as the rejection; it opens no new handoff.  :class:`~funnelkit.ReasonRequired` without
+        as the rejection, which the history records just before it as a ``funnelkit.reject``
+        record by *by* with *reason*; it opens no new handoff.  So the lead's version goes up
+        by two.  :class:`~funnelkit.ReasonRequired` without
         a reason, :class:`~funnelkit.InvalidInput` when the funnel has no such move,
         :class:`~funnelkit.HandoffClosed` when the handoff is no longer pending and
         :class:`~funnelkit.ConcurrencyError` when its lead moved or was reassigned meanwhile.
@@ -1133,16 +1638,17 @@ class Pipeline:
             at = self._now(max(handoff.created_at, lead.updated_at))
         event = self._recycle_event(lead.stage, recycle_to)
         rejected = handoff.reject(by=by, reason=reason, at=at)
+        marked, record = audit_record(lead, REJECT_EVENT, at, actor=by, reason=reason)
         context: Context | None = None
         if event in self._guarded.get(lead.stage, ()):
-            context = self._context(lead, at, None)
-        step = self._step(lead, event, at, by, reason, context, None, make_handoff=False)
+            context = self._context(marked, at, None)
+        step = self._step(marked, event, at, by, reason, context, None, make_handoff=False)
         messages = list(step.messages)
         if self._writes("on_handoff_rejected"):
             messages.append(self._message("on_handoff_rejected", rejected.id, at,
                                           handoff=rejected, reason=reason))
         try:
-            self._commit(step.lead, lead, at, transitions=(step.outcome.transition,),
+            self._commit(step.lead, lead, at, transitions=(record, step.outcome.transition),
                          handoffs=(rejected,), messages=messages)
         except ConcurrencyError:
             self._pending(id)
@@ -1152,32 +1658,33 @@ class Pipeline:
     # -- sweeping -----------------------------------------------------------------------------
 
     def sweep(self, now: datetime | None = None) -> SweepReport:
-        """Expire breached handoffs, handle stalled leads, then deliver the outbox; idempotent.
+        """Expire or escalate breached handoffs, handle stalled leads, deliver; idempotent.
 
         A pending handoff past its due time becomes ``expired`` and ``on_sla_breach`` is called
-        for it, once.  A lead longer than its stage's ``stall_after`` in that stage is stalled:
-        ``on_stalled`` is called once per stay, and when the stage has a ``stall_event`` the
-        lead is moved by it (reason: stalled).  Stalled leads are only looked for when
-        ``on_stalled`` is registered or the stage has a ``stall_event``.  A second sweep at
-        the same time does nothing.
+        for it, once, unless its move has an :class:`~funnelkit.Escalation` (``escalations=``)
+        and it was escalated fewer than ``max_level`` times: then it is escalated (reassigned by
+        the escalation's router, due again, ``on_sla_breach`` called with the new level when
+        the escalation notifies) and stays pending.  A lead longer than its stage's
+        ``stall_after`` in that stage is stalled: ``on_stalled`` is called once per stay, and
+        when the stage has a ``stall_event`` the lead is moved by it (reason: stalled).  Stalled
+        leads are only looked for when ``on_stalled`` is registered or the stage has a
+        ``stall_event``.  Each expiry, escalation and stall reported without a stall move is
+        recorded in the lead's history (``funnelkit.expire``, ``funnelkit.escalate``,
+        ``funnelkit.stall``, by ``funnelkit.sweep``).  A lead changed after *now* is left to
+        the next sweep.  A second sweep at the same time does nothing.  With an ``async def``
+        after-hook registered the rows are left for ``await`` :meth:`adeliver_pending` (the
+        report's ``delivery`` is then empty).
         """
         now = self._now() if now is None else require_aware(now, "now")
         expired: list[Handoff] = []
+        escalated: list[Handoff] = []
         for due in self.store.handoffs(status="pending", due_before=now):
             try:
-                lead = self.store.load(due.lead_id)
-                handoff = self.store.handoff(due.id)  # again, after the lead: see _pending
-                if handoff.status != "pending":
-                    continue
-                closed = handoff.expire(at=now)
-                messages = []
-                if self._writes("on_sla_breach"):
-                    messages.append(self._message("on_sla_breach", closed.id, now, handoff=closed))
-                self.store.commit(_make_change(lead, lead.version, (), (), (closed,),
-                                               tuple(messages), lead.owner))
+                breached = self._breach(due, now)
             except (ConcurrencyError, HandoffClosed, NotFound):
                 continue  # resolved meanwhile: the next sweep sees its new state
-            expired.append(closed)
+            if breached is not None:
+                (expired if breached.status == "expired" else escalated).append(breached)
         stalled: list[str] = []
         moved: list[Outcome] = []
         watching = self._writes("on_stalled")
@@ -1194,21 +1701,96 @@ class Pipeline:
                     stalled.append(lead.id)
                 if outcome is not None:
                     moved.append(outcome)
-        delivery = self.deliver_pending(now=now)
-        return SweepReport(tuple(expired), tuple(stalled), tuple(moved), delivery)
+        # With an async def after-hook only adeliver_pending can deliver: the rows wait for it.
+        delivery = Delivery() if self._async_hooks else self.deliver_pending(now=now)
+        return SweepReport(tuple(expired), tuple(stalled), tuple(moved), delivery,
+                           escalated=tuple(escalated))
+
+    def _escalation_of(
+        self, handoff: Handoff, history: Sequence[Transition]
+    ) -> tuple[Escalation, Duration] | None:
+        """The escalation of the move that created *handoff*, and that move's SLA (or None)."""
+        made = next((t for t in reversed(history)
+                     if t.version == handoff.version and t.event == handoff.event), None)
+        if made is not None:
+            return self._escalations.get((made.source, handoff.event))
+        # Not in this lead's history (a handoff a merge moved here): the move by its event and
+        # teams.
+        for (stage, event), found in self._escalations.items():
+            if event == handoff.event and self.funnel.stage(stage).team == handoff.from_team:
+                return found
+        return None
+
+    def _breach(self, due: Handoff, now: datetime) -> Handoff | None:
+        """Expire or escalate the breached handoff *due*, in one commit; the handoff as written.
+
+        None when there is nothing to do at *now* (resolved or changed meanwhile).
+        """
+        lead = self.store.load(due.lead_id)
+        handoff = self.store.handoff(due.id)  # again, after the lead: see _pending
+        if not handoff.is_overdue(now) or lead.updated_at > now:
+            return None  # resolved, escalated, or its lead changed after this sweep's time
+        level, found = 0, None
+        if self._escalations:
+            history = self.store.history(lead.id)
+            found = self._escalation_of(handoff, history)
+            level = escalation_level(history, handoff.id)
+        due_text = "no due time" if handoff.due_at is None else f"due {handoff.due_at.isoformat()}"
+        breach = f"{breach_prefix(handoff.id)}: {due_text}, still pending"
+        if found is None or level >= found[0].max_level:
+            closed = handoff.expire(at=now)
+            of = "" if found is None else f" at escalation level {level} of {found[0].max_level}"
+            new_lead, record = audit_record(lead, EXPIRE_EVENT, now, actor=SWEEP_ACTOR,
+                                            reason=f"{breach}; expired{of}")
+            messages = []
+            if self._writes("on_sla_breach"):
+                messages.append(self._message("on_sla_breach", closed.id, now, handoff=closed,
+                                              level=level))
+            self.store.commit(_make_change(new_lead, lead.version, (record,), (), (closed,),
+                                           tuple(messages), lead.owner))
+            self._remember_no_handoff(lead.id, new_lead.version)
+            return closed
+        escalation, move_sla = found
+        assignee = handoff.assignee
+        if escalation.router is not None:
+            team = handoff.to_team
+            chosen = escalation.router.choose(lead, team=team, workload=_Workload(self.store, team))
+            if chosen is not None:
+                assignee = chosen
+        due_at = self._after(now, escalation.sla if escalation.sla is not None else move_sla)
+        raised = attrs.evolve(handoff, assignee=assignee, due_at=due_at)
+        level += 1
+        new_lead, record = audit_record(
+            lead, ESCALATE_EVENT, now, actor=SWEEP_ACTOR,
+            owner=lead.owner if assignee == handoff.assignee else assignee,
+            reason=(f"{breach}; escalated to level {level} of {escalation.max_level}, assignee "
+                    f"{who(handoff.assignee)} -> {who(assignee)}, due {due_at.isoformat()}"))
+        messages = []
+        if escalation.notify and self._writes("on_sla_breach"):
+            key = handoff_id(lead.id, record.version)  # unique: no handoff has this version
+            messages.append(self._message("on_sla_breach", key, now, handoff=raised,
+                                          level=level))
+        self.store.commit(_make_change(new_lead, lead.version, (record,), (), (raised,),
+                                       tuple(messages), lead.owner))
+        return raised
 
     def _stall(
         self, lead: Lead, stage: str, since: datetime, stall_event: str | None, now: datetime,
         *, watching: bool,
     ) -> tuple[bool, Outcome | None]:
-        """Handle one stalled lead: (reported for the first time?, the stall move's outcome)."""
+        """Handle one stalled lead: (reported for the first time?, the stall move's outcome).
+
+        Reported once per stay: the first report without a stall move is a ``funnelkit.stall``
+        record in the history, which later sweeps find (a stall move is its own record).
+        """
+        reported = watching and stall_reported(self.store.history(lead.id), stage)
         messages = []
-        if watching:
+        if watching and not reported:
             messages.append(self._message("on_stalled", f"{lead.id}:{lead.version}", now,
                                           lead=lead, stage=stage, since=since))
         step = None
+        reason = f"stalled in {stage!r} since {since.isoformat()}"
         if stall_event is not None:
-            reason = f"stalled in {stage!r} since {since.isoformat()}"
             try:
                 context = None
                 if stall_event in self._guarded.get(stage, ()):
@@ -1217,13 +1799,17 @@ class Pipeline:
                                   self._open_handoff(lead))
             except (PolicyRefused, Veto) as exc:
                 log.info("stall move %r of lead %r not made: %s", stall_event, lead.id, exc)
+                reason += f"; the stall move {stall_event!r} was refused"
         first = bool(messages)
         while True:
-            if step is None and not messages:
+            if step is None and (reported or not watching):
                 return False, None
             try:
                 if step is None:
-                    self._commit(lead, lead, now, messages=messages)
+                    marked, record = audit_record(lead, STALL_EVENT, now, actor=SWEEP_ACTOR,
+                                                  reason=reason)
+                    self.store.commit(_make_change(marked, lead.version, (record,), (), (),
+                                                   tuple(messages), lead.owner))
                 else:
                     self._commit(step.lead, lead, now,
                                  transitions=(step.outcome.transition,),
@@ -1241,13 +1827,101 @@ class Pipeline:
 
     # -- the outbox ---------------------------------------------------------------------------
 
-    def _deliver_after_commit(self, at: datetime) -> None:
-        if getattr(self._local, "delivering", False):
-            return  # a hook fired a move: the running delivery loop picks its rows up
+    def _delivers_now(self) -> bool:
+        """Whether a commit with outbox rows is followed by their delivery, in this call."""
+        if any(p is self for p in _DELIVERING.get()):
+            # A hook fired a move: its rows wait for the next delivery of this pipeline.
+            self._rows_left = True
+            return False
         impls = self._hooks.impls
         if not any(impls[hook] for hook in _hooks.AFTER_HOOKS):
-            return  # rows named by outbox= wait for a process that implements their hooks
-        self.deliver_pending(now=max(self._now(), at))
+            return False  # rows named by outbox= wait for a process that implements their hooks
+        # A synchronous call cannot await async hooks: await adeliver_pending() delivers.
+        return not self._async_hooks
+
+    def _deliver_after_commit(self, at: datetime) -> None:
+        if self._delivers_now():
+            self.deliver_pending(now=max(self._now(), at))
+
+    # -- merging duplicates -------------------------------------------------------------------
+
+    def merge(
+        self,
+        survivor_id: str,
+        duplicate_id: str,
+        *,
+        actor: str,
+        reason: str,
+        at: datetime | None = None,
+        stage: str | None = None,
+        merge_policy: MergePolicy | None = None,
+    ) -> MergeRecord:
+        """Merge lead *duplicate_id* into lead *survivor_id*, in one commit; returns the record.
+
+        The survivor keeps its id and takes the duplicate's attributes by *merge_policy*
+        (:class:`funnelkit.dedupe.MergePolicy`; default: the survivor's values win, the
+        duplicate's fill the gaps), its owner and source when it has none, every touchpoint
+        and every pending handoff.  It keeps the furthest stage along the funnel of the two
+        (won, then the main path, then other open stages, then lost), or *stage*; moving there
+        is a move (event ``funnelkit.merge``, *actor*, *reason*) in its history.  The
+        duplicate keeps its transitions and moves to the closed stage ``funnelkit.merged`` by
+        the same event; the store keeps a :class:`~funnelkit.stores.MergeRecord` pointing at
+        the survivor.  ``before_merge`` hooks may veto; ``after_merge`` is delivered from the
+        outbox.  Both leads are guarded by their versions and owners: a concurrent change of
+        either raises :class:`~funnelkit.ConcurrencyError` with nothing written (a merge is
+        not retried: load, look again, decide again).
+
+        Refused, with nothing written: the same id twice or a lead of another funnel
+        (:class:`~funnelkit.MergeRefused`), an unknown id (:class:`~funnelkit.NotFound`), a
+        lead merged already (:class:`~funnelkit.LeadMerged`, naming its survivor), no reason
+        (:class:`~funnelkit.ReasonRequired`), bad arguments (:class:`~funnelkit.InvalidInput`).
+
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import templates
+        >>> from funnelkit.stores import MemoryStore
+        >>> pipeline = Pipeline(templates.inbound(), store=MemoryStore())
+        >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+        >>> _ = pipeline.capture("L1", attributes={"name": "Jane"}, at=at)
+        >>> _ = pipeline.capture("L2", attributes={"phone": "+14155550123"}, at=at)
+        >>> _ = pipeline.fire("L2", "convert", at=at)
+        >>> record = pipeline.merge("L1", "L2", actor="ana", reason="same person", at=at)
+        >>> survivor = pipeline.get("L1")
+        >>> survivor.stage, dict(survivor.attributes)
+        ('lead', {'name': 'Jane', 'phone': '+14155550123'})
+        >>> pipeline.get("L2").stage, record.survivor_id
+        ('funnelkit.merged', 'L1')
+        """
+        return _merge(self, survivor_id, duplicate_id, actor=actor, reason=reason, at=at,
+                      stage=stage, merge_policy=merge_policy)
+
+    def unmerge(
+        self, duplicate_id: str, *, actor: str, reason: str, at: datetime | None = None,
+    ) -> MergeRecord:
+        """Undo the merge of *duplicate_id*, in one commit; returns the record, now undone.
+
+        The duplicate moves back to its stage (event ``funnelkit.unmerge``), its touchpoints
+        and its handoffs still pending go back to it, and the survivor gets back the stage,
+        attributes, owner and source the merge changed.  Refused with
+        :class:`~funnelkit.UnmergeConflict` (every problem listed, nothing written) when that
+        would be a guess: the merge moved the survivor and it has moved since, an attribute
+        (or the owner, or the source) the merge set has changed since, or the survivor was
+        merged into another lead since (unmerge that first).  What the survivor did since
+        otherwise stays: its moves, its new touchpoints, handoffs closed since.
+        :class:`~funnelkit.MergeRefused` for a lead that is not merged.
+
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import templates
+        >>> from funnelkit.stores import MemoryStore
+        >>> pipeline = Pipeline(templates.inbound(), store=MemoryStore())
+        >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+        >>> _ = pipeline.capture("L1", at=at)
+        >>> _ = pipeline.capture("L2", attributes={"phone": "+14155550123"}, at=at)
+        >>> _ = pipeline.merge("L1", "L2", actor="ana", reason="same person", at=at)
+        >>> record = pipeline.unmerge("L2", actor="ana", reason="two people after all", at=at)
+        >>> record.active, pipeline.get("L2").stage, dict(pipeline.get("L1").attributes)
+        (False, 'subscriber', {})
+        """
+        return _unmerge(self, duplicate_id, actor=actor, reason=reason, at=at)
 
     def replay(self, store: Store | None = None) -> ReplayReport:
         """Rebuild every lead from its transitions and report any whose stored state differs.
@@ -1281,57 +1955,261 @@ class Pipeline:
         ``max_backoff``; it is never dropped.  A row whose hook has no implementation now waits
         the same way for one to be registered.  Implementations may be called again for a row
         that failed part-way: dedupe on ``key``.
+
+        Implementations are called in this thread.  While an ``async def`` after-hook is
+        registered it claims nothing and raises :class:`~funnelkit.InvalidHook` naming it:
+        ``await`` :meth:`adeliver_pending` delivers every hook then, so no row of an async hook
+        is ever acknowledged without its coroutine having run.
         """
+        delivery = self._delivery(now, limit)
+        if self._async_hooks:
+            delivery.close()
+            names = ", ".join(impl.where for impl in self._async_hooks)
+            raise InvalidHook(
+                f"{names} {'is' if len(self._async_hooks) == 1 else 'are'} async def, which "
+                f"deliver_pending() cannot await; deliver with `await "
+                f"pipeline.adeliver_pending()` from the event loop, which delivers the plain "
+                f"hooks too (no row was claimed)")
+        return self._drive(delivery)
+
+    async def adeliver_pending(
+        self, *, now: datetime | None = None, limit: int = 100
+    ) -> Delivery:
+        """Deliver every due outbox row as :meth:`deliver_pending` does, awaiting async hooks.
+
+        The delivery for asyncio hosts: ``async def`` after-hook implementations are awaited
+        on the running event loop, in registration order with the plain ones; the store calls
+        (claim, acknowledge, retry) and plain implementations run in a worker thread
+        (``asyncio.to_thread``), so the loop never waits on the database.  A row is
+        acknowledged only once every implementation of its hook has returned (a coroutine
+        having run to its end); one that raises releases the row for a retry after a backoff,
+        as with :meth:`deliver_pending`.  A cancelled delivery leaves its row claimed until
+        the lease runs out, and then delivers it again: dedupe on ``key``.
+
+        >>> import asyncio
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import templates
+        >>> from funnelkit.stores import MemoryStore
+        >>> class Crm:
+        ...     def __init__(self):
+        ...         self.moves = []
+        ...     async def after_transition(self, transition):
+        ...         await asyncio.sleep(0)  # an HTTP call to the CRM, say
+        ...         self.moves.append(transition.event)
+        >>> pipeline = Pipeline(templates.inbound(), store=MemoryStore())
+        >>> crm = pipeline.register(Crm())
+        >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+        >>> _ = pipeline.capture("L1", at=at)
+        >>> _ = pipeline.fire("L1", "convert", at=at)  # the row waits: fire cannot await
+        >>> asyncio.run(pipeline.adeliver_pending(now=at))
+        Delivery(delivered=1, failed=0)
+        >>> crm.moves
+        ['convert']
+        """
+        return await self._adrive(self._delivery(now, limit))
+
+    def _delivery(self, now: datetime | None, limit: int) -> Generator[_Io, Any, Delivery]:
+        """Check a delivery's arguments (now, before any work) and return its loop, unstarted."""
         now = self._now() if now is None else require_aware(now, "now")
         check_count(limit, "limit", minimum=1, limit=MAX_VERSION)
+        return self._delivery_loop(now, limit)
+
+    def _delivery_loop(
+        self, now: datetime, limit: int, own: Sequence[tuple[int, OutboxMessage]] = (),
+    ) -> Generator[_Io, Any, Delivery]:
+        """The one outbox delivery loop: claim, call the hooks, acknowledge or retry.
+
+        It makes no call that does I/O itself: it yields each store call and hook call to its
+        driver as ``(call, hook implementation or None)`` and is sent the result back (or has
+        the call's exception thrown in).  The two drivers differ only in how they make a call:
+        :meth:`_drive` calls it, :meth:`_adrive` awaits an async hook and runs the rest in a
+        worker thread.
+
+        *own* (row id, message) are rows this pipeline has just committed already claimed for
+        itself (``commit_claimed``): they are delivered first, from the arguments the messages
+        carry (nothing claimed, nothing decoded), and only then, if this pipeline knows it left
+        rows behind (a hook's move, a failed row now due), are rows claimed.  Without *own* it
+        claims until no due row is left.  A delivery that acknowledged a row purges the rows
+        older than ``outbox_retention`` (when set) once per retention period.
+        """
         delivered = failed = 0
-        previous = getattr(self._local, "delivering", False)
-        self._local.delivering = True
-        try:
-            while True:
-                rows = self.store.claim_outbox(worker=self._worker, now=now, lease=self._lease,
-                                               limit=limit)
-                for row in rows:
-                    if self._deliver(row, now):
-                        delivered += 1
+        worker, store = self._worker, self.store
+        batch: list[tuple[int, str, str, int, Mapping[str, Any] | None, Mapping[str, Any]]] = [
+            (row_id, m.key, m.hook, 1, m.arguments if isinstance(m, _Hooked) else None,
+             m.payload) for row_id, m in own]
+        retry_times = self._retry_times
+        claiming = not own or self._rows_left or bool(retry_times and retry_times[0] <= now)
+        rows: list[OutboxRow] = []
+        claimed = False  # whether batch holds rows claimed here (else the own rows)
+        while True:
+            for row_id, key, hook, attempts, given, payload in batch:
+                impls = self._hooks.impls.get(hook, ())
+                error = None
+                if not impls:
+                    error = (f"no implementation of {hook!r} is registered; register one to "
+                             f"deliver it")
+                else:
+                    try:
+                        arguments = (dict(given) if given is not None
+                                     else _hooks.decode(hook, payload))
+                    except Exception as exc:  # noqa: BLE001 - a bad row must not stop the others
+                        error = f"cannot decode the payload: {exc!r}"
                     else:
-                        failed += 1
-                if len(rows) < limit:
-                    break
-        finally:
-            self._local.delivering = previous
+                        arguments["key"] = key
+                        for impl in impls:
+                            try:
+                                yield functools.partial(impl.call, arguments), impl
+                            except Exception as exc:  # noqa: BLE001 - recorded, retried later
+                                error = f"{impl.where} raised {exc!r}"
+                                log.warning("after-hook delivery of %s failed (attempt %d): %s",
+                                            key, attempts, error)
+                                break
+                try:
+                    if error is None:
+                        yield functools.partial(store.ack_outbox, row_id, worker=worker,
+                                                at=now), None
+                        delivered += 1
+                        continue
+                    factor = 2 ** min(max(attempts - 1, 0), 20)
+                    # min(backoff * factor, max_backoff), without a product that could overflow
+                    delay = (self._max_backoff if self._backoff >= self._max_backoff / factor
+                             else self._backoff * factor)
+                    yield functools.partial(store.retry_outbox, row_id, worker=worker,
+                                            error=_error_text(error), retry_at=now + delay), None
+                    heapq.heappush(retry_times, now + delay)  # due again then: see claiming
+                except ConcurrencyError:
+                    pass  # our lease ran out and another worker holds the row: it delivers it
+                failed += 1
+            if not claimed and not claiming:
+                break  # own rows only: every other row is left to deliver_pending
+            if claimed and len(rows) < limit:
+                break
+            self._rows_left = False
+            with contextlib.suppress(IndexError):  # another thread's delivery may pop too
+                while retry_times and retry_times[0] <= now:
+                    heapq.heappop(retry_times)
+            rows = yield functools.partial(
+                store.claim_outbox, worker=worker, now=now, lease=self._lease, limit=limit), None
+            batch = [(r.id, r.key, r.hook, r.attempts, None, r.payload) for r in rows]
+            claimed = True
+        retention = self._retention
+        if delivered and retention is not None and (self._purge_due is None
+                                                     or now >= self._purge_due):
+            purge = getattr(store, "purge_outbox", None)
+            if purge is not None and now - MIN_TIME > retention:
+                self._purge_due = now + retention
+                try:
+                    # delivered at least *retention* ago: at or before now - retention
+                    yield functools.partial(purge, delivered_before=now - retention + _ONE_US), None
+                except Exception as exc:  # noqa: BLE001 - the hooks ran; the next delivery purges
+                    self._purge_due = None
+                    log.warning("purging the outbox failed: %r", exc)
         return Delivery(delivered, failed)
 
-    def _deliver(self, row: OutboxRow, now: datetime) -> bool:
-        impls = self._hooks.impls.get(row.hook, ())
-        error = None
-        if not impls:
-            error = f"no implementation of {row.hook!r} is registered; register one to deliver it"
-        else:
-            try:
-                arguments = _hooks.decode(row.hook, row.payload)
-            except Exception as exc:  # noqa: BLE001 - a bad row must not stop the others
-                error = f"cannot decode the payload: {exc!r}"
-            else:
-                arguments["key"] = row.key
-                for impl in impls:
-                    try:
-                        impl.call(arguments)
-                    except Exception as exc:  # noqa: BLE001 - recorded on the row, retried later
-                        error = f"{type(impl.plugin).__name__}.{impl.name} raised {exc!r}"
-                        log.warning("after-hook delivery of %s failed (attempt %d): %s",
-                                    row.key, row.attempts, error)
-                        break
+    @contextlib.contextmanager
+    def _delivering(self) -> Iterator[None]:
+        """Mark this pipeline as delivering in the current thread or task (see _DELIVERING)."""
+        token = _DELIVERING.set((*_DELIVERING.get(), self))
         try:
-            if error is None:
-                self.store.ack_outbox(row.id, worker=self._worker, at=now)
-                return True
-            factor = 2 ** min(max(row.attempts - 1, 0), 20)
-            # min(backoff * factor, max_backoff), without a product that could overflow
-            delay = (self._max_backoff if self._backoff >= self._max_backoff / factor
-                     else self._backoff * factor)
-            self.store.retry_outbox(row.id, worker=self._worker, error=_error_text(error),
-                                    retry_at=now + delay)
-        except ConcurrencyError:
-            pass  # our lease ran out and another worker holds the row: it delivers it
-        return False
+            yield
+        finally:
+            _DELIVERING.reset(token)
+
+    def _drive(self, delivery: Generator[_Io, Any, Delivery]) -> Delivery:
+        """Run a delivery loop here: every call is made in this thread, nothing is awaited."""
+        result: Any = None
+        error: Exception | None = None
+        with self._delivering():
+            try:
+                while True:
+                    call, impl = delivery.send(result) if error is None else delivery.throw(error)
+                    result = error = None
+                    if impl is not None and impl.is_async:  # registered while this one ran
+                        error = _not_awaited(impl)
+                        continue
+                    try:
+                        result = call()
+                    except Exception as exc:  # noqa: BLE001 - the loop decides what it means
+                        error = exc
+                        continue
+                    if impl is not None and result is not None and inspect.isawaitable(result):
+                        _discard(result)  # a plain def that returned a coroutine: not run
+                        error = _not_awaited(impl)
+            except StopIteration as stop:
+                done: Delivery = stop.value
+                return done
+            finally:
+                delivery.close()
+
+    async def _adrive(self, delivery: Generator[_Io, Any, Delivery]) -> Delivery:
+        """Run a delivery loop on the event loop: async hooks awaited, other calls in a thread."""
+        import asyncio  # noqa: PLC0415 - only asyncio hosts pay for importing it
+
+        result: Any = None
+        error: Exception | None = None
+        with self._delivering():  # asyncio.to_thread carries the mark into the worker thread
+            try:
+                while True:
+                    call, impl = delivery.send(result) if error is None else delivery.throw(error)
+                    result = error = None
+                    try:
+                        if impl is not None and impl.is_async:
+                            result = await call()
+                        else:
+                            result = await asyncio.to_thread(call)
+                            if impl is not None and inspect.isawaitable(result):
+                                result = await result  # a plain def that returned a coroutine
+                    except Exception as exc:  # noqa: BLE001 - the loop decides what it means
+                        error = exc
+            except StopIteration as stop:
+                done: Delivery = stop.value
+                return done
+            finally:
+                delivery.close()
+
+
+class _Forgetful(dict[str, int]):
+    """A ``_no_handoff`` memory that keeps nothing, for views joined to a host's transaction.
+
+    What a view learns about a version may be rolled back with the host's transaction, and the
+    same version made again by another commit (one that opens a handoff).
+    """
+
+    def __setitem__(self, key: str, value: int) -> None:
+        """Forget at once."""
+
+
+class _Joined(Pipeline):
+    """What :meth:`Pipeline.using` returns: the pipeline *base* with a store joined to a host.
+
+    The view holds only what differs from *base* (the joined store, no retries, no memory of
+    handoffs); every other attribute is read from *base* when asked, so its hooks, router,
+    calendar and clock are the view's too, changed later or not.
+    """
+
+    def __init__(self, base: Pipeline, store: Store) -> None:
+        # Not Pipeline.__init__: nothing to build or check again, *base* did it.
+        self._base = base
+        self.store = store  # the property: also the load and commit functions of the hot path
+        self._no_handoff = _Forgetful()
+        self._retries = 0  # a conflict inside the host's transaction is the host's to retry
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_base":  # not set yet (copying, unpickling): no delegation
+            raise AttributeError(name)
+        return getattr(self._base, name)
+
+    def register(self, plugin: _P) -> _P:
+        """Register *plugin* on the pipeline this view came from (see :meth:`Pipeline.register`)."""
+        return self._base.register(plugin)
+
+    def unregister(self, plugin: object) -> None:
+        """Unregister *plugin* from the pipeline this view came from."""
+        self._base.unregister(plugin)
+
+    def using(self, host: object) -> Pipeline:
+        """The pipeline this view came from, joined to *host* instead."""
+        return self._base.using(host)
+
+    def __repr__(self) -> str:
+        return f"{self._base!r}.using(...) on {self.store!r}"

@@ -11,30 +11,30 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from importlib import metadata
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 import attrs
 
 from funnelkit._decision import Decision, Policy, Verdict
 from funnelkit._errors import InvalidPolicy, RuleSyntaxError
 from funnelkit._limits import MAX_POLICY_DEPTH, _short, items_of
-from funnelkit._policy_loader import check_depth
+from funnelkit._policy_loader import check_depth, not_a_decision
 from funnelkit._rules import (
-    BUILTINS,
     EVAL_ERRORS,
-    BoolOp,
+    SCORE_NAMES,
+    Compiled,
     NameTable,
-    compile_expr,
-    names_in,
-    one_operation,
+    Resolver,
+    compile_rule,
     parse,
-    unparse,
 )
 from funnelkit._scoring import Score, ScoringModel
 
 if TYPE_CHECKING:
+    from importlib import metadata
+
     from funnelkit._decision import Context
     from funnelkit._lead import Lead
 
@@ -134,13 +134,39 @@ def _has_data(value: Any) -> bool:
 # -- the rule policy -----------------------------------------------------------------------------
 
 
-# How Rule.__call__ evaluates a clause (see Rule._build_plan).  A clause reading one name of the
-# shape ``name <op> literal`` or ``name in (literals)`` is evaluated in line, with no closure call:
-# that is a Python call saved per clause and decision.
-_OP: Final = 0  # one name, ``op(value, literal)``
-_IN: Final = 1  # one name, ``value in members``
-_ONE: Final = 2  # one name, its compiled closure
-_MANY: Final = 3  # no name or several, its compiled closure
+class _Criterion(NamedTuple):
+    """A clause of a ``rule()`` policy and the parts of its decision that no lead changes.
+
+    ``Rule.__call__`` unpacks these fields in one step, from a plain tuple (CPython unpacks a
+    plain tuple faster than a subclass of one).
+    """
+
+    text: str
+    test: Compiled  # the clause's one compiled closure (funnelkit._rules.compile_rule)
+    reads: tuple[tuple[str, int], ...]  # the names it reads, with their slots in env
+    # For a clause that reads one name: the name, its slot, and the verdict and reason for a
+    # missing value, built once.  None for other clauses.
+    single: tuple[str, int, Verdict, str] | None
+    not_met: dict[Any, str]  # its "not met" reasons, remembered by value (strings and ints)
+
+
+def _criteria(
+    text: str, *, specialise: bool = True
+) -> tuple[Resolver, tuple[tuple[Any, ...], ...], bool]:
+    """Compile a rule into what ``Rule.__call__`` reads.
+
+    That is the resolver of the names the rule reads, its criteria, and whether it reads a score.
+    """
+    table = NameTable()
+    criteria = []
+    for clause in compile_rule(parse(text), table, text=text, specialise=specialise):
+        single = None
+        if len(clause.reads) == 1:
+            (name, slot), = clause.reads
+            single = (name, slot, _verdict(clause.text, "unknown", None),
+                      f"{clause.text}: unknown, {_missing([name])}")
+        criteria.append(tuple(_Criterion(clause.text, clause.test, clause.reads, single, {})))
+    return (table.freeze(), tuple(criteria), bool(SCORE_NAMES.intersection(table.names)))
 
 
 @attrs.frozen(repr=False)
@@ -150,45 +176,15 @@ class Rule:
     text: str
     name: str = "rule"
     model: ScoringModel | None = None
-    # (names, built-ins, clauses, scored): everything __call__ reads, unpacked in one step.
-    _plan: tuple[Any, ...] = attrs.field(init=False, eq=False)
+    # What __call__ reads, compiled once (see _criteria).
+    _compiled: tuple[Resolver, tuple[tuple[Any, ...], ...], bool] = attrs.field(
+        init=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(_obj(self.name), str) or not self.name:
             raise InvalidPolicy(f"rule name={_short(self.name)} must be a non-empty string")
         _built_model(self.model)
-        object.__setattr__(self, "_plan", self._build_plan())
-
-    def _build_plan(self, *, inline: bool = True) -> tuple[Any, ...]:
-        """Compile the clauses into the plan ``__call__`` reads.
-
-        ``inline=False`` runs every clause through its closure (the tests compare the two).
-        """
-        tree = parse(self.text)
-        parts = tree.values if isinstance(tree, BoolOp) and tree.op == "and" else (tree,)
-        table = NameTable()
-        clauses: list[tuple[Any, ...]] = []
-        for part in parts:
-            test = compile_expr(part, table)
-            slots = tuple((n, table.slot(n)) for n in names_in(part))
-            text = unparse(part) if len(parts) > 1 else self.text.strip()
-            one = slots[0] if len(slots) == 1 else None
-            # Prebuilt for the common outcomes of a one-name clause: the verdict and reason when
-            # the name is missing, and a memo of "not met" reasons by value.
-            unknown = None if one is None else _verdict(text, "unknown", None)
-            unknown_reason = None if one is None else f"{text}: unknown, {_missing([one[0]])}"
-            name, slot = one if one is not None else (None, -1)
-            kind, op, literal = _MANY if one is None else _ONE, None, None
-            shape = one_operation(part) if inline and one is not None else None
-            if shape is not None:
-                _, op, literal = shape
-                kind = _IN if op is None else _OP
-            clauses.append((kind, text, test, name, slot, op, literal, unknown, unknown_reason, {},
-                            slots))
-        names = tuple(table.names)
-        builtins = tuple((i, BUILTINS[n]) for i, n in enumerate(names) if n in BUILTINS)
-        scored = bool({"score", "fit_score", "engagement_score"} & set(names))
-        return (names, builtins, tuple(clauses), scored)
+        object.__setattr__(self, "_compiled", _criteria(self.text))
 
     @property
     def label(self) -> str:
@@ -197,95 +193,76 @@ class Rule:
 
     def __call__(self, lead: Lead, context: Context, /) -> Decision:
         """Decide: every top-level ``and`` clause is one criterion; all must be met."""
-        names, builtins, clauses, scored = self._plan
+        resolve, criteria, scored = self._compiled
         sc = context.score
         if sc is None and scored and self.model is not None:
             sc = self.model.score(lead, context.touchpoints, at=context.at, context=context)
-        # The values of the names, in table order: NameTable.freeze's resolver, in line (keep
-        # the two alike): the lead's attribute, else the built-in of that name, else None.
-        env = list(map(lead.attributes.get, names))
-        for i, builtin in builtins:
-            if env[i] is None:
-                env[i] = builtin(lead, context, sc)
+        env = resolve(lead.attributes, lead, context, sc)
         new = _tuple_new
-        criteria = []
+        verdicts = []
         reasons = []
         allowed = True
-        for kind, text, test, name, slot, op, literal, unknown, unknown_reason, not_met, slots in (
-            clauses
-        ):
+        for text, test, reads, single, not_met in criteria:
             try:
-                if kind == _OP:  # what the closure would do, without calling it
-                    seen = env[slot]
-                    value = None if seen is None else op(seen, literal)
-                elif kind == _IN:
-                    seen = env[slot]
-                    if seen is None:
-                        value = None
-                    else:
-                        try:
-                            value = seen in literal
-                        except TypeError:  # unhashable: the closure compares one by one
-                            value = test(env, context)
-                else:
-                    value = test(env, context)
-                    if kind == _ONE:
-                        seen = env[slot]
+                value = test(env, context)
             except EVAL_ERRORS as exc:
                 allowed = False
-                criteria.append(new(Verdict, (text, "unknown", _evidence(env, slots))))
+                verdicts.append(new(Verdict, (text, "unknown", _evidence(env, reads))))
                 reasons.append(f"{text}: cannot be evaluated: {exc}")
                 continue
-            if kind != _MANY:  # one name: the common case, with prebuilt parts
-                if seen is None:
-                    if value:
-                        criteria.append(new(Verdict, (text, "met", None)))
-                        continue
-                    allowed = False
-                    if value is None:
-                        criteria.append(unknown)
-                        reasons.append(unknown_reason)
-                    else:
-                        criteria.append(new(Verdict, (text, "failed", None)))
-                        reasons.append(f"{text}: not met")
-                    continue
+            if single is None:
+                evidence = _evidence(env, reads)
                 if value:
-                    criteria.append(new(Verdict, (text, "met", {name: seen})))
+                    verdicts.append(new(Verdict, (text, "met", evidence)))
                     continue
                 allowed = False
                 if value is None:
-                    criteria.append(new(Verdict, (text, "unknown", {name: seen})))
-                    reasons.append(f"{text}: unknown, {_missing(())}")
-                    continue
-                criteria.append(new(Verdict, (text, "failed", {name: seen})))
-                seen_type = type(seen)
-                if seen_type is str or seen_type is int:  # repr is fixed by the value: remember it
-                    reason = not_met.get(seen)
-                    if reason is None:
-                        reason = f"{text}: not met ({name}={seen!r})"
-                        if len(not_met) < _REASON_MEMO:
-                            not_met[seen] = reason
-                    reasons.append(reason)
+                    verdicts.append(new(Verdict, (text, "unknown", evidence)))
+                    missing = [n for n, i in reads if env[i] is None]
+                    reasons.append(f"{text}: unknown, {_missing(missing)}")
+                elif evidence is None:
+                    verdicts.append(new(Verdict, (text, "failed", None)))
+                    reasons.append(f"{text}: not met")
                 else:
-                    reasons.append(f"{text}: not met ({name}={seen!r})")
+                    verdicts.append(new(Verdict, (text, "failed", evidence)))
+                    shown = ", ".join([f"{k}={v!r}" for k, v in evidence.items()])
+                    reasons.append(f"{text}: not met ({shown})")
                 continue
-            evidence = _evidence(env, slots)
+            # One name, the common case: the same decision from the parts built in _criteria.
+            name, slot, unknown, unknown_reason = single
+            seen = env[slot]
+            if seen is None:
+                if value:
+                    verdicts.append(new(Verdict, (text, "met", None)))
+                    continue
+                allowed = False
+                if value is None:
+                    verdicts.append(unknown)
+                    reasons.append(unknown_reason)
+                else:
+                    verdicts.append(new(Verdict, (text, "failed", None)))
+                    reasons.append(f"{text}: not met")
+                continue
             if value:
-                criteria.append(new(Verdict, (text, "met", evidence)))
+                verdicts.append(new(Verdict, (text, "met", {name: seen})))
                 continue
             allowed = False
             if value is None:
-                criteria.append(new(Verdict, (text, "unknown", evidence)))
-                missing = [n for n, i in slots if env[i] is None]
-                reasons.append(f"{text}: unknown, {_missing(missing)}")
+                verdicts.append(new(Verdict, (text, "unknown", {name: seen})))
+                reasons.append(f"{text}: unknown, {_missing(())}")
                 continue
-            criteria.append(new(Verdict, (text, "failed", evidence)))
-            if evidence is None:
-                reasons.append(f"{text}: not met")
+            verdicts.append(new(Verdict, (text, "failed", {name: seen})))
+            seen_type = type(seen)
+            if seen_type is str or seen_type is int:  # repr is fixed by the value: remember it
+                reason = not_met.get(seen)
+                if reason is None:
+                    reason = f"{text}: not met ({name}={seen!r})"
+                    if len(not_met) < _REASON_MEMO:
+                        not_met[seen] = reason
+                reasons.append(reason)
             else:
-                shown = ", ".join([f"{k}={v!r}" for k, v in evidence.items()])
-                reasons.append(f"{text}: not met ({shown})")
-        return new(Decision, (allowed, tuple(criteria), tuple(reasons) if reasons else _NO_REASONS,
+                reasons.append(f"{text}: not met ({name}={seen!r})")
+        return new(Decision, (allowed, tuple(verdicts), tuple(reasons) if reasons else _NO_REASONS,
                               None, self.name))
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -323,7 +300,7 @@ def _missing(names: Sequence[str]) -> str:
         return "a value it needs is missing"
     parts = []
     for name in names:
-        if name in {"score", "fit_score", "engagement_score"}:
+        if name in SCORE_NAMES:
             parts.append(f"no score for {name!r} (pass a Score in the context or build the rule "
                          f"with model=)")
         else:
@@ -390,8 +367,7 @@ def _merge(decisions: Iterable[Decision]) -> tuple[tuple[Verdict, ...], tuple[st
 def _run(policy: Policy, lead: Lead, context: Context) -> Decision:
     decision = policy(lead, context)
     if type(decision) is not Decision:
-        raise InvalidPolicy(f"policy {policy!r} returned {decision!r}; a policy must return a "
-                            f"funnelkit.Decision")
+        raise not_a_decision(policy, decision)
     return decision
 
 
@@ -1218,13 +1194,19 @@ _BUILTINS: Final[Mapping[str, Callable[..., Any]]] = {
     "meddic": meddic,
     "meddpicc": meddpicc,
     "not": _not_data,
-    "not_": _not_data,
     "rule": rule,
     "score_at_least": score_at_least,
 }
 
 
+#: Names load() still takes for one release, with the name that replaces each.  A data name is
+#: its factory's name, less the trailing underscore a Python keyword needs (``not_`` -> ``not``).
+_DEPRECATED_NAMES: Final[Mapping[str, str]] = {"not_": "not"}
+
+
 def _entry_points() -> dict[str, metadata.EntryPoint]:
+    from importlib import metadata  # noqa: PLC0415 - slow to import; only discovery needs it
+
     found: dict[str, metadata.EntryPoint] = {}
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         found.setdefault(ep.name, ep)
@@ -1277,6 +1259,11 @@ def load(name: str, /, **params: Any) -> Policy:
     """
     if not isinstance(name, str):
         raise InvalidPolicy(f"policy name {_short(name)} must be a string")
+    if name in _DEPRECATED_NAMES:
+        warnings.warn(f"the policy name {name!r} is deprecated and will be removed in the next "
+                      f"release; write {_DEPRECATED_NAMES[name]!r}", DeprecationWarning,
+                      stacklevel=2)
+        name = _DEPRECATED_NAMES[name]
     factory = _BUILTINS.get(name)
     third_party = False
     if factory is None:

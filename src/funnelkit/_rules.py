@@ -2,9 +2,10 @@
 
 A rule such as ``budget >= 10000 and role in ('cto', 'ceo') and days_since(last_touch) < 30`` is
 tokenized and parsed by a small recursive-descent parser into a tree of frozen nodes, checked
-against documented limits, then compiled into plain Python closures once, when the rule is built.
-Nothing is ever passed to ``eval``, ``exec`` or ``compile``: the closures only read lead
-attributes, the context and a short list of functions.
+against documented limits, then compiled into plain Python closures once, when the rule is built
+(:func:`compile_rule`: the one form both ``rule()`` policies and scoring rules run in).  Nothing is
+ever passed to ``eval``, ``exec`` or ``compile``: the closures only read lead attributes, the
+context and a short list of functions.
 
 Values follow three-valued logic: a missing (or ``None``) attribute is *unknown*, and unknown
 spreads through arithmetic and comparisons; ``and`` / ``or`` / ``not`` follow Kleene's rules
@@ -19,7 +20,8 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Iterator, Mapping
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
@@ -33,15 +35,21 @@ __all__ = [
     "FUNCTIONS",
     "LIMITS",
     "NAMES",
+    "SCORE_NAMES",
     "UNKNOWN",
+    "Clause",
     "Compiled",
     "NameTable",
     "Resolver",
+    "ValueTable",
     "compile_expr",
+    "compile_rule",
+    "holds",
+    "literal_test",
     "names_in",
-    "one_operation",
     "parse",
     "reads_context",
+    "table_name",
     "unparse",
 ]
 
@@ -84,7 +92,8 @@ FUNCTIONS: Final[Mapping[str, str]] = {
     "max": "max(x, y, ...): the largest value",
 }
 
-_SCORE_NAMES = frozenset({"score", "fit_score", "engagement_score"})
+#: The built-in names that read the lead's Score.
+SCORE_NAMES: Final = frozenset({"score", "fit_score", "engagement_score"})
 _KEYWORDS = frozenset({"and", "or", "not", "in"})
 _CONSTANTS: Mapping[str, bool] = {"true": True, "True": True, "false": False, "False": False}
 _REFUSED_WORDS: Mapping[str, str] = {
@@ -820,7 +829,6 @@ class NameTable:
 
     def freeze(self) -> Resolver:
         """A resolver for every name added so far: ``fn(attributes, lead, ctx, score) -> env``."""
-        # Rule.__call__ (in _policies) resolves its names in line, the same way: keep them alike.
         names = tuple(self.names)
         builtins = tuple((i, BUILTINS[n]) for i, n in enumerate(names) if n in BUILTINS)
         if not builtins:
@@ -956,8 +964,13 @@ def _as_datetime(value: Any) -> datetime:
     raise RuleRuntimeError(f"days_since() needs a datetime, date or ISO string, got {value!r}")
 
 
-def compile_expr(node: Node, table: NameTable) -> Compiled:  # noqa: PLR0911 - one branch per node
-    """Compile *node* into a closure ``fn(env, ctx)``, adding the names it reads to *table*."""
+def compile_expr(node: Node, table: NameTable, *, specialise: bool = True) -> Compiled:  # noqa: PLR0911 - one branch per node
+    """Compile *node* into a closure ``fn(env, ctx)``, adding the names it reads to *table*.
+
+    With ``specialise`` (the default) the shapes rules use most (see :func:`literal_test` and
+    ``days_since(name) <op> number``) get closures of their own; without it every node is
+    compiled the general way.  The test suite proves the two give the same values.
+    """
     if isinstance(node, Const):
         value = node.value
         return lambda env, ctx: value
@@ -965,11 +978,11 @@ def compile_expr(node: Node, table: NameTable) -> Compiled:  # noqa: PLR0911 - o
         i = table.slot(node.id)
         return lambda env, ctx: env[i]
     if isinstance(node, Seq):
-        return _compile_seq(node, table)
+        return _compile_seq(node, table, specialise)
     if isinstance(node, Call):
-        return _compile_call(node, table)
+        return _compile_call(node, table, specialise)
     if isinstance(node, Unary):
-        operand = compile_expr(node.operand, table)
+        operand = compile_expr(node.operand, table, specialise=specialise)
         negate = node.op == "-"
 
         def unary(env: list[Any], ctx: Any) -> Any:
@@ -981,7 +994,7 @@ def compile_expr(node: Node, table: NameTable) -> Compiled:  # noqa: PLR0911 - o
 
         return unary
     if isinstance(node, Not):
-        inner = compile_expr(node.operand, table)
+        inner = compile_expr(node.operand, table, specialise=specialise)
 
         def not_(env: list[Any], ctx: Any) -> Any:
             v = inner(env, ctx)
@@ -989,7 +1002,8 @@ def compile_expr(node: Node, table: NameTable) -> Compiled:  # noqa: PLR0911 - o
 
         return not_
     if isinstance(node, Pow):
-        base, exponent = compile_expr(node.base, table), compile_expr(node.exponent, table)
+        base = compile_expr(node.base, table, specialise=specialise)
+        exponent = compile_expr(node.exponent, table, specialise=specialise)
 
         def power(env: list[Any], ctx: Any) -> Any:
             b, e = base(env, ctx), exponent(env, ctx)
@@ -997,18 +1011,18 @@ def compile_expr(node: Node, table: NameTable) -> Compiled:  # noqa: PLR0911 - o
 
         return power
     if isinstance(node, Arith):
-        return _compile_arith(node, table)
+        return _compile_arith(node, table, specialise)
     if isinstance(node, Compare):
-        return _compile_compare(node, table)
-    return _compile_bool(node, table)
+        return _compile_compare(node, table, specialise)
+    return _compile_bool(node, table, specialise)
 
 
-def _compile_seq(node: Seq, table: NameTable) -> Compiled:
+def _compile_seq(node: Seq, table: NameTable, specialise: bool) -> Compiled:
     if all(isinstance(i, Const) for i in node.items):
         values = [i.value for i in node.items if isinstance(i, Const)]
         constant: Any = values if node.kind == "list" else tuple(values)
         return lambda env, ctx: constant
-    items = tuple(compile_expr(i, table) for i in node.items)
+    items = tuple(compile_expr(i, table, specialise=specialise) for i in node.items)
     as_list = node.kind == "list"
 
     def seq(env: list[Any], ctx: Any) -> Any:
@@ -1020,9 +1034,9 @@ def _compile_seq(node: Seq, table: NameTable) -> Compiled:
     return seq
 
 
-def _compile_arith(node: Arith, table: NameTable) -> Compiled:
-    first = compile_expr(node.first, table)
-    rest = tuple((op, compile_expr(o, table)) for op, o in node.rest)
+def _compile_arith(node: Arith, table: NameTable, specialise: bool) -> Compiled:
+    first = compile_expr(node.first, table, specialise=specialise)
+    rest = tuple((op, compile_expr(o, table, specialise=specialise)) for op, o in node.rest)
 
     def arith(env: list[Any], ctx: Any) -> Any:
         value = first(env, ctx)
@@ -1078,75 +1092,33 @@ def _age_threshold(op: str, const: Any) -> timedelta | None:
     return timedelta(microseconds=high)
 
 
-def _compile_compare(node: Compare, table: NameTable) -> Compiled:
-    head = node.first
-    if (
-        len(node.rest) == 1 and isinstance(head, Call) and head.func == "days_since"
-        and isinstance(head.args[0], Name) and isinstance(node.rest[0][1], Const)
+def literal_test(node: Node) -> tuple[str, str, Any] | None:
+    """``(name, op, literal)`` when *node* compares one name with literals, else None.
+
+    The shapes are ``name <op> literal`` for the six comparisons (``literal`` a number, string or
+    boolean) and ``name in (literal, ...)`` / ``name not in [...]`` (``literal`` the tuple of
+    items).  This is the one place that recognises them: the compiler gives each a closure of its
+    own, and :class:`ValueTable` groups the rules made only of them.
+    """
+    if not (isinstance(node, Compare) and len(node.rest) == 1 and isinstance(node.first, Name)):
+        return None
+    op, right = node.rest[0]
+    if op in _COMPARE and isinstance(right, Const):
+        return (node.first.id, op, right.value)
+    if op in {"in", "not in"} and isinstance(right, Seq) and all(
+        isinstance(x, Const) for x in right.items
     ):
-        # ``days_since(name) <op> literal``, the usual recency test: one closure.
-        op, right = node.rest[0]
-        compare = _OPERATORS[op]
-        const = right.value  # type: ignore[union-attr]
-        i = table.slot(head.args[0].id)
-        threshold = _age_threshold(op, const)
-        if threshold is not None:
-            # The same answer from one C-level timedelta comparison (see _age_threshold).
-            below = op in {"<", "<="}
+        return (node.first.id, op, tuple(x.value for x in right.items if isinstance(x, Const)))
+    return None
 
-            def days_since_threshold(env: list[Any], ctx: Any) -> Any:
-                v = env[i]
-                if v is None or ctx is None:
-                    return None
-                if type(v) is not datetime or v.tzinfo is None:
-                    v = _as_datetime(v)
-                age = ctx.at - v
-                return age < threshold if below else age >= threshold
 
-            return days_since_threshold
-
-        def days_since_op_const(env: list[Any], ctx: Any) -> Any:
-            v = env[i]
-            if v is None or ctx is None:
-                return None
-            if type(v) is not datetime or v.tzinfo is None:
-                v = _as_datetime(v)
-            return compare((ctx.at - v).total_seconds() / 86400.0, const)
-
-        return days_since_op_const
-    if len(node.rest) == 1 and isinstance(node.first, Name):
-        op, right = node.rest[0]
-        compare = _OPERATORS[op]
-        i = table.slot(node.first.id)
-        if isinstance(right, Const):
-            # The common shape ``name <op> literal``: one closure, one C-level operator call.
-            const = right.value
-
-            def name_op_const(env: list[Any], ctx: Any) -> Any:
-                v = env[i]
-                return None if v is None else compare(v, const)
-
-            return name_op_const
-        if op in {"in", "not in"} and isinstance(right, Seq) and all(
-            isinstance(x, Const) for x in right.items
-        ):
-            items = tuple(x.value for x in right.items if isinstance(x, Const))
-            members = frozenset(items)
-            negate = op == "not in"
-
-            def name_in_literal(env: list[Any], ctx: Any) -> Any:
-                v = env[i]
-                if v is None:
-                    return None
-                try:
-                    found = v in members
-                except TypeError:  # an unhashable value: compare one by one
-                    found = v in items
-                return found is not negate
-
-            return name_in_literal
-    first = compile_expr(node.first, table)
-    rest = tuple((_OPERATORS[op], compile_expr(o, table)) for op, o in node.rest)
+def _compile_compare(node: Compare, table: NameTable, specialise: bool) -> Compiled:
+    special = _compile_special(node, table) if specialise else None
+    if special is not None:
+        return special
+    first = compile_expr(node.first, table, specialise=specialise)
+    rest = tuple((_OPERATORS[op], compile_expr(o, table, specialise=specialise))
+                 for op, o in node.rest)
 
     def compare_chain(env: list[Any], ctx: Any) -> Any:
         left = first(env, ctx)
@@ -1163,30 +1135,76 @@ def _compile_compare(node: Compare, table: NameTable) -> Compiled:
     return compare_chain
 
 
-def one_operation(node: Node) -> tuple[str, Callable[[Any, Any], Any] | None, Any] | None:
-    """The parts of a clause that is one C-level operation on one name, or None.
+def _compile_special(node: Compare, table: NameTable) -> Compiled | None:
+    """One closure for a comparison of a common shape, or None: what ``compare_chain`` would do.
 
-    ``(name, op, literal)`` for ``name <op> literal``, ``(name, None, members)`` for
-    ``name in (literals...)``; None for any other shape.
-
-    These are the shapes :func:`compile_expr` turns into one C-level operation, so a caller that
-    already holds the name's value can skip the closure: for a known (not None) value the clause's
-    value is ``op(value, literal)``, or ``value in members``.  ``in`` raises TypeError for an
-    unhashable value, which the compiled closure compares one by one instead: call it then.
+    Each of these gives the value the general closures give for every env (the test suite's
+    Hypothesis properties compare them over generated rules and values).
     """
-    if not (isinstance(node, Compare) and len(node.rest) == 1 and isinstance(node.first, Name)):
+    shape = literal_test(node)
+    if shape is not None:
+        name, op, literal = shape
+        i = table.slot(name)
+        if op in _COMPARE:  # ``name <op> literal``: one C-level operator call
+            compare = _OPERATORS[op]
+
+            def name_op_const(env: list[Any], ctx: Any) -> Any:
+                v = env[i]
+                return None if v is None else compare(v, literal)
+
+            return name_op_const
+        members = frozenset(literal)
+        negate = op == "not in"
+
+        def name_in_literal(env: list[Any], ctx: Any) -> Any:
+            v = env[i]
+            if v is None:
+                return None
+            try:
+                found = v in members
+            except TypeError:  # an unhashable value: compare one by one
+                found = v in literal
+            return found is not negate
+
+        return name_in_literal
+    head = node.first
+    if not (len(node.rest) == 1 and isinstance(head, Call) and head.func == "days_since"
+            and isinstance(head.args[0], Name) and isinstance(node.rest[0][1], Const)):
         return None
+    # ``days_since(name) <op> literal``, the usual recency test.
     op, right = node.rest[0]
-    if isinstance(right, Const) and op in _COMPARE:
-        return (node.first.id, _OPERATORS[op], right.value)
-    if op == "in" and isinstance(right, Seq) and all(isinstance(x, Const) for x in right.items):
-        members = frozenset(x.value for x in right.items if isinstance(x, Const))
-        return (node.first.id, None, members)
-    return None
+    compare = _OPERATORS[op]
+    const = right.value  # type: ignore[union-attr]
+    i = table.slot(head.args[0].id)
+    threshold = _age_threshold(op, const)
+    if threshold is None:
+
+        def days_since_op_const(env: list[Any], ctx: Any) -> Any:
+            v = env[i]
+            if v is None or ctx is None:
+                return None
+            if type(v) is not datetime or v.tzinfo is None:
+                v = _as_datetime(v)
+            return compare(_days(ctx.at - v), const)
+
+        return days_since_op_const
+    # The same answer from one C-level timedelta comparison (see _age_threshold).
+    below = op in {"<", "<="}
+
+    def days_since_threshold(env: list[Any], ctx: Any) -> Any:
+        v = env[i]
+        if v is None or ctx is None:
+            return None
+        if type(v) is not datetime or v.tzinfo is None:
+            v = _as_datetime(v)
+        age = ctx.at - v
+        return age < threshold if below else age >= threshold
+
+    return days_since_threshold
 
 
-def _compile_bool(node: BoolOp, table: NameTable) -> Compiled:
-    values = tuple(compile_expr(v, table) for v in node.values)
+def _compile_bool(node: BoolOp, table: NameTable, specialise: bool) -> Compiled:
+    values = tuple(compile_expr(v, table, specialise=specialise) for v in node.values)
     if node.op == "and":
 
         def and_(env: list[Any], ctx: Any) -> Any:
@@ -1214,14 +1232,14 @@ def _compile_bool(node: BoolOp, table: NameTable) -> Compiled:
     return or_
 
 
-def _compile_call(node: Call, table: NameTable) -> Compiled:
+def _compile_call(node: Call, table: NameTable, specialise: bool) -> Compiled:
     func = node.func
     if func == "has":
         i = table.slot(str(node.args[0].value))  # type: ignore[union-attr]
         return lambda env, ctx: env[i] is not None
     if func == "count":
-        return _compile_count(node, table)
-    args = tuple(compile_expr(x, table) for x in node.args)
+        return _compile_count(node, table, specialise)
+    args = tuple(compile_expr(x, table, specialise=specialise) for x in node.args)
     if func == "days_since":
         (arg,) = args
 
@@ -1229,7 +1247,7 @@ def _compile_call(node: Call, table: NameTable) -> Compiled:
             v = arg(env, ctx)
             if v is None or ctx is None:
                 return None
-            return (ctx.at - _as_datetime(v)).total_seconds() / 86400.0
+            return _days(ctx.at - _as_datetime(v))
 
         return days_since
 
@@ -1260,12 +1278,13 @@ def _apply(func: str, values: list[Any]) -> Any:
     return min(values) if func == "min" else max(values)
 
 
-def _compile_count(node: Call, table: NameTable) -> Compiled:
-    either = compile_expr(node.args[0], table) if node.args else None
+def _compile_count(node: Call, table: NameTable, specialise: bool) -> Compiled:
+    def part(arg: Node | None) -> Compiled | None:
+        return None if arg is None else compile_expr(arg, table, specialise=specialise)
+
     keys = dict(node.kwargs)
-    kind = compile_expr(keys["kind"], table) if "kind" in keys else None
-    channel = compile_expr(keys["channel"], table) if "channel" in keys else None
-    days = compile_expr(keys["days"], table) if "days" in keys else None
+    either = part(node.args[0] if node.args else None)
+    kind, channel, days = part(keys.get("kind")), part(keys.get("channel")), part(keys.get("days"))
 
     def count(env: list[Any], ctx: Any) -> Any:
         if ctx is None:
@@ -1295,3 +1314,170 @@ def _compile_count(node: Call, table: NameTable) -> Compiled:
 
 #: The errors evaluating a rule can raise; each turns into an ``unknown`` verdict.
 EVAL_ERRORS: Final = (RuleRuntimeError, TypeError, ValueError, ArithmeticError, OverflowError)
+
+
+# -- compiled rules: the one form rule() policies and scoring rules run in ----------------------
+
+
+@attrs.frozen
+class Clause:
+    """One top-level ``and`` operand of a rule, compiled.
+
+    ``test`` is its closure ``fn(env, ctx)`` (see :func:`compile_expr`); ``reads`` the names it
+    reads with their slots in ``env``, in order of first appearance.
+    """
+
+    node: Node = attrs.field(repr=False)
+    text: str
+    test: Compiled = attrs.field(repr=False)
+    reads: tuple[tuple[str, int], ...]
+
+
+def compile_rule(
+    tree: Node, table: NameTable, *, text: str, specialise: bool = True
+) -> tuple[Clause, ...]:
+    """Compile a parsed rule into its clauses, adding the names they read to *table*.
+
+    A clause is each operand of a top-level ``and`` (the whole rule when it has none), named by
+    its canonical text, or by *text* stripped when it is the only one.  A ``rule()`` policy makes
+    each clause a criterion; a scoring rule matches when every clause :func:`holds`.  Compiling
+    rules into one *table* lets them share one ``env`` (see :meth:`NameTable.freeze`).
+    """
+    parts = tree.values if isinstance(tree, BoolOp) and tree.op == "and" else (tree,)
+    clauses = []
+    for part in parts:
+        test = compile_expr(part, table, specialise=specialise)
+        reads = tuple((name, table.slot(name)) for name in names_in(part))
+        clauses.append(Clause(part, unparse(part) if len(parts) > 1 else text.strip(), test, reads))
+    return tuple(clauses)
+
+
+def holds(clauses: tuple[Clause, ...], env: list[Any], ctx: Any) -> bool:
+    """True when every clause is true: not false, not unknown, and no value it cannot use."""
+    try:
+        for clause in clauses:
+            if not clause.test(env, ctx):
+                return False
+    except EVAL_ERRORS:
+        return False
+    return True
+
+
+def table_name(clauses: tuple[Clause, ...]) -> str | None:
+    """The name every clause compares with literals (see :func:`literal_test`), else None.
+
+    Rules of that kind can be looked up in a :class:`ValueTable`.  Built-in names are left out:
+    the table reads the lead's attributes only.
+    """
+    names = {shape[0] if shape else None for shape in map(literal_test, (c.node for c in clauses))}
+    name = names.pop() if len(names) == 1 else None
+    return None if name is None or name in NAMES else name
+
+
+# -- one table per name --------------------------------------------------------------------------
+#
+# Rules that only compare one name with literals (``industry == 'saas'``, ``employees >= 50 and
+# employees < 200``, ``role in ('cto', 'ceo')``) give the same answer for every value of a class:
+# the numbers strictly between two neighbouring numeric literals, the numbers equal to one literal,
+# and (when no rule orders text) the strings equal to none of the string literals.  A ValueTable
+# works a class out once, by running the rules' compiled clauses on the first value of it it sees,
+# and remembers values too, so per lead a name costs one C-level dict lookup.
+
+_ORDERING = frozenset({"<", "<=", ">", ">="})
+_MEMO_TYPES: Final = frozenset({str, int, float, bool, type(None)})
+#: Values remembered per table (numbers and strings seen); more are still worked out, not kept.
+_MEMO_LIMIT: Final = 4096
+#: What a value gives: the summed weights of the rules it meets, and their indices.
+Contribution = tuple[int, tuple[int, ...]]
+
+
+class ValueTable(dict[Any, int]):
+    """A name's value -> the summed weights of the rules over that name that it meets.
+
+    *rules* are ``(index, clauses, weight)`` with :func:`table_name` giving the table's name for
+    every one; their clauses read the value from ``env[slot]`` of an ``env`` of *size* slots.
+    ``table[value]`` is the weight (remembered for up to 4,096 values); :meth:`contribution` and
+    :meth:`indices` also give the indices of the rules met.  An unhashable value raises
+    ``TypeError`` on ``table[value]`` and is worked out by :meth:`contribution`.
+    """
+
+    __slots__ = ("_breaks", "_classes", "_interned", "_literals", "_rules", "_size", "_slot",
+                 "_text_order", "hits")
+
+    def __init__(
+        self, rules: Sequence[tuple[int, tuple[Clause, ...], int]], *, slot: int, size: int
+    ) -> None:
+        super().__init__()
+        self._rules = tuple(rules)
+        self._slot, self._size = slot, size
+        numbers: set[Any] = set()
+        strings: set[str] = set()
+        self._text_order = False
+        for _, clauses, _ in self._rules:
+            for clause in clauses:
+                shape = literal_test(clause.node)
+                assert shape is not None, "table_name() chose these rules"
+                _, op, literal = shape
+                for value in literal if op in {"in", "not in"} else (literal,):
+                    if isinstance(value, str):
+                        strings.add(value)
+                        self._text_order |= op in _ORDERING
+                    else:
+                        numbers.add(value)
+        self._breaks = sorted(numbers)
+        self._literals = frozenset(strings)
+        self._classes: dict[int, Contribution] = {}
+        self._interned: dict[tuple[int, ...], Contribution] = {}
+        #: Remembered values -> the indices of the rules they meet.
+        self.hits: dict[Any, tuple[int, ...]] = {}
+        for value in (None, *self._breaks, *self._literals):
+            self._remember(value, self.contribution(value))
+
+    def _class(self, value: Any) -> int | None:
+        """The class of values that meet the same rules as *value*, or None when it has none."""
+        kind = type(value)
+        if (kind is int or kind is float or kind is bool) and value == value:  # noqa: PLR0124 - not NaN
+            breaks = self._breaks
+            i = bisect_left(breaks, value)
+            return 2 * i + 1 if i < len(breaks) and breaks[i] == value else 2 * i
+        if kind is str and not self._text_order and value not in self._literals:
+            return -1  # equal to no literal, and no rule orders text
+        return None
+
+    def contribution(self, value: Any) -> Contribution:
+        """The weights and indices of the rules *value* meets, the same every time it is asked."""
+        key = self._class(value)
+        found = None if key is None else self._classes.get(key)
+        if found is None:
+            env: list[Any] = [None] * self._size
+            env[self._slot] = value
+            met = tuple(index for index, clauses, _ in self._rules if holds(clauses, env, None))
+            found = self._interned.get(met)
+            if found is None:
+                weight = sum(weight for index, _, weight in self._rules if index in met)
+                found = self._interned[met] = (weight, met)
+            if key is not None:
+                self._classes[key] = found
+        return found
+
+    def _remember(self, value: Any, found: Contribution) -> None:
+        if type(value) in _MEMO_TYPES and len(self) < _MEMO_LIMIT:
+            self[value] = found[0]
+            self.hits[value] = found[1]
+
+    def __missing__(self, value: Any) -> int:
+        found = self.contribution(value)
+        self._remember(value, found)
+        return found[0]
+
+    def indices(self, value: Any) -> tuple[int, ...]:
+        """The indices of the rules *value* meets (what :meth:`contribution` gives)."""
+        try:
+            found = self.hits.get(value)
+        except TypeError:  # unhashable: worked out, not remembered
+            return self.contribution(value)[1]
+        if found is None:
+            contribution = self.contribution(value)
+            self._remember(value, contribution)
+            found = contribution[1]
+        return found

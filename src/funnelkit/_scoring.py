@@ -13,16 +13,14 @@ from __future__ import annotations
 import math
 import operator
 import re
-from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from itertools import chain, compress
-from operator import call as _call  # C-level: no Python frame per atom
+from itertools import chain
 from types import MappingProxyType
-from typing import Any, Final, Literal, Self
+from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeAlias, TypeGuard
 
 import attrs
-from dateutil.relativedelta import relativedelta
 
 from funnelkit._decision import Context
 from funnelkit._errors import InvalidInput, InvalidPolicy, RuleSyntaxError
@@ -30,22 +28,25 @@ from funnelkit._lead import Lead
 from funnelkit._limits import MAX_DURATION, MAX_TIME, MIN_TIME, _short, items_of
 from funnelkit._record import Field, Record, field
 from funnelkit._rules import (
-    EVAL_ERRORS,
-    NAMES,
-    BoolOp,
-    Compare,
-    Const,
-    Name,
+    Clause,
     NameTable,
     Node,
     Resolver,
-    Seq,
-    compile_expr,
+    ValueTable,
+    compile_rule,
+    holds,
     parse,
     reads_context,
+    table_name,
 )
 from funnelkit._time import require_aware
 from funnelkit._touchpoint import Touchpoint
+
+if TYPE_CHECKING:
+    # dateutil (and the calendar module it loads) is imported only for calendar half-lives.
+    from dateutil.relativedelta import relativedelta
+
+    HalfLife: TypeAlias = timedelta | relativedelta
 
 __all__ = [
     "RESOLUTION",
@@ -67,6 +68,10 @@ _MIN_TIME, _MAX_TIME = MIN_TIME, MAX_TIME
 _tuple_new = tuple.__new__
 _getitem = operator.getitem
 _dict_get = dict.get
+# Shared by every score that has none (never changed): no rules met, no touchpoints counted.
+_NO_HITS: tuple[int, ...] = ()
+_NONE_DECAYED: dict[int, float] = {}
+_NONE_COUNTED: list[Any] = []
 
 TemperatureName = Literal["cold", "warm", "hot"]
 
@@ -239,271 +244,6 @@ def _rebuild_model(
     return ScoringModel(fit, engagement, caps=caps, half_life=half_life, thresholds=thresholds)
 
 
-class _Absent:
-    """Stands for a missing attribute in vectorised comparisons: every comparison is False."""
-
-    __slots__ = ()
-
-    def __eq__(self, other: object) -> bool:
-        return False
-
-    __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __eq__
-
-    def __hash__(self) -> int:
-        return 0x5EED
-
-    def __bool__(self) -> bool:
-        return False
-
-
-_ABSENT = _Absent()
-# ``name <op> literal`` written as ``reflected_op(literal, value)`` so every atom, membership
-# included, is ``op(constant, value)`` and one C-level ``map`` evaluates them all.
-_REFLECTED: Mapping[str, Callable[[Any, Any], Any]] = {
-    "==": operator.eq, "<": operator.gt, "<=": operator.ge, ">": operator.lt, ">=": operator.le,
-}
-
-
-def _atoms(tree: Node) -> list[tuple[str, Callable[[Any, Any], Any], Any]] | None:
-    parts = tree.values if isinstance(tree, BoolOp) and tree.op == "and" else (tree,)
-    atoms: list[tuple[str, Callable[[Any, Any], Any], Any]] = []
-    for part in parts:
-        if not (isinstance(part, Compare) and len(part.rest) == 1 and isinstance(part.first, Name)
-                and part.first.id not in NAMES):
-            return None
-        op, right = part.rest[0]
-        if op in _REFLECTED and isinstance(right, Const):
-            atoms.append((part.first.id, _REFLECTED[op], right.value))
-        elif op == "in" and isinstance(right, Seq) and all(
-            isinstance(i, Const) for i in right.items
-        ):
-            values = frozenset(i.value for i in right.items if isinstance(i, Const))
-            atoms.append((part.first.id, operator.contains, values))
-        else:
-            return None
-    return atoms
-
-
-@attrs.frozen
-class _Vector:
-    """The fit rules compiled for vectorised evaluation (see ``ScoringModel.score``).
-
-    Rules made only of ``name <op> literal`` atoms (joined by ``and``) are evaluated together:
-    one ``map`` over every atom, each ``op(literal, attributes.get(name, _ABSENT))``.  Other rules
-    (``spans`` entries with ``k == 0``) run their compiled closure.
-    """
-
-    names: tuple[str, ...]
-    ops: tuple[Callable[[Any, Any], Any], ...]
-    consts: tuple[Any, ...]
-    absent: tuple[_Absent, ...]
-    spans: tuple[tuple[int, int, Callable[..., Any]], ...]
-    simple: bool
-    general: bool
-
-    @classmethod
-    def build(cls, rules: Sequence[FitRule], tests: Sequence[Callable[..., Any]]) -> _Vector:
-        names: list[str] = []
-        ops: list[Callable[[Any, Any], Any]] = []
-        consts: list[Any] = []
-        spans: list[tuple[int, int, Callable[..., Any]]] = []
-        for rule, test in zip(rules, tests, strict=True):
-            atoms = _atoms(rule._tree)
-            if atoms is None:
-                spans.append((0, 0, test))
-                continue
-            spans.append((len(names), len(atoms), test))
-            for name, op, const in atoms:
-                names.append(name)
-                ops.append(op)
-                consts.append(const)
-        return cls(tuple(names), tuple(ops), tuple(consts), (_ABSENT,) * len(names),
-                   tuple(spans), all(k == 1 for _, k, _ in spans), any(k == 0 for _, k, _ in spans))
-
-
-def _safe(test: Callable[..., Any], env: list[Any], ctx: Any) -> bool:
-    try:
-        return bool(test(env, ctx))
-    except EVAL_ERRORS:
-        return False
-
-
-# -- one table per attribute ---------------------------------------------------------------------
-#
-# Fit rules made only of ``name <op> literal`` atoms on one attribute (``industry == 'saas'``,
-# ``employees >= 50 and employees < 200``, ``role in ('cto', 'ceo')``) are grouped by attribute.
-# Each attribute gets a ``_ValueTable``: a dict from the attribute's value to its contribution,
-# ``(units, rule indices)``, of every such rule on that attribute.  Per lead that is one C-level
-# ``dict`` lookup per attribute.  A value not in the table is worked out once by ``__missing__``:
-# numbers by their position among the attribute's numeric literals (a binary search, so any
-# number costs the same), other values by evaluating the atoms, exactly as the rules would.
-
-_Atom = tuple[Callable[[Any, Any], Any], Any]
-_Contribution = tuple[int, tuple[int, ...]]
-_MEMO_TYPES: Final = frozenset({str, int, float, bool, type(None)})
-#: Values remembered per attribute table (numbers and strings seen); more are still scored, just
-#: not remembered.
-_MEMO_LIMIT: Final = 4096
-_ORDERING = frozenset({operator.gt, operator.ge, operator.lt, operator.le})
-
-
-def _is_number(value: object) -> bool:
-    return type(value) in (int, float, bool)
-
-
-def _matches(atoms: Sequence[_Atom], value: Any) -> bool:
-    try:
-        return all(op(const, value) for op, const in atoms)
-    except EVAL_ERRORS:
-        return False
-
-
-class _ValueTable(dict[Any, int]):
-    """An attribute's value -> the units of the one-attribute fit rules it meets.
-
-    :meth:`contribution` gives the units with the rules' indices (for the ledger); the table
-    remembers the units of values already seen.
-    """
-
-    __slots__ = ("_breaks", "_empty", "_indices", "_literals", "_regions", "_rules", "_text_order")
-
-    def __init__(self, rules: Sequence[tuple[int, tuple[_Atom, ...], int]]) -> None:
-        super().__init__()
-        self._rules = tuple(rules)
-        interned: dict[tuple[int, ...], _Contribution] = {}
-
-        def contribution(hits: list[int]) -> _Contribution:
-            key = tuple(hits)
-            if key not in interned:
-                units = sum(unit for index, _, unit in self._rules if index in key)
-                interned[key] = (units, key)
-            return interned[key]
-
-        numbers: set[Any] = set()
-        constants: list[Any] = []
-        self._text_order = False
-        for _, atoms, _ in self._rules:
-            for op, const in atoms:
-                for value in const if isinstance(const, frozenset) else (const,):
-                    constants.append(value)
-                    if _is_number(value):
-                        numbers.add(value)
-                if op in _ORDERING and isinstance(const, str):
-                    self._text_order = True
-        breaks = sorted(numbers)
-        self._breaks = breaks
-        # Regions: 2i is strictly between breaks[i-1] and breaks[i]; 2i+1 is equal to breaks[i].
-        regions: list[_Contribution] = []
-        for i in range(len(breaks) + 1):
-            regions.append(contribution([
-                index for index, atoms, _ in self._rules
-                if all(_between(op, const, i, breaks) for op, const in atoms)
-            ]))
-            if i < len(breaks):
-                regions.append(contribution(
-                    [index for index, atoms, _ in self._rules if _matches(atoms, breaks[i])]))
-        self._regions = tuple(regions)
-        self._empty = contribution([])
-        self._literals = frozenset(constants)
-        self._indices: dict[Any, tuple[int, ...]] = {}
-        for value in (None, *constants):  # None (or missing): no comparison holds
-            self._remember(value, self.contribution(value))
-
-    def contribution(self, value: Any) -> _Contribution:
-        """The units and rule indices *value* gives, the same every time it is asked."""
-        kind = type(value)
-        if (kind is int or kind is float or kind is bool) and value == value:  # noqa: PLR0124 - not NaN (any int)
-            breaks = self._breaks
-            i = bisect_left(breaks, value)
-            return self._regions[2 * i + 1 if i < len(breaks) and breaks[i] == value else 2 * i]
-        if value is None or (
-            kind is str and not self._text_order and value not in self._literals
-        ):
-            return self._empty  # equal to no literal; ordering it against a number fails
-        hits = tuple(index for index, atoms, _ in self._rules if _matches(atoms, value))
-        return (sum(unit for index, _, unit in self._rules if index in hits), hits)
-
-    def _remember(self, value: Any, found: _Contribution) -> None:
-        if type(value) in _MEMO_TYPES and len(self) < _MEMO_LIMIT:
-            self[value] = found[0]
-            self._indices[value] = found[1]
-
-    def __missing__(self, value: Any) -> int:
-        found = self.contribution(value)
-        self._remember(value, found)
-        return found[0]
-
-    def indices(self, value: Any) -> tuple[int, ...]:
-        """The indices of the rules *value* meets (what :meth:`contribution` gives)."""
-        found = self._indices.get(value)
-        if found is None:
-            contribution = self.contribution(value)
-            self._remember(value, contribution)
-            found = contribution[1]
-        return found
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_ValueTable, (self._rules,))
-
-
-def _between(op: Callable[[Any, Any], Any], const: Any, i: int, breaks: list[Any]) -> bool:
-    """Whether ``op(const, v)`` holds for every number v strictly between breaks[i-1], breaks[i]."""
-    if op is operator.eq or op is operator.contains:
-        return False  # every numeric literal is a break, and v equals none of them
-    if not _is_number(const):
-        return False  # ordering a number against a string raises: the rule does not match
-    at = bisect_left(breaks, const)  # const == breaks[at]
-    if op is operator.gt or op is operator.ge:  # v < const, v <= const
-        return at >= i
-    return at < i  # v > const, v >= const
-
-
-@attrs.frozen
-class _FastFit:
-    """The fast scoring plan (see ``ScoringModel.score``).
-
-    Used when the fit rules share one group and the engagement rules are all in ``engagement``:
-    attribute tables, the fit rules they do not cover, and the two caps in units.
-    """
-
-    names: tuple[str, ...]
-    tables: tuple[_ValueTable, ...]
-    indices: tuple[dict[Any, tuple[int, ...]], ...]  # each table's remembered rule indices
-    rest: tuple[int, ...]  # fit rules the tables do not cover, evaluated by _Vector
-    rest_vector: _Vector
-    fit_group: str
-    fit_cap: int | None
-    engagement_cap: int | None
-    seconds: float | None  # the half-life in seconds when it is a fixed length
-
-    @classmethod
-    def build(cls, model: ScoringModel) -> _FastFit | None:
-        groups = {r.group for r in model.fit}
-        if len(groups) > 1 or "engagement" in groups or any(
-            r.group != "engagement" for r in model.engagement
-        ):
-            return None
-        fit_group = groups.pop() if groups else "fit"
-        by_name: dict[str, list[tuple[int, tuple[_Atom, ...], int]]] = {}
-        rest: list[int] = []
-        for index, (rule, step) in enumerate(zip(model.fit, model._fit_plan, strict=True)):
-            atoms = _atoms(rule._tree)
-            if atoms is None or len({name for name, _, _ in atoms}) != 1:
-                rest.append(index)
-                continue
-            by_name.setdefault(atoms[0][0], []).append(
-                (index, tuple((op, const) for _, op, const in atoms), step[3]))
-        caps = dict(model._caps_units)
-        plan = model._fit_plan
-        tables = tuple(_ValueTable(rules) for rules in by_name.values())
-        return cls(
-            tuple(by_name), tables, tuple(table._indices for table in tables),
-            tuple(rest), _Vector.build([model.fit[i] for i in rest], [plan[i][0] for i in rest]),
-            fit_group, caps.get(fit_group), caps.get("engagement"),
-            model.half_life.total_seconds() if isinstance(model.half_life, timedelta) else None,
-        )
-
-
 _NO_DATA: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -521,7 +261,12 @@ _FIXED_UNITS: Mapping[str, float] = {
 _CALENDAR_UNITS: Mapping[str, str] = {
     "month": "months", "months": "months", "year": "years", "years": "years",
 }
-HalfLife = timedelta | relativedelta
+
+
+def _is_relativedelta(value: object) -> TypeGuard[relativedelta]:
+    """True for a dateutil ``relativedelta`` (none can exist before dateutil is imported)."""
+    module = sys.modules.get("dateutil.relativedelta")
+    return module is not None and isinstance(value, module.relativedelta)
 
 
 def parse_half_life(value: object, *, name: str = "half_life") -> HalfLife:
@@ -540,12 +285,12 @@ def parse_half_life(value: object, *, name: str = "half_life") -> HalfLife:
 
 
 def _at_most_ten_years(half_life: HalfLife, given: object, name: str) -> HalfLife:
-    if isinstance(half_life, relativedelta):
+    if isinstance(half_life, timedelta):
+        days = half_life.total_seconds() / 86400
+    else:
         days = (half_life.years * 365.25 + half_life.months * 30.44 + half_life.days
                 + half_life.hours / 24 + half_life.minutes / 1440
                 + half_life.seconds / 86400)
-    else:
-        days = half_life.total_seconds() / 86400
     if days > MAX_DURATION.days:
         raise InvalidPolicy(f"{name}={_short(given)} is longer than ten years, the longest "
                             f"half-life funnelkit takes (leave half_life out for no decay)")
@@ -557,7 +302,7 @@ def _half_life_of(value: object, name: str) -> HalfLife:
         if value <= timedelta(0):
             raise InvalidPolicy(f"{name}={value!r} must be longer than zero")
         return value
-    if isinstance(value, relativedelta):
+    if _is_relativedelta(value):
         parts = (value.years, value.months, value.days, value.hours, value.minutes, value.seconds,
                  value.microseconds)
         absolute = (value.year, value.month, value.day, value.weekday, value.hour, value.minute,
@@ -575,6 +320,8 @@ def _half_life_of(value: object, name: str) -> HalfLife:
                 if unit in _FIXED_UNITS:
                     return timedelta(seconds=amount * _FIXED_UNITS[unit])
                 if amount == int(amount):
+                    from dateutil.relativedelta import relativedelta  # noqa: PLC0415 - see above
+
                     if _CALENDAR_UNITS[unit] == "months":
                         return relativedelta(months=int(amount))
                     return relativedelta(years=int(amount))
@@ -635,19 +382,22 @@ def decay_factor(touched: datetime, at: datetime, half_life: HalfLife | None) ->
     """
     require_aware(touched, "touched")
     require_aware(at)
-    if half_life is not None and not isinstance(half_life, timedelta | relativedelta):
+    if not (half_life is None or isinstance(half_life, timedelta)
+            or _is_relativedelta(half_life)):
         raise InvalidInput(f"half_life={_short(half_life)} must be a timedelta, a relativedelta "
                            f"or None; parse_half_life turns '30 days' into one")
     return _decay(touched, at, half_life)
 
 
 def _decay(touched: datetime, at: datetime, half_life: HalfLife | None) -> float:
-    """:func:`decay_factor` of checked arguments (the scorer's inner loop)."""
+    """:func:`decay_factor` of checked arguments: the one decay, the scorer's included."""
     if half_life is None or at <= touched:
         return 1.0
     if isinstance(half_life, timedelta):
-        return float(0.5 ** ((at - touched) / half_life))
-    return float(0.5 ** _half_lives(touched, at, half_life))
+        factor: float = 0.5 ** ((at - touched).total_seconds() / half_life.total_seconds())
+    else:
+        factor = 0.5 ** _half_lives(touched, at, half_life)
+    return factor
 
 
 # -- rules ---------------------------------------------------------------------------------------
@@ -839,6 +589,111 @@ def _half_life(value: object) -> HalfLife | None:
     return None if value is None else parse_half_life(value)
 
 
+@attrs.frozen(eq=False)
+class _Plan:
+    """What :meth:`ScoringModel.score` reads, compiled once when the model is built.
+
+    Groups have slots, fit groups first: scoring adds each group's units into its slot.
+    """
+
+    groups: tuple[str, ...]  # every group, fit groups first
+    fit_slots: int  # how many of them are fit groups
+    fit_clauses: tuple[tuple[Clause, ...], ...]  # per fit rule (see funnelkit._rules)
+    fit_entries: tuple[LedgerEntry, ...]  # per fit rule: its ledger entry, built once
+    fit_units: tuple[int, ...]  # per fit rule: its points in units of RESOLUTION
+    fit_slot: tuple[int, ...]  # per fit rule: the slot of its group
+    resolve: Resolver
+    needs_context: bool
+    table_names: tuple[str, ...]  # the attribute each value table reads, by group
+    tables: tuple[ValueTable, ...]
+    fit_parts: tuple[tuple[int, int, int], ...]  # per fit group: slot, its tables' first, end
+    rest: tuple[int, ...]  # the fit rules no table holds
+    engagement_meta: dict[int, tuple[str, str, int]]  # per engagement rule index: name, group, slot
+    caps: tuple[tuple[int, int], ...]  # slot and cap in units, in the order of the model's caps
+    match_cache: dict[tuple[str, str], tuple[int, float | None]]
+    kind_cache: dict[str, tuple[int, float | None]]
+    # The usual layout, one fit group and every engagement rule in ``engagement``, caps the two
+    # sums directly; any other layout adds up each group (units, capped; the test suite proves
+    # the two agree).  None: that side has no cap.
+    simple: bool
+    fit_cap: int | None
+    engagement_cap: int | None
+    seconds: float | None  # a fixed half-life in seconds (None: none, or a calendar one)
+
+    def table_units(self, values: list[Any]) -> list[int]:
+        """Each value table's units for its attribute's value (in ``table_names`` order)."""
+        try:
+            return list(map(_getitem, self.tables, values))
+        except TypeError:  # an unhashable attribute value: worked out, not remembered
+            return [t.contribution(v)[0] for t, v in zip(self.tables, values, strict=True)]
+
+    def units(
+        self, values: list[Any], rest: Sequence[int], decayed: Mapping[int, float]
+    ) -> list[int]:
+        """Each group's units, before caps, from what ``ScoringModel._score`` found."""
+        units = [0] * len(self.groups)
+        found = self.table_units(values)
+        for slot, start, stop in self.fit_parts:
+            units[slot] = sum(found[start:stop])
+        for index in rest:
+            units[self.fit_slot[index]] += self.fit_units[index]
+        for index, points in decayed.items():  # each rule's sum is rounded once
+            units[self.engagement_meta[index][2]] += round(points * _UNITS)
+        return units
+
+    def capped(self, units: list[int]) -> tuple[int, int]:
+        """The fit and engagement units once each group is capped."""
+        capped = list(units)
+        for slot, cap in self.caps:
+            capped[slot] = min(capped[slot], cap)
+        return sum(capped[:self.fit_slots]), sum(capped[self.fit_slots:])
+
+    @classmethod
+    def build(cls, model: ScoringModel) -> _Plan:
+        table = NameTable()
+        clauses = tuple(compile_rule(r._tree, table, text=r.when) for r in model.fit)
+        units = tuple(round(r.points * _UNITS) for r in model.fit)
+        groups = tuple(dict.fromkeys([r.group for r in model.fit] + ["engagement"]
+                                     + [r.group for r in model.engagement]))
+        slot = {group: i for i, group in enumerate(groups)}
+        fit_slots = len({r.group for r in model.fit})
+        # Per fit group, one table per attribute for the rules that only compare it with literals.
+        by_group: dict[str, dict[str, list[tuple[int, tuple[Clause, ...], int]]]] = {
+            group: {} for group in groups[:fit_slots]}
+        rest = []
+        for index, (rule, parts) in enumerate(zip(model.fit, clauses, strict=True)):
+            name = table_name(parts)
+            if name is None:
+                rest.append(index)
+            else:
+                by_group[rule.group].setdefault(name, []).append((index, parts, units[index]))
+        size = len(table.names)
+        names: list[str] = []
+        tables: list[ValueTable] = []
+        fit_parts = []
+        for group, by_name in by_group.items():
+            start = len(tables)
+            for name, rules in by_name.items():
+                names.append(name)
+                tables.append(ValueTable(rules, slot=table.slot(name), size=size))
+            fit_parts.append((slot[group], start, len(tables)))
+        meta = {i: (r.name, r.group, slot[r.group]) for i, r in enumerate(model.engagement)}
+        meta[-1] = ("touchpoint points", "engagement", slot["engagement"])  # own points, no rule
+        caps = {g: math.floor(c * _UNITS) for g, c in model.caps.items()}
+        fit_cap = caps.get(groups[0]) if fit_slots == 1 else None
+        return cls(
+            groups, fit_slots, clauses,
+            tuple(LedgerEntry(r.name, r.group, r.points, u / _UNITS, 1)
+                  for r, u in zip(model.fit, units, strict=True)),
+            units, tuple(slot[r.group] for r in model.fit),
+            table.freeze(), any(reads_context(r._tree) for r in model.fit),
+            tuple(names), tuple(tables), tuple(fit_parts), tuple(rest), meta,
+            tuple((slot[g], cap) for g, cap in caps.items()), {}, {},
+            fit_slots <= 1 and len(groups) == fit_slots + 1, fit_cap, caps.get("engagement"),
+            model.half_life.total_seconds() if isinstance(model.half_life, timedelta) else None,
+        )
+
+
 @attrs.frozen
 class ScoringModel:
     """Scores leads: fit rules, engagement rules, caps per group, half-life decay, an exact ledger.
@@ -864,18 +719,7 @@ class ScoringModel:
     caps: Mapping[str, float] = attrs.field(kw_only=True, factory=dict, converter=_caps)
     half_life: HalfLife | None = attrs.field(kw_only=True, default=None, converter=_half_life)
     thresholds: Temperature = attrs.field(kw_only=True, factory=Temperature)
-    _fit_plan: tuple[Any, ...] = attrs.field(init=False, repr=False, eq=False)
-    _resolve: Resolver = attrs.field(init=False, repr=False, eq=False)
-    _needs_context: bool = attrs.field(init=False, repr=False, eq=False)
-    _vector: _Vector = attrs.field(init=False, repr=False, eq=False)
-    _engagement_meta: dict[int, tuple[str, str]] = attrs.field(init=False, repr=False, eq=False)
-    _caps_units: tuple[tuple[str, int], ...] = attrs.field(init=False, repr=False, eq=False)
-    _match_cache: dict[tuple[str, str], tuple[int, float | None]] = attrs.field(
-        init=False, repr=False, eq=False)
-    _kind_cache: dict[str, tuple[int, float | None]] = attrs.field(
-        init=False, repr=False, eq=False)
-    _fit_groups: frozenset[str] = attrs.field(init=False, repr=False, eq=False)
-    _fast: _FastFit | None = attrs.field(init=False, repr=False, eq=False)
+    _plan: _Plan = attrs.field(init=False, repr=False, eq=False)  # compiled once, see _Plan
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.thresholds, Temperature):
@@ -890,27 +734,7 @@ class ScoringModel:
         if clash:
             raise InvalidPolicy(f"group {min(clash)!r} holds both fit and engagement rules; "
                                 f"give each side its own groups")
-        set_ = object.__setattr__
-        table = NameTable()
-        plan = []
-        for r in self.fit:
-            unit = round(r.points * _UNITS)
-            # Fit entries never change from lead to lead: build each ledger entry once, here.
-            entry = LedgerEntry(r.name, r.group, r.points, unit / _UNITS, 1)
-            plan.append((compile_expr(r._tree, table), entry, r.group, unit))
-        set_(self, "_fit_plan", tuple(plan))
-        set_(self, "_resolve", table.freeze())
-        set_(self, "_needs_context", any(reads_context(r._tree) for r in self.fit))
-        set_(self, "_vector", _Vector.build(self.fit, [step[0] for step in plan]))
-        meta = {i: (r.name, r.group) for i, r in enumerate(self.engagement)}
-        meta[-1] = ("touchpoint points", "engagement")  # own points, no rule
-        set_(self, "_engagement_meta", meta)
-        set_(self, "_caps_units", tuple(
-            (g, math.floor(c * _UNITS)) for g, c in self.caps.items()))
-        set_(self, "_match_cache", {})
-        set_(self, "_kind_cache", {})
-        set_(self, "_fit_groups", frozenset(r.group for r in self.fit))
-        set_(self, "_fast", _FastFit.build(self))
+        object.__setattr__(self, "_plan", _Plan.build(self))
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle and copy by the model's definition; the compiled closures are rebuilt."""
@@ -994,9 +818,11 @@ class ScoringModel:
 
     # -- scoring ----------------------------------------------------------------------------
     #
-    # The hot path.  Fit rules were compiled once into closures over a shared name table and their
-    # ledger entries built once; per lead this resolves each attribute name once, runs the tests in
-    # one comprehension, and adds integers (units of 1/1024 point), so the sums are exact.
+    # The hot path.  Fit rules were compiled once over a shared name table, grouped into value
+    # tables where they only compare one attribute with literals, and their ledger entries built
+    # once; per lead this looks each table's attribute up once, runs the other rules' clauses, and
+    # adds integers (units of 1/1024 point), so the sums are exact.  The ledger is written from
+    # what scoring kept, the first time it is read (see Score.ledger and _write_ledger).
 
     def _rule_for(self, kind: str, channel: str) -> tuple[int, float | None]:
         found: tuple[int, float | None] = (-1, None)
@@ -1006,18 +832,18 @@ class ScoringModel:
             ):
                 found = (i, rule.points)
                 break
-        if len(self._match_cache) < 10_000:
-            self._match_cache[kind, channel] = found
-        if kind not in self._kind_cache and len(self._kind_cache) < 10_000:
+        if len(self._plan.match_cache) < 10_000:
+            self._plan.match_cache[kind, channel] = found
+        if kind not in self._plan.kind_cache and len(self._plan.kind_cache) < 10_000:
             # When the first rule that can take this kind names no channel, every touchpoint of
             # the kind finds it whatever its channel: remember that by kind alone.
             for i, rule in enumerate(self.engagement):
                 if rule.kind is None or rule.kind == kind:
                     if rule.channel is None:
-                        self._kind_cache[kind] = (i, rule.points)
+                        self._plan.kind_cache[kind] = (i, rule.points)
                     break
             else:
-                self._kind_cache[kind] = (-1, None)
+                self._plan.kind_cache[kind] = (-1, None)
         return found
 
     def score(
@@ -1060,248 +886,115 @@ class ScoringModel:
         context: Context | None,
     ) -> Score:
         """:meth:`score` once its arguments are known to be right."""
-        fast = self._fast
-        if fast is None:  # several fit or engagement groups: the general path
-            return self._score_eager(lead, touchpoints, at, context)
-        attributes = lead.attributes
-        values = list(map(attributes.get, fast.names))
-        try:  # one table lookup per attribute (see _ValueTable)
-            fit_units: int = sum(map(_getitem, fast.tables, values))
-        except TypeError:  # an unhashable attribute value: the general path
-            return self._score_eager(lead, touchpoints, at, context)
-        rest: list[int] | None = None
-        if fast.rest:
-            rest = self._rest_hits(fast, lead, touchpoints, at, context)
-            plan = self._fit_plan
-            for index in rest:
-                fit_units += plan[index][3]
-        engagement_units = 0
-        sums: dict[int, float] | None = None
+        plan = self._plan
+        values = list(map(lead.attributes.get, plan.table_names))
+        rest = self._rest_hits(lead, touchpoints, at, context) if plan.rest else _NO_HITS
+        decayed: dict[int, float] = _NONE_DECAYED  # per engagement rule index: decayed points
+        counted: list[Any] = _NONE_COUNTED  # per touchpoint that counts: rule index, points
         if touchpoints:
-            # Per rule, the decayed points of its touchpoints summed in order, then rounded once
-            # to 1/1024: the arithmetic of the general path's _engagement.  The ledger, when it
-            # is read, takes its points from these very sums (see _write_ledger), so it adds up.
-            sums = {}
-            sums_get = sums.get
-            cache_get = self._match_cache.get
-            kind_get = self._kind_cache.get
-            seconds = fast.seconds
+            decayed = {}
+            counted = []
+            # The one clamp-and-decay loop.  A touchpoint counts for the first rule it matches
+            # (-1: none, but it has points of its own), its own points replacing the rule's,
+            # clamped like rule points (which keeps the sums exact); touchpoints after ``at`` do
+            # not count.  A fixed half-life decays as decay_factor does, written out here (a call
+            # per touchpoint costs more than the arithmetic; the tests hold the two equal).
             half_life = self.half_life
+            seconds = plan.seconds
+            kind_get = plan.kind_cache.get
+            rule_get = plan.match_cache.get
+            decayed_get = decayed.get
+            record = counted.append
             for tp in touchpoints:
                 touched = tp.at
                 if touched > at:
                     continue
-                index, points = kind_get(tp.kind) or cache_get(
+                index, points = kind_get(tp.kind) or rule_get(
                     (tp.kind, tp.channel)) or self._rule_for(tp.kind, tp.channel)
                 own = tp.points
-                if own is not None:  # clamped like rule points, which keeps sums exact
+                if own is not None:
                     points = own if -_MAX_POINTS <= own <= _MAX_POINTS else math.copysign(
                         _MAX_POINTS, own)
                 elif points is None:
                     continue
                 if seconds is not None:
-                    decayed = points * 0.5 ** ((at - touched).total_seconds() / seconds)
-                elif half_life is None:
-                    decayed = points
+                    points_now = points * 0.5 ** ((at - touched).total_seconds() / seconds)
                 else:
-                    decayed = points * _decay(touched, at, half_life)
-                # 0.0 + x is x (bar the sign of a zero): this adds exactly like the ledger
-                sums[index] = sums_get(index, 0.0) + decayed
-            for decayed in sums.values():
-                engagement_units += round(decayed * _UNITS)
-        fit = fit_units
-        cap = fast.fit_cap
-        if cap is not None and fit > cap:
-            fit = cap
-        engagement = engagement_units
-        cap = fast.engagement_cap
-        if cap is not None and engagement > cap:
-            engagement = cap
+                    points_now = points * _decay(touched, at, half_life)
+                decayed[index] = decayed_get(index, 0.0) + points_now
+                record(index)
+                record(points)
+        if plan.simple:
+            try:  # one lookup per table (see ValueTable)
+                fit = sum(map(_getitem, plan.tables, values))
+            except TypeError:  # an unhashable attribute value
+                fit = sum(plan.table_units(values))
+            for index in rest:
+                fit += plan.fit_units[index]
+            engagement = 0
+            for points_now in decayed.values():  # each rule's sum is rounded once
+                engagement += round(points_now * _UNITS)
+            cap = plan.fit_cap
+            if cap is not None and fit > cap:
+                fit = cap
+            cap = plan.engagement_cap
+            if cap is not None and engagement > cap:
+                engagement = cap
+        else:
+            fit, engagement = plan.capped(plan.units(values, rest, decayed))
         return _tuple_new(Score, (
             fit / _UNITS, engagement / _UNITS, (fit + engagement) / _UNITS,
-            [None, self, values, rest, sums, touchpoints, at, fit_units, engagement_units],
+            [None, self, values, rest, decayed, counted],
         ))
 
     def _rest_hits(
         self,
-        fast: _FastFit,
         lead: Lead,
         touchpoints: tuple[Touchpoint, ...],
         at: datetime,
         context: Context | None,
     ) -> list[int]:
-        """Indices of the fit rules outside the attribute tables that *lead* meets."""
+        """Indices of the fit rules outside the value tables that *lead* meets."""
+        plan = self._plan
         ctx = context
-        if ctx is None and self._needs_context:
+        if ctx is None and plan.needs_context:
             ctx = _tuple_new(Context, (at, touchpoints, None, _NO_DATA, None))
-        attributes = lead.attributes
-        vector = fast.rest_vector
-        indices = fast.rest
-        try:
-            results = list(map(_call, vector.ops, vector.consts,
-                               map(attributes.get, vector.names, vector.absent)))
-            env = self._resolve(attributes, lead, ctx, None) if vector.general else []
-            return list(compress(indices, [
-                results[j] if k == 1 else all(results[j:j + k]) if k else _safe(test, env, ctx)
-                for j, k, test in vector.spans
-            ]))
-        except EVAL_ERRORS:  # a value a rule cannot use: that rule alone does not match
-            env = self._resolve(attributes, lead, ctx, None)
-            plan = self._fit_plan
-            return [i for i in indices if _safe(plan[i][0], env, ctx)]
+        env = plan.resolve(lead.attributes, lead, ctx, None)
+        clauses = plan.fit_clauses
+        return [i for i in plan.rest if holds(clauses[i], env, ctx)]
 
     def _write_ledger(self, pending: list[Any]) -> tuple[LedgerEntry, ...]:
-        """The ledger of a score from the fast path (``Score.ledger`` calls this once)."""
-        _, _, values, rest, sums, touchpoints, at, fit_units, engagement_units = pending
-        fast = self._fast
-        assert fast is not None  # only fast-path scores are pending
-        found: list[Any] = list(map(_dict_get, fast.indices, values))
-        if None in found:  # a value the table did not remember: work it out again
-            found = [table.indices(value) for table, value in zip(fast.tables, values, strict=True)]
-        if rest:
-            found.append(rest)
-        plan = self._fit_plan
-        # Each rule is in one table (or in rest) only, so the indices never repeat.
-        ledger = [plan[i][1] for i in sorted(chain.from_iterable(found))]
-        if sums:
-            detail = self._engagement_detail(touchpoints, at)
-            meta = self._engagement_meta
-            for index in sorted(sums):
-                raw, count = detail[index]
-                name, group = meta[index]
-                unit = round(sums[index] * _UNITS)
-                ledger.append(_tuple_new(LedgerEntry, (name, group, float(raw), unit / _UNITS,
-                                                       count)))
-        for group, cap in self._caps_units:
-            have = fit_units if group == fast.fit_group else engagement_units
-            if have > cap:
-                cut = cap - have
-                ledger.append(_tuple_new(LedgerEntry, (f"cap {group}", group, cut / _UNITS,
-                                                       cut / _UNITS, 0)))
-        return tuple(ledger)
-
-    def _engagement_detail(
-        self, touchpoints: tuple[Touchpoint, ...], at: datetime
-    ) -> dict[int, tuple[float, int]]:
-        """Per engagement rule index: the raw points and the number of touchpoints that count."""
-        detail: dict[int, tuple[float, int]] = {}
-        for tp in touchpoints:
-            if tp.at > at:
-                continue
-            index, points = self._match_cache.get((tp.kind, tp.channel)) or self._rule_for(
-                tp.kind, tp.channel)
-            own = tp.points
-            if own is not None:
-                points = own if -_MAX_POINTS <= own <= _MAX_POINTS else math.copysign(
-                    _MAX_POINTS, own)
-            elif points is None:
-                continue
-            raw, count = detail.get(index, (0.0, 0))
-            detail[index] = (points if count == 0 else raw + points, count + 1)
-        return detail
-
-    def _score_eager(
-        self,
-        lead: Lead,
-        touchpoints: tuple[Touchpoint, ...],
-        at: datetime,
-        context: Context | None,
-    ) -> Score:
-        """The general path: every fit and engagement group, the ledger written at once."""
-        ctx = context
-        if ctx is None and self._needs_context:
-            ctx = _tuple_new(Context, (at, touchpoints, None, _NO_DATA, None))
-        attributes = lead.attributes
-        vector = self._vector
+        """The ledger of a score (``Score.ledger`` calls this once, on first read)."""
+        _, _, values, rest, decayed, counted = pending
+        plan = self._plan
+        tables = plan.tables
         try:
-            results = list(map(_call, vector.ops, vector.consts,
-                               map(attributes.get, vector.names, vector.absent)))
-            if vector.simple:
-                hits = list(compress(self._fit_plan, results))
-            else:
-                env = self._resolve(attributes, lead, ctx, None) if vector.general else []
-                hits = list(compress(self._fit_plan, [
-                    results[j] if k == 1 else all(results[j:j + k]) if k else _safe(test, env, ctx)
-                    for j, k, test in vector.spans
-                ]))
-        except EVAL_ERRORS:  # a value a rule cannot use: that rule alone does not match
-            env = self._resolve(attributes, lead, ctx, None)
-            hits = [step for step in self._fit_plan if _safe(step[0], env, ctx)]
-        ledger = [step[1] for step in hits]
-        units: dict[str, int] = {}
-        for step in hits:
-            group = step[2]
-            units[group] = units.get(group, 0) + step[3]
-        if touchpoints:
-            self._engagement(touchpoints, at, units, ledger)
-        return self._finish(units, ledger)
-
-    def _engagement(
-        self,
-        touchpoints: tuple[Touchpoint, ...],
-        at: datetime,
-        units: dict[str, int],
-        ledger: list[LedgerEntry],
-    ) -> None:
-        half_life = self.half_life
-        seconds = half_life.total_seconds() if isinstance(half_life, timedelta) else None
-        cache_get = self._match_cache.get
-        acc: dict[int, list[Any]] = {}
-        for tp in touchpoints:
-            touched = tp.at
-            if touched > at:
-                continue
-            found = cache_get((tp.kind, tp.channel))
-            if found is None:
-                found = self._rule_for(tp.kind, tp.channel)
-            index, points = found
-            own = tp.points
-            if own is not None:  # clamped like rule points, which keeps the sums exact
-                points = own if -_MAX_POINTS <= own <= _MAX_POINTS else math.copysign(
-                    _MAX_POINTS, own)
-            elif points is None:
-                continue
-            if half_life is None:
-                decayed = points
-            elif seconds is not None:
-                decayed = points * 0.5 ** ((at - touched).total_seconds() / seconds)
-            else:
-                decayed = points * _decay(touched, at, half_life)
-            slot = acc.get(index)
-            if slot is None:
-                acc[index] = [points, decayed, 1]
-            else:
-                slot[0] += points
-                slot[1] += decayed
-                slot[2] += 1
-        meta = self._engagement_meta
-        for index in sorted(acc) if len(acc) > 1 else acc:
-            raw, decayed, count = acc[index]
-            name, group = meta[index]
-            unit = round(decayed * _UNITS)
-            units[group] = units.get(group, 0) + unit
-            ledger.append(_tuple_new(LedgerEntry, (name, group, float(raw), unit / _UNITS, count)))
-
-    def _finish(self, units: dict[str, int], ledger: list[LedgerEntry]) -> Score:
-        for group, cap in self._caps_units:
-            have = units.get(group, 0)
-            if have > cap:
-                cut = cap - have
-                units[group] = cap
-                ledger.append(_tuple_new(LedgerEntry, (f"cap {group}", group, cut / _UNITS,
-                                                       cut / _UNITS, 0)))
-        fit_units = 0
-        engagement_units = 0
-        fit_groups = self._fit_groups
-        for group, value in units.items():
-            if group in fit_groups:
-                fit_units += value
-            else:
-                engagement_units += value
-        return _tuple_new(Score, (
-            fit_units / _UNITS, engagement_units / _UNITS, (fit_units + engagement_units) / _UNITS,
-            tuple(ledger),
-        ))
+            found: list[Any] = list(map(_dict_get, [t.hits for t in tables], values))
+        except TypeError:  # an unhashable value
+            found = [None]
+        if None in found:  # a value a table did not remember: work it out again
+            found = [table.indices(value) for table, value in zip(tables, values, strict=True)]
+        entries = plan.fit_entries
+        # Each rule is in one table (or in rest) only, so the indices never repeat.
+        ledger = [entries[i] for i in sorted(chain(chain.from_iterable(found), rest))]
+        raw: dict[int, list[Any]] = {}  # per engagement rule index: its points, its touchpoints
+        for index, points in zip(counted[::2], counted[1::2], strict=True):
+            sums = raw.setdefault(index, [0.0, 0])
+            sums[0] += points
+            sums[1] += 1
+        for index in sorted(decayed):
+            name, group, _ = plan.engagement_meta[index]
+            points, count = raw[index]
+            ledger.append(_tuple_new(LedgerEntry, (
+                name, group, float(points), round(decayed[index] * _UNITS) / _UNITS, count)))
+        units = plan.units(values, rest, decayed)
+        for slot, cap in plan.caps:
+            over = units[slot] - cap
+            if over > 0:
+                group = plan.groups[slot]
+                ledger.append(_tuple_new(LedgerEntry, (f"cap {group}", group, -over / _UNITS,
+                                                       -over / _UNITS, 0)))
+        return tuple(ledger)
 
     def temperature(self, score: Score) -> TemperatureName:
         """``"cold"``, ``"warm"`` or ``"hot"`` for *score*, from the model's thresholds."""

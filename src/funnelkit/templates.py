@@ -2,24 +2,28 @@
 
 Every template takes ``policies={event: policy}`` to guard moves by event name, and when the
 qualifying event gets a policy it is also marked ``auto`` so the pipeline fires it as soon as the
-policy passes (for example when a lead's score crosses a threshold).
+policy passes (for example when a lead's score crosses a threshold).  A policy is given as
+:meth:`Funnel.from_dict <funnelkit.Funnel.from_dict>` takes it: a callable
+``policy(lead, context) -> Decision``, a rule string (``"employees >= 200"``) or
+``{"use": name, "params": {...}}`` naming a ready policy; a template is built through
+``from_dict``, so its mistakes are reported the same way, every one in one
+:class:`~funnelkit.InvalidFunnel`.
 
 >>> from funnelkit import templates
 >>> [s.name for s in templates.temperature().stages]
 ['cold', 'warm', 'hot', 'customer', 'lost']
+>>> funnel = templates.inbound(policies={"qualify": "employees >= 200"})
+>>> move = funnel.move("lead", "qualify")
+>>> move.policy, move.auto
+('employees >= 200', True)
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import attrs
-
-from funnelkit._errors import InvalidInput
 from funnelkit._funnel import Funnel, FunnelBuilder
-from funnelkit._limits import _short
 
 if TYPE_CHECKING:
     from funnelkit._decision import Policy
@@ -27,38 +31,31 @@ if TYPE_CHECKING:
 __all__ = ["demand_waterfall", "inbound", "predictable_revenue", "temperature"]
 
 
-def _finish(builder: FunnelBuilder, policies: Mapping[str, Policy] | None, auto: str) -> Funnel:
-    if policies is not None and not isinstance(policies, Mapping):
-        raise InvalidInput(
-            f"policies={_short(policies)} must be a mapping of event name to policy, or None")
+def _finish(
+    builder: FunnelBuilder, policies: Mapping[str, Policy | str | Mapping[str, Any]] | None,
+    auto: str,
+) -> Funnel:
+    """The template's funnel, with *policies* attached by ``Funnel.from_dict``.
+
+    ``from_dict`` owns the one check of the argument and of its event names and the one
+    conversion of policy data (rule strings, ``{"use": ...}``); the template only marks its
+    qualifying event *auto* when that event gets a policy.
+    """
     funnel = builder.build()
-    if not policies:
+    if policies is None:
         return funnel
-    events = set(funnel.events)
-    for event, policy in policies.items():
-        if event not in events:
-            name = str(event)
-            close = difflib.get_close_matches(name, sorted(events), n=1) if len(name) < 200 else []
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise InvalidInput(
-                f"funnel {funnel.name!r} has no event {_short(event)}{hint}; events are "
-                f"{', '.join(funnel.events)}"
-            )
-        if not callable(policy):
-            raise InvalidInput(
-                f"the policy for {event!r} ({_short(policy)}) is not callable")
-    moves = [
-        attrs.evolve(
-            m,
-            policy=policies.get(m.event, m.policy),
-            auto=m.auto or (m.event == auto and m.event in policies),
-        )
-        for m in funnel.moves
-    ]
-    return Funnel(funnel.name, initial=funnel.initial, stages=funnel.stages, moves=moves)
+    data = funnel.to_dict()
+    given: object = policies  # from_dict refuses what is not a mapping
+    if isinstance(given, Mapping) and auto in given:
+        for move in data["transitions"]:
+            if move["event"] == auto:
+                move["auto"] = True
+    return Funnel.from_dict(data, policies=policies)
 
 
-def inbound(*, policies: Mapping[str, Policy] | None = None) -> Funnel:
+def inbound(
+    *, policies: Mapping[str, Policy | str | Mapping[str, Any]] | None = None
+) -> Funnel:
     """The inbound marketing lifecycle: subscriber to evangelist, with nurture and disqualified.
 
     Stages follow HubSpot's lifecycle stages (subscriber, lead, marketing qualified lead, sales
@@ -109,7 +106,9 @@ def inbound(*, policies: Mapping[str, Policy] | None = None) -> Funnel:
     return _finish(builder, policies, auto="qualify")
 
 
-def demand_waterfall(*, policies: Mapping[str, Policy] | None = None) -> Funnel:
+def demand_waterfall(
+    *, policies: Mapping[str, Policy | str | Mapping[str, Any]] | None = None
+) -> Funnel:
     """SiriusDecisions' Demand Waterfall: inquiry, MQL, SAL, SQL, SQO, won or lost.
 
     Marketing turns inquiries into marketing qualified leads; sales accepts them (sales accepted
@@ -140,7 +139,9 @@ def demand_waterfall(*, policies: Mapping[str, Policy] | None = None) -> Funnel:
     return _finish(builder, policies, auto="qualify")
 
 
-def predictable_revenue(*, policies: Mapping[str, Policy] | None = None) -> Funnel:
+def predictable_revenue(
+    *, policies: Mapping[str, Policy | str | Mapping[str, Any]] | None = None
+) -> Funnel:
     """Aaron Ross's Predictable Revenue: the SDR prospects and qualifies, the closer closes.
 
     Stages follow *Predictable Revenue* (Ross and Tyler, 2011): sales development reps (team
@@ -172,7 +173,9 @@ def predictable_revenue(*, policies: Mapping[str, Policy] | None = None) -> Funn
     return _finish(builder, policies, auto="qualify")
 
 
-def temperature(*, policies: Mapping[str, Policy] | None = None) -> Funnel:
+def temperature(
+    *, policies: Mapping[str, Policy | str | Mapping[str, Any]] | None = None
+) -> Funnel:
     """Cold, warm and hot leads: how ready a lead is to buy.
 
     Stages follow the cold / warm / qualified (hot) lead journey as small-business marketing

@@ -103,6 +103,8 @@ class World:
             p.fire("L2", event, at=LATER)  # pending handoff "L2:3", assigned to ann
         p.capture("L3", at=T0)
         p.fire("L3", "convert", at=LATER)
+        p.capture("L4", at=T0)
+        p.merge("L3", "L4", actor="ann", reason="same person", at=LATER)  # unmerge undoes it
         (row,) = self.store.claim_outbox(worker="w1", now=LATER, lease=timedelta(days=3000),
                                          limit=1)
         self.row_id = row.id
@@ -446,12 +448,19 @@ PLUGIN = _kind("plugin", extra=(Hooks, type("Misnamed", (), {"after_fire": lambd
 ITEMS = _kind("fire_many items", list, tuple,
               extra=("L1", {"id": "L1"}, [5], [("L1",)], [([], "convert")], [("L1", 5)],
                      [{"id": "L1"}], [{"id": "L1", "event": "convert", 1: 2}],
+                     [{"id": "L1", "event": "convert", "when": NOW}],
+                     [{"id": "L1", "event": "convert", "context": _deep(40)}],
                      [{"id": "L1", "event": "convert", "at": "now"}],
                      [("L1", "convert"), ("L1", "nope")], [("nobody", "convert")],
                      [("L1", "convert", "x")]),
               errors=(InvalidInput, NotFound, UnknownEvent), accepts=_empty)
 ERRORS_MODE = _kind("errors", str, extra=("ignore", "RAISE", ""))
 TOUCHPOINT = _kind("touchpoint", extra=(Touchpoint("L2", "call", "phone", LATER),))
+# The policies' free data of fire, evaluate and touch (context=): str keys, nested within limits.
+CONTEXT = _kind("context", Mapping, type(None),
+                extra=({1: "a"}, _deep(40), _holding_itself(), Context(NOW)),
+                strategy=st.integers(33, 120).map(_deep))
+TOUCH_POINTS = _kind("points", int, float, type(None), extra=(math.nan, math.inf))
 CHANGE = _kind("change", extra=(_new_lead("L9"),))
 CHANGES = _kind("changes", list, tuple, extra=("L9", {}, [5], [_new_lead("L9")]),
                 accepts=_empty)
@@ -506,10 +515,12 @@ def _pipeline_entries() -> list[Entry]:
             {"id": NEW_ID, "attributes": STORED_ATTRIBUTES, "source": SOURCE, "owner": OPT_NAME,
              "at": OPT_TIME}, store=True),
         Entry("Pipeline.fire", lambda w, a: p(w).fire(
-            a["id"], a["event"], actor=a["actor"], reason=a["reason"], at=a["at"]),
-            lambda w: {"id": "L1", "event": "convert", "actor": None, "reason": None, "at": None},
+            a["id"], a["event"], actor=a["actor"], reason=a["reason"], at=a["at"],
+            context=a["context"]),
+            lambda w: {"id": "L1", "event": "convert", "actor": None, "reason": None, "at": None,
+                       "context": None},
             {"id": LOOKUP, "event": EVENT, "actor": OPT_NAME, "reason": OPT_TEXT,
-             "at": MOVE_TIME}, store=True),
+             "at": MOVE_TIME, "context": CONTEXT}, store=True),
         Entry("Pipeline.fire (handoff)", lambda w, a: p(w).fire(
             "L2", a["event"], actor=a["actor"], reason=a["reason"], at=a["at"]),
             lambda w: {"event": "disqualify", "actor": "ann", "reason": "no budget", "at": None},
@@ -520,8 +531,17 @@ def _pipeline_entries() -> list[Entry]:
         Entry("Pipeline.touch", lambda w, a: p(w).touch(a["id"], a["touchpoint"]),
               lambda w: {"id": "L1", "touchpoint": Touchpoint("L1", "call", "phone", NOW)},
               {"id": LOOKUP, "touchpoint": TOUCHPOINT}, store=True),
-        Entry("Pipeline.evaluate", lambda w, a: p(w).evaluate(a["id"], at=a["at"]),
-              lambda w: {"id": "L1", "at": None}, {"id": LOOKUP, "at": MOVE_TIME}, store=True),
+        Entry("Pipeline.touch (kind, channel)", lambda w, a: p(w).touch(
+            a["id"], a["kind"], a["channel"], at=a["at"], points=a["points"], data=a["data"],
+            context=a["context"]),
+            lambda w: {"id": "L1", "kind": "call", "channel": "phone", "at": None,
+                       "points": None, "data": None, "context": None},
+            {"id": LOOKUP, "kind": NAME, "channel": NAME, "at": OPT_TIME, "points": TOUCH_POINTS,
+             "data": STORED_ATTRIBUTES, "context": CONTEXT}, store=True),
+        Entry("Pipeline.evaluate", lambda w, a: p(w).evaluate(
+            a["id"], at=a["at"], context=a["context"]),
+              lambda w: {"id": "L1", "at": None, "context": None},
+              {"id": LOOKUP, "at": MOVE_TIME, "context": CONTEXT}, store=True),
         Entry("Pipeline.assign", lambda w, a: p(w).assign(a["id"], a["owner"], at=a["at"]),
               lambda w: {"id": "L1", "owner": "ann", "at": None},
               {"id": LOOKUP, "owner": NAME, "at": MOVE_TIME}, store=True),
@@ -535,6 +555,19 @@ def _pipeline_entries() -> list[Entry]:
                        "at": None},
             {"id": HANDOFF_ID, "by": NAME, "reason": REASON, "recycle_to": STAGE,
              "at": MOVE_TIME}, store=True),
+        Entry("Pipeline.merge", lambda w, a: p(w).merge(
+            a["survivor_id"], a["duplicate_id"], actor=a["actor"], reason=a["reason"],
+            at=a["at"]),
+            lambda w: {"survivor_id": "L1", "duplicate_id": "L3", "actor": "ann",
+                       "reason": "same person", "at": None},
+            {"survivor_id": LOOKUP, "duplicate_id": LOOKUP, "actor": NAME, "reason": REASON,
+             "at": MOVE_TIME}, store=True),
+        Entry("Pipeline.unmerge", lambda w, a: p(w).unmerge(
+            a["duplicate_id"], actor=a["actor"], reason=a["reason"], at=a["at"]),
+            lambda w: {"duplicate_id": "L4", "actor": "ann", "reason": "not the same",
+                       "at": None},
+            {"duplicate_id": LOOKUP, "actor": NAME, "reason": REASON, "at": MOVE_TIME},
+            store=True),
         Entry("Pipeline.sweep", lambda w, a: p(w).sweep(a["now"]), lambda w: {"now": None},
               {"now": OPT_TIME}, store=True),
         Entry("Pipeline.deliver_pending", lambda w, a: p(w).deliver_pending(

@@ -151,11 +151,11 @@ def test_missing_csv_and_unwritable_store(tmp_path: Path, capsys: pytest.Capture
     assert main(["import", str(tmp_path / "none.csv"), "--funnel", "inbound", "--db", "x.db"]) == 2
     assert "none.csv: no such file" in capsys.readouterr().err
     not_a_store = tmp_path / "other.db"
-    with sqlite3.connect(not_a_store) as db:
-        db.execute("CREATE TABLE mine (x)")
+    with sqlite3.connect(not_a_store) as db:  # a host table named like the store's own
+        db.execute("CREATE TABLE funnelkit_leads (x)")
     assert main(["import", str(write(tmp_path, GOOD)), "--funnel", "inbound", "--db", str(not_a_store)]) == 1
     err = capsys.readouterr().err
-    assert "not a funnelkit store" in err
+    assert "not made by funnelkit" in err
     assert err.count("\n") == 1
 
 

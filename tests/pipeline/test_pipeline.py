@@ -65,7 +65,7 @@ def test_capture_get_history_and_the_system_clock() -> None:
 
 
 def test_fire_passes_context_data_to_the_policy() -> None:
-    """Extra keyword arguments of fire reach a guarding policy as Context.data."""
+    """fire(context={...}) reaches a guarding policy as Context.data."""
     def approved(lead: Any, context: Any) -> Decision:
         ok = context.data.get("approved") is True
         return Decision.allow(policy="approved") if ok else Decision.deny("not approved", policy="approved")
@@ -74,7 +74,7 @@ def test_fire_passes_context_data_to_the_policy() -> None:
     pipeline.capture("L1")
     with pytest.raises(PolicyRefused, match="not approved"):
         pipeline.fire("L1", "qualify")
-    assert pipeline.fire("L1", "qualify", approved=True).lead.stage == "mql"
+    assert pipeline.fire("L1", "qualify", context={"approved": True}).lead.stage == "mql"
 
 
 class _RacingStore(MemoryStore):
@@ -345,7 +345,7 @@ def test_assign_sets_owner_and_pending_handoff_assignee() -> None:
     pipeline.fire("L1", "qualify")
     pipeline.fire("L1", "hand_to_sales")
     lead = pipeline.assign("L1", "sdr-zoe")
-    assert (lead.owner, lead.version) == ("sdr-zoe", 2)
+    assert (lead.owner, lead.version) == ("sdr-zoe", 3)  # the assignment is a record of its own
     assert pipeline.handoff("L1:2").assignee == "sdr-zoe"
 
 
@@ -459,8 +459,10 @@ def test_touchpoint_for_another_lead_is_refused() -> None:
     pipeline.capture("L1")
     with pytest.raises(InvalidInput, match="not 'L1'"):
         pipeline.touch("L1", Touchpoint("L2", "call", "phone", FRIDAY_2PM))
-    with pytest.raises(InvalidInput, match="not a funnelkit.Touchpoint"):
-        pipeline.touch("L1", "call")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="needs the channel"):
+        pipeline.touch("L1", "call")  # type: ignore[call-overload]
+    with pytest.raises(InvalidInput, match="must be what happened"):
+        pipeline.touch("L1", 5, "phone")  # type: ignore[call-overload]
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,9 @@
-"""A Hypothesis state machine: random calls and crashing hooks never lose or duplicate a move."""
+"""A Hypothesis state machine: random calls and crashing hooks never lose or duplicate a move.
+
+Every call that changes a lead (fire, touch, assign, accepting and rejecting handoffs, sweeps
+that expire, escalate or report) leaves exactly the records the model expects in its history,
+the stored version is the length of that history, and ``Pipeline.replay`` finds nothing wrong.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,17 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from funnelkit import FunnelError, Lead, Source, Touchpoint, Transition
+from funnelkit import Escalation, FunnelError, Lead, Source, Touchpoint, Transition, routing
+from funnelkit._reserved import AUDIT_EVENTS
 from funnelkit.pipeline import Pipeline
 from funnelkit.stores import MemoryStore, SQLiteStore, Store
 
 IDS = ("A", "B", "C")
 FUNNEL = sales_funnel(qualify=score_at_least(50))
 EVENTS = FUNNEL.events
+# hand_to_sales escalates twice (to a manager in turn) before it expires; hand_to_closer expires.
+ESCALATIONS = {"hand_to_sales": Escalation(router=routing.round_robin(["mgr-maria", "mgr-max"]))}
+SWEEP_RECORDS = {"funnelkit.expire", "funnelkit.escalate", "funnelkit.stall"}
 
 
 class Hooks:
@@ -36,6 +45,9 @@ class Hooks:
             raise RuntimeError("after-hook crashed")
         self.delivered[key] = self.delivered.get(key, 0) + 1
 
+    def on_stalled(self, key: str) -> None:
+        """Watching stalls: a stall move a crashing before-hook refuses is reported (recorded)."""
+
 
 class PipelineMachine(RuleBasedStateMachine):
     """Drives one pipeline; the model is the list of (event, version) each lead should have."""
@@ -45,7 +57,8 @@ class PipelineMachine(RuleBasedStateMachine):
         self.clock = Clock()
         self.store = self.make_store()
         self.pipeline = Pipeline(FUNNEL, store=self.store, clock=self.clock, scoring=PointsScorer(),
-                                 backoff=timedelta(minutes=1), max_backoff=timedelta(minutes=10))
+                                 backoff=timedelta(minutes=1), max_backoff=timedelta(minutes=10),
+                                 escalations=ESCALATIONS)
         self.hooks = Hooks()
         self.pipeline.register(self.hooks)
         self.model: dict[str, list[tuple[str, int]]] = {}
@@ -111,15 +124,45 @@ class PipelineMachine(RuleBasedStateMachine):
         if reject:
             after = self.store.load(handoff.lead_id)
             assert after.stage == "nurture"
-            self.model[handoff.lead_id].append(("nurture", before.version + 1))
+            self.model[handoff.lead_id].append(("funnelkit.reject", before.version + 1))
+            self.model[handoff.lead_id].append(("nurture", before.version + 2))
+        else:
+            after = self.store.load(handoff.lead_id)
+            assert (after.stage, after.owner) == (before.stage, "rep")
+            self.model[handoff.lead_id].append(("funnelkit.accept", before.version + 1))
+
+    @precondition(lambda self: self.model)
+    @rule(data=st.data(), owner=st.sampled_from(["ann", "bob"]))
+    def assign(self, data: st.DataObject, owner: str) -> None:
+        lead_id = data.draw(st.sampled_from(sorted(self.model)))
+        before = self.store.load(lead_id)
+        pending = self.pipeline.handoffs(status="pending", lead_id=lead_id)
+        lead = self.pipeline.assign(lead_id, owner, by="admin", reason="rebalancing")
+        assert (lead.stage, lead.version, lead.owner) == (before.stage, before.version + 1, owner)
+        assert [self.pipeline.handoff(h.id).assignee for h in pending] == [owner] * len(pending)
+        self.model[lead_id].append(("funnelkit.assign", lead.version))
 
     @rule(hours=st.integers(min_value=0, max_value=24 * 40))
     def sweep(self, hours: int) -> None:
         report = self.pipeline.sweep(self.clock.advance(hours=hours))
-        for outcome in report.moved:
-            self._record(outcome.lead.id, [outcome.transition])
+        moves = {o.transition for o in report.moved}
+        records: list[Transition] = []
+        for lead_id, known in self.model.items():
+            new = self.store.history(lead_id)[len(known):]
+            for t in new:  # each a stall move the report names, or a record by the sweep
+                assert t in moves or (t.event in SWEEP_RECORDS and t.actor == "funnelkit.sweep")
+            records.extend(t for t in new if t not in moves)
+            self._record(lead_id, new)
+        assert len(moves) == len(report.moved)
+        assert sum(t.event == "funnelkit.expire" for t in records) == len(report.expired)
+        assert sum(t.event == "funnelkit.escalate" for t in records) == len(report.escalated)
+        for handoff in report.escalated:  # still pending, with a manager, due after the sweep
+            assert handoff.is_pending
+            assert handoff.assignee in {"mgr-maria", "mgr-max"}
+            assert handoff.due_at is not None
+            assert handoff.due_at > self.clock.now()
         again = self.pipeline.sweep(self.clock.now())
-        assert (again.expired, again.stalled, again.moved) == ((), (), ())
+        assert (again.expired, again.stalled, again.moved, again.escalated) == ((), (), (), ())
 
     @rule(before=st.booleans(), after=st.booleans())
     def hooks_crash(self, before: bool, after: bool) -> None:
@@ -131,7 +174,8 @@ class PipelineMachine(RuleBasedStateMachine):
         self.pipeline.deliver_pending(now=self.clock.advance(hours=1))
         assert self.store.outbox() == []
         expected = {f"after_transition:{lead_id}:{version}"
-                    for lead_id, moves in self.model.items() for _, version in moves}
+                    for lead_id, moves in self.model.items() for event, version in moves
+                    if event not in AUDIT_EVENTS}
         assert set(self.hooks.delivered) == expected
 
     @invariant()
@@ -152,16 +196,23 @@ class PipelineMachine(RuleBasedStateMachine):
                 continue
             assert replayed[lead_id].problems == ()
             assert (replayed[lead_id].stage, replayed[lead_id].version) == (lead.stage, lead.version)
+            assert lead.version == len(self.model[lead_id])  # one version per record, no more
+        report = self.pipeline.replay()
+        assert report.ok, report.mismatches
+        assert report.transitions == sum(len(moves) for moves in self.model.values())
 
     @invariant()
     def at_most_one_pending_handoff_per_lead_at_its_version(self) -> None:
         if not hasattr(self, "model"):
             return
-        for lead_id in self.model:
+        for lead_id, records in self.model.items():
             pending = self.pipeline.handoffs(status="pending", lead_id=lead_id)
             assert len(pending) <= 1
-            for handoff in pending:
-                assert handoff.version == self.store.load(lead_id).version
+            moves = [version for event, version in records if event not in AUDIT_EVENTS]
+            for handoff in pending:  # made by the lead's last move: only audit records since
+                assert handoff.version == moves[-1]
+                escalations = [e for e, v in records if e == "funnelkit.escalate" and v > handoff.version]
+                assert len(escalations) <= ESCALATIONS["hand_to_sales"].max_level
 
 
 PipelineMachine.TestCase.settings = settings(

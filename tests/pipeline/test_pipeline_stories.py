@@ -93,7 +93,8 @@ def test_sdr_accepts_and_hands_to_the_closer(store: Store) -> None:
     assert (second.from_team, second.to_team) == ("sdr", "ae")
     assert second.due_at == datetime(2026, 3, 9, 15, tzinfo=UTC)
     assert recorder.named("on_handoff_accepted") == [first.id]
-    assert [t.event for t in pipeline.history("L1")] == ["qualify", "hand_to_sales", "hand_to_closer"]
+    assert [t.event for t in pipeline.history("L1")] == [
+        "qualify", "hand_to_sales", "funnelkit.accept", "hand_to_closer"]
 
 
 def test_moving_a_lead_on_accepts_its_pending_handoff(store: Store) -> None:

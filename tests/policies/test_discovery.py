@@ -27,6 +27,20 @@ def test_builtins_are_available() -> None:
     assert list(names) == sorted(names)
 
 
+def test_not_has_one_data_name() -> None:
+    """The combinator's data name is 'not' (not_ is only its Python spelling); the old name
+    'not_' still loads, for one release, with a DeprecationWarning naming the new one."""
+    assert "not" in available()
+    assert "not_" not in available()
+    assert load("not", policy="a > 1").to_data() == {"use": "not", "params": {"policy": "a > 1"}}
+    with pytest.warns(DeprecationWarning, match="write 'not'"):
+        old = load("not_", policy="a > 1")
+    assert old == load("not", policy="a > 1")
+    with pytest.warns(DeprecationWarning, match="'not_' is deprecated"):
+        from_data = policy_from_data({"use": "not_", "params": {"policy": "a > 1"}}, path="p")
+    assert from_data == old
+
+
 def test_load_builds_built_ins() -> None:
     """load(name, **params) builds the same policy as calling the factory."""
     assert load("bant", min_met=3) == bant(min_met=3)

@@ -8,23 +8,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from _policy_support import AT, context, lead
+from _policy_support import AT, context, lead, trees
 from hypothesis import given
 from hypothesis import strategies as st
 
 from funnelkit import Decision, InvalidPolicy, RuleSyntaxError, Source, Touchpoint
 from funnelkit._rules import (
-    Arith,
-    BoolOp,
-    Call,
-    Compare,
-    Const,
-    Name,
     Node,
-    Not,
-    Pow,
-    Seq,
-    Unary,
     parse,
     unparse,
 )
@@ -128,41 +118,6 @@ def test_rule_module_never_evaluates_code() -> None:
 
 
 # -- round trip -------------------------------------------------------------------------------
-
-names = st.sampled_from(["budget", "role", "employees", "x", "stage"])
-consts = st.one_of(
-    st.integers(0, 10**6),
-    st.floats(0, 1e6, allow_nan=False, allow_infinity=False),
-    st.text(st.characters(blacklist_categories=("Cs",)), max_size=8),
-    st.booleans(),
-)
-
-
-def trees(depth: int = 3) -> st.SearchStrategy[Node]:
-    """Random parse trees within the limits."""
-    leaf = st.one_of(st.builds(Const, consts), st.builds(Name, names))
-    if depth == 0:
-        return leaf
-    sub = trees(depth - 1)
-    rest_arith = st.lists(st.tuples(st.sampled_from(["+", "-"]), sub), min_size=1, max_size=3)
-    rest_term = st.lists(st.tuples(st.sampled_from(["*", "/", "//", "%"]), sub), min_size=1, max_size=3)
-    compare_ops = st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "in", "not in"])
-    return st.one_of(
-        leaf,
-        st.builds(Arith, st.just("sum"), sub, rest_arith.map(tuple)),
-        st.builds(Arith, st.just("term"), sub, rest_term.map(tuple)),
-        st.builds(Compare, sub, st.lists(st.tuples(compare_ops, sub), min_size=1, max_size=2).map(tuple)),
-        st.builds(BoolOp, st.sampled_from(["and", "or"]), st.lists(sub, min_size=2, max_size=3).map(tuple)),
-        st.builds(Not, sub),
-        st.builds(Unary, st.sampled_from(["-", "+"]), sub),
-        st.builds(Pow, sub, st.builds(Const, st.integers(0, 8))),
-        st.builds(Seq, st.sampled_from(["tuple", "list"]), st.lists(sub, max_size=3).map(tuple)),
-        st.builds(Call, st.just("max"), st.lists(sub, min_size=1, max_size=2).map(tuple)),
-        st.builds(Call, st.just("has"), st.tuples(st.builds(Const, names))),
-        st.builds(Call, st.just("count"), st.just(()),
-                  st.tuples(st.tuples(st.just("kind"), st.builds(Const, names)))),
-    )
-
 
 @given(trees())
 def test_unparse_then_parse_gives_the_same_tree(tree: Node) -> None:

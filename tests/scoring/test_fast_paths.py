@@ -1,4 +1,5 @@
-"""The fast scoring path: attribute tables, the lazily written ledger, and the same answers."""
+"""How scoring runs fast: value tables, the lazily written ledger, one engagement loop; and the
+same answers as the general interpreter and the public decay."""
 
 from __future__ import annotations
 
@@ -8,12 +9,19 @@ import pickle
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from _scoring_support import general_fit_entries
 from hypothesis import given
 from hypothesis import strategies as st
 
 from funnelkit import Lead, Touchpoint
-from funnelkit._scoring import _safe
-from funnelkit.scoring import EngagementRule, FitRule, LedgerEntry, Score, ScoringModel
+from funnelkit.scoring import (
+    EngagementRule,
+    FitRule,
+    LedgerEntry,
+    Score,
+    ScoringModel,
+    decay_factor,
+)
 
 AT = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
@@ -35,6 +43,9 @@ numbers = st.one_of(
     st.floats(1.4, 2.6),
     st.integers(48, 52).map(lambda i: i + 0.0),
 )
+#: Values tried on every table: each literal's class, either side of it, and other text.
+EDGES = ["x", "a", "b", "m", "zz", "", 0, 1, 1.5, 2.5, 10, 49, 50, 51, 200, True, False, None,
+         1e15, -0.0, math.nan, math.inf]
 values = st.one_of(st.none(), numbers, st.sampled_from(["x", "a", "b", "m", "z", ""]), st.text(max_size=3))
 
 
@@ -43,26 +54,28 @@ values = st.one_of(st.none(), numbers, st.sampled_from(["x", "a", "b", "m", "z",
 def test_attribute_tables_agree_with_the_rules_one_by_one(
     rules: list[tuple[str, int]], seen: list[Any]
 ) -> None:
-    """For any one-attribute rules and values (edges, NaN, huge ints, strings), the table path
-    matches evaluating each rule's compiled closure, in points and in the ledger, every time."""
+    """For any one-attribute rules and values (edges, NaN, huge ints, strings), the value table
+    gives the points and ledger the general interpreter gives rule by rule, every time."""
     model = ScoringModel([FitRule(when, points) for when, points in rules])
-    assert model._fast is not None
-    assert not model._fast.rest
-    for value in seen * 2:  # the second pass reads remembered values
+    assert len(model._plan.tables) == 1
+    assert not model._plan.rest
+    for value in [*seen, *EDGES] * 2:  # the second pass reads remembered values
         the_lead = lead({"n": value})
         score = model.score(the_lead, (), at=AT)
-        env = model._resolve(the_lead.attributes, the_lead, None, None)
-        expected = [step[1] for step in model._fit_plan if _safe(step[0], env, None)]
+        expected = general_fit_entries(model, the_lead)
         assert list(score.ledger) == expected, value
         assert score.total == sum(e.points for e in expected)
 
 
-def test_unhashable_values_take_the_general_path() -> None:
-    """A list value cannot key a table; the lead is scored the general way, no crash."""
-    model = ScoringModel([FitRule("tags in ('a', 'b')", 5), FitRule("n >= 1", 3)])
-    score = model.score(lead({"tags": ["a"], "n": 2}), (), at=AT)
-    assert score.total == 3.0
-    assert [e.rule for e in score.ledger] == ["n >= 1"]
+def test_unhashable_values_are_worked_out_not_remembered() -> None:
+    """A list value cannot key a table: its rules run on it (compared one by one), no crash."""
+    model = ScoringModel([FitRule("tags in ('a', 'b')", 5), FitRule("n >= 1", 3),
+                          FitRule("tags not in ('a', 'b')", 1)])
+    for _ in range(2):
+        score = model.score(lead({"tags": ["a"], "n": 2}), (), at=AT)
+        assert score.total == 4.0
+        assert [e.rule for e in score.ledger] == ["n >= 1", "tags not in ('a', 'b')"]
+    assert all(type(value) is not list for table in model._plan.tables for value in table)
 
 
 def eager(score: Score) -> Score:
@@ -104,8 +117,8 @@ def test_lazy_ledger_is_the_same_value() -> None:
     assert fresh != model.score(lead({"industry": "saas"}), tps, at=AT)
 
 
-def test_fast_and_general_paths_give_the_same_score() -> None:
-    """One fit group uses the fast path, two groups the general one: the same numbers."""
+def test_one_fit_group_and_several_give_the_same_score() -> None:
+    """Tables per attribute (one group) and per attribute and group (several): the same numbers."""
     rules = [("industry == 'saas'", 15), ("employees >= 50 and employees < 200", 6),
              ("role in ('cto', 'ceo')", 15), ("budget >= 10000 and role == 'cto'", 4),
              ("has('budget')", 1)]
@@ -114,8 +127,8 @@ def test_fast_and_general_paths_give_the_same_score() -> None:
     general = ScoringModel([FitRule(w, p, group="a" if i % 2 else "b")
                             for i, (w, p) in enumerate(rules)],
                            [EngagementRule(5, kind="call")], half_life="30 days")
-    assert fast._fast is not None
-    assert general._fast is None
+    assert fast._plan.simple
+    assert not general._plan.simple
     tps = [Touchpoint("L1", "call", "phone", AT - timedelta(days=d)) for d in (1, 7, 45)]
     for attributes in ({"industry": "saas", "employees": 60, "role": "cto", "budget": 20000},
                        {"employees": math.nan, "role": "ceo"}, {}):
@@ -140,21 +153,41 @@ touchpoints = st.lists(st.builds(
 ), max_size=8)
 
 
+def engagement_by_hand(
+    rules: list[EngagementRule], tps: list[Touchpoint], at: datetime, half_life: Any
+) -> list[tuple[str, float, float, int]]:
+    """The engagement ledger as the docs describe it, written out with the public pieces: the
+    first matching rule, own points clamped to +-1,000,000, decay_factor, one rounding per rule."""
+    found: dict[int, list[Any]] = {}
+    for tp in tps:
+        if tp.at > at:
+            continue
+        index = next((i for i, r in enumerate(rules) if r.matches(tp)), -1)
+        points = rules[index].points if index >= 0 else None
+        if tp.points is not None:
+            points = max(-1e6, min(1e6, tp.points))
+        if points is None:
+            continue
+        decayed = points * decay_factor(tp.at, at, half_life)
+        raw, total, count = found.get(index, [0.0, 0.0, 0])
+        found[index] = [raw + points, total + decayed, count + 1]
+    return [(rules[i].name if i >= 0 else "touchpoint points", float(raw),
+             round(total * 1024) / 1024, count) for i, (raw, total, count) in sorted(found.items())]
+
+
 @given(st.lists(engagement_rules, max_size=5), touchpoints,
-       st.sampled_from([None, "7 days", "1 month"]))
-def test_fast_engagement_matches_the_general_path(
-    rules: list[EngagementRule], tps: list[Touchpoint], half_life: str | None
+       st.sampled_from([None, "7 days", "1 month", "36 hours"]), st.booleans())
+def test_engagement_is_the_documented_arithmetic(
+    rules: list[EngagementRule], tps: list[Touchpoint], half_life: str | None, two_groups: bool
 ) -> None:
     """First-match rules (remembered by kind, or by kind and channel), own points, later
-    touchpoints and decay give the same engagement and ledger lines on both paths."""
-    fit_one = [FitRule("n >= 1", 1)]
-    fit_two = [FitRule("n >= 1", 1), FitRule("n >= 2", 1, group="other")]
-    fast = ScoringModel(fit_one, rules, half_life=half_life)
-    general = ScoringModel(fit_two, rules, half_life=half_life)
-    assert fast._fast is not None
-    assert general._fast is None
+    touchpoints and decay by decay_factor give the engagement and ledger lines written out by
+    hand, with one fit group or several, cold and with warm caches."""
+    fit = [FitRule("n >= 1", 1), FitRule("n >= 2", 1, group="other" if two_groups else "fit")]
+    model = ScoringModel(fit, rules, half_life=half_life)
+    expected = engagement_by_hand(rules, tps, AT, model.half_life)
     for _ in range(2):  # cold, then warm caches
-        a = fast.score(lead({}), tps, at=AT)
-        b = general.score(lead({}), tps, at=AT)
-        assert a.engagement == b.engagement
-        assert a.ledger == b.ledger
+        score = model.score(lead({}), tps, at=AT)
+        got = [(e.rule, e.raw, e.points, e.matches) for e in score.ledger if e.group == "engagement"]
+        assert got == expected
+        assert score.engagement == sum(points for _, _, points, _ in expected)

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from _scoring_support import general_fit_entries
 from dateutil.relativedelta import relativedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
 from funnelkit import Context, InvalidInput, InvalidPolicy, Lead, RuleSyntaxError, Touchpoint
-from funnelkit._scoring import _safe
 from funnelkit.scoring import (
     RESOLUTION,
     EngagementRule,
@@ -110,16 +110,26 @@ def test_ledger_always_adds_up_exactly(model: ScoringModel, attrs: dict[str, Any
 
 
 @given(models(), attributes, touchpoints)
-def test_fast_fit_path_agrees_with_rule_by_rule(model: ScoringModel, attrs: dict[str, Any], tps: list[Touchpoint]) -> None:
-    """The vectorised fit evaluation matches the rules' compiled closures one by one."""
+def test_fit_rules_score_as_the_general_interpreter_decides(model: ScoringModel, attrs: dict[str, Any], tps: list[Touchpoint]) -> None:
+    """Value tables and specialised closures give the fit ledger the rules give one by one, each
+    compiled without specialised shapes: any rules, groups, values and unknowns."""
     the_lead = lead(attrs)
     score = model.score(the_lead, tps, at=AT)
-    ctx = Context(AT, touchpoints=tps) if model._needs_context else None
-    env = model._resolve(the_lead.attributes, the_lead, ctx, None)
-    expected = [step[1] for step in model._fit_plan if _safe(step[0], env, ctx)]
+    expected = general_fit_entries(model, the_lead, Context(AT, touchpoints=tps))
     fit_groups = {r.group for r in model.fit}
     got = [e for e in score.ledger if e.group in fit_groups and not e.rule.startswith("cap ")]
     assert got == expected
+
+
+@given(models(), attributes, touchpoints)
+def test_the_usual_layout_caps_as_every_group_is_capped(model: ScoringModel, attrs: dict[str, Any], tps: list[Touchpoint]) -> None:
+    """One fit group and one engagement group cap their two sums directly; adding up and capping
+    each group the general way gives the same fit and engagement, for any model."""
+    score = model.score(lead(attrs), tps, at=AT)
+    _, _, values, rest, decayed, _ = score._ledger_slot  # what scoring kept for the ledger
+    plan = model._plan
+    fit, engagement_units = plan.capped(plan.units(values, rest, decayed))
+    assert (fit * RESOLUTION, engagement_units * RESOLUTION) == (score.fit, score.engagement)
 
 
 def test_a_worked_example() -> None:

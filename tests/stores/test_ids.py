@@ -124,7 +124,7 @@ def test_migration_3_gives_mariadb_binary_no_pad_ids(mariadb: Any, dialect: str)
         Pipeline(templates.inbound(), store=old).capture("K1", at=T0)
         assert _collations(old) == {"utf8mb4_bin"}
         store = SQLAlchemyStore(engine, prefix=prefix)  # opening migrates
-        assert store.schema_version == schema.SCHEMA_VERSION == 3
+        assert store.schema_version == schema.SCHEMA_VERSION  # through 3, to the current one
         assert _collations(store) == {"utf8mb4_nopad_bin"}
         Pipeline(templates.inbound(), store=store).capture("K1 ", at=T0)
         assert [lead.id for lead in store.leads()] == ["K1", "K1 "]

@@ -28,12 +28,13 @@ def test_metadata_has_prefixed_tables_and_indexes() -> None:
     """build_metadata names every table and index with the prefix, for Alembic autogenerate."""
     md = SQLAlchemyStore.metadata_for(prefix="crm_", schema="sales")
     assert sorted(t.name for t in md.tables.values()) == [
-        "crm_handoffs", "crm_leads", "crm_outbox", "crm_schema", "crm_touchpoints", "crm_transitions"]
+        "crm_handoffs", "crm_leads", "crm_merges", "crm_outbox", "crm_schema", "crm_touchpoints",
+        "crm_transitions"]
     assert all(t.schema == "sales" for t in md.tables.values())
     names = {i.name for t in md.tables.values() for i in t.indexes}
     assert all(str(n).startswith("crm_") for n in names)
     unique = {i.name for t in md.tables.values() for i in t.indexes if i.unique}
-    assert unique == {"crm_transitions_lead_version", "crm_outbox_key"}
+    assert unique == {"crm_transitions_lead_version", "crm_outbox_key", "crm_merges_id"}
 
 
 def test_tables_made_by_the_host_are_stamped(tmp_path: Path) -> None:

@@ -1,4 +1,8 @@
-"""SQLiteStore specifics: WAL, schema version and migrations, refusing files that are not ours."""
+"""SQLiteStore specifics: WAL, schema version and migrations, refusing files that are not ours.
+
+A host's own database with other tables is a file SQLiteStore works in: see
+``test_sqlite_host_file.py``.
+"""
 
 from __future__ import annotations
 
@@ -106,21 +110,6 @@ def test_refuses_a_text_file_and_leaves_it(tmp_path: Path) -> None:
         SQLiteStore(path)
     assert _digest(path) == before
     assert not (tmp_path / "notes.db-wal").exists()
-
-
-def test_refuses_another_applications_database(tmp_path: Path) -> None:
-    """A SQLite database with someone else's tables is refused and left unchanged."""
-    path = tmp_path / "crm.db"
-    raw = sqlite3.connect(path)
-    raw.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
-    raw.execute("INSERT INTO customers (name) VALUES ('ACME')")
-    raw.commit()
-    raw.close()
-    before = _digest(path)
-    with pytest.raises(StorageError, match="not a funnelkit store") as info:
-        SQLiteStore(path)
-    assert "customers" in str(info.value)
-    assert _digest(path) == before
 
 
 def test_refuses_a_newer_schema(tmp_path: Path) -> None:

@@ -41,10 +41,11 @@ def test_the_issue_example_runs():
          .expect_stage("opportunity")
          .expect_journey(["subscriber", "lead", "mql", "sql", "opportunity"])
          .expect_journey(["lead", "opportunity"], exact=False)
-         .expect_version(4))
+         .expect_version(5))  # four moves and the acceptance's audit record
     assert isinstance(s, Scenario)
     assert s.lead.stage == "opportunity"
-    assert [t.event for t in s.history] == ["convert", "qualify", "hand_to_sales", "open_opportunity"]
+    assert [t.event for t in s.history] == ["convert", "qualify", "hand_to_sales", "funnelkit.accept",
+                                            "open_opportunity"]
     assert s.history[1].actor == "funnelkit.auto"
     assert s.steps[0] == ".capture('L1', source='webinar', attributes={'budget': 50000})"
     assert len(s.steps) == 16

@@ -59,21 +59,17 @@ def to_us(value: datetime) -> int:
 
 
 def main_path(funnel: Funnel) -> tuple[str, ...]:
-    """The open stages defined before the first won stage, in order, then that won stage.
+    """:attr:`Funnel.main_path <funnelkit.Funnel.main_path>`, which must end in a won stage.
 
     >>> from funnelkit import templates
     >>> main_path(templates.inbound())
     ('subscriber', 'lead', 'mql', 'sql', 'opportunity', 'customer')
     """
-    path: list[str] = []
-    for stage in funnel.stages:
-        if stage.outcome == "won":
-            return (*path, stage.name)
-        if stage.outcome == "open":
-            path.append(stage.name)
-    raise InvalidInput(
-        f"funnel {funnel.name!r} has no won stage, so it has no main path; pass steps=[...] "
-        f"naming the stages to count")
+    if not any(stage.outcome == "won" for stage in funnel.stages):
+        raise InvalidInput(
+            f"funnel {funnel.name!r} has no won stage, so it has no main path; pass steps=[...] "
+            f"naming the stages to count")
+    return funnel.main_path
 
 
 def _unknown_stage(funnel: Funnel, name: object, what: str) -> InvalidInput:

@@ -12,6 +12,7 @@ from funnelkit._errors import InvalidInput
 from funnelkit._funnel import Funnel
 from funnelkit._handoff import Handoff
 from funnelkit._lead import Lead, Transition
+from funnelkit._reserved import MERGE_EVENT, MERGED_STAGE, UNMERGE_EVENT
 from funnelkit._touchpoint import Touchpoint
 from funnelkit.analytics._analyses import (
     EPOCH,
@@ -64,6 +65,13 @@ class FunnelLog(Analyses):
     raises :class:`~funnelkit.InvalidInput` naming the row.  An empty log is valid and gives
     empty results.
 
+    A lead merged into another (``Pipeline.merge``: its stage is ``funnelkit.merged``) is the
+    same person as its survivor, which holds its touchpoints and pending handoffs and the stage
+    furthest along: the log counts the person once, through the survivor, and leaves the
+    duplicate's lead, moves, touchpoints and handoffs out (their ids are in :attr:`merged`).  A
+    merge that was undone is no stay of its own: the lead stays where it was until the unmerge
+    moves it on, as if it had never left.
+
     Memory holds per-lead state and four machine integers per move, never the moves
     themselves.  Every lead still open at ``as_of`` is censored in every analysis.
 
@@ -97,6 +105,7 @@ class FunnelLog(Analyses):
         "_leads",
         "_lost",
         "_mask",
+        "_merged",
         "_moves_at",
         "_moves_event",
         "_moves_lead",
@@ -150,6 +159,7 @@ class FunnelLog(Analyses):
         self._open = tuple(s.is_open for s in stages)
         self._outcome = tuple(s.outcome for s in stages)
         self._leads: list[Lead] = []
+        self._merged: set[str] = set()
         self._index: dict[str, int] = {}
         # Per-lead state in machine integers (a stage mask is a bit per stage, so a funnel of
         # more than 62 stages keeps its masks as Python ints).
@@ -215,8 +225,11 @@ class FunnelLog(Analyses):
         for n, lead in enumerate(leads, start=1):
             if type(lead) is not Lead:
                 raise InvalidInput(f"leads row {n} is {lead!r}, not a funnelkit.Lead")
-            if lead.id in index:
+            if lead.id in index or lead.id in self._merged:
                 raise InvalidInput(f"leads row {n}: lead {lead.id!r} is given twice")
+            if lead.stage == MERGED_STAGE:
+                self._merged.add(lead.id)  # counted once, as its survivor
+                continue
             if lead.stage not in self._stage_index:
                 raise InvalidInput(
                     f"leads row {n}: lead {lead.id!r} is in stage {lead.stage!r}, which funnel "
@@ -251,10 +264,16 @@ class FunnelLog(Analyses):
             lead_id, source, target, at, v = t.lead_id, t.source, t.target, t.at, t.version
             i = index.get(lead_id)
             if i is None:
+                if lead_id in self._merged:
+                    continue
                 raise InvalidInput(
                     f"transitions row {n} ({lead_id!r} v{v}): lead {lead_id!r} is not in leads; "
                     f"pass every lead whose moves you pass")
             s = stage_index.get(target)
+            if s is None and target == MERGED_STAGE and t.event == MERGE_EVENT:
+                s = cur[i]  # merged, later undone: the lead stays where it was meanwhile
+            elif source == MERGED_STAGE and t.event == UNMERGE_EVENT:
+                source = names[cur[i]]  # the unmerge moves on from where the merge left it
             if s is None or source not in stage_index:
                 bad = target if s is None else source
                 raise InvalidInput(
@@ -310,6 +329,8 @@ class FunnelLog(Analyses):
             if type(value) is not kind:
                 raise InvalidInput(f"{name} row {n} is {value!r}, not a funnelkit.{kind.__name__}")
             if value.lead_id not in self._index:
+                if value.lead_id in self._merged:
+                    continue
                 raise InvalidInput(
                     f"{name} row {n}: lead {value.lead_id!r} is not in leads; pass every lead "
                     f"whose {name} you pass")
@@ -324,8 +345,20 @@ class FunnelLog(Analyses):
 
     @property
     def leads(self) -> tuple[Lead, ...]:
-        """The leads, in the order given."""
+        """The leads, in the order given, but for those merged into another (:attr:`merged`)."""
         return tuple(self._leads)
+
+    @property
+    def merged(self) -> frozenset[str]:
+        """The ids of the leads merged into another, counted once as their survivor.
+
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import templates
+        >>> at = datetime(2026, 3, 2, tzinfo=timezone.utc)
+        >>> FunnelLog(templates.inbound(), leads=[], transitions=[], as_of=at).merged
+        frozenset()
+        """
+        return frozenset(self._merged)
 
     def __repr__(self) -> str:
         """Say what the log holds."""

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from funnelkit._errors import InvalidInput, MissingExtra
 from funnelkit._funnel import Funnel
+from funnelkit._reserved import MERGED_STAGE
 from funnelkit.analytics._analyses import (
     Analyses,
     By,
@@ -99,6 +100,32 @@ def _int(value: Any) -> int:
     return 0 if value is None else int(value)
 
 
+def _following_merges(leads: Any, transitions: Any, handoffs: Any) -> tuple[Any, Any, Any]:
+    """The tables as :class:`~funnelkit.analytics.FunnelLog` reads a store with merges.
+
+    A lead merged into another is left out with its moves and handoffs (its survivor counts the
+    person); a merge later undone is no stay of its own: the merge move is dropped and the
+    unmerge leaves from the stage the merge left.  Tables with no merge are returned as given
+    (one query tells).
+    """
+    merges = transitions.filter(transitions.target == MERGED_STAGE)
+    (row,) = _rows(merges.aggregate(n=merges.count()))
+    if not _int(row["n"]):
+        return leads, transitions, handoffs
+    leads = leads.filter(leads.stage != MERGED_STAGE)
+    back = merges.select(m_lead=merges.lead_id, m_next=merges.version + 1, m_source=merges.source)
+    kept = transitions.filter(transitions.target != MERGED_STAGE)
+    joined = kept.left_join(back, [kept.lead_id == back.m_lead, kept.version == back.m_next])
+    rewritten = joined.select(
+        lead_id=joined.lead_id, version=joined.version,
+        source=_ibis().ifelse(joined.source == MERGED_STAGE, joined.m_source, joined.source),
+        target=joined.target, at_us=joined.at_us)
+    rewritten = rewritten.semi_join(leads, rewritten.lead_id == leads.id)
+    if handoffs is not None:
+        handoffs = handoffs.semi_join(leads, handoffs.lead_id == leads.id)
+    return leads, rewritten, handoffs
+
+
 class SqlLog(Analyses):
     """A funnel's history in SQL tables, analysed where it lives (see the module docstring).
 
@@ -138,6 +165,7 @@ class SqlLog(Analyses):
                     f"{', '.join(_COLUMNS[name])} (a funnelkit store's table, schema version 2)")
         self.funnel = funnel
         self.as_of = as_of
+        leads, transitions, handoffs = _following_merges(leads, transitions, handoffs)
         self._leads = leads
         self._transitions = transitions
         self._handoffs = handoffs
@@ -204,6 +232,7 @@ class SqlLog(Analyses):
                     "an in-memory SQLiteStore has no file another connection can read; use "
                     "FunnelLog.from_store for it")
             backend = ibis.sqlite.connect(store.path)
+            prefix = store.prefix
         else:
             engine = getattr(store, "engine", None)
             url = getattr(engine, "url", None)

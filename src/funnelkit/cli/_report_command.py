@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["last_event", "read_log", "report"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_PREFIX = "funnelkit_"
 
 
 def _from_us(us: int) -> datetime:
@@ -50,12 +49,13 @@ def last_event(store: Store) -> tuple[datetime | None, int | None]:
     count: int | None = None
     if isinstance(store, SQLiteStore):
         db = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True)
+        prefix = store.prefix  # checked by the store: letters, digits and underscores
         try:
             for table, what in queries:
-                (value,) = db.execute(f"SELECT {what} FROM {_PREFIX}{table}").fetchone()  # noqa: S608 - constant names
+                (value,) = db.execute(f"SELECT {what} FROM {prefix}{table}").fetchone()  # noqa: S608 - checked names
                 if value is not None:
                     found.append(int(value))
-            (count,) = db.execute(f"SELECT count(*) FROM {_PREFIX}transitions").fetchone()  # noqa: S608
+            (count,) = db.execute(f"SELECT count(*) FROM {prefix}transitions").fetchone()  # noqa: S608
         finally:
             db.close()
     elif type(store).__name__ == "SQLAlchemyStore":

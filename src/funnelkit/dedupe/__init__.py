@@ -1,10 +1,13 @@
-"""Duplicate leads: find the pairs that may be one person, and say why.
+"""Duplicate leads: find the pairs that may be one person, say why, and say how to merge them.
 
 A :class:`Matcher` composes matching rules (:func:`same_email`, :func:`similar_name`,
 :func:`same_phone`, or the host's own :class:`Rule`), finds candidate pairs among the leads of a
 store or a list without comparing every pair with every other (each rule gives blocking keys,
-and only leads sharing one are compared), and explains any pair.  Standard library only, except
-the phone rule, which needs ``phonenumbers`` (``pip install 'funnelkit[dedupe]'``).
+and only leads sharing one are compared), and explains any pair.  :class:`MergePolicy` says how
+``Pipeline.merge`` combines two leads' attributes; a merged lead is in the stage
+:data:`MERGED_STAGE`, moved there by :data:`MERGE_EVENT` (:data:`UNMERGE_EVENT` undoes it).
+Standard library only, except the phone rule, which needs ``phonenumbers``
+(``pip install 'funnelkit[dedupe]'``).
 
 >>> from datetime import datetime, timezone
 >>> from funnelkit import Lead
@@ -18,7 +21,9 @@ the phone rule, which needs ``phonenumbers`` (``pip install 'funnelkit[dedupe]'`
 
 from __future__ import annotations
 
+from funnelkit._reserved import MERGE_EVENT, MERGED_STAGE, UNMERGE_EVENT
 from funnelkit.dedupe._matcher import CandidateIterator, Matcher
+from funnelkit.dedupe._merge_policy import MergePolicy
 from funnelkit.dedupe._normalise import (
     DOT_BLIND_PROVIDERS,
     FREE_MAIL_DOMAINS,
@@ -46,11 +51,15 @@ from funnelkit.dedupe._values import Candidate, Evidence, combine
 __all__ = [
     "DOT_BLIND_PROVIDERS",
     "FREE_MAIL_DOMAINS",
+    "MERGED_STAGE",
+    "MERGE_EVENT",
     "PLUS_TAG_PROVIDERS",
+    "UNMERGE_EVENT",
     "Candidate",
     "CandidateIterator",
     "Evidence",
     "Matcher",
+    "MergePolicy",
     "Rule",
     "SameEmail",
     "SamePhone",

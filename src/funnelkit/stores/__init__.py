@@ -15,15 +15,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from funnelkit.stores._memory import MemoryStore
-from funnelkit.stores._protocol import Change, OutboxMessage, OutboxRow, Store
+from funnelkit.stores._protocol import Change, MergeRecord, OutboxMessage, OutboxRow, Store
 from funnelkit.stores._sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from funnelkit.stores._sqlalchemy import SQLAlchemyStore
 
 __all__ = [
-    "Change", "MemoryStore", "OutboxMessage", "OutboxRow", "SQLAlchemyStore", "SQLiteStore",
-    "Store",
+    "Change", "MemoryStore", "MergeRecord", "OutboxMessage", "OutboxRow", "SQLAlchemyStore",
+    "SQLiteStore", "Store",
 ]
 
 

@@ -12,22 +12,27 @@ import attrs
 from funnelkit._codec import check_storable
 from funnelkit._errors import AlreadyExists, ConcurrencyError, InvalidInput, NotFound, StorageError
 from funnelkit._limits import MAX_DATA_SIZE, MAX_KEY_LENGTH
-from funnelkit._time import require_aware
+from funnelkit._time import require_aware, require_derived
 from funnelkit.stores._protocol import (
     Change,
+    MergeRecord,
     OutboxRow,
     changes_of,
     check_claim,
+    check_commit_claimed,
     check_flag,
     check_handoff_query,
     check_max_data_size,
+    check_merge_commit,
     check_retry,
     check_row_id,
     check_stream,
     check_worker,
     findable,
+    merge_undone,
     no_handoff,
     no_lead,
+    no_merge,
     owner_conflict,
     version_conflict,
 )
@@ -74,8 +79,10 @@ class MemoryStore:
         self._handoffs: dict[str, Handoff] = {}
         self._outbox: dict[int, OutboxRow] = {}
         self._pending: dict[int, None] = {}  # undelivered row ids, oldest first
+        self._delivered: dict[int, None] = {}  # delivered row ids, in the order acknowledged
         self._outbox_keys: set[str] = set()
         self._outbox_ids = itertools.count(1)
+        self._merges: dict[str, MergeRecord] = {}  # by id, oldest first
         self._closed = False
 
     def _check_open(self) -> None:
@@ -100,10 +107,35 @@ class MemoryStore:
         """Write *change* atomically (all checks happen before anything is written)."""
         if type(change) is not Change and not isinstance(change, Change):
             raise InvalidInput(f"commit takes a funnelkit.stores.Change, got {change!r}")
-        lead = change.lead
         if not (change.touchpoints or change.handoffs or change.outbox) and self._commit_moves(
                 change):
             return
+        self._commit(change, None)
+
+    def commit_claimed(self, change: Change, *, worker: str, until: datetime) -> list[int]:
+        """Write *change* as :meth:`commit` does, its outbox rows claimed by *worker* until *until*.
+
+        The optional capability of :class:`~funnelkit.stores.Store`: answers the rows' ids, in
+        the change's order; each counts one attempt, as :meth:`claim_outbox` would leave it.
+
+        >>> from datetime import datetime, timedelta, timezone
+        >>> from funnelkit import templates
+        >>> from funnelkit.stores import Change, OutboxMessage
+        >>> store, at = MemoryStore(), datetime(2026, 3, 2, tzinfo=timezone.utc)
+        >>> lead = templates.inbound().new_lead("L1", at=at)
+        >>> message = OutboxMessage("L1:0", "after_capture", {"lead_id": "L1"}, at)
+        >>> store.commit_claimed(Change(lead, None, outbox=[message]), worker="w1",
+        ...                      until=at + timedelta(minutes=5))
+        [1]
+        >>> store.claim_outbox(worker="w2", now=at, lease=timedelta(minutes=5))  # w1 holds it
+        []
+        """
+        change = check_commit_claimed(change, worker, until)
+        return self._commit(change, (worker, until))
+
+    def _commit(self, change: Change, claim: tuple[str, datetime] | None) -> list[int]:
+        """:meth:`commit` off its hot path; *claim* (worker, until) writes the rows claimed."""
+        lead = change.lead
         with self._lock:
             self._check_open()
             stored = self._leads.get(lead.id)
@@ -119,8 +151,9 @@ class MemoryStore:
                 raise version_conflict(change, stored.version, stored.owner)
             if change.handoffs or change.outbox:
                 self._check_children(change, "", {}, set())
-            self._apply(change)
+            ids = self._apply(change, claim)
             self._leads[lead.id] = lead  # last: see load
+            return ids
 
     def _commit_moves(self, change: Change) -> bool:
         """Write the lead and transitions of *change*, which has nothing else, if it can.
@@ -214,6 +247,63 @@ class MemoryStore:
                     f"in a store")
             keys.add(m.key)
 
+    def commit_merge(self, survivor: Change, duplicate: Change, merge: MergeRecord) -> MergeRecord:
+        """Write a merge (or, for an undone *merge*, an unmerge) in one step; see :class:`Store`.
+
+        Both changes are guarded as :meth:`commit_many` guards them, then the touchpoints move
+        and the record is stored; everything is checked before anything is written.
+        """
+        merge = check_merge_commit(survivor, duplicate, merge)
+        with self._lock:
+            self._check_open()
+            stored = self._merges.get(merge.id)
+            if merge.active and stored is not None:
+                raise AlreadyExists(f"merge {merge.id!r} is stored already; load the leads again")
+            if not merge.active:
+                if stored is None:
+                    raise no_merge(merge.id)
+                if not stored.active:
+                    raise merge_undone(merge.id)
+            self.commit_many([survivor, duplicate])  # the lock is re-entrant: one step
+            if merge.active:
+                source, target = merge.duplicate_id, merge.survivor_id
+                wanted = None
+            else:
+                source, target = merge.survivor_id, merge.duplicate_id
+                wanted = set(merge.touchpoints)
+            moved = self._move_touchpoints(source, target, wanted)
+            if merge.active:
+                merge = attrs.evolve(merge, touchpoints=moved)
+            self._merges[merge.id] = merge
+            return merge
+
+    def _move_touchpoints(self, source: str, target: str,
+                          wanted: set[int] | None) -> tuple[int, ...]:
+        """Give *target* the touchpoints of *source* (those at the *wanted* positions only)."""
+        log = self._touchpoint_log
+        moved = tuple(position for position, tp in enumerate(log, 1)
+                      if tp.lead_id == source and (wanted is None or position in wanted))
+        if moved:
+            for position in moved:
+                log[position - 1] = attrs.evolve(log[position - 1], lead_id=target)
+            self._touchpoints[source] = [tp for tp in log if tp.lead_id == source]
+            self._touchpoints[target] = [tp for tp in log if tp.lead_id == target]
+        return moved
+
+    def merges(self, *, lead_id: str | None = None, active_only: bool = False) -> list[MergeRecord]:
+        """The merge records, oldest first (see :class:`Store`).
+
+        >>> MemoryStore().merges()
+        []
+        """
+        check_flag(active_only, "active_only")
+        possible = lead_id is None or findable(lead_id, "lead_id")
+        with self._lock:
+            self._check_open()
+            return [m for m in self._merges.values()
+                    if possible and (lead_id is None or lead_id in (m.survivor_id, m.duplicate_id))
+                    and (m.active or not active_only)]
+
     def commit_many(self, changes: Sequence[Change]) -> None:
         """Write every change in order, all or nothing (see :class:`Store`).
 
@@ -265,8 +355,11 @@ class MemoryStore:
             # The leads last, in one C-level dict update: a lock-free load sees all or none.
             self._leads.update({change.lead.id: change.lead for change in changes})
 
-    def _apply(self, change: Change) -> None:
-        """Write everything of *change* but its lead, which the caller stores last."""
+    def _apply(self, change: Change, claim: tuple[str, datetime] | None = None) -> list[int]:
+        """Write everything of *change* but its lead, which the caller stores last.
+
+        Answers the new outbox rows' ids; *claim* (worker, until) writes them claimed.
+        """
         lead = change.lead
         history = self._history.setdefault(lead.id, [])
         touchpoints = self._touchpoints.setdefault(lead.id, [])
@@ -278,12 +371,20 @@ class MemoryStore:
             self._touchpoint_log.append(tp)
         for h in change.handoffs:
             self._handoffs[h.id] = h
+        ids: list[int] = []
         for m in change.outbox:
             row_id = next(self._outbox_ids)
-            self._outbox[row_id] = OutboxRow(row_id, m.key, m.hook, dict(m.payload),
-                                             m.created_at, next_attempt_at=m.created_at)
+            if claim is None:
+                row = OutboxRow(row_id, m.key, m.hook, dict(m.payload), m.created_at,
+                                next_attempt_at=m.created_at)
+            else:
+                row = OutboxRow(row_id, m.key, m.hook, dict(m.payload), m.created_at, 1,
+                                m.created_at, *claim)
+            self._outbox[row_id] = row
             self._outbox_keys.add(m.key)
             self._pending[row_id] = None
+            ids.append(row_id)
+        return ids
 
     def history(self, lead_id: str) -> list[Transition]:
         """The lead's transitions, oldest first."""
@@ -404,9 +505,32 @@ class MemoryStore:
         with self._lock:
             self._check_open()
             row = self._claimed(row_id, worker)
-            self._outbox[row_id] = attrs.evolve(row, delivered_at=at, claimed_by=None,
-                                                claimed_until=None)
+            self._outbox[row_id] = OutboxRow(  # attrs.evolve, without its cost per row
+                row_id, row.key, row.hook, row.payload, row.created_at, row.attempts,
+                row.next_attempt_at, None, None, at, row.last_error)
             del self._pending[row_id]
+            self._delivered[row_id] = None
+
+    def purge_outbox(self, *, delivered_before: datetime) -> int:
+        """Remove the rows delivered before *delivered_before*; answers how many (see ``Store``).
+
+        >>> from datetime import datetime, timezone
+        >>> MemoryStore().purge_outbox(delivered_before=datetime(2026, 3, 2, tzinfo=timezone.utc))
+        0
+        """
+        require_derived(delivered_before, "delivered_before")
+        with self._lock:
+            self._check_open()
+            outbox = self._outbox
+            old = [row_id for row_id in self._delivered
+                   if outbox[row_id].delivered_at < delivered_before]  # type: ignore[operator]
+            for row_id in old:
+                self._outbox_keys.discard(outbox.pop(row_id).key)
+                del self._delivered[row_id]
+            if old:  # copies give the memory back: a dict or set never shrinks on removal
+                self._outbox, self._pending = dict(outbox), dict(self._pending)
+                self._delivered, self._outbox_keys = dict(self._delivered), set(self._outbox_keys)
+            return len(old)
 
     def retry_outbox(self, row_id: int, *, worker: str, error: str, retry_at: datetime) -> None:
         """Release a claimed row to be tried again at *retry_at*."""

@@ -33,7 +33,7 @@ from funnelkit._limits import (
 from funnelkit._time import out_of_range, require_aware, require_derived
 from funnelkit._touchpoint import Touchpoint
 
-__all__ = ["Change", "OutboxMessage", "OutboxRow", "Store"]
+__all__ = ["Change", "MergeRecord", "OutboxMessage", "OutboxRow", "Store"]
 
 
 def _tuple_of(kind: type) -> Any:
@@ -235,6 +235,110 @@ class Change:
                 )
 
 
+def _merge_lead(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is not Lead:
+        raise InvalidInput(f"MergeRecord {attribute.name}={_short(value)} is not a funnelkit.Lead")
+
+
+def _merge_name(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    check_name(value, f"MergeRecord {attribute.name}")
+
+
+def _merge_text(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    check_text(value, f"MergeRecord {attribute.name}", optional=False)
+
+
+def _positions(items: Iterable[int]) -> tuple[int, ...]:
+    found = items_of(items, "MergeRecord touchpoints")
+    for item in found:
+        if type(item) is not int or not 0 < item <= _MAX_POSITION:
+            raise InvalidInput(f"MergeRecord touchpoints holds {_short(item)}; give the "
+                               f"positions (ints > 0) of the touchpoint stream")
+    return found
+
+
+def _handoff_ids(items: Iterable[str]) -> tuple[str, ...]:
+    found = items_of(items, "MergeRecord handoffs")
+    for item in found:
+        check_name(item, "MergeRecord handoffs item", limit=MAX_KEY_LENGTH)
+    return found
+
+
+@attrs.frozen
+class MergeRecord:
+    """The record of one merge, kept by the store: who merged which lead into which, and how.
+
+    ``duplicate_id`` was merged into ``survivor_id`` at ``at`` by ``actor`` for ``reason``.
+    ``survivor_before`` and ``duplicate_before`` are the two leads as the merge loaded them,
+    ``survivor_after`` the survivor as the merge left it; the duplicate's move into the stage
+    ``funnelkit.merged`` made its version ``duplicate_version``.  ``touchpoints`` are the stream
+    positions of the duplicate's touchpoints the merge gave the survivor, ``handoffs`` the ids
+    of its pending handoffs that moved.  A merge undone by ``Pipeline.unmerge`` keeps its record
+    with ``unmerged_at``, ``unmerged_by`` and ``unmerge_reason`` set; while they are None the
+    merge is **active**: the duplicate points at the survivor.  ``id`` is
+    ``"<duplicate id>:<duplicate version>"``, unique in a store.
+
+    >>> from datetime import datetime, timezone
+    >>> from funnelkit import Lead
+    >>> at = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    >>> s, d = Lead("L1", "mql", created_at=at), Lead("L2", "sql", version=2, created_at=at)
+    >>> record = MergeRecord("L1", "L2", at=at, actor="ana", reason="same person",
+    ...                      survivor_before=s, survivor_after=s, duplicate_before=d)
+    >>> record.id, record.duplicate_version, record.active
+    ('L2:3', 3, True)
+    """
+
+    survivor_id: str = attrs.field(validator=_merge_name)
+    duplicate_id: str = attrs.field(validator=_merge_name)
+    at: datetime = attrs.field(kw_only=True, validator=lambda _, __, v: require_aware(v, "at"))
+    actor: str = attrs.field(kw_only=True, validator=_merge_name)
+    reason: str = attrs.field(kw_only=True, validator=_merge_text)
+    survivor_before: Lead = attrs.field(kw_only=True, validator=_merge_lead)
+    survivor_after: Lead = attrs.field(kw_only=True, validator=_merge_lead)
+    duplicate_before: Lead = attrs.field(kw_only=True, validator=_merge_lead)
+    touchpoints: tuple[int, ...] = attrs.field(default=(), kw_only=True, converter=_positions)
+    handoffs: tuple[str, ...] = attrs.field(default=(), kw_only=True, converter=_handoff_ids)
+    unmerged_at: datetime | None = attrs.field(default=None, kw_only=True)
+    unmerged_by: str | None = attrs.field(default=None, kw_only=True)
+    unmerge_reason: str | None = attrs.field(default=None, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        """Check that the parts belong together (ids, versions, an undo given whole)."""
+        if self.survivor_id == self.duplicate_id:
+            raise InvalidInput(f"MergeRecord merges lead {self.survivor_id!r} with itself")
+        ids = ((self.survivor_before, self.survivor_id), (self.survivor_after, self.survivor_id),
+               (self.duplicate_before, self.duplicate_id))
+        for lead, lead_id in ids:
+            if lead.id != lead_id:
+                raise InvalidInput(f"MergeRecord for {lead_id!r} holds lead {lead.id!r}")
+        if self.duplicate_before.version >= MAX_VERSION:
+            raise InvalidInput(f"lead {self.duplicate_id!r} has made the most moves a lead can "
+                               f"make; it cannot be merged")
+        undo = (self.unmerged_at, self.unmerged_by, self.unmerge_reason)
+        if any(v is not None for v in undo):
+            if any(v is None for v in undo):
+                raise InvalidInput("MergeRecord takes unmerged_at, unmerged_by and "
+                                   "unmerge_reason together, or none of them")
+            require_aware(self.unmerged_at, "unmerged_at")
+            check_name(self.unmerged_by, "MergeRecord unmerged_by")
+            check_text(self.unmerge_reason, "MergeRecord unmerge_reason", optional=False)
+
+    @property
+    def id(self) -> str:
+        """``"<duplicate id>:<duplicate version>"``: the record's key, unique in a store."""
+        return f"{self.duplicate_id}:{self.duplicate_version}"
+
+    @property
+    def duplicate_version(self) -> int:
+        """The duplicate's version once merged: its merge move is this version's transition."""
+        return self.duplicate_before.version + 1
+
+    @property
+    def active(self) -> bool:
+        """True while the merge stands (not undone): the duplicate points at the survivor."""
+        return self.unmerged_at is None
+
+
 @runtime_checkable
 class Store(Protocol):
     """Where leads, transitions, touchpoints, handoffs and the outbox live.
@@ -272,6 +376,40 @@ class Store(Protocol):
     ``Pipeline.fire`` uses it for moves with no hook, handoff or outbox row when the store's
     class defines it beside its own ``commit`` (a subclass that overrides only ``commit`` keeps
     getting ``Change`` commits).
+
+    Optional: ``commit_claimed(change: Change, *, worker: str, until: datetime) -> list[int]``
+    commits *change* as :meth:`commit` does (same checks, same errors, all or nothing), its
+    outbox rows written already claimed by *worker* until *until*, one attempt counted (as
+    :meth:`claim_outbox` would leave them), and returns their row ids in the change's order.
+    The pipeline that commits a change with outbox rows and delivers them itself right after
+    uses it (found as ``commit_move`` is): it calls the hooks with the arguments it has in
+    memory and acknowledges each row, with no claim transaction and no payload decoded.  If
+    that process dies first, the rows are claimed by another worker once *until* has passed,
+    so every row is still delivered at least once.
+
+    Optional: ``purge_outbox(*, delivered_before: datetime) -> int`` removes the outbox rows
+    delivered (acknowledged) strictly before *delivered_before* and answers how many; an
+    undelivered row is never removed, and its key stays taken until it is.  Without it
+    delivered rows stay for :meth:`outbox` to show (``Pipeline(outbox_retention=...)`` needs
+    it).
+
+    Optional, for ``Pipeline.merge`` and ``Pipeline.unmerge`` (every store funnelkit ships has
+    both; a pipeline refuses to merge on a store without them, saying so):
+
+    - ``commit_merge(survivor: Change, duplicate: Change, merge: MergeRecord) -> MergeRecord``
+      writes, in one transaction, all or nothing: both changes, guarded as :meth:`commit`
+      guards one (version and owner of each lead); then, for an active *merge* (a merge), moves
+      every touchpoint the duplicate has at that moment to the survivor (their stream positions
+      stay; the store reads them inside the transaction) and inserts the record, with those
+      positions as its ``touchpoints``, and returns it (:class:`~funnelkit.AlreadyExists` when
+      a record has its id); for an undone *merge* (an unmerge), moves the touchpoints at
+      ``merge.touchpoints`` that are still the survivor's back to the duplicate and replaces
+      the stored record, which must still be active (:class:`~funnelkit.ConcurrencyError`
+      otherwise; :class:`~funnelkit.NotFound` when there is none), and returns *merge*.
+    - ``merges(*, lead_id: str | None = None, active_only: bool = False) -> list[MergeRecord]``:
+      the merge records, oldest first; with *lead_id*, those whose survivor or duplicate it is;
+      with *active_only*, those not undone.  The active records are how a reader of the store
+      follows a merged lead (stage ``funnelkit.merged``) to its survivor.
 
     >>> from funnelkit.stores import MemoryStore
     >>> isinstance(MemoryStore(), Store)
@@ -501,6 +639,15 @@ def check_claim(worker: object, now: object, lease: object, limit: object) -> No
         raise InvalidInput(f"limit={_short(limit)} must be an int from 1 to {MAX_VERSION:,}")
 
 
+def check_commit_claimed(change: object, worker: object, until: object) -> Change:
+    """Refuse bad ``commit_claimed`` arguments (shared by every backend)."""
+    if type(change) is not Change and not isinstance(change, Change):
+        raise InvalidInput(f"commit takes a funnelkit.stores.Change, got {_short(change)}")
+    check_worker(worker)
+    require_derived(until, "until")
+    return change
+
+
 def check_retry(worker: object, error: object, retry_at: object) -> None:
     """Refuse bad :meth:`Store.retry_outbox` arguments (shared by every backend)."""
     require_derived(retry_at, "retry_at")
@@ -516,3 +663,50 @@ def check_max_data_size(value: object) -> int:
             f"lead's attributes (or a touchpoint's data) may take; the default is "
             f"{MAX_DATA_SIZE:,}")
     return value
+
+
+MAX_PREFIX_LENGTH = 30  # the longest index name adds 24 characters; PostgreSQL keeps 63
+
+
+def check_prefix(value: object) -> str:
+    """A SQL store's table ``prefix``: ASCII letters, digits and underscores, not a digit first.
+
+    Table and index names are the prefix and a fixed name (``leads``,
+    ``transitions_lead_version``, ...), written into SQL without quotes, so the prefix must be
+    an identifier's start on every database; at most :data:`MAX_PREFIX_LENGTH` characters.
+    """
+    if (not isinstance(value, str) or not 0 < len(value) <= MAX_PREFIX_LENGTH
+            or not value.isascii() or not value.replace("_", "a").isalnum()
+            or value[0].isdigit()):
+        raise InvalidInput(
+            f"prefix={_short(value)} must be 1 to {MAX_PREFIX_LENGTH} ASCII letters, digits and "
+            f"underscores, not starting with a digit (such as 'funnelkit_' or 'crm_')")
+    return value
+
+
+def check_merge_commit(survivor: object, duplicate: object, merge: object) -> MergeRecord:
+    """Refuse ``commit_merge`` arguments that do not belong together (shared by every backend)."""
+    if not isinstance(merge, MergeRecord):
+        raise InvalidInput(f"merge={_short(merge)} is not a funnelkit.stores.MergeRecord")
+    for change, lead_id, what in ((survivor, merge.survivor_id, "survivor"),
+                                  (duplicate, merge.duplicate_id, "duplicate")):
+        if not isinstance(change, Change):
+            raise InvalidInput(f"{what}={_short(change)} is not a funnelkit.stores.Change")
+        if change.lead.id != lead_id or change.expected_version is None:
+            raise InvalidInput(
+                f"commit_merge {what}= must change the stored lead {lead_id!r} (the merge "
+                f"record's {what}), got a change of {change.lead.id!r} with expected_version="
+                f"{change.expected_version!r}")
+    return merge
+
+
+def merge_undone(merge_id: str, where: str = "") -> ConcurrencyError:
+    """The error for an unmerge of a merge someone else undid first."""
+    return ConcurrencyError(
+        f"{where}merge {merge_id!r} was undone by someone else first; load the leads again")
+
+
+def no_merge(merge_id: str, where: str = "") -> NotFound:
+    """The error for an unmerge of a merge the store has no record of."""
+    place = f" ({where})" if where else ""
+    return NotFound(f"no merge {merge_id!r} in this store{place}; list them with merges()")

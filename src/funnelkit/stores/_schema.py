@@ -24,6 +24,11 @@ Schema versions (each migration moves one version forward; a store never goes ba
    ``mysql://`` URL used to make ``utf8mb4_bin`` columns, under which ``'K1 '`` equals ``'K1'``.
    PostgreSQL (``COLLATE "C"``) and SQLite (``BINARY``) compared them so already: the version
    moves, nothing else changes there.  Stores check the collations when they open.
+4. ``merges``: one row per merge of two leads (``Pipeline.merge``), kept when the merge is undone
+   (``unmerged_at``/``unmerged_us``/``unmerged_by``/``unmerge_reason`` set then).  A row whose
+   ``unmerged_us`` is NULL is an active merge: ``duplicate_id`` points at ``survivor_id``.  The
+   leads as loaded and merged, and the touchpoint positions and handoff ids the merge moved, are
+   JSON in ``data``.  Indexed by duplicate and by survivor.
 """
 
 from __future__ import annotations
@@ -32,28 +37,36 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from funnelkit._codec import data_json, decision_from_data, decision_to_data, dumps, loads
+from funnelkit._codec import (
+    data_json,
+    decision_from_data,
+    decision_to_data,
+    dumps,
+    lead_from_data,
+    lead_to_data,
+    loads,
+)
 from funnelkit._errors import StorageError
 from funnelkit._handoff import Handoff
 from funnelkit._lead import Lead, Source, Transition, stored_attributes
 from funnelkit._limits import MAX_DATA_SIZE
 from funnelkit._touchpoint import Touchpoint
-from funnelkit.stores._protocol import UNCHECKED, OutboxMessage, OutboxRow
+from funnelkit.stores._protocol import UNCHECKED, MergeRecord, OutboxMessage, OutboxRow
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = [
-    "SCHEMA_NAME", "SCHEMA_VERSION", "decode_handoff", "decode_lead", "decode_outbox",
-    "decode_touchpoint", "decode_transition", "from_us", "handoff_params", "iso_us",
-    "lead_insert_params", "lead_update_params", "outbox_params", "touchpoint_params",
-    "transition_params", "us",
+    "SCHEMA_NAME", "SCHEMA_VERSION", "decode_handoff", "decode_lead", "decode_merge",
+    "decode_outbox", "decode_touchpoint", "decode_transition", "from_us", "handoff_params",
+    "iso_us", "lead_insert_params", "lead_update_params", "merge_params", "outbox_params",
+    "touchpoint_params", "transition_params", "unmerge_params", "us",
 ]
 
 SCHEMA_NAME = "funnelkit"
 """The ``name`` of the store's row in its ``schema`` table: what marks a database as ours."""
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The schema version this funnelkit writes; a store refuses a database with a newer one."""
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -106,6 +119,11 @@ HANDOFF_COLUMNS = ("id", "lead_id", "from_team", "to_team", "created_at", "event
                    "assignee", "due_at", "due_us", "status", "resolved_at", "resolved_by", "reason",
                    "created_us", "resolved_us")
 OUTBOX_COLUMNS = ("msg_key", "hook", "payload", "created_at", "attempts", "next_attempt_us")
+MERGE_COLUMNS = ("id", "survivor_id", "duplicate_id", "at", "at_us", "actor", "reason",
+                 "survivor_version", "duplicate_version", "data", "unmerged_at", "unmerged_us",
+                 "unmerged_by", "unmerge_reason")
+#: What an unmerge sets on a ``merges`` row, then its id (the ``WHERE`` also needs it active).
+UNMERGE_COLUMNS = ("unmerged_at", "unmerged_us", "unmerged_by", "unmerge_reason")
 OUTBOX_READ_COLUMNS = ("id", "msg_key", "hook", "payload", "created_at", "attempts",
                        "next_attempt_us", "claimed_by", "claimed_until_us", "delivered_us",
                        "last_error")
@@ -173,6 +191,28 @@ def handoff_params(h: Handoff) -> tuple[Any, ...]:
 def outbox_params(m: OutboxMessage) -> tuple[Any, ...]:
     """The ``outbox`` row of a new message, in :data:`OUTBOX_COLUMNS` order."""
     return (m.key, m.hook, dumps(m.payload), m.created_at.isoformat(), 0, us(m.created_at))
+
+
+def merge_params(m: MergeRecord, touchpoints: tuple[int, ...]) -> tuple[Any, ...]:
+    """The ``merges`` row of a new merge, in :data:`MERGE_COLUMNS` order.
+
+    *touchpoints* are the positions the store moved (what the record keeps).
+    """
+    data = {"survivor_before": lead_to_data(m.survivor_before),
+            "survivor_after": lead_to_data(m.survivor_after),
+            "duplicate_before": lead_to_data(m.duplicate_before),
+            "touchpoints": list(touchpoints), "handoffs": list(m.handoffs)}
+    return (m.id, m.survivor_id, m.duplicate_id, m.at.isoformat(), us(m.at), m.actor, m.reason,
+            m.survivor_after.version, m.duplicate_version,
+            json.dumps(data, separators=(",", ":"), allow_nan=False, sort_keys=True),
+            None, None, None, None)
+
+
+def unmerge_params(m: MergeRecord) -> tuple[Any, ...]:
+    """:data:`UNMERGE_COLUMNS` values of an undone merge, then its id."""
+    at = m.unmerged_at
+    assert at is not None
+    return (at.isoformat(), us(at), m.unmerged_by, m.unmerge_reason, m.id)
 
 
 # -- rows to values ------------------------------------------------------------------------------
@@ -252,3 +292,19 @@ def decode_outbox(row: Any) -> OutboxRow:
                          claimed_by=claimed_by, claimed_until=from_us(claimed_us),
                          delivered_at=from_us(delivered_us), last_error=last_error)
     return _decode("outbox", row[0], build)
+
+
+def decode_merge(row: Any) -> MergeRecord:
+    """A merge record from a ``merges`` row in :data:`MERGE_COLUMNS` order."""
+    def build() -> MergeRecord:
+        (_, survivor_id, duplicate_id, at, _, actor, reason, _, _, data, unmerged_at, _,
+         unmerged_by, unmerge_reason) = row
+        parts = json.loads(data)
+        return MergeRecord(
+            survivor_id, duplicate_id, at=datetime.fromisoformat(at), actor=actor, reason=reason,
+            survivor_before=lead_from_data(parts["survivor_before"]),
+            survivor_after=lead_from_data(parts["survivor_after"]),
+            duplicate_before=lead_from_data(parts["duplicate_before"]),
+            touchpoints=tuple(parts["touchpoints"]), handoffs=tuple(parts["handoffs"]),
+            unmerged_at=_dt(unmerged_at), unmerged_by=unmerged_by, unmerge_reason=unmerge_reason)
+    return _decode("merges", row[0], build)

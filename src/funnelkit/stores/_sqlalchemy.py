@@ -6,34 +6,46 @@ SQLAlchemy) only when :class:`SQLAlchemyStore` is first asked for.
 
 from __future__ import annotations
 
+import copy
+import logging
+import os
 import threading
 from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
 
 from funnelkit._errors import (
     AlreadyExists,
     ConcurrencyError,
+    FunnelError,
+    HostTransactionError,
     InvalidInput,
     MissingExtra,
     NotFound,
     StorageError,
 )
-from funnelkit._limits import MAX_DATA_SIZE, MAX_KEY_LENGTH
-from funnelkit._time import require_aware
+from funnelkit._limits import MAX_DATA_SIZE, MAX_KEY_LENGTH, _short
+from funnelkit._time import require_aware, require_derived
 from funnelkit.stores import _schema as s
 from funnelkit.stores._protocol import (
     Change,
+    MergeRecord,
     OutboxRow,
     check_claim,
     check_flag,
     check_handoff_query,
     check_max_data_size,
+    check_merge_commit,
+    check_prefix,
     check_retry,
     check_row_id,
     check_stream,
     check_worker,
     findable,
+    merge_undone,
     no_handoff,
     no_lead,
+    no_merge,
     version_conflict,
 )
 from funnelkit.stores._sqlite import ADDED_IN_2, _Batch, _Retry, _Rows
@@ -54,7 +66,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
     from datetime import datetime, timedelta
 
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import URL, Connection, Engine
+    from sqlalchemy.orm import Session
 
     from funnelkit._handoff import Handoff, HandoffStatus
     from funnelkit._lead import Lead, Transition
@@ -63,6 +76,7 @@ if TYPE_CHECKING:
 __all__ = ["SQLAlchemyStore"]
 
 T = TypeVar("T")
+log = logging.getLogger("funnelkit.stores")
 _PAGE = 1000
 _TABLES = ("schema", "leads", "transitions", "touchpoints", "handoffs", "outbox")
 
@@ -142,13 +156,11 @@ def build_metadata(*, prefix: str = "funnelkit_", schema: str | None = None) -> 
     database (MySQL) they live in, None for the connection's default.
 
     >>> md = build_metadata(prefix="crm_")
-    >>> sorted(md.tables)
-    ['crm_handoffs', 'crm_leads', 'crm_outbox', 'crm_schema', 'crm_touchpoints', 'crm_transitions']
+    >>> sorted(md.tables)  # doctest: +NORMALIZE_WHITESPACE
+    ['crm_handoffs', 'crm_leads', 'crm_merges', 'crm_outbox', 'crm_schema', 'crm_touchpoints',
+     'crm_transitions']
     """
-    given: object = prefix
-    if not isinstance(given, str) or not given.replace("_", "a").isalnum():
-        raise InvalidInput(f"prefix={prefix!r} must be letters, digits and underscores")
-    p = prefix
+    p = check_prefix(prefix)
     md = sa.MetaData(schema=schema)
     sa.Table(f"{p}schema", md, sa.Column("name", _name(), primary_key=True),
              sa.Column("version", sa.Integer, nullable=False),
@@ -240,6 +252,28 @@ def build_metadata(*, prefix: str = "funnelkit_", schema: str | None = None) -> 
         sa.Column("last_error", _text()),
         sa.Index(f"{p}outbox_key", "msg_key", unique=True),
         sa.Index(f"{p}outbox_due", "delivered_us", "next_attempt_us"),
+        sqlite_autoincrement=True, mysql_charset="utf8mb4", mysql_engine="InnoDB",
+    )
+    sa.Table(  # schema version 4
+        f"{p}merges", md,
+        sa.Column("position", _serial(), primary_key=True, autoincrement=True),
+        sa.Column("id", _name(), nullable=False),
+        sa.Column("survivor_id", _name(), nullable=False),
+        sa.Column("duplicate_id", _name(), nullable=False),
+        sa.Column("at", _iso(), nullable=False),
+        sa.Column("at_us", sa.BigInteger, nullable=False),
+        sa.Column("actor", _name(), nullable=False),
+        sa.Column("reason", _text(), nullable=False),
+        sa.Column("survivor_version", sa.Integer, nullable=False),
+        sa.Column("duplicate_version", sa.Integer, nullable=False),
+        sa.Column("data", _text(), nullable=False),
+        sa.Column("unmerged_at", _iso()),
+        sa.Column("unmerged_us", sa.BigInteger),
+        sa.Column("unmerged_by", _name()),
+        sa.Column("unmerge_reason", _text()),
+        sa.Index(f"{p}merges_id", "id", unique=True),
+        sa.Index(f"{p}merges_duplicate", "duplicate_id", "unmerged_us"),
+        sa.Index(f"{p}merges_survivor", "survivor_id", "unmerged_us"),
         sqlite_autoincrement=True, mysql_charset="utf8mb4", mysql_engine="InnoDB",
     )
     return md
@@ -372,8 +406,17 @@ def _migrate_to_3(conn: Connection, md: sa.MetaData, _prefix: str) -> None:
     _fix_collations(conn, _wrong_collations(conn, md))
 
 
+def _migrate_to_4(conn: Connection, md: sa.MetaData, _prefix: str) -> None:
+    """The ``merges`` table (see ``funnelkit.stores._schema``), made if it is not there yet.
+
+    On MariaDB/MySQL ``CREATE TABLE`` commits at once; a migration cut short there leaves the
+    table and version 3, and the next opening finds the table and only moves the version.
+    """
+    md.create_all(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, Callable[[Connection, sa.MetaData, str], None]] = {
-    1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
+    1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3, 4: _migrate_to_4}
 """Forward migrations: version -> a function taking a store (a connection in the migration's
 transaction, the store's metadata, its table prefix) from version - 1 to it."""
 
@@ -385,6 +428,74 @@ def _binds(names: Sequence[str]) -> dict[str, Any]:
 def _dicts(names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
     keys = [f"v_{n}" for n in names]
     return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _params(names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> Any:
+    """*rows* as ``execute()`` parameters: a dict for one row, else a list of dicts.
+
+    One row is a plain execute, which drivers run with less work than an executemany of one.
+    """
+    params = _dicts(names, rows)
+    return params[0] if len(params) == 1 else params
+
+
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
+_ON_COMMIT = "funnelkit.deliver_on_commit"  # Session.info key: deliveries waiting for its commit
+
+
+def database_of(engine: Engine) -> tuple[object, ...]:
+    """Which database *engine* reaches, as its URL says: backend, host, port and database.
+
+    Two engines with equal answers reach the same database (``mariadb`` and ``mysql`` URLs are
+    one backend; a SQLite file is its real path; an in-memory SQLite database is its engine's).
+    Users and passwords do not count: two roles may share one database.
+    """
+    url: URL = engine.url
+    backend = url.get_backend_name()
+    backend = "mysql" if backend == "mariadb" else backend
+    if backend == "sqlite":
+        name = url.database or ""
+        if name in ("", ":memory:") or name.startswith("file:"):  # memory, or a URI: its engine's
+            return (backend, name, id(engine))
+        return (backend, os.path.realpath(name))
+    return (backend, (url.host or "localhost").lower(), url.port or _DEFAULT_PORTS.get(backend),
+            url.database)
+
+
+def _orm() -> Any:
+    """``sqlalchemy.orm``, imported the first time a store joins a host's transaction."""
+    import sqlalchemy.orm  # noqa: PLC0415 - hosts that never pass a Session do not pay for it
+
+    return sqlalchemy.orm
+
+
+def _after_commit(session: Session) -> None:
+    """Session ``after_commit``: run the deliveries waiting for the host's transaction."""
+    if session.in_nested_transaction():
+        return  # one of the host's savepoints was released: its transaction goes on
+    for deliver in session.info.pop(_ON_COMMIT, ()):
+        try:
+            deliver()
+        except Exception:  # the host's commit happened: it must not see this as its failure
+            log.exception("funnelkit: delivering after-hooks once the host's transaction "
+                          "committed failed; the outbox rows stay for the next "
+                          "deliver_pending()")
+
+
+def _after_rollback(session: Session) -> None:
+    """Session ``after_rollback``: the host's transaction rolled back, so did its outbox rows."""
+    if not session.in_nested_transaction():
+        session.info.pop(_ON_COMMIT, None)
+
+
+def _failed_statement(error: BaseException) -> bool:
+    """Whether *error* came of a statement the database refused (a driver error in its chain)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, sa_exc.DBAPIError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _rows(stmt: Any) -> Callable[[Connection], list[tuple[Any, ...]]]:
@@ -462,6 +573,13 @@ class SQLAlchemyStore:
         self.engine = engine
         self._closed = False
         self._lock = threading.Lock()
+        # Set on the views join() returns: the store joined, the host's connection or session.
+        self._parent: SQLAlchemyStore | None = None
+        self._host: Connection | None = None
+        self._session: Session | None = None
+        self.deliver_on_commit: Callable[[], object] | None = None
+        """Called once the host's ``Session`` commits, after :meth:`claim_outbox` was asked for
+        rows inside its transaction (see :meth:`join`); None outside a joined store."""
         md = self.metadata
         self._schema_t = _table(md, prefix, "schema")
         self._leads = _table(md, prefix, "leads")
@@ -469,6 +587,7 @@ class SQLAlchemyStore:
         self._touchpoints = _table(md, prefix, "touchpoints")
         self._handoffs = _table(md, prefix, "handoffs")
         self._outbox = _table(md, prefix, "outbox")
+        self._merges = _table(md, prefix, "merges")
         self._build_statements()
         try:
             self._open(create=create)
@@ -485,6 +604,158 @@ class SQLAlchemyStore:
         ['crm_handoffs', 'crm_leads']
         """
         return build_metadata(prefix=prefix, schema=schema)
+
+    # -- the host's transaction -------------------------------------------------------------
+
+    def join(
+        self, host: Connection | Session, *, deliver_on_commit: Callable[[], object] | None = None,
+    ) -> SQLAlchemyStore:
+        """This store, writing inside the transaction the host holds on *host*.
+
+        *host* is a SQLAlchemy ``Connection`` or ``Session`` (sync) on the store's database.
+        The store returned shares everything with this one but the transaction: reads go
+        through *host* (so they see the host's uncommitted rows), and every commit is a
+        ``SAVEPOINT`` of the host's transaction (``begin_nested``), released or rolled back as a
+        unit, but on PostgreSQL for a single change without handoffs, which needs none (its
+        refusals are found before it writes, and a failed statement fails the host's whole
+        transaction: :class:`~funnelkit.HostTransactionError`, roll back); the store
+        never commits nor rolls back the host's transaction, so the lead's
+        change and its outbox rows commit, or roll back, with the host's own rows.  A version
+        conflict rolls back the savepoint only and raises :class:`~funnelkit.ConcurrencyError`:
+        roll the host's transaction back and run it again (a retry inside it would read the
+        same data).  :meth:`claim_outbox` hands out no row inside the host's transaction; with a
+        ``Session``, *deliver_on_commit* runs once it commits (its ``after_commit`` event; an
+        error there is logged, never raised into the host's commit).  A ``Connection`` has no
+        such event: deliver after the commit (``Pipeline.using`` documents how).
+
+        Refused, with nothing done: a *host* that is neither, or reaches another database than
+        the store's engine (:class:`~funnelkit.InvalidInput`); a ``Session`` that must roll back
+        first, or a closed ``Connection`` (:class:`~funnelkit.HostTransactionError`).
+
+        >>> import tempfile, pathlib
+        >>> import sqlalchemy as sa
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import templates
+        >>> from funnelkit.stores import Change
+        >>> engine = sa.create_engine(f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'app.db'}")
+        >>> store = SQLAlchemyStore(engine)
+        >>> lead = templates.inbound().new_lead("L1", at=datetime(2026, 3, 2, tzinfo=timezone.utc))
+        >>> with engine.connect() as conn:
+        ...     store.join(conn).commit(Change(lead, expected_version=None))
+        ...     conn.rollback()  # the host changes its mind: the lead goes with its transaction
+        >>> list(store.leads())
+        []
+        >>> store.close()
+        """
+        if self._parent is not None:  # a view of a view joins the store itself
+            return self._parent.join(host, deliver_on_commit=deliver_on_commit)
+        self._check_open()
+        if deliver_on_commit is not None and not callable(deliver_on_commit):
+            raise InvalidInput(f"deliver_on_commit={_short(deliver_on_commit)} must be a callable "
+                               f"taking no arguments, or None")
+        session: Session | None = None
+        conn: Connection | None = None
+        if isinstance(host, sa.Connection):
+            conn, bind = host, host.engine
+        elif isinstance(host, _orm().Session):
+            session = host
+            try:
+                found = host.get_bind()
+            except sa_exc.UnboundExecutionError:
+                raise InvalidInput(
+                    f"the Session {host!r} is bound to no engine; give it the engine of "
+                    f"{self!r} (Session(engine)) or pass its Connection") from None
+            bind = found.engine if isinstance(found, sa.Connection) else found
+        else:
+            raise InvalidInput(
+                f"host={_short(host)} is not a SQLAlchemy Connection or Session; pass the "
+                f"connection (or session) whose transaction the lead's changes should join")
+        if bind is not self.engine and database_of(bind) != database_of(self.engine):
+            raise InvalidInput(
+                f"host reaches {bind.url.render_as_string(hide_password=True)}, another "
+                f"database than the store's ({self._where()}): one transaction cannot span two "
+                f"databases; open the store on the engine your transaction uses")
+        if conn is not None and (conn.closed or conn.invalidated):
+            raise HostTransactionError(
+                f"the Connection {conn!r} is closed or was invalidated; open a new one, begin "
+                f"your transaction and join that")
+        if session is not None and not session.is_active:
+            raise HostTransactionError(self._failed_host())
+        joined = copy.copy(self)
+        joined._parent, joined._owns_engine = self, False  # a view of this class
+        joined._host, joined._session = conn, session
+        joined.deliver_on_commit = deliver_on_commit
+        return joined
+
+    def _failed_host(self) -> str:
+        return (f"{self._where()}: the host's transaction already failed (an error inside it was "
+                f"caught), so it can only roll back; nothing was written: roll it back, then run "
+                f"the whole unit of work again in a new transaction")
+
+    def _host_connection(self) -> Connection:
+        """The connection of the host's transaction (a joined store's; see :meth:`join`)."""
+        session = self._session
+        if session is None:
+            conn = self._host
+            assert conn is not None  # only joined stores get here
+            if conn.closed or conn.invalidated:
+                raise HostTransactionError(
+                    f"{self._where()}: the host's connection was closed; nothing was written: "
+                    f"join the connection of your new transaction")
+            return conn
+        if not session.is_active:
+            raise HostTransactionError(self._failed_host())
+        return session.connection()
+
+    def _in_host(self, work: Callable[[Connection], T], *, savepoint: bool,
+                 bare: bool = False) -> T:
+        """Run *work* on the host's connection, in a savepoint of its transaction for a write.
+
+        *bare* (a guard-first write on PostgreSQL, see :meth:`_write`) runs it without one: a
+        statement of it that failed left the host's transaction failed, which the error says.
+        """
+        self._check_open()
+        try:
+            try:
+                conn = self._host_connection()
+                if not savepoint or bare:
+                    return work(conn)
+                if self._kind == "sqlite" and not getattr(
+                        conn.connection.driver_connection, "in_transaction", True):
+                    # pysqlite begins the database's transaction only before the first INSERT,
+                    # UPDATE or DELETE, so the host's may not have begun yet; a SAVEPOINT
+                    # outside one would commit when released.  Begin the transaction the host's
+                    # SQLAlchemy transaction stands for (it commits or rolls it back);
+                    # IMMEDIATE takes the write lock now, as a write is coming.
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                with conn.begin_nested():
+                    return work(conn)
+            except sa_exc.SQLAlchemyError as e:
+                raise self._translate(e) from e
+        except FunnelError as e:
+            if bare and not isinstance(e, HostTransactionError) and _failed_statement(e):
+                raise HostTransactionError(
+                    f"{e}; the statement failed inside your transaction, which PostgreSQL then "
+                    f"keeps failed (its COMMIT would roll back): roll it back and run the whole "
+                    f"unit of work again") from e
+            if not isinstance(e, ConcurrencyError):
+                raise
+            raise ConcurrencyError(
+                f"{e} (inside your own transaction, joined with pipeline.using(): roll it back "
+                f"and run the whole unit of work again; a retry inside it reads the same data)"
+            ) from e
+
+    def _schedule_delivery(self) -> None:
+        """Have the host's Session run :attr:`deliver_on_commit` once its transaction commits."""
+        session, deliver = self._session, self.deliver_on_commit
+        if session is None or deliver is None:
+            return
+        waiting: list[Callable[[], object]] = session.info.setdefault(_ON_COMMIT, [])
+        if deliver not in waiting:  # one delivery per transaction takes every due row
+            waiting.append(deliver)
+        if not sa.event.contains(session, "after_commit", _after_commit):
+            sa.event.listen(session, "after_commit", _after_commit)
+            sa.event.listen(session, "after_rollback", _after_rollback)
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -526,6 +797,9 @@ class SQLAlchemyStore:
         inspector = sa.inspect(conn)
         missing: list[str] = []
         for table in self.metadata.tables.values():
+            if not inspector.has_table(table.name, schema=table.schema):
+                missing.append(f"{table.name} (the table)")
+                continue
             present = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
             missing += [f"{table.name}.{c.name}" for c in table.columns if c.name not in present]
         return missing
@@ -535,8 +809,9 @@ class SQLAlchemyStore:
             with self.engine.connect() as conn:
                 version = self._read_version(conn)
                 missing = self._missing_columns(conn) if version == 0 else []
+                # Tables at version 3 or later (or unstamped) must compare ids byte for byte.
                 wrong = (_wrong_collations(conn, self.metadata)
-                         if version in (0, s.SCHEMA_VERSION) else [])
+                         if version is not None and (version == 0 or version >= 3) else [])
             if wrong:
                 self._collations(wrong, create=create)
             if version == s.SCHEMA_VERSION:
@@ -610,6 +885,13 @@ class SQLAlchemyStore:
         leads, tr, tp, ho, ob = (self._leads, self._transitions, self._touchpoints,
                                  self._handoffs, self._outbox)
         self._insert_lead = sa.insert(leads).values(_binds(s.LEAD_COLUMNS))
+        # A new lead whose id is taken: 0 rows on PostgreSQL, not a failed statement (which
+        # would leave a transaction of the host's failed; see _write).
+        self._create_lead = (postgresql.insert(leads).values(_binds(s.LEAD_COLUMNS))
+                             .on_conflict_do_nothing() if self._kind == "postgresql"
+                             else self._insert_lead).execution_options(preserve_rowcount=True)
+        self._outbox_keys = sa.select(ob.c.msg_key).where(
+            ob.c.msg_key.in_(sa.bindparam("keys", expanding=True)))
         self._update_lead = (  # the guard of s.LEAD_GUARD
             sa.update(leads)
             .where(leads.c.id == sa.bindparam("v_id"),
@@ -643,8 +925,7 @@ class SQLAlchemyStore:
         self._select_handoff = sa.select(*self._handoff_cols).where(ho.c.id == sa.bindparam("key"))
 
     def _connect(self) -> Connection:
-        if self._closed:
-            raise StorageError(f"this SQLAlchemyStore ({self._where()}) is closed; open a new one")
+        self._check_open()
         try:
             return self.engine.connect()
         except sa_exc.SQLAlchemyError as e:
@@ -655,6 +936,9 @@ class SQLAlchemyStore:
             return e
         orig = getattr(e, "orig", None)
         code = getattr(orig, "sqlstate", None)
+        if self._parent is not None and (code == "25P02" or isinstance(
+                e, sa_exc.PendingRollbackError | sa_exc.ResourceClosedError)):
+            return HostTransactionError(self._failed_host())
         args = getattr(orig, "args", ())
         mysql_code = args[0] if args and isinstance(args[0], int) else None
         if code in ("40001", "40P01") or mysql_code in (1213, 1020):
@@ -672,13 +956,32 @@ class SQLAlchemyStore:
                             f"{detail}); nothing was written")
 
     def _read(self, work: Callable[[Connection], T]) -> T:
+        if self._parent is not None:
+            return self._in_host(work, savepoint=False)
         with self._connect() as conn:
             try:
                 return work(conn)
             except sa_exc.SQLAlchemyError as e:
                 raise self._translate(e) from e
 
-    def _write(self, work: Callable[[Connection], T]) -> T:
+    def _write(self, work: Callable[[Connection], T], *, guard_first: bool = False) -> T:
+        """Run *work* as one all-or-nothing unit: a transaction, or inside the host's.
+
+        Inside the host's transaction (see :meth:`join`) the unit is a savepoint of it, but for
+        a *guard_first* unit on PostgreSQL, which needs none.  The rule: a unit is guard-first
+        when every refusal it can meet (a version conflict, a lead that exists already, an
+        outbox key taken) is found by statements that write nothing or by its first write,
+        which writes nothing when it refuses (the guarded ``UPDATE``, ``INSERT ... ON CONFLICT
+        DO NOTHING``): never by a failing statement, never after a write.  Refused, it wrote
+        nothing and the host's transaction goes on.  Any other failure is a failed statement,
+        and PostgreSQL keeps a transaction failed from its first failed statement on (its
+        ``COMMIT`` rolls back), so nothing half-written can commit either; the error
+        (:class:`~funnelkit.HostTransactionError`) says to roll back.  SQLite and MariaDB/MySQL
+        carry on after a failed statement, so every unit there keeps its savepoint.
+        """
+        if self._parent is not None:
+            return self._in_host(work, savepoint=True,
+                                 bare=guard_first and self._kind == "postgresql")
         with self._connect() as conn:
             try:
                 with conn.begin():
@@ -719,6 +1022,13 @@ class SQLAlchemyStore:
         batch = _Batch(changes, self.max_data_size)
         if not batch.size:
             return
+        if self._parent is not None and self._kind == "postgresql" and (
+                batch.size == 1 and not batch.rows.handoffs):
+            # Guard-first (see _write): outbox keys read first, then the lead's guarded write,
+            # then rows nothing refuses.  A handoff can be refused after the guard: savepoint.
+            self._write(lambda conn: self._sequential(conn, batch, keys_first=True),
+                        guard_first=True)
+            return
         try:
             self._write(lambda conn: self._fast(conn, batch) if batch.fast_ok
                         else self._sequential(conn, batch))
@@ -728,29 +1038,39 @@ class SQLAlchemyStore:
     def _fast(self, conn: Connection, batch: _Batch) -> None:
         if batch.inserts:
             try:
-                conn.execute(self._insert_lead, _dicts(s.LEAD_COLUMNS, batch.inserts))
+                conn.execute(self._insert_lead, _params(s.LEAD_COLUMNS, batch.inserts))
             except sa_exc.IntegrityError:
                 raise _Retry from None
         if batch.updates:
             names = (*s.LEAD_UPDATE_COLUMNS, *s.LEAD_GUARD)
-            result = conn.execute(self._update_lead, _dicts(names, batch.updates))
+            result = conn.execute(self._update_lead, _params(names, batch.updates))
             if result.rowcount != len(batch.updates):
                 raise _Retry
         self._children(conn, batch.rows)
 
-    def _sequential(self, conn: Connection, batch: _Batch) -> None:
+    def _sequential(self, conn: Connection, batch: _Batch, *, keys_first: bool = False) -> None:
+        """Write the changes one by one; *keys_first* reads the outbox keys before any write."""
         many = batch.size > 1
         names = (*s.LEAD_UPDATE_COLUMNS, *s.LEAD_GUARD)
+        if keys_first and batch.rows.outbox:
+            taken = list(conn.execute(self._outbox_keys,
+                                      {"keys": [m[0] for m in batch.rows.outbox]}).scalars())
+            if taken:
+                raise AlreadyExists(f"the outbox keys {taken[:5]!r} are used already; outbox "
+                                    f"keys must be unique in a store")
         for index, (change, row) in enumerate(batch.per_change):
             where = f"change {index + 1} of {batch.size}: " if many else ""
             lead = change.lead
             if change.expected_version is None:
                 try:
-                    conn.execute(self._insert_lead, _dicts(s.LEAD_COLUMNS, [row])[0])
+                    created = conn.execute(self._create_lead,
+                                           _dicts(s.LEAD_COLUMNS, [row])[0]).rowcount == 1
                 except sa_exc.IntegrityError:
+                    created = False
+                if not created:
                     raise AlreadyExists(
                         f"{where}lead {lead.id!r} exists already; load it instead of creating "
-                        f"it") from None
+                        f"it")
             elif conn.execute(self._update_lead, _dicts(names, [row])[0]).rowcount != 1:
                 found = conn.execute(self._lead_version, {"key": lead.id}).first()
                 if found is None:
@@ -762,13 +1082,13 @@ class SQLAlchemyStore:
         transitions, touchpoints, handoffs, outbox = rows
         if transitions:
             try:
-                conn.execute(self._insert_transition, _dicts(s.TRANSITION_COLUMNS, transitions))
+                conn.execute(self._insert_transition, _params(s.TRANSITION_COLUMNS, transitions))
             except sa_exc.IntegrityError:
                 raise ConcurrencyError(
                     f"{where}a transition with the same lead and version is stored already: "
                     f"someone else moved the lead first; load it again and retry") from None
         if touchpoints:
-            conn.execute(self._insert_touchpoint, _dicts(s.TOUCHPOINT_COLUMNS, touchpoints))
+            conn.execute(self._insert_touchpoint, _params(s.TOUCHPOINT_COLUMNS, touchpoints))
         for h in handoffs:
             values = dict(zip([f"v_{c}" for c in s.HANDOFF_COLUMNS], h, strict=True))
             if conn.execute(self._replace_handoff, values).rowcount == 1:
@@ -787,11 +1107,68 @@ class SQLAlchemyStore:
                     f"load it again") from None
         if outbox:
             try:
-                conn.execute(self._insert_outbox, _dicts(s.OUTBOX_COLUMNS, outbox))
+                conn.execute(self._insert_outbox, _params(s.OUTBOX_COLUMNS, outbox))
             except sa_exc.IntegrityError:
                 raise AlreadyExists(
                     f"{where}an outbox key among {[m[0] for m in outbox][:5]!r} is used already; "
                     f"outbox keys must be unique in a store") from None
+
+    def commit_merge(self, survivor: Change, duplicate: Change, merge: MergeRecord) -> MergeRecord:
+        """Write a merge (or, for an undone *merge*, an unmerge) in one transaction.
+
+        See :class:`~funnelkit.stores.Store` for what is written; all of it, or nothing.
+        """
+        merge = check_merge_commit(survivor, duplicate, merge)
+        batch = _Batch((survivor, duplicate), self.max_data_size)
+        tp, mt = self._touchpoints, self._merges
+
+        def work(conn: Connection) -> MergeRecord:
+            self._sequential(conn, batch)
+            found = conn.execute(sa.select(mt.c.unmerged_us).where(mt.c.id == merge.id)).first()
+            if merge.active:
+                if found is not None:
+                    raise AlreadyExists(
+                        f"merge {merge.id!r} is stored already; load the leads again")
+                moved = tuple(int(p) for p in conn.execute(
+                    sa.select(tp.c.position).where(tp.c.lead_id == merge.duplicate_id)
+                    .order_by(tp.c.position)).scalars())
+                if moved:
+                    conn.execute(sa.update(tp).where(tp.c.lead_id == merge.duplicate_id)
+                                 .values(lead_id=merge.survivor_id))
+                record = attrs.evolve(merge, touchpoints=moved)
+                conn.execute(sa.insert(mt).values(
+                    dict(zip(s.MERGE_COLUMNS, s.merge_params(record, moved), strict=True))))
+                return record
+            if found is None:
+                raise no_merge(merge.id, self._where())
+            if merge.touchpoints:
+                conn.execute(
+                    sa.update(tp).where(tp.c.position == sa.bindparam("v_position"),
+                                        tp.c.lead_id == merge.survivor_id)
+                    .values(lead_id=merge.duplicate_id),
+                    [{"v_position": p} for p in merge.touchpoints])
+            values = dict(zip(s.UNMERGE_COLUMNS, s.unmerge_params(merge), strict=False))
+            done = conn.execute(sa.update(mt).where(mt.c.id == merge.id,
+                                                     mt.c.unmerged_at.is_(None)).values(values))
+            if done.rowcount != 1:
+                raise merge_undone(merge.id, f"{self._where()}: ")
+            return merge
+
+        return self._write(work)
+
+    def merges(self, *, lead_id: str | None = None, active_only: bool = False) -> list[MergeRecord]:
+        """The merge records, oldest first (see :class:`~funnelkit.stores.Store`)."""
+        check_flag(active_only, "active_only")
+        self._check_open()
+        if lead_id is not None and not findable(lead_id, "lead_id"):
+            return []
+        mt = self._merges
+        stmt = sa.select(*(mt.c[c] for c in s.MERGE_COLUMNS)).order_by(mt.c.position)
+        if lead_id is not None:
+            stmt = stmt.where(sa.or_(mt.c.survivor_id == lead_id, mt.c.duplicate_id == lead_id))
+        if active_only:
+            stmt = stmt.where(mt.c.unmerged_at.is_(None))
+        return [s.decode_merge(r) for r in self._read(_rows(stmt))]
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -841,7 +1218,7 @@ class SQLAlchemyStore:
             last = rows[-1][0]
 
     def _check_open(self) -> None:
-        if self._closed:
+        if self._closed or (self._parent is not None and self._parent._closed):
             raise StorageError(f"this SQLAlchemyStore ({self._where()}) is closed; open a new one")
 
     def _stream(self, table: sa.Table, columns: list[Any], decode: Callable[[Any], T], *,
@@ -924,9 +1301,15 @@ class SQLAlchemyStore:
     ) -> list[OutboxRow]:
         """Claim up to *limit* due, undelivered rows not leased by another worker, oldest first.
 
-        PostgreSQL and MariaDB/MySQL pick the rows with ``FOR UPDATE SKIP LOCKED``.
+        PostgreSQL and MariaDB/MySQL pick the rows with ``FOR UPDATE SKIP LOCKED``.  A joined
+        store (see :meth:`join`) claims nothing inside the host's transaction: after-hooks never
+        run for a change that may still roll back.
         """
         check_claim(worker, now, lease, limit)
+        if self._parent is not None:
+            self._check_open()
+            self._schedule_delivery()
+            return []
         ob = self._outbox
         now_us, until_us = s.us(now), s.us(now + lease)
         due = (sa.select(ob.c.id)
@@ -983,6 +1366,21 @@ class SQLAlchemyStore:
         check_retry(worker, error, retry_at)
         self._release(row_id, worker, {"next_attempt_us": s.us(retry_at), "last_error": str(error)})
 
+    def purge_outbox(self, *, delivered_before: datetime) -> int:
+        """Delete the rows delivered before *delivered_before*; answers how many (see ``Store``).
+
+        >>> import tempfile, pathlib
+        >>> from datetime import datetime, timezone
+        >>> store = SQLAlchemyStore(f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'f.db'}")
+        >>> store.purge_outbox(delivered_before=datetime(2026, 3, 2, tzinfo=timezone.utc))
+        0
+        >>> store.close()
+        """
+        before = s.us(require_derived(delivered_before, "delivered_before"))
+        ob = self._outbox
+        stmt = sa.delete(ob).where(ob.c.delivered_us < before)
+        return int(self._write(lambda conn: conn.execute(stmt).rowcount))
+
     def outbox(self, *, undelivered_only: bool = True) -> list[OutboxRow]:
         """The outbox rows, oldest first."""
         check_flag(undelivered_only, "undelivered_only")
@@ -1001,4 +1399,6 @@ class SQLAlchemyStore:
             self._closed = True
 
     def __repr__(self) -> str:
-        return f"SQLAlchemyStore({self._where()})"
+        joined = "" if self._parent is None else (
+            ", joined to the host's " + ("Session" if self._session is not None else "Connection"))
+        return f"SQLAlchemyStore({self._where()}{joined})"

@@ -6,31 +6,47 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import sqlite3
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
-from funnelkit._errors import AlreadyExists, ConcurrencyError, InvalidInput, NotFound, StorageError
-from funnelkit._limits import MAX_DATA_SIZE, MAX_KEY_LENGTH
-from funnelkit._time import require_aware
+import attrs
+
+from funnelkit._errors import (
+    AlreadyExists,
+    ConcurrencyError,
+    HostTransactionError,
+    InvalidInput,
+    NotFound,
+    StorageError,
+)
+from funnelkit._limits import MAX_DATA_SIZE, MAX_KEY_LENGTH, _short
+from funnelkit._time import require_aware, require_derived
 from funnelkit.stores import _schema as s
 from funnelkit.stores._protocol import (
     Change,
+    MergeRecord,
     OutboxRow,
     changes_of,
     check_claim,
+    check_commit_claimed,
     check_flag,
     check_handoff_query,
     check_max_data_size,
+    check_merge_commit,
+    check_prefix,
     check_retry,
     check_row_id,
     check_stream,
     check_worker,
     findable,
+    merge_undone,
     no_handoff,
     no_lead,
+    no_merge,
     version_conflict,
 )
 
@@ -48,7 +64,14 @@ T = TypeVar("T")
 
 _MAX_TIMEOUT = 86_400  # seconds: SQLite's busy timeout is a 32-bit count of milliseconds
 APPLICATION_ID = 0x464E4B31  # "FNK1" in ``PRAGMA application_id``: the file is a funnelkit store
-PREFIX = "funnelkit_"
+PREFIX = "funnelkit_"  # the default table prefix
+#: The store's tables and indexes, without the prefix (schema version 4): a database object of
+#: one of these names (with the store's prefix) that is not the store's own is a clash.
+TABLES = ("schema", "leads", "transitions", "touchpoints", "handoffs", "outbox", "merges")
+INDEXES = ("leads_stage", "transitions_lead_version", "transitions_at", "touchpoints_lead",
+           "touchpoints_at", "handoffs_status_team", "handoffs_assignee", "handoffs_lead",
+           "handoffs_due", "outbox_key", "outbox_due", "merges_id", "merges_duplicate",
+           "merges_survivor")
 _INHERITED: list[sqlite3.Connection] = []  # connections a forked child must leave alone
 _PAGE = 1000
 
@@ -156,8 +179,22 @@ def _migrate_to_3(db: sqlite3.Connection, prefix: str) -> None:
     """
 
 
+def _migrate_to_4(db: sqlite3.Connection, prefix: str) -> None:
+    """The ``merges`` table: one row per merge, kept when it is undone (see ``_schema``)."""
+    p = prefix
+    db.execute(f"""CREATE TABLE {p}merges (
+        position INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, survivor_id TEXT NOT NULL,
+        duplicate_id TEXT NOT NULL, at TEXT NOT NULL, at_us INTEGER NOT NULL, actor TEXT NOT NULL,
+        reason TEXT NOT NULL, survivor_version INTEGER NOT NULL,
+        duplicate_version INTEGER NOT NULL, data TEXT NOT NULL, unmerged_at TEXT,
+        unmerged_us INTEGER, unmerged_by TEXT, unmerge_reason TEXT)""")
+    db.execute(f"CREATE UNIQUE INDEX {p}merges_id ON {p}merges (id)")
+    db.execute(f"CREATE INDEX {p}merges_duplicate ON {p}merges (duplicate_id, unmerged_us)")
+    db.execute(f"CREATE INDEX {p}merges_survivor ON {p}merges (survivor_id, unmerged_us)")
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection, str], None]] = {
-    1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
+    1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3, 4: _migrate_to_4}
 """Forward migrations: version -> a function taking a store (its connection, its table prefix)
 from version - 1 to it, inside the transaction that opening the store holds."""
 
@@ -194,21 +231,79 @@ class _Statements:
         self.handoff_status = f"SELECT status FROM {p}handoffs WHERE id = ?"
         self.insert_outbox = (f"INSERT INTO {p}outbox ({_cols(s.OUTBOX_COLUMNS)}) "
                               f"VALUES ({_marks(s.OUTBOX_COLUMNS)})")
+        claimed = (*s.OUTBOX_COLUMNS, "claimed_by", "claimed_until_us")
+        self.insert_claimed_outbox = (f"INSERT INTO {p}outbox ({_cols(claimed)}) "
+                                      f"VALUES ({_marks(claimed)})")
+        self.merge = MergeStatements(p, "?")
         self.p = p
+
+
+class MergeStatements:
+    """The SQL of merges and unmerges with *mark* placeholders (shared with ``DjangoStore``)."""
+
+    def __init__(self, p: str, mark: str) -> None:
+        m = mark
+        self.positions = (f"SELECT position FROM {p}touchpoints WHERE lead_id = {m} "
+                          f"ORDER BY position")
+        self.move_all = f"UPDATE {p}touchpoints SET lead_id = {m} WHERE lead_id = {m}"
+        self.move_back = (f"UPDATE {p}touchpoints SET lead_id = {m} "
+                          f"WHERE position = {m} AND lead_id = {m}")
+        self.insert = (f"INSERT INTO {p}merges ({_cols(s.MERGE_COLUMNS)}) "
+                       f"VALUES ({', '.join([m] * len(s.MERGE_COLUMNS))})")
+        self.exists = f"SELECT unmerged_us FROM {p}merges WHERE id = {m}"
+        sets = ", ".join(f"{c} = {m}" for c in s.UNMERGE_COLUMNS)
+        self.undo = (f"UPDATE {p}merges SET {sets} WHERE id = {m} AND unmerged_at IS NULL")
+        self.select = f"SELECT {_cols(s.MERGE_COLUMNS)} FROM {p}merges"
+        self.order = " ORDER BY position"
+        self.by_lead = f"(survivor_id = {m} OR duplicate_id = {m})"
+
+
+def merge_rows(execute: Callable[[str, Sequence[Any]], tuple[int, list[Any]]],
+               sql: MergeStatements, merge: MergeRecord, where: str = "") -> MergeRecord:
+    """Move the touchpoints and write the record of a merge or an unmerge; return the record.
+
+    Runs inside the transaction that wrote the merge's two changes.  *execute* runs one
+    statement and gives ``(rowcount, rows)``.  Shared by the stores that write SQL text
+    (``SQLiteStore``, ``DjangoStore``); ``SQLAlchemyStore`` does the same with its own statements.
+    """
+    _, found = execute(sql.exists, [merge.id])
+    if merge.active:
+        if found:
+            raise AlreadyExists(f"merge {merge.id!r} is stored already; load the leads again")
+        _, rows = execute(sql.positions, [merge.duplicate_id])
+        moved = tuple(int(position) for (position,) in rows)
+        if moved:
+            execute(sql.move_all, [merge.survivor_id, merge.duplicate_id])
+        merge = attrs.evolve(merge, touchpoints=moved)
+        execute(sql.insert, s.merge_params(merge, moved))
+        return merge
+    if not found:
+        raise no_merge(merge.id, where)
+    for position in merge.touchpoints:
+        execute(sql.move_back, [merge.duplicate_id, position, merge.survivor_id])
+    count, _ = execute(sql.undo, s.unmerge_params(merge))
+    if count != 1:
+        raise merge_undone(merge.id, where)
+    return merge
 
 
 class SQLiteStore:
     """The store protocol on a SQLite file: the embedded default, standard library only.
 
     One file holds leads, transitions, touchpoints, handoffs and the outbox in tables named
-    ``funnelkit_*``.  The file is put in WAL mode so readers never wait for writers; every commit
-    is one ``BEGIN IMMEDIATE`` transaction, so several threads and several processes can share
-    the file.  A writer waits up to *timeout* seconds for another's transaction to finish, then
+    ``<prefix>leads``, ``<prefix>transitions``, ... (*prefix* ``"funnelkit_"`` unless given).  The
+    file is put in WAL mode so readers never wait for writers; every commit is one
+    ``BEGIN IMMEDIATE`` transaction, so several threads and several processes can share the
+    file.  A writer waits up to *timeout* seconds for another's transaction to finish, then
     raises :class:`~funnelkit.StorageError`.
 
-    A new or empty file gets the current schema; an older funnelkit schema is migrated forward.
-    A file that is not a funnelkit store, or has a schema from a newer funnelkit, is refused with
-    :class:`~funnelkit.StorageError` and left exactly as it was.
+    The file may be the host application's own database: its tables stay as they are, and two
+    stores with different prefixes share one file.  Missing tables are created and an older
+    funnelkit schema is migrated forward.  Refused with :class:`~funnelkit.StorageError`, the
+    file left exactly as it was: a file that is not a SQLite database, a schema from a newer
+    funnelkit, and a clash of names (a table or index named like one of the store's that is not
+    the store's: choose another *prefix*).  ``PRAGMA application_id`` is set to funnelkit's
+    only in a database that was empty; a host's is never changed.
 
     ``synchronous="NORMAL"`` (the default, what SQLite recommends with WAL) keeps every commit
     through a crash of the process or of the host application; ``"FULL"`` also through a power
@@ -235,6 +330,7 @@ class SQLiteStore:
         timeout: float = 5.0,
         synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
         max_data_size: int = MAX_DATA_SIZE,
+        prefix: str = PREFIX,
     ) -> None:
         """Open (creating or migrating if needed) the store in the SQLite file at *path*."""
         given: object = path
@@ -248,17 +344,27 @@ class SQLiteStore:
         if synchronous not in ("NORMAL", "FULL"):
             raise InvalidInput(f"synchronous={synchronous!r} must be 'NORMAL' or 'FULL'")
         self.max_data_size = check_max_data_size(max_data_size)
+        self.prefix = check_prefix(prefix)
+        """The table prefix (``"funnelkit_"`` unless given)."""
         self.path = os.fspath(path)
         if "\x00" in self.path:
             raise InvalidInput(f"path={path!r} contains a NUL character; no file has that name")
         self.timeout = float(timeout)
         self.synchronous = synchronous
-        self._sql = _Statements(PREFIX)
+        self._sql = _Statements(self.prefix)
         self._lock = threading.RLock()
         self._closed = False
         self._pid = os.getpid()
         self._db: sqlite3.Connection | None = None
         self._db = self._open()
+        # Set on the views join() returns: the store joined and the host's connection.
+        self._parent: SQLiteStore | None = None
+        self._host: sqlite3.Connection | None = None
+        self._file = _main_file(self._db)  # (as SQLite names it, its real path)
+        self.deliver_on_commit: Callable[[], object] | None = None
+        """What ``Pipeline.using`` asks a joined store to call once the host commits; a
+        ``sqlite3.Connection`` has no commit event, so it is kept and never called (see
+        :meth:`join`).  None outside a joined store."""
 
     # -- connection and schema --------------------------------------------------------------
 
@@ -291,50 +397,60 @@ class SQLiteStore:
             raise
         return db
 
-    def _version(self, db: sqlite3.Connection) -> int | None:
-        """The schema version in *db*; None for an empty database; refuses anything else."""
-        tables = {name for (name,) in db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
-        (app_id,) = db.execute("PRAGMA application_id").fetchone()
-        if app_id not in (0, APPLICATION_ID):
-            raise self._refuse(f"belongs to another application (application_id {app_id:#x})")
-        if f"{PREFIX}schema" not in tables:
-            if tables:
-                listed = ", ".join(sorted(tables)[:5])
+    def _version(self, db: sqlite3.Connection) -> tuple[int | None, bool]:
+        """The store's schema version in *db* (None: no store yet), and whether *db* is empty.
+
+        Other tables (the host's, another prefix's) are left alone; a table or index named like
+        one of the store's is refused unless the store's schema table is there to vouch for it.
+        """
+        p = self.prefix
+        objects = dict(db.execute(
+            "SELECT name, type FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchall())
+        if f"{p}schema" not in objects:
+            ours = [f"{p}{name}" for name in (*TABLES, *INDEXES)]
+            clash = [f"{objects[name]} {name}" for name in ours if name in objects]
+            if clash:
                 raise self._refuse(
-                    f"is a SQLite database but not a funnelkit store (tables: {listed})")
-            return None
-        row = db.execute(f"SELECT version FROM {PREFIX}schema WHERE name = ?",
+                    f"has {', '.join(clash[:5])}, named like the store's own with "
+                    f"prefix={p!r} but not made by funnelkit (there is no {p}schema table); "
+                    f"open the store with another prefix=, or rename yours")
+            return None, not any(kind == "table" for kind in objects.values())
+        if objects[f"{p}schema"] != "table":
+            raise self._refuse(f"has a {objects[f'{p}schema']} named {p}schema, not funnelkit's "
+                               f"schema table; open the store with another prefix=")
+        row = db.execute(f"SELECT version FROM {p}schema WHERE name = ?",
                          (s.SCHEMA_NAME,)).fetchone()
         if row is None or type(row[0]) is not int:
-            raise self._refuse(f"has a {PREFIX}schema table without a funnelkit version in it")
+            raise self._refuse(f"has a {p}schema table without a funnelkit version in it")
         version: int = row[0]
         if version > s.SCHEMA_VERSION:
             raise self._refuse(
                 f"has funnelkit schema version {version}, newer than the {s.SCHEMA_VERSION} this "
                 f"funnelkit understands; upgrade funnelkit to open it"
             )
-        return version
+        return version, False
 
     def _check_and_migrate(self, db: sqlite3.Connection, *, memory: bool) -> None:
-        version = self._version(db)  # read-only: refuses before anything is written
+        version, _ = self._version(db)  # read-only: refuses before anything is written
         if version == s.SCHEMA_VERSION:
             return
         if not memory:
             db.execute("PRAGMA journal_mode = WAL")
         db.execute("BEGIN IMMEDIATE")
+        p = self.prefix
         try:
-            version = self._version(db)  # again, now that no one else can write
-            if version is None:
+            version, empty = self._version(db)  # again, now that no one else can write
+            (app_id,) = db.execute("PRAGMA application_id").fetchone()
+            if empty and app_id == 0:  # the file is funnelkit's alone: say so; a host's stays
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             start = 0 if version is None else version
             for target in range(start + 1, s.SCHEMA_VERSION + 1):
-                MIGRATIONS[target](db, PREFIX)
+                MIGRATIONS[target](db, p)
             if version is None:
-                db.execute(f"INSERT INTO {PREFIX}schema (name, version) VALUES (?, ?)",
+                db.execute(f"INSERT INTO {p}schema (name, version) VALUES (?, ?)",
                            (s.SCHEMA_NAME, s.SCHEMA_VERSION))
             else:
-                db.execute(f"UPDATE {PREFIX}schema SET version = ? WHERE name = ?",
+                db.execute(f"UPDATE {p}schema SET version = ? WHERE name = ?",
                            (s.SCHEMA_VERSION, s.SCHEMA_NAME))
             db.execute("COMMIT")
         except BaseException as e:
@@ -347,11 +463,154 @@ class SQLiteStore:
     def schema_version(self) -> int:
         """The schema version of the file (the one this funnelkit writes once opened)."""
         with self._lock:
-            row = self._conn().execute(f"SELECT version FROM {PREFIX}schema WHERE name = ?",
+            row = self._conn().execute(f"SELECT version FROM {self.prefix}schema WHERE name = ?",
                                        (s.SCHEMA_NAME,)).fetchone()
         return int(row[0])
 
+    # -- the host's transaction -------------------------------------------------------------
+
+    def join(
+        self, host: sqlite3.Connection, *,
+        deliver_on_commit: Callable[[], object] | None = None,
+    ) -> SQLiteStore:
+        """This store, writing inside the transaction the host holds on *host*.
+
+        *host* is a standard library ``sqlite3.Connection`` to the store's own file.  The store
+        returned shares everything with this one but the connection: reads go through *host*
+        (so they see the host's uncommitted rows), and every commit is a ``SAVEPOINT`` of the
+        host's transaction, released when the whole unit is written and rolled back to when any
+        of it fails, so the lead's change and its outbox rows commit, or roll back, with the
+        host's own rows.  The store never commits nor rolls back the host's transaction.
+
+        No transaction open on *host* when a commit comes: with the driver's implicit
+        transactions (``isolation_level`` a string, the default) the store begins the one the
+        driver would have begun before the host's next write, as ``BEGIN IMMEDIATE`` (a write
+        is coming), and the host's ``commit()`` or ``rollback()`` ends it; in autocommit
+        (``isolation_level=None``) that transaction would be no one's to end, so the commit is
+        refused with :class:`~funnelkit.HostTransactionError`: execute ``BEGIN`` first.
+
+        A version conflict rolls back the savepoint only and raises
+        :class:`~funnelkit.ConcurrencyError`: roll the host's transaction back and run it
+        again.  :meth:`claim_outbox` hands out no row inside the host's transaction, and a
+        ``sqlite3.Connection`` has no commit event: deliver after the commit
+        (``pipeline.deliver_pending()``).  *deliver_on_commit* is accepted for ``Pipeline.using``
+        and never called.
+
+        Refused, with nothing done: a *host* that is not a ``sqlite3.Connection`` (a callable
+        *deliver_on_commit* that is not one), :class:`~funnelkit.InvalidInput`; a closed
+        connection or one whose main database is another file than the store's (an in-memory
+        store has no file to share), :class:`~funnelkit.HostTransactionError`.
+
+        >>> import sqlite3, tempfile, pathlib
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import templates
+        >>> from funnelkit.stores import Change
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "app.db"
+        >>> store = SQLiteStore(path)
+        >>> lead = templates.inbound().new_lead("L1", at=datetime(2026, 3, 2, tzinfo=timezone.utc))
+        >>> conn = sqlite3.connect(path)
+        >>> store.join(conn).commit(Change(lead, expected_version=None))
+        >>> conn.rollback()  # the host changes its mind: the lead goes with its transaction
+        >>> list(store.leads())
+        []
+        >>> conn.close(); store.close()
+        """
+        if self._parent is not None:  # a view of a view joins the store itself
+            return self._parent.join(host, deliver_on_commit=deliver_on_commit)
+        self._conn()
+        if deliver_on_commit is not None and not callable(deliver_on_commit):
+            raise InvalidInput(f"deliver_on_commit={_short(deliver_on_commit)} must be a callable "
+                               f"taking no arguments, or None")
+        if not isinstance(host, sqlite3.Connection):
+            raise InvalidInput(
+                f"host={_short(host)} is not a sqlite3.Connection; pass the connection whose "
+                f"transaction the lead's changes should join (a SQLAlchemy Connection or Session "
+                f"joins SQLAlchemyStore)")
+        try:
+            found = _main_file(host, self._file)
+        except sqlite3.ProgrammingError:
+            raise HostTransactionError(
+                f"the sqlite3.Connection {host!r} is closed; open a new one, begin your "
+                f"transaction and join that") from None
+        except sqlite3.Error as e:
+            raise self._translate(e) from e
+        if not found[1] or found[1] != self._file[1]:
+            raise HostTransactionError(
+                f"host is a connection to {found[1] or 'an in-memory database'!r}, another "
+                f"database than the store's ({self._file[1] or self.path!r}): one transaction "
+                f"cannot span two databases; connect to the store's file, or open the store on "
+                f"yours")
+        joined = copy.copy(self)
+        joined._parent, joined._host = self, host
+        joined._lock = threading.RLock()  # the host's connection, not the store's, is used
+        joined.deliver_on_commit = deliver_on_commit
+        return joined
+
+    def _host_conn(self) -> sqlite3.Connection:
+        """The host's connection (a joined store's; see :meth:`join`), checked usable."""
+        parent, host = self._parent, self._host
+        assert parent is not None  # only joined stores get here
+        assert host is not None
+        if self._closed or parent._closed:
+            raise StorageError(f"this SQLiteStore ({self.path}) is closed; open a new one")
+        try:
+            host.in_transaction  # noqa: B018 - raises when the host closed its connection
+        except sqlite3.ProgrammingError:
+            raise HostTransactionError(
+                f"{self.path}: the host's sqlite3.Connection was closed; nothing was written: "
+                f"join the connection of your new transaction") from None
+        return host
+
+    def _in_host(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run *work* in a ``SAVEPOINT`` of the host's transaction: all of it or nothing."""
+        db = self._host_conn()
+        try:
+            if not db.in_transaction:
+                if db.isolation_level is None:
+                    raise HostTransactionError(
+                        f"{self.path}: the host's sqlite3.Connection has no transaction open "
+                        f"(isolation_level=None: each statement commits on its own), so the "
+                        f"change would be committed alone; nothing was written: execute BEGIN "
+                        f"on it first, and COMMIT once your unit of work is done")
+                # The driver begins the host's transaction only before its first INSERT,
+                # UPDATE or DELETE: begin it as the driver would have, IMMEDIATE as a write is
+                # coming.  The host's commit() or rollback() ends it.
+                db.execute("BEGIN IMMEDIATE")
+            db.execute("SAVEPOINT funnelkit_unit")
+        except sqlite3.Error as e:
+            raise self._translate(e) from e
+        try:
+            result = work(db)
+            db.execute("RELEASE funnelkit_unit")
+        except BaseException as e:
+            if not db.in_transaction:  # SQLite ended the host's transaction itself (I/O, ...)
+                raise HostTransactionError(
+                    f"{self.path}: SQLite rolled back the host's whole transaction ({e}); "
+                    f"nothing of it was written: run the whole unit of work again") from e
+            try:
+                db.execute("ROLLBACK TO funnelkit_unit")
+                db.execute("RELEASE funnelkit_unit")
+            except sqlite3.Error as undo:
+                raise HostTransactionError(
+                    f"{self.path}: undoing a failed change inside the host's transaction "
+                    f"failed too ({undo}); roll the transaction back") from e
+            if getattr(e, "sqlite_errorcode", None) == _BUSY_SNAPSHOT:
+                e = ConcurrencyError(
+                    f"{self.path}: another connection wrote to the file after the host's "
+                    f"transaction began reading it, so it cannot write; nothing was written")
+            elif isinstance(e, sqlite3.Error):
+                e = self._translate(e)
+            if isinstance(e, ConcurrencyError):
+                raise ConcurrencyError(
+                    f"{e} (inside your own transaction, joined with pipeline.using(): roll it "
+                    f"back and run the whole unit of work again; a retry inside it reads the "
+                    f"same data)") from e
+            raise e  # noqa: TRY201 - a store error instead of the driver's
+        return result
+
     def _conn(self) -> sqlite3.Connection:
+        if self._host is not None:
+            return self._host_conn()
         if self._closed or self._db is None:
             raise StorageError(f"this SQLiteStore ({self.path}) is closed; open a new one")
         if os.getpid() != self._pid:
@@ -382,7 +641,9 @@ class SQLiteStore:
                 raise self._translate(e) from e
 
     def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run *work* in one ``BEGIN IMMEDIATE`` transaction: all of it or nothing."""
+        """Run *work* in one ``BEGIN IMMEDIATE`` transaction (or a savepoint of the host's)."""
+        if self._host is not None:
+            return self._in_host(work)
         with self._lock:
             db = self._conn()
             try:
@@ -436,14 +697,76 @@ class SQLiteStore:
         ['A', 'B']
         >>> store.close()
         """
-        batch = _Batch(changes, self.max_data_size)
+        self._commit_batch(_Batch(changes, self.max_data_size))
+
+    def commit_claimed(self, change: Change, *, worker: str, until: datetime) -> list[int]:
+        """Write *change* as :meth:`commit` does, its outbox rows claimed by *worker* until *until*.
+
+        The optional capability of :class:`~funnelkit.stores.Store`: one transaction, which
+        answers the rows' ids in the change's order; each counts one attempt.
+
+        >>> import tempfile, pathlib
+        >>> from datetime import datetime, timedelta, timezone
+        >>> from funnelkit import templates
+        >>> from funnelkit.stores import Change, OutboxMessage
+        >>> store = SQLiteStore(pathlib.Path(tempfile.mkdtemp()) / "f.db")
+        >>> at = datetime(2026, 3, 2, tzinfo=timezone.utc)
+        >>> lead = templates.inbound().new_lead("L1", at=at)
+        >>> message = OutboxMessage("L1:0", "after_capture", {"lead_id": "L1"}, at)
+        >>> store.commit_claimed(Change(lead, None, outbox=[message]), worker="w1",
+        ...                      until=at + timedelta(minutes=5))
+        [1]
+        >>> store.claim_outbox(worker="w2", now=at, lease=timedelta(minutes=5))  # w1 holds it
+        []
+        >>> store.close()
+        """
+        change = check_commit_claimed(change, worker, until)
+        return self._commit_batch(_Batch((change,), self.max_data_size,
+                                         claim=(worker, s.us(until))))
+
+    def _commit_batch(self, batch: _Batch) -> list[int]:
+        """Write a checked batch in one transaction; answers the ids of claimed outbox rows."""
         if not batch.size:
-            return
+            return []
         try:
-            self._write(batch.fast if batch.fast_ok else batch.sequential)
+            return self._write(lambda db: batch.fast(db, self._sql) if batch.fast_ok
+                               else batch.sequential(db, self._sql))
         except _Retry:
             # Some lead was not at its expected version: find which, with exact errors.
-            self._write(batch.sequential)
+            return self._write(lambda db: batch.sequential(db, self._sql))
+
+    def commit_merge(self, survivor: Change, duplicate: Change, merge: MergeRecord) -> MergeRecord:
+        """Write a merge (or, for an undone *merge*, an unmerge) in one transaction.
+
+        See :class:`~funnelkit.stores.Store` for what is written; all of it, or nothing.
+        """
+        merge = check_merge_commit(survivor, duplicate, merge)
+        batch = _Batch((survivor, duplicate), self.max_data_size)
+
+        def work(db: sqlite3.Connection) -> MergeRecord:
+            batch.sequential(db, self._sql)
+
+            def execute(sql: str, args: Sequence[Any]) -> tuple[int, list[Any]]:
+                cur = db.execute(sql, tuple(args))
+                return cur.rowcount, cur.fetchall()
+
+            return merge_rows(execute, self._sql.merge, merge)
+
+        return self._write(work)
+
+    def merges(self, *, lead_id: str | None = None, active_only: bool = False) -> list[MergeRecord]:
+        """The merge records, oldest first (see :class:`~funnelkit.stores.Store`)."""
+        check_flag(active_only, "active_only")
+        if lead_id is not None and not findable(lead_id, "lead_id"):
+            self._conn()
+            return []
+        sql = self._sql.merge
+        clauses = ([] if lead_id is None else [sql.by_lead]) + (
+            ["unmerged_at IS NULL"] if active_only else [])
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        args = () if lead_id is None else (lead_id, lead_id)
+        rows = self._read(_fetch(sql.select + where + sql.order, args))
+        return [s.decode_merge(r) for r in rows]
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -462,13 +785,13 @@ class SQLiteStore:
 
     def history(self, lead_id: str) -> list[Transition]:
         """The lead's transitions, oldest first."""
-        sql = (f"SELECT {_cols(s.TRANSITION_COLUMNS)} FROM {PREFIX}transitions "
+        sql = (f"SELECT {_cols(s.TRANSITION_COLUMNS)} FROM {self.prefix}transitions "
                f"WHERE lead_id = ? ORDER BY version")
         return [s.decode_transition(r) for r in self._lead_rows(sql, lead_id)]
 
     def touchpoints(self, lead_id: str) -> list[Touchpoint]:
         """The lead's touchpoints by time."""
-        sql = (f"SELECT {_cols(s.TOUCHPOINT_COLUMNS)} FROM {PREFIX}touchpoints "
+        sql = (f"SELECT {_cols(s.TOUCHPOINT_COLUMNS)} FROM {self.prefix}touchpoints "
                f"WHERE lead_id = ? ORDER BY at_us, position")
         return [s.decode_touchpoint(r) for r in self._lead_rows(sql, lead_id)]
 
@@ -478,7 +801,7 @@ class SQLiteStore:
             self._conn()
             return
         where = "" if stage is None else "stage = ? AND "
-        sql = (f"SELECT {_cols(s.LEAD_COLUMNS)} FROM {PREFIX}leads WHERE {where}id > ? "
+        sql = (f"SELECT {_cols(s.LEAD_COLUMNS)} FROM {self.prefix}leads WHERE {where}id > ? "
                f"ORDER BY id LIMIT {_PAGE}")
         self._conn()
         last = ""
@@ -504,7 +827,7 @@ class SQLiteStore:
         while left is None or left > 0:
             size = _PAGE if left is None else min(_PAGE, left)
             args: tuple[Any, ...] = (after,) if since_us is None else (after, since_us)
-            sql = (f"SELECT position, {_cols(columns)} FROM {PREFIX}{table} WHERE {where} "
+            sql = (f"SELECT position, {_cols(columns)} FROM {self.prefix}{table} WHERE {where} "
                    f"ORDER BY position LIMIT {size}")
             rows = self._read(_fetch(sql, args))
             for row in rows:
@@ -537,7 +860,7 @@ class SQLiteStore:
             self._conn()
             raise no_handoff(handoff_id, str(self.path))
         row = self._read(lambda db: db.execute(
-            f"SELECT {_cols(s.HANDOFF_COLUMNS)} FROM {PREFIX}handoffs WHERE id = ?",
+            f"SELECT {_cols(s.HANDOFF_COLUMNS)} FROM {self.prefix}handoffs WHERE id = ?",
             (handoff_id,)).fetchone())
         if row is None:
             raise no_handoff(handoff_id, str(self.path))
@@ -558,7 +881,7 @@ class SQLiteStore:
             return []
         where, args = handoff_filters(status=status, team=team, assignee=assignee,
                                       lead_id=lead_id, due_before=due_before, mark="?")
-        sql = (f"SELECT {_cols(s.HANDOFF_COLUMNS)} FROM {PREFIX}handoffs{where} "
+        sql = (f"SELECT {_cols(s.HANDOFF_COLUMNS)} FROM {self.prefix}handoffs{where} "
                f"ORDER BY due_us IS NULL, due_us, id")
         return [s.decode_handoff(r) for r in self._read(_fetch(sql, args))]
 
@@ -567,10 +890,16 @@ class SQLiteStore:
     def claim_outbox(
         self, *, worker: str, now: datetime, lease: timedelta, limit: int = 100
     ) -> list[OutboxRow]:
-        """Claim up to *limit* due, undelivered rows not leased by another worker, oldest first."""
+        """Claim up to *limit* due, undelivered rows not leased by another worker, oldest first.
+
+        A joined store (see :meth:`join`) claims nothing inside the host's transaction.
+        """
         check_claim(worker, now, lease, limit)
+        if self._host is not None:  # after-hooks never run for a change that may roll back
+            self._conn()
+            return []
         now_us, until_us = s.us(now), s.us(now + lease)
-        p = PREFIX
+        p = self.prefix
 
         def work(db: sqlite3.Connection) -> list[Any]:
             ids = [i for (i,) in db.execute(
@@ -589,7 +918,7 @@ class SQLiteStore:
 
     def _release(self, row_id: int, worker: str, sets: str, args: tuple[Any, ...]) -> None:
         check_row_id(row_id)
-        p = PREFIX
+        p = self.prefix
 
         def work(db: sqlite3.Connection) -> None:
             cur = db.execute(f"UPDATE {p}outbox SET {sets}, claimed_by = NULL, "
@@ -616,23 +945,58 @@ class SQLiteStore:
         self._release(row_id, worker, "next_attempt_us = ?, last_error = ?",
                       (s.us(retry_at), str(error)))
 
+    def purge_outbox(self, *, delivered_before: datetime) -> int:
+        """Delete the rows delivered before *delivered_before*; answers how many (see ``Store``).
+
+        >>> import tempfile, pathlib
+        >>> from datetime import datetime, timezone
+        >>> store = SQLiteStore(pathlib.Path(tempfile.mkdtemp()) / "f.db")
+        >>> store.purge_outbox(delivered_before=datetime(2026, 3, 2, tzinfo=timezone.utc))
+        0
+        >>> store.close()
+        """
+        before = s.us(require_derived(delivered_before, "delivered_before"))
+        sql = f"DELETE FROM {self.prefix}outbox WHERE delivered_us < ?"
+        return int(self._write(lambda db: db.execute(sql, (before,)).rowcount))
+
     def outbox(self, *, undelivered_only: bool = True) -> list[OutboxRow]:
         """The outbox rows, oldest first."""
         check_flag(undelivered_only, "undelivered_only")
         where = " WHERE delivered_us IS NULL" if undelivered_only else ""
-        sql = f"SELECT {_cols(s.OUTBOX_READ_COLUMNS)} FROM {PREFIX}outbox{where} ORDER BY id"
+        sql = f"SELECT {_cols(s.OUTBOX_READ_COLUMNS)} FROM {self.prefix}outbox{where} ORDER BY id"
         return [s.decode_outbox(r) for r in self._read(lambda db: db.execute(sql).fetchall())]
 
     def close(self) -> None:
-        """Close the connection; the store raises :class:`~funnelkit.StorageError` afterwards."""
+        """Close the connection; the store raises :class:`~funnelkit.StorageError` afterwards.
+
+        A joined store (see :meth:`join`) closes only itself: the store's connection and the
+        host's stay open.
+        """
         with self._lock:
             self._closed = True
             db, self._db = self._db, None
-            if db is not None and os.getpid() == self._pid:
+            if db is not None and os.getpid() == self._pid and self._parent is None:
                 db.close()
 
     def __repr__(self) -> str:
-        return f"SQLiteStore({self.path!r})"
+        joined = "" if self._host is None else ", joined to the host's sqlite3.Connection"
+        return f"SQLiteStore({self.path!r}{joined})"
+
+
+_BUSY_SNAPSHOT = 517  # SQLITE_BUSY_SNAPSHOT: a read transaction too old to write in WAL mode
+
+
+def _main_file(db: sqlite3.Connection, known: tuple[str, str] = ("", "")) -> tuple[str, str]:
+    """*db*'s main database file as SQLite names it and its real path (``""`` in memory).
+
+    A name equal to *known*'s is *known* (no path to resolve, as when a host joins again).
+    """
+    for _, name, file in db.execute("PRAGMA database_list"):
+        if name == "main":
+            if not file or file == known[0]:
+                return (file, known[1] if file else "")
+            return (file, os.path.realpath(file))
+    return ("", "")  # pragma: no cover - SQLite always lists main
 
 
 def _fetch(sql: str, args: tuple[Any, ...]) -> Callable[[sqlite3.Connection], list[Any]]:
@@ -684,7 +1048,10 @@ class _Retry(Exception):  # noqa: N818 - an internal signal, not an error users 
 class _Batch:
     """One ``commit_many`` call turned into rows, checked before any transaction starts."""
 
-    def __init__(self, changes: Sequence[Change], limit: int = MAX_DATA_SIZE) -> None:
+    def __init__(self, changes: Sequence[Change], limit: int = MAX_DATA_SIZE,
+                 claim: tuple[str, int] | None = None) -> None:
+        """*claim* (worker, lease end in microseconds) writes the outbox rows claimed."""
+        self.claim = claim
         changes = changes_of(changes)
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
@@ -730,8 +1097,7 @@ class _Batch:
         # Creating and moving one lead in one batch needs the statements in the callers' order.
         self.fast_ok = not (created & moved)
 
-    def fast(self, db: sqlite3.Connection) -> None:
-        sql = _STATEMENTS
+    def fast(self, db: sqlite3.Connection, sql: _Statements) -> list[int]:
         if self.inserts:
             try:
                 db.executemany(sql.insert_lead, self.inserts)
@@ -741,10 +1107,10 @@ class _Batch:
             cur = db.executemany(sql.update_lead, self.updates)
             if cur.rowcount != len(self.updates):
                 raise _Retry
-        self._children(db, sql, self.rows)
+        return self._children(db, sql, self.rows, claim=self.claim)
 
-    def sequential(self, db: sqlite3.Connection) -> None:
-        sql = _STATEMENTS
+    def sequential(self, db: sqlite3.Connection, sql: _Statements) -> list[int]:
+        ids: list[int] = []
         many = self.size > 1
         for index, (change, row) in enumerate(self.per_change):
             where = f"change {index + 1} of {self.size}: " if many else ""
@@ -761,11 +1127,13 @@ class _Batch:
                 if found is None:
                     raise NotFound(f"{where}no lead {lead.id!r} in this store")
                 raise version_conflict(change, found[0], found[1], where)
-            self._children(db, sql, _Rows.of(change), where=where)
+            ids += self._children(db, sql, _Rows.of(change), where=where, claim=self.claim)
+        return ids
 
     @staticmethod
     def _children(db: sqlite3.Connection, sql: _Statements, rows: _Rows, *,
-                  where: str = "") -> None:
+                  where: str = "", claim: tuple[str, int] | None = None) -> list[int]:
+        """Insert the child rows; answers the outbox rows' ids when they are written claimed."""
         transitions, touchpoints, handoffs, outbox = rows
         if transitions:
             try:
@@ -786,13 +1154,20 @@ class _Batch:
                     f"change: load it again")
             db.execute(sql.insert_handoff, h)
         if outbox:
+            insert, params = sql.insert_outbox, outbox
+            if claim is not None:  # one attempt counted, as claim_outbox would leave the rows
+                insert = sql.insert_claimed_outbox
+                params = [(*m[:4], 1, m[5], *claim) for m in outbox]
             try:
-                db.executemany(sql.insert_outbox, outbox)
+                db.executemany(insert, params)
             except sqlite3.IntegrityError:
                 raise AlreadyExists(
                     f"{where}an outbox key among {[m[0] for m in outbox][:5]!r} is used already; "
                     f"outbox keys must be unique in a store") from None
+            if claim is not None:
+                # One writer holds the transaction: AUTOINCREMENT gave the rows consecutive ids.
+                (last,) = db.execute("SELECT last_insert_rowid()").fetchone()
+                return list(range(last - len(outbox) + 1, last + 1))
+        return []
 
-
-_STATEMENTS = _Statements(PREFIX)
 _UNLIMITED = 2**63  # rows rebuilt from a batch whose data sizes were checked already

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from funnelkit._reserved import AUDIT_EVENTS
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from datetime import datetime
@@ -24,10 +26,15 @@ def format_time(at: datetime | None) -> str:
 
 
 def journey_of(history: Sequence[Transition]) -> list[str]:
-    """The stages a history visits: the first move's source, then every target."""
-    if not history:
+    """The stages a history visits: the first move's source, then every target.
+
+    Audit records (an assignment, a handoff accepted, a sweep's records: see
+    :data:`funnelkit.RESERVED_EVENTS`) stay in their stage and visit none, so they are left out.
+    """
+    moves = [t for t in history if t.event not in AUDIT_EVENTS]
+    if not moves:
         return []
-    return [history[0].source, *(t.target for t in history)]
+    return [moves[0].source, *(t.target for t in moves)]
 
 
 def format_history(history: Iterable[Transition], *, lead_id: str | None = None) -> str:

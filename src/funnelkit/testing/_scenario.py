@@ -268,7 +268,7 @@ class Scenario:
         if actor is not None:
             kwargs["actor"] = actor
         if context is not None:
-            kwargs.update(context)
+            kwargs["context"] = context
         self._act(number, text, f"{event!r} to move the lead on from {stage!r}",
                   lambda: self.pipeline.fire(self.lead_id, event, **kwargs))
         return self._done(text)
@@ -375,7 +375,11 @@ class Scenario:
         return self._done(text)
 
     def expect_version(self, version: int) -> Self:
-        """Expect the lead to have moved exactly *version* times."""
+        """Expect the lead's version to be *version*: its moves and audit records, one each.
+
+        An assignment, a handoff accepted or rejected, and a sweep's expiry, escalation or stall
+        report each add a record to the history (and one to the version), as a move does.
+        """
         text = _call_text("expect_version", [version])
         number = self._begin(text)
         lead = self._act(number, text, f"version {version}", lambda: self.lead)

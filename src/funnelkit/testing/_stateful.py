@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 from collections import Counter
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -19,6 +20,7 @@ from funnelkit._errors import (
 )
 from funnelkit._funnel import Funnel
 from funnelkit._handoff import Handoff, handoff_id, turned_down_reason
+from funnelkit._reserved import ACCEPT_EVENT, ASSIGN_EVENT, AUDIT_EVENTS, REJECT_EVENT
 from funnelkit._touchpoint import Touchpoint
 from funnelkit.testing import _config
 from funnelkit.testing._clock import DEFAULT_START, FrozenClock
@@ -115,14 +117,17 @@ class FunnelStateMachine(RuleBasedStateMachine):
 
     - every lead is in a stage the funnel knows;
     - each lead's versions are contiguous (1, 2, ...), chain from the initial stage to its
-      current one, and its version is its number of moves;
+      current one, and its version is the number of records in its history (its moves and the
+      audit records of assignments, handoff decisions and sweeps, which stay in their stage);
     - no move leaves a stage that has no way out;
     - backward moves (and moves marked ``requires_reason``) carry a reason;
     - the stored state equals the replay of the history (:meth:`funnelkit.Funnel.replay`);
     - every handoff is accounted for: one per move that crosses teams (except into a lost stage
-      and the move a rejection makes), each pending one on the lead's current version, each
-      rejected one with its reason on the move that followed, each expired one past its due time;
-    - hooks are called once per committed change: ``after_transition`` once per move,
+      and the move a rejection makes), each pending one made by the lead's last move (only
+      audit records since), each rejected one with its reason on the move that followed, each
+      expired one past its due time;
+    - hooks are called once per committed change: ``after_transition`` once per move (none
+      for audit records),
       ``on_handoff`` once per handoff, and one call per accepted, rejected or expired handoff
       (more only for outbox rows whose delivery failed and was retried).
 
@@ -257,6 +262,18 @@ class FunnelStateMachine(RuleBasedStateMachine):
             self._fail(f"{why}, yet lead {before.id!r} changed from {before.stage!r} "
                        f"v{before.version} to {after.stage!r} v{after.version}", before.id,
                        self.pipeline.history(before.id))
+
+    def _recorded(self, before: Lead, event: str, actor: str, why: str) -> None:
+        """The lead stayed in its stage and gained one audit record, *event* by *actor*."""
+        after = self.pipeline.get(before.id)
+        history = self.pipeline.history(before.id)
+        last = history[-1] if history else None
+        if ((after.stage, after.version) != (before.stage, before.version + 1) or last is None
+                or (last.event, last.actor, last.source, last.target, last.version)
+                != (event, actor, before.stage, before.stage, after.version)):
+            self._fail(f"{why}: lead {before.id!r} should stay in {before.stage!r} and gain one "
+                       f"{event!r} record by {actor!r} (v{before.version + 1}), but it is in "
+                       f"{after.stage!r} v{after.version}", before.id, history)
 
     def _has_leads(self) -> bool:
         return bool(self.lead_ids)
@@ -394,7 +411,7 @@ class FunnelStateMachine(RuleBasedStateMachine):
         if (accepted.status, accepted.resolved_by, after.owner) != ("accepted", person, person):
             self._fail(f"accepting {chosen.id!r} by {person!r} gave {format_handoff(accepted)} and "
                        f"owner {after.owner!r}")
-        self._unchanged(before, "accepting a handoff does not move the lead")
+        self._recorded(before, ACCEPT_EVENT, person, "accepting a handoff does not move the lead")
 
     def _reject(self, chosen: Handoff, person: str, why: str, recycle: int) -> None:
         """Reject with a reason: the lead goes back to the sending team."""
@@ -415,10 +432,12 @@ class FunnelStateMachine(RuleBasedStateMachine):
         after = self.pipeline.get(chosen.lead_id)
         if rejected.status != "rejected" or rejected.reason != why:
             self._fail(f"rejecting {chosen.id!r} gave {format_handoff(rejected)}")
-        if (after.stage, after.version) != (recycle_to, before.version + 1):
+        history = self.pipeline.history(after.id)
+        if ((after.stage, after.version) != (recycle_to, before.version + 2)
+                or history[-2].event != REJECT_EVENT or history[-2].reason != why):
             self._fail(f"rejecting {chosen.id!r} left lead {after.id!r} in {after.stage!r} "
-                       f"v{after.version}, expected {recycle_to!r} v{before.version + 1}",
-                       after.id, self.pipeline.history(after.id))
+                       f"v{after.version}, expected a {REJECT_EVENT!r} record with the reason, "
+                       f"then {recycle_to!r} v{before.version + 2}", after.id, history)
 
     @precondition(_has_leads)
     @rule(pick=_PICK)
@@ -428,10 +447,10 @@ class FunnelStateMachine(RuleBasedStateMachine):
         lead_id, person = _pick(self.lead_ids, lead), _pick(_PEOPLE, owner)
         self._log(f"assign {lead_id!r} to {person}")
         before = self.pipeline.get(lead_id)
-        self.pipeline.assign(lead_id, person)
+        self.pipeline.assign(lead_id, person, by="admin")
         if self.pipeline.get(lead_id).owner != person:
             self._fail(f"assigning {lead_id!r} to {person!r} did not make it the owner")
-        self._unchanged(before, "assigning an owner does not move the lead")
+        self._recorded(before, ASSIGN_EVENT, "admin", "assigning an owner does not move the lead")
 
     @precondition(_has_leads)
     @rule(pick=_PICK)
@@ -489,6 +508,11 @@ class FunnelStateMachine(RuleBasedStateMachine):
                     self._fail(f"v{t.version} of {lead_id!r} names a stage the funnel does not "
                                f"have",
                                lead_id, history)
+                if t.event in AUDIT_EVENTS:
+                    if t.source != t.target or not t.reason:
+                        self._fail(f"v{t.version} of {lead_id!r} is a {t.event!r} record that "
+                                   f"leaves its stage or has no reason", lead_id, history)
+                    continue  # a record of what was done to the lead, not a move
                 if not funnel.events_from(t.source):
                     self._fail(f"v{t.version} of {lead_id!r} leaves {t.source!r}, a stage with "
                                f"no way "
@@ -550,12 +574,16 @@ class FunnelStateMachine(RuleBasedStateMachine):
         handoffs = snapshot.handoffs
         explained: set[str] = set()
         for lead_id, history in snapshot.history.items():
-            lead = snapshot.leads[lead_id]
-            by_version = {t.version: t for t in history}
-            for t in history:
+            moves = [t for t in history if t.event not in AUDIT_EVENTS]
+            # The move after each move (audit records open and close no handoff).
+            following = {t.version: n for t, n in itertools.pairwise(moves)}
+            last_move = moves[-1].version if moves else 0
+            made_by = 0  # the version of the move before the one looked at
+            for t in moves:
+                before, made_by = made_by, t.version
                 if not self._crosses(t):
                     continue
-                previous = handoffs.get(handoff_id(lead_id, t.version - 1))
+                previous = handoffs.get(handoff_id(lead_id, before)) if before else None
                 if (previous is not None and previous.status == "rejected"
                         and previous.resolved_at == t.at
                         and previous.reason in (t.reason, turned_down_reason(
@@ -575,11 +603,11 @@ class FunnelStateMachine(RuleBasedStateMachine):
                         self._stages[t.target].team, t.at):
                     self._fail(f"handoff {format_handoff(h)} does not match v{t.version} of "
                                f"{lead_id!r}", lead_id, history)
-                if h.status == "pending" and lead.version != h.version:
+                if h.status == "pending" and last_move != h.version:
                     self._fail(f"handoff {format_handoff(h)} is still pending but lead {lead_id!r} "
-                               f"moved on to v{lead.version}", lead_id, history)
+                               f"moved on (v{last_move})", lead_id, history)
                 if h.status == "rejected":
-                    after = by_version.get(h.version + 1)
+                    after = following.get(h.version)
                     if not h.reason or after is None or h.reason not in (
                             after.reason, turned_down_reason(after.event, after.target,
                                                              after.reason)):
@@ -605,6 +633,8 @@ class FunnelStateMachine(RuleBasedStateMachine):
         expected: dict[str, str] = {}
         for lead_id, history in snapshot.history.items():
             for t in history:
+                if t.event in AUDIT_EVENTS:
+                    continue  # audit records call no after_transition
                 expected[f"after_transition:{lead_id}:{t.version}"] = (
                     f"after_transition for v{t.version} of {lead_id!r} ({t.event!r})")
         for h in snapshot.handoffs.values():

@@ -25,8 +25,9 @@ from __future__ import annotations
 import threading
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+import attrs
 import pytest
 
 from funnelkit import templates
@@ -41,8 +42,9 @@ from funnelkit._errors import (
 )
 from funnelkit._handoff import Handoff
 from funnelkit._lead import Lead, Source, Transition
+from funnelkit._reserved import MERGE_EVENT, MERGED_STAGE, UNMERGE_EVENT
 from funnelkit._touchpoint import Touchpoint
-from funnelkit.stores._protocol import Change, OutboxMessage, Store
+from funnelkit.stores._protocol import Change, MergeRecord, OutboxMessage, Store
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -125,6 +127,7 @@ class StoreContract:
             store.handoffs(),
             [(r.key, r.hook, r.attempts, r.delivered_at)
              for r in store.outbox(undelivered_only=False)],
+            getattr(store, "merges", list)(),
         )
 
     # -- the protocol -----------------------------------------------------------------------
@@ -597,6 +600,93 @@ class StoreContract:
         assert len(every) == 60
         assert len(set(every)) == 60
 
+    # -- commit_claimed and purge_outbox (optional) -----------------------------------------
+
+    def _optional(self, store: Store, name: str) -> Any:
+        found = getattr(store, name, None)
+        if found is None:
+            pytest.skip(f"this store has no {name} (optional)")
+        return found
+
+    def test_commit_claimed_writes_the_rows_claimed(self, store: Store, funnel: Funnel) -> None:
+        """commit_claimed commits the change, its rows leased to the worker (one attempt each)."""
+        commit_claimed = self._optional(store, "commit_claimed")
+        lead = self.capture(store, funnel, "L1")
+        moved = funnel.fire(lead, "convert", at=_t(1))
+        until = _t(1) + timedelta(minutes=5)
+        ids = commit_claimed(Change(moved.lead, 0, [moved.transition],
+                                    outbox=[self.message("a", _t(1)), self.message("b", _t(1))]),
+                             worker="w1", until=until)
+        assert store.load("L1") == moved.lead
+        rows = store.outbox()
+        assert [r.id for r in rows] == ids
+        assert [(r.key, r.attempts, r.claimed_by, r.claimed_until) for r in rows] == [
+            ("a", 1, "w1", until), ("b", 1, "w1", until)]
+        lease = timedelta(minutes=1)
+        assert store.claim_outbox(worker="w2", now=until - lease, lease=lease) == []
+        store.ack_outbox(ids[0], worker="w1", at=_t(2))
+        (again,) = store.claim_outbox(worker="w2", now=until, lease=lease)  # the lease ran out
+        assert (again.id, again.attempts) == (ids[1], 2)
+
+    def test_commit_claimed_is_guarded_and_checked_as_commit(
+        self, store: Store, funnel: Funnel
+    ) -> None:
+        """A stale version or a taken key writes nothing; bad arguments are refused first."""
+        commit_claimed = self._optional(store, "commit_claimed")
+        lead = self.capture(store, funnel, "L1")
+        store.commit(Change(lead, 0, outbox=[self.message("k")]))
+        before = self.snapshot(store)
+        moved = funnel.fire(lead, "convert", at=_t(1))
+        until = _t(1) + timedelta(minutes=5)
+        store.commit(Change(moved.lead, 0, [moved.transition]))  # someone else moves it first
+        before = self.snapshot(store)
+        with pytest.raises(ConcurrencyError):
+            commit_claimed(Change(moved.lead, 0, [moved.transition],
+                                  outbox=[self.message("j")]), worker="w", until=until)
+        moved = funnel.fire(moved.lead, "qualify", at=_t(2))
+        with pytest.raises(AlreadyExists):
+            commit_claimed(Change(moved.lead, 1, [moved.transition],
+                                  outbox=[self.message("k")]), worker="w", until=until)
+        for bad in ({"worker": "", "until": until}, {"worker": "w", "until": T0.replace(
+                tzinfo=None)}):
+            with pytest.raises(InvalidInput):
+                commit_claimed(Change(moved.lead, 1, [moved.transition]), **bad)
+        with pytest.raises(InvalidInput):
+            commit_claimed("not a change", worker="w", until=until)
+        assert self.snapshot(store) == before
+
+    def test_purge_outbox_removes_delivered_rows_only(self, store: Store, funnel: Funnel) -> None:
+        """purge_outbox deletes rows delivered before the time given, never undelivered ones."""
+        purge = self._optional(store, "purge_outbox")
+        self._with_outbox(store, funnel, 3)
+        lease = timedelta(minutes=5)
+        first, second, _ = store.claim_outbox(worker="w", now=_t(1), lease=lease)
+        store.ack_outbox(first.id, worker="w", at=_t(2))
+        store.ack_outbox(second.id, worker="w", at=_t(3))
+        assert purge(delivered_before=_t(2)) == 0  # strictly before
+        assert purge(delivered_before=_t(2.5)) == 1
+        assert [r.key for r in store.outbox(undelivered_only=False)] == ["k1", "k2"]
+        assert purge(delivered_before=_t(100)) == 1
+        assert [r.key for r in store.outbox(undelivered_only=False)] == ["k2"]
+        assert [r.key for r in store.outbox()] == ["k2"]
+        with pytest.raises(InvalidInput):
+            purge(delivered_before=T0.replace(tzinfo=None))
+        with pytest.raises(TypeError):
+            purge(_t(100))  # keyword-only
+
+    def test_purged_keys_can_be_used_again(self, store: Store, funnel: Funnel) -> None:
+        """A purged row's key is free; an undelivered row's key stays taken."""
+        purge = self._optional(store, "purge_outbox")
+        lead = self.capture(store, funnel, "L1")
+        store.commit(Change(lead, 0, outbox=[self.message("k"), self.message("j")]))
+        (row, _) = store.claim_outbox(worker="w", now=_t(1), lease=timedelta(minutes=5))
+        store.ack_outbox(row.id, worker="w", at=_t(2))
+        assert purge(delivered_before=_t(3)) == 1
+        store.commit(Change(lead, 0, outbox=[self.message("k")]))
+        with pytest.raises(AlreadyExists):
+            store.commit(Change(lead, 0, outbox=[self.message("j")]))
+        assert sorted(r.key for r in store.outbox()) == ["j", "k"]
+
     # -- commit_many (optional) -------------------------------------------------------------
 
     def _commit_many(self, store: Store) -> Any:
@@ -640,6 +730,245 @@ class StoreContract:
         with pytest.raises(NotFound):
             commit_many([first, Change(ghost.lead, 0, [ghost.transition])])
         assert self.snapshot(store) == before
+
+    # -- merges (optional: commit_merge and merges) -------------------------------------------
+
+    def _merging(self, store: Store) -> Any:
+        commit_merge = getattr(store, "commit_merge", None)
+        if commit_merge is None or getattr(store, "merges", None) is None:
+            pytest.skip("this store has no commit_merge and merges (optional)")
+        return commit_merge
+
+    @staticmethod
+    def merge_of(survivor: Lead, duplicate: Lead, *, at: datetime, attributes: Any = None,
+                 stage: str | None = None, handoffs: Sequence[Handoff] = (),
+                 outbox: Sequence[OutboxMessage] = ()) -> tuple[Change, Change, MergeRecord]:
+        """The arguments of ``commit_merge`` for merging *duplicate* into *survivor* at *at*.
+
+        The survivor takes *attributes* (its own when None) and moves to *stage* when given;
+        the duplicate moves to the merged stage.  Built the way ``Pipeline.merge`` builds them.
+        """
+        moves: list[Transition] = []
+        merged = Lead(survivor.id, survivor.stage, version=survivor.version,
+                      attributes=survivor.attributes if attributes is None else attributes,
+                      source=survivor.source, owner=survivor.owner,
+                      created_at=survivor.created_at, stage_entered_at=survivor.stage_entered_at,
+                      updated_at=at)
+        if stage is not None and stage != survivor.stage:
+            moves.append(Transition(survivor.id, MERGE_EVENT, survivor.stage, stage, at,
+                                    actor="contract", reason="one person",
+                                    version=survivor.version + 1))
+            merged = Lead(survivor.id, stage, version=survivor.version + 1,
+                          attributes=merged.attributes, source=survivor.source,
+                          owner=survivor.owner, created_at=survivor.created_at,
+                          stage_entered_at=at, updated_at=at)
+        closing = Transition(duplicate.id, MERGE_EVENT, duplicate.stage, MERGED_STAGE, at,
+                             actor="contract", reason="one person", version=duplicate.version + 1)
+        closed = Lead(duplicate.id, MERGED_STAGE, version=duplicate.version + 1,
+                      attributes=duplicate.attributes, source=duplicate.source,
+                      owner=duplicate.owner, created_at=duplicate.created_at,
+                      stage_entered_at=at, updated_at=at)
+        record = MergeRecord(survivor.id, duplicate.id, at=at, actor="contract",
+                             reason="one person", survivor_before=survivor,
+                             survivor_after=merged, duplicate_before=duplicate,
+                             handoffs=[h.id for h in handoffs])
+        return (Change(merged, survivor.version, moves, handoffs=handoffs, outbox=outbox,
+                       expected_owner=survivor.owner),
+                Change(closed, duplicate.version, [closing], expected_owner=duplicate.owner),
+                record)
+
+    @staticmethod
+    def unmerge_of(record: MergeRecord, survivor: Lead, duplicate: Lead, *, at: datetime,
+                   handoffs: Sequence[Handoff] = ()) -> tuple[Change, Change, MergeRecord]:
+        """The arguments of ``commit_merge`` undoing *record* (survivor and duplicate as stored).
+
+        The survivor gets its attributes and stage from before the merge back.
+        """
+        before = record.survivor_before
+        moves: list[Transition] = []
+        stage, version, entered = survivor.stage, survivor.version, survivor.stage_entered_at
+        if before.stage != survivor.stage:
+            version += 1
+            stage, entered = before.stage, at
+            moves.append(Transition(survivor.id, UNMERGE_EVENT, survivor.stage, stage, at,
+                                    actor="contract", reason="two people", version=version))
+        restored = Lead(survivor.id, stage, version=version, attributes=before.attributes,
+                        source=survivor.source, owner=survivor.owner,
+                        created_at=survivor.created_at, stage_entered_at=entered, updated_at=at)
+        back_stage = record.duplicate_before.stage
+        back = Lead(duplicate.id, back_stage, version=duplicate.version + 1,
+                    attributes=duplicate.attributes, source=duplicate.source,
+                    owner=duplicate.owner, created_at=duplicate.created_at,
+                    stage_entered_at=at, updated_at=at)
+        returning = Transition(duplicate.id, UNMERGE_EVENT, MERGED_STAGE, back_stage, at,
+                               actor="contract", reason="two people",
+                               version=duplicate.version + 1)
+        undone = attrs.evolve(record, unmerged_at=at, unmerged_by="contract",
+                              unmerge_reason="two people")
+        return (Change(restored, survivor.version, moves, expected_owner=survivor.owner),
+                Change(back, duplicate.version, [returning], handoffs=handoffs,
+                       expected_owner=duplicate.owner),
+                undone)
+
+    def _two_with_touchpoints(self, store: Store, funnel: Funnel) -> tuple[Lead, Lead]:
+        self.capture(store, funnel, "S", attributes={"name": "Jane", "at": T0})
+        self.capture(store, funnel, "D", attributes={"phone": "+14155550123"},
+                     owner="sdr-1", source=Source.of("webinar"))
+        self.move(store, funnel, "D", "convert", at=_t(1))
+        self.move(store, funnel, "D", "qualify", at=_t(2))
+        for lead_id, minutes in (("D", 3), ("S", 4), ("D", 5)):
+            tp = Touchpoint(lead_id, "webinar", "email", _t(minutes), data={"n": minutes})
+            store.commit(Change(store.load(lead_id), store.load(lead_id).version,
+                                touchpoints=[tp]))
+        return store.load("S"), store.load("D")
+
+    def test_merge_moves_touchpoints_and_keeps_the_record(
+        self, store: Store, funnel: Funnel
+    ) -> None:
+        """commit_merge writes both leads, gives the survivor every touchpoint, keeps a record."""
+        commit_merge = self._merging(store)
+        survivor, duplicate = self._two_with_touchpoints(store, funnel)
+        positions = {tp.data["n"]: p for p, tp in store.touchpoint_stream()}
+        merged_attrs = {"name": "Jane", "at": T0, "phone": "+14155550123"}
+        s_change, d_change, record = self.merge_of(survivor, duplicate, at=_t(10),
+                                                   attributes=merged_attrs, stage="mql",
+                                                   outbox=[self.message("m1")])
+        stored = commit_merge(s_change, d_change, record)
+        assert stored == attrs.evolve(record, touchpoints=(positions[3], positions[5]))
+        assert store.load("S") == s_change.lead
+        assert store.load("D").stage == MERGED_STAGE
+        assert [t.event for t in store.history("S")] == [MERGE_EVENT]
+        assert [t.event for t in store.history("D")] == ["convert", "qualify", MERGE_EVENT]
+        assert [tp.data["n"] for tp in store.touchpoints("S")] == [3, 4, 5]
+        assert store.touchpoints("D") == []
+        stream = {tp.data["n"]: (p, tp.lead_id) for p, tp in store.touchpoint_stream()}
+        assert stream == {n: (positions[n], "S") for n in (3, 4, 5)}  # positions stay
+        assert cast("Any", store).merges() == [stored]
+        records: Any = cast("Any", store).merges
+        assert records(lead_id="S") == records(lead_id="D") == [stored]
+        assert cast("Any", store).merges(lead_id="nobody") == []
+        assert cast("Any", store).merges(active_only=True) == [stored]
+        assert [r.key for r in store.outbox()] == ["m1"]
+
+    def test_unmerge_moves_back_and_closes_the_record(self, store: Store, funnel: Funnel) -> None:
+        """An undone record moves its touchpoints back and replaces the stored record, once."""
+        commit_merge = self._merging(store)
+        survivor, duplicate = self._two_with_touchpoints(store, funnel)
+        stored = commit_merge(*self.merge_of(survivor, duplicate, at=_t(10), stage="mql"))
+        later = Touchpoint("S", "call", "phone", _t(11), data={"n": 11})
+        store.commit(Change(store.load("S"), store.load("S").version, touchpoints=[later]))
+        args = self.unmerge_of(stored, store.load("S"), store.load("D"), at=_t(12))
+        undone = commit_merge(*args)
+        assert undone == args[2]
+        assert not undone.active
+        assert store.load("S") == args[0].lead
+        assert store.load("S").stage == "subscriber"
+        assert store.load("D") == args[1].lead
+        assert store.load("D").stage == "mql"
+        assert [tp.data["n"] for tp in store.touchpoints("D")] == [3, 5]
+        assert [tp.data["n"] for tp in store.touchpoints("S")] == [4, 11]
+        assert cast("Any", store).merges() == [undone]
+        assert cast("Any", store).merges(active_only=True) == []
+        before = self.snapshot(store)
+        with pytest.raises(ConcurrencyError):  # the same record cannot be undone twice
+            commit_merge(*self.unmerge_of(stored, store.load("S"), store.load("D"), at=_t(13)))
+        assert self.snapshot(store) == before
+
+    def test_merge_is_guarded_by_both_versions_and_owners(
+        self, store: Store, funnel: Funnel
+    ) -> None:
+        """A stale survivor or duplicate (version or owner) writes nothing: ConcurrencyError."""
+        commit_merge = self._merging(store)
+        survivor, duplicate = self._two_with_touchpoints(store, funnel)
+        self.move(store, funnel, "S", "convert", at=_t(6))  # the survivor moved since
+        before = self.snapshot(store)
+        with pytest.raises(ConcurrencyError, match="'S'"):
+            commit_merge(*self.merge_of(survivor, duplicate, at=_t(10)))
+        assert self.snapshot(store) == before
+        survivor = store.load("S")
+        store.commit(Change(duplicate.evolve(owner="sdr-2", at=_t(7)), duplicate.version,
+                            expected_owner="sdr-1"))  # the duplicate changed owner since
+        before = self.snapshot(store)
+        with pytest.raises(ConcurrencyError, match="'D'"):
+            commit_merge(*self.merge_of(survivor, duplicate, at=_t(10)))
+        assert self.snapshot(store) == before
+
+    def test_merge_moves_pending_handoffs_and_refuses_closed_ones(
+        self, store: Store, funnel: Funnel
+    ) -> None:
+        """Handoffs in the survivor's change move to it; one closed meanwhile fails the merge."""
+        commit_merge = self._merging(store)
+        survivor, duplicate = self._two_with_touchpoints(store, funnel)
+        store.commit(Change(duplicate, duplicate.version, handoffs=[
+            self.handoff("D:2", "D"), self.handoff("D:1", "D", status="accepted",
+                                                   resolved_at=_t(3), resolved_by="ae")]))
+        moved = attrs.evolve(store.handoff("D:2"), lead_id="S")
+        stored = commit_merge(*self.merge_of(survivor, duplicate, at=_t(10), handoffs=[moved]))
+        assert stored.handoffs == ("D:2",)
+        assert store.handoff("D:2") == moved
+        assert [h.id for h in store.handoffs(lead_id="S")] == ["D:2"]
+        assert [h.id for h in store.handoffs(lead_id="D")] == ["D:1"]
+        # A handoff closed since it was read: the unmerge moving it back writes nothing.
+        accepted = moved.accept(by="ae", at=_t(11))
+        store.commit(Change(store.load("S"), store.load("S").version, handoffs=[accepted]))
+        back = attrs.evolve(moved, lead_id="D")
+        before = self.snapshot(store)
+        with pytest.raises(ConcurrencyError):
+            commit_merge(*self.unmerge_of(stored, store.load("S"), store.load("D"), at=_t(12),
+                                          handoffs=[back]))
+        assert self.snapshot(store) == before
+
+    def test_merge_records_are_unique_and_must_exist_to_be_undone(
+        self, store: Store, funnel: Funnel
+    ) -> None:
+        """A merge id taken is AlreadyExists; undoing an unknown merge is NotFound."""
+        commit_merge = self._merging(store)
+        survivor, duplicate = self._two_with_touchpoints(store, funnel)
+        args = self.merge_of(survivor, duplicate, at=_t(10))
+        record = args[2]
+        undone = attrs.evolve(record, unmerged_at=_t(11), unmerged_by="x", unmerge_reason="y")
+        before = self.snapshot(store)
+        with pytest.raises(NotFound):
+            commit_merge(args[0], args[1], undone)
+        assert self.snapshot(store) == before
+        commit_merge(*args)
+        other = self.capture(store, funnel, "O")
+        s2, _, _ = self.merge_of(store.load("S"), other, at=_t(12))
+        d2 = Change(store.load("D"), store.load("D").version)  # a record id already taken
+        before = self.snapshot(store)
+        with pytest.raises(AlreadyExists):
+            commit_merge(s2, d2, record)
+        assert self.snapshot(store) == before
+
+    def test_merge_arguments_are_checked(self, store: Store, funnel: Funnel) -> None:
+        """commit_merge refuses changes that do not match the record, before writing anything."""
+        commit_merge = self._merging(store)
+        survivor, duplicate = self._two_with_touchpoints(store, funnel)
+        s_change, d_change, record = self.merge_of(survivor, duplicate, at=_t(10))
+        before = self.snapshot(store)
+        for args in ((d_change, s_change, record), (s_change, d_change, "record"),
+                     (s_change, Change(funnel.new_lead("D", at=T0), None), record)):
+            with pytest.raises(InvalidInput):
+                commit_merge(*args)
+        with pytest.raises(InvalidInput):
+            cast("Any", store).merges(active_only="yes")
+        assert self.snapshot(store) == before
+
+    def test_merge_through_the_pipeline_replays(self, store: Store, funnel: Funnel) -> None:
+        """Pipeline.merge and unmerge on this store leave every lead equal to its replay."""
+        self._merging(store)
+        from funnelkit._pipeline import Pipeline  # noqa: PLC0415 - the pipeline layer, lazily
+
+        pipeline = Pipeline(funnel, store=store)
+        self._two_with_touchpoints(store, funnel)
+        pipeline.merge("S", "D", actor="contract", reason="one person", at=_t(20))
+        assert pipeline.replay().ok
+        assert store.load("S").stage == "mql"
+        pipeline.unmerge("D", actor="contract", reason="two people", at=_t(21))
+        report = pipeline.replay()
+        assert report.ok
+        assert report.transitions == 6
+        assert (store.load("S").stage, store.load("D").stage) == ("subscriber", "mql")
 
     # -- values the store cannot keep -------------------------------------------------------
 

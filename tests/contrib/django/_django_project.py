@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 APPS = ["django.contrib.contenttypes", "django.contrib.auth", "django.contrib.sessions",
         "django.contrib.messages", "django.contrib.admin", "funnelkit.contrib.django"]
 TABLES = ("funnelkit_outbox", "funnelkit_handoffs", "funnelkit_touchpoints",
-          "funnelkit_transitions", "funnelkit_leads")
+          "funnelkit_transitions", "funnelkit_leads", "funnelkit_merges")
 _state: dict[str, Any] = {}
 
 

@@ -80,7 +80,7 @@ def test_missing_tables_say_which_migrate_to_run(sqlite: str) -> None:
         with pytest.raises(StorageError, match="migrate funnelkit --database default"):
             DjangoStore(sqlite)
         transaction.set_rollback(True, using=sqlite)
-    assert DjangoStore(sqlite).schema_version == 3
+    assert DjangoStore(sqlite).schema_version == 4
 
 
 def test_sqlalchemy_store_opens_the_tables_django_made(sqlite: str) -> None:

@@ -156,9 +156,9 @@ class SignalHooks:
         """Send ``signals.on_handoff_rejected``."""
         signals.on_handoff_rejected.send(self.pipeline, handoff=handoff, reason=reason, key=key)
 
-    def on_sla_breach(self, *, handoff: Handoff, key: str) -> None:
-        """Send ``signals.on_sla_breach``."""
-        signals.on_sla_breach.send(self.pipeline, handoff=handoff, key=key)
+    def on_sla_breach(self, *, handoff: Handoff, level: int, key: str) -> None:
+        """Send ``signals.on_sla_breach`` (``level``: 0 for an expiry, else the escalation)."""
+        signals.on_sla_breach.send(self.pipeline, handoff=handoff, level=level, key=key)
 
     def on_stalled(self, *, lead: Lead, stage: str, since: datetime, key: str) -> None:
         """Send ``signals.on_stalled``."""

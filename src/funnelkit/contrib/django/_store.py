@@ -6,23 +6,33 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connections, transaction
 
-from funnelkit._errors import AlreadyExists, ConcurrencyError, InvalidInput, NotFound, StorageError
+from funnelkit._errors import (
+    AlreadyExists,
+    ConcurrencyError,
+    HostTransactionError,
+    InvalidInput,
+    NotFound,
+    StorageError,
+)
 from funnelkit._limits import MAX_DATA_SIZE, MAX_KEY_LENGTH, _short
 from funnelkit._time import require_aware
 from funnelkit.stores import _schema as s
 from funnelkit.stores._protocol import (
     Change,
+    MergeRecord,
     OutboxRow,
     check_claim,
     check_flag,
     check_handoff_query,
     check_max_data_size,
+    check_merge_commit,
     check_retry,
     check_row_id,
     check_stream,
@@ -35,7 +45,14 @@ from funnelkit.stores._protocol import (
 
 # The batch logic both SQL stores share: a commit_many call checked and turned into rows before
 # any transaction starts, a fast path of one statement per table, and the ordered fallback.
-from funnelkit.stores._sqlite import _Batch, _Retry, _Rows, handoff_filters
+from funnelkit.stores._sqlite import (
+    MergeStatements,
+    _Batch,
+    _Retry,
+    _Rows,
+    handoff_filters,
+    merge_rows,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -93,6 +110,7 @@ SELECT_TOUCHPOINTS = (f"SELECT {_cols(s.TOUCHPOINT_COLUMNS)} FROM {P}touchpoints
                       f"WHERE lead_id = %s ORDER BY at_us, position")
 SELECT_HANDOFF = f"SELECT {_cols(s.HANDOFF_COLUMNS)} FROM {P}handoffs WHERE id = %s"
 OUTBOX_READ = _cols(s.OUTBOX_READ_COLUMNS)
+MERGE_SQL = MergeStatements(P, "%s")
 
 
 def _update_params(row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -163,13 +181,62 @@ class DjangoStore:
         self.max_data_size = check_max_data_size(max_data_size)
         self.deliver_on_commit = None
         self._closed = False
+        self._joined: DjangoStore | None = None  # the store a join() view was made from
         self._local = threading.local()
         self._check_tables()
+
+    def join(
+        self, host: object = None, *, deliver_on_commit: Callable[[], object] | None = None,
+    ) -> DjangoStore:
+        """This store, writing only inside the ``transaction.atomic()`` block the host holds.
+
+        *host* is a database alias of ``settings.DATABASES``, a Django database connection
+        (``django.db.connection``, ``connections[alias]``) or None for this store's alias.
+        Every write of the store returned is a savepoint of the host's block, as always; it
+        also refuses, with :class:`~funnelkit.HostTransactionError`, to write outside an atomic
+        block (where a write would commit at once, joining nothing) or in a block that failed.
+        Its :meth:`claim_outbox` hands out no row inside the block and has
+        *deliver_on_commit* (or this store's :attr:`deliver_on_commit`) run once it commits.
+        ``Pipeline.using`` calls this.
+
+        >>> from django.db import connection, transaction
+        >>> joined = DjangoStore().join(connection)
+        >>> joined
+        DjangoStore(using='default', joined to the host's atomic block)
+        >>> joined.load("nobody")  # outside an atomic block it still reads
+        Traceback (most recent call last):
+        ...
+        funnelkit.NotFound: no lead 'nobody' ...
+        >>> DjangoStore().join("replica")
+        Traceback (most recent call last):
+        ...
+        funnelkit.InvalidInput: using='replica' is not a database alias of this Django project ...
+        """
+        base = self if self._joined is None else self._joined
+        base._check_open()
+        if deliver_on_commit is not None and not callable(deliver_on_commit):
+            raise InvalidInput(f"deliver_on_commit={_short(deliver_on_commit)} must be a callable "
+                               f"taking no arguments, or None")
+        alias = host if host is None or isinstance(host, str) else getattr(host, "alias", host)
+        if alias is None:
+            alias = base.using
+        if not isinstance(alias, str):
+            raise InvalidInput(
+                f"host={_short(host)} is neither a database alias nor a Django database "
+                f"connection; pass the alias (such as 'default') whose transaction.atomic() "
+                f"block the lead's changes should join")
+        joined = copy.copy(base) if alias == base.using else DjangoStore(
+            _check_alias(alias), max_data_size=base.max_data_size)
+        joined._joined = base
+        joined._local = threading.local()
+        joined.deliver_on_commit = (base.deliver_on_commit if deliver_on_commit is None
+                                    else deliver_on_commit)
+        return joined
 
     # -- connection and schema --------------------------------------------------------------
 
     def _connection(self) -> BaseDatabaseWrapper:
-        if self._closed:
+        if self._closed or (self._joined is not None and self._joined._closed):
             raise StorageError(f"this {self!r} is closed; make a new DjangoStore")
         return connections[self.using]
 
@@ -222,7 +289,7 @@ class DjangoStore:
                 f"({type(cause).__name__}: {str(cause).strip()}); nothing was written: load again "
                 f"and retry")
         if code == "25P02":  # in_failed_sql_transaction: the host caught an error in its block
-            return StorageError(self._failed_block())
+            return HostTransactionError(self._failed_block())
         if "locked" in str(cause) and self._vendor() == "sqlite":
             return StorageError(
                 f"{where}: the SQLite file stayed locked by another writer ({cause}); nothing "
@@ -257,19 +324,33 @@ class DjangoStore:
         """Run *work* in ``transaction.atomic``: a transaction, or a savepoint of the host's."""
         connection = self._connection()
         if connection.in_atomic_block and connection.needs_rollback:
-            raise StorageError(self._failed_block())
+            raise HostTransactionError(self._failed_block())
+        if self._joined is not None and not connection.in_atomic_block:
+            raise HostTransactionError(
+                f"database {self.using!r}: pipeline.using() joins the transaction.atomic() block "
+                f"you hold, and there is none, so this write would commit on its own; nothing "
+                f"was written: call it inside `with transaction.atomic(using={self.using!r}):`, "
+                f"or use the pipeline itself outside one")
         try:
-            with transaction.atomic(using=self.using), connection.cursor() as cursor:
-                return work(cursor)
-        except DatabaseError as e:
-            raise self._translate(e) from e
+            try:
+                with transaction.atomic(using=self.using), connection.cursor() as cursor:
+                    return work(cursor)
+            except DatabaseError as e:
+                raise self._translate(e) from e
+        except ConcurrencyError as e:
+            if self._joined is None:
+                raise
+            raise ConcurrencyError(  # the advice of SQLAlchemyStore.join, word for word
+                f"{e} (inside your own transaction, joined with pipeline.using(): roll it back "
+                f"and run the whole unit of work again; a retry inside it reads the same data)"
+            ) from e
 
     @property
     def schema_version(self) -> int:
         """The schema version of the tables (the one this funnelkit writes).
 
         >>> DjangoStore().schema_version
-        3
+        4
         """
         rows = self._fetch(f"SELECT version FROM {P}schema WHERE name = %s", [s.SCHEMA_NAME])
         return int(rows[0][0])
@@ -371,6 +452,42 @@ class DjangoStore:
                 raise AlreadyExists(
                     f"{where}an outbox key among {[m[0] for m in outbox][:5]!r} is used already; "
                     f"outbox keys must be unique in a store") from None
+
+    def commit_merge(self, survivor: Change, duplicate: Change, merge: MergeRecord) -> MergeRecord:
+        """Write a merge (or, for an undone *merge*, an unmerge) atomically (or a savepoint).
+
+        See :class:`~funnelkit.stores.Store` for what is written; all of it, or nothing.
+        """
+        self._check_open()
+        merge = check_merge_commit(survivor, duplicate, merge)
+        batch = _Batch((survivor, duplicate), self.max_data_size)
+        where = f"database {self.using!r}"
+
+        def work(cursor: CursorWrapper) -> MergeRecord:
+            self._sequential(cursor, batch)
+
+            def execute(sql: str, args: Sequence[Any]) -> tuple[int, list[Any]]:
+                cursor.execute(sql, list(args))
+                count = cursor.rowcount
+                rows = [tuple(r) for r in cursor.fetchall()] if sql.startswith("SELECT") else []
+                return count, rows
+
+            return merge_rows(execute, MERGE_SQL, merge, where)
+
+        return self._write(work)
+
+    def merges(self, *, lead_id: str | None = None, active_only: bool = False) -> list[MergeRecord]:
+        """The merge records, oldest first (see :class:`~funnelkit.stores.Store`)."""
+        check_flag(active_only, "active_only")
+        self._check_open()
+        if lead_id is not None and not findable(lead_id, "lead_id"):
+            return []
+        clauses = ([] if lead_id is None else [MERGE_SQL.by_lead]) + (
+            ["unmerged_at IS NULL"] if active_only else [])
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        args = [] if lead_id is None else [lead_id, lead_id]
+        rows = self._fetch(MERGE_SQL.select + where + MERGE_SQL.order, args)
+        return [s.decode_merge(r) for r in rows]
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -535,7 +652,8 @@ class DjangoStore:
         if deliver is None:
             return
         scheduled = getattr(connection, "run_on_commit", ())
-        if any(getattr(entry[1], "__self__", None) is self for entry in scheduled):
+        if any(isinstance(owner := getattr(entry[1], "__self__", None), DjangoStore)
+               and owner.deliver_on_commit == deliver for entry in scheduled):
             return  # one delivery per transaction is enough: it takes every due row
         transaction.on_commit(self._deliver, using=self.using, robust=True)
 
@@ -599,7 +717,8 @@ class DjangoStore:
         self._closed = True
 
     def __repr__(self) -> str:
-        return f"DjangoStore(using={self.using!r})"
+        joined = "" if self._joined is None else ", joined to the host's atomic block"
+        return f"DjangoStore(using={self.using!r}{joined})"
 
 
 def _check_alias(using: object) -> str:

@@ -1,4 +1,4 @@
-"""The admin: leads with their history, touchpoints and handoffs, pending handoffs, the outbox.
+"""The admin: leads, their history, touchpoints and handoffs; pending handoffs; outbox; merges.
 
 Everything is read-only: leads change through the pipeline (``get_pipeline()``), which keeps the
 version guard, the history and the outbox; a row edited here would bypass all three.  Staff
@@ -99,6 +99,11 @@ def _register() -> None:
     class OutboxAdmin(_ReadOnly, admin.ModelAdmin):  # type: ignore[type-arg]
         list_display = ("id", "msg_key", "hook", "attempts", "delivered_us", "last_error")
         list_filter = ("hook",)
+
+    @admin.register(m.Merge)
+    class MergeAdmin(_ReadOnly, admin.ModelAdmin):  # type: ignore[type-arg]
+        list_display = ("merge_id", "duplicate_id", "survivor_id", "at", "actor", "unmerged_at")
+        search_fields = ("duplicate_id", "survivor_id")
 
 
 # Outside a Django project (a tool importing every module) there is nothing to register.

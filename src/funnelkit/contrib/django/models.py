@@ -1,6 +1,6 @@
 """funnelkit's tables as Django models: for the admin, reports and migrations, not for writes.
 
-The layout is the SQL stores' (schema version 3, see ``funnelkit.stores._schema``): times as ISO
+The layout is the SQL stores' (schema version 4, see ``funnelkit.stores._schema``): times as ISO
 8601 text with their offset plus integer microseconds since the epoch in the ``*_us`` columns,
 free-form data as JSON text, ids and names compared byte for byte (:class:`NameField`).
 :class:`~funnelkit.contrib.django.DjangoStore` writes these rows with the version guard; write
@@ -224,3 +224,52 @@ if _READY:
 
         def __str__(self) -> str:
             return f"{self.msg_key} ({self.hook})"
+
+    class Merge(models.Model):
+        """One merge of a duplicate lead into a survivor; undone when ``unmerged_at`` is set.
+
+        A row with ``unmerged_at`` NULL is an active merge: the duplicate (stage
+        ``funnelkit.merged``) points at the survivor.  ``data`` is the JSON of the leads as
+        loaded and merged and of what the merge moved (see ``funnelkit.stores.MergeRecord``).
+        """
+
+        position: models.BigAutoField[int, int] = models.BigAutoField(primary_key=True)
+        # Django keeps the field name "id" for primary keys: the column is "id", as in every store.
+        merge_id: NameField = NameField(db_column="id")
+        survivor_id: NameField = NameField()
+        duplicate_id: NameField = NameField()
+        at: models.CharField[str, str] = models.CharField(max_length=40)
+        at_us: models.BigIntegerField[int, int] = models.BigIntegerField()
+        actor: NameField = NameField()
+        reason: models.TextField[str, str] = models.TextField()
+        survivor_version: models.IntegerField[int, int] = models.IntegerField()
+        duplicate_version: models.IntegerField[int, int] = models.IntegerField()
+        data: models.TextField[str, str] = models.TextField()
+        unmerged_at: models.CharField[str | None, str | None] = models.CharField(
+            max_length=40, null=True
+        )
+        unmerged_us: models.BigIntegerField[int | None, int | None] = models.BigIntegerField(
+            null=True
+        )
+        unmerged_by: NameField = NameField(null=True)
+        unmerge_reason: models.TextField[str | None, str | None] = models.TextField(null=True)
+
+        class Meta:
+            app_label = "funnelkit"
+            db_table = "funnelkit_merges"
+            constraints = (
+                models.UniqueConstraint(fields=["merge_id"], name="funnelkit_merges_id"),
+            )
+            indexes = (
+                models.Index(
+                    fields=["duplicate_id", "unmerged_us"], name="funnelkit_merges_duplicate"
+                ),
+                models.Index(
+                    fields=["survivor_id", "unmerged_us"], name="funnelkit_merges_survivor"
+                ),
+            )
+            ordering = ("position",)
+
+        def __str__(self) -> str:
+            state = "" if self.unmerged_at is None else " (undone)"
+            return f"{self.duplicate_id} -> {self.survivor_id}{state}"

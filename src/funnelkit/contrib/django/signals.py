@@ -44,7 +44,8 @@ on_handoff_rejected = Signal()
 ``key``."""
 
 on_sla_breach = Signal()
-"""A pending handoff passed its due time (found by a sweep): ``handoff``, ``key``."""
+"""A pending handoff passed its due time (found by a sweep): ``handoff``, ``level`` (0 when it
+expired, else the escalation level it reached), ``key``."""
 
 on_stalled = Signal()
 """A lead stayed in a stage longer than its limit (found by a sweep): ``lead``, ``stage``,
