@@ -158,9 +158,11 @@ def _worn_out(lead: Lead) -> None:
 
 def _moved(lead: Lead, stage: str, at: datetime, *, event: str, actor: str, reason: str,
            **fields: Any) -> tuple[Lead, tuple[Transition, ...]]:
-    """*lead* with *fields* changed at *at*, and the record of it in its history: a move to
-    *stage* by *event*, or a record that stays in its stage when *stage* is the lead's own (the
-    audit log has every change, see :mod:`funnelkit._reserved`)."""
+    """*lead* with *fields* changed at *at*, and the record of it in its history.
+
+    The record is a move to *stage* by *event*, or one that stays in its stage when *stage* is
+    the lead's own: the audit log has every change (see :mod:`funnelkit._reserved`).
+    """
     _worn_out(lead)
     moves = stage != lead.stage
     version = lead.version + 1

@@ -275,3 +275,25 @@ def test_a_row_whose_committing_process_died_is_delivered_by_another_after_the_l
     assert (lead, transition) == (store.load("L1"), store.history("L1")[-1])
     assert store.outbox() == []
     store.close()
+
+
+def test_a_view_joined_to_a_host_transaction_never_delivers_inside_it(tmp_path: Path) -> None:
+    """Through using(conn), rows are not written claimed nor delivered before the host commits."""
+    import sqlite3  # noqa: PLC0415 - only this test needs the host's own connection
+
+    path = tmp_path / "app.db"
+    store = SQLiteStore(str(path))
+    pipeline = Pipeline(templates.inbound(), store=store, clock=Clock())
+    crm = pipeline.register(Crm())
+    pipeline.capture("L1")
+    conn = sqlite3.connect(path)
+    joined = pipeline.using(conn)
+    joined.fire("L1", "convert")
+    assert crm.calls == []
+    conn.commit()
+    (row,) = store.outbox()
+    assert (row.attempts, row.claimed_by) == (0, None)
+    assert pipeline.deliver_pending().delivered == 1
+    assert [k for k, _, _ in crm.calls] == ["after_transition:L1:1"]
+    conn.close()
+    store.close()

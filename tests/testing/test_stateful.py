@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, Phase, find, seed, settings
 from hypothesis.stateful import invariant
@@ -88,7 +89,14 @@ class HidesHandoffs(MemoryStore):
 
 
 class NeverDelivers(MemoryStore):
-    """A broken store: it never hands out outbox rows, so after-hooks never run."""
+    """A broken store: it drops every outbox row it is given, so after-hooks never run.
+
+    (Overriding ``commit`` also keeps the pipeline from the inherited ``commit_claimed``, whose
+    rows the committing pipeline would deliver from memory.)
+    """
+
+    def commit(self, change):
+        super().commit(attrs.evolve(change, outbox=()))
 
     def claim_outbox(self, **arguments):
         return []

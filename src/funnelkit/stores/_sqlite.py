@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import sqlite3
 import threading
@@ -540,7 +539,8 @@ class SQLiteStore:
                 f"database than the store's ({self._file[1] or self.path!r}): one transaction "
                 f"cannot span two databases; connect to the store's file, or open the store on "
                 f"yours")
-        joined = copy.copy(self)
+        joined = object.__new__(type(self))  # a shallow copy (copy.copy, without its detours)
+        joined.__dict__.update(self.__dict__)
         joined._parent, joined._host = self, host
         joined._lock = threading.RLock()  # the host's connection, not the store's, is used
         joined.deliver_on_commit = deliver_on_commit
