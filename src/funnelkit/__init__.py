@@ -16,7 +16,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from funnelkit import templates
 from funnelkit._decision import Context, Decision, Policy, Verdict
 from funnelkit._errors import (
     AlreadyExists,
@@ -50,7 +49,17 @@ from funnelkit._time import Duration, parse_duration
 from funnelkit._touchpoint import Touchpoint
 
 if TYPE_CHECKING:
-    from funnelkit import funnel, handoff, hooks, pipeline, policies, routing, scoring, stores
+    from funnelkit import (
+        funnel,
+        handoff,
+        hooks,
+        pipeline,
+        policies,
+        routing,
+        scoring,
+        stores,
+        templates,
+    )
     from funnelkit._calendar import BusinessCalendar
     from funnelkit._escalation import Escalation
     from funnelkit._handoff import Handoff
@@ -73,6 +82,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "routing": ("funnelkit.routing", None),
     "scoring": ("funnelkit.scoring", None),
     "stores": ("funnelkit.stores", None),
+    "templates": ("funnelkit.templates", None),
 }
 
 

@@ -145,8 +145,11 @@ class _Criterion(NamedTuple):
     test: Compiled  # the clause's one compiled closure (funnelkit._rules.compile_rule)
     reads: tuple[tuple[str, int], ...]  # the names it reads, with their slots in env
     # For a clause that reads one name: the name, its slot, and the verdict and reason for a
-    # missing value, built once.  None for other clauses.
-    single: tuple[str, int, Verdict, str] | None
+    # missing value, built once (None, -1, None, None for other clauses).
+    name: str | None
+    slot: int
+    unknown: Verdict | None
+    unknown_reason: str | None
     not_met: dict[Any, str]  # its "not met" reasons, remembered by value (strings and ints)
 
 
@@ -160,12 +163,12 @@ def _criteria(
     table = NameTable()
     criteria = []
     for clause in compile_rule(parse(text), table, text=text, specialise=specialise):
-        single = None
+        one: tuple[str | None, int, Verdict | None, str | None] = (None, -1, None, None)
         if len(clause.reads) == 1:
             (name, slot), = clause.reads
-            single = (name, slot, _verdict(clause.text, "unknown", None),
-                      f"{clause.text}: unknown, {_missing([name])}")
-        criteria.append(tuple(_Criterion(clause.text, clause.test, clause.reads, single, {})))
+            one = (name, slot, _verdict(clause.text, "unknown", None),
+                   f"{clause.text}: unknown, {_missing([name])}")
+        criteria.append(tuple(_Criterion(clause.text, clause.test, clause.reads, *one, {})))
     return (table.freeze(), tuple(criteria), bool(SCORE_NAMES.intersection(table.names)))
 
 
@@ -199,69 +202,68 @@ class Rule:
             sc = self.model.score(lead, context.touchpoints, at=context.at, context=context)
         env = resolve(lead.attributes, lead, context, sc)
         new = _tuple_new
-        verdicts = []
+        verdicts: list[Verdict] = []
+        add = verdicts.append
         reasons = []
         allowed = True
-        for text, test, reads, single, not_met in criteria:
+        for text, test, reads, name, slot, unknown, unknown_reason, not_met in criteria:
             try:
                 value = test(env, context)
             except EVAL_ERRORS as exc:
                 allowed = False
-                verdicts.append(new(Verdict, (text, "unknown", _evidence(env, reads))))
+                add(new(Verdict, (text, "unknown", _evidence(env, reads))))
                 reasons.append(f"{text}: cannot be evaluated: {exc}")
                 continue
-            if single is None:
-                evidence = _evidence(env, reads)
+            if name is not None:  # one name, the common case: parts built in _criteria
+                seen = env[slot]
+                if seen is None:
+                    if value:
+                        add(new(Verdict, (text, "met", None)))
+                        continue
+                    allowed = False
+                    if value is None:
+                        add(unknown)
+                        reasons.append(unknown_reason)
+                    else:
+                        add(new(Verdict, (text, "failed", None)))
+                        reasons.append(f"{text}: not met")
+                    continue
                 if value:
-                    verdicts.append(new(Verdict, (text, "met", evidence)))
+                    add(new(Verdict, (text, "met", {name: seen})))
                     continue
                 allowed = False
                 if value is None:
-                    verdicts.append(new(Verdict, (text, "unknown", evidence)))
-                    missing = [n for n, i in reads if env[i] is None]
-                    reasons.append(f"{text}: unknown, {_missing(missing)}")
-                elif evidence is None:
-                    verdicts.append(new(Verdict, (text, "failed", None)))
-                    reasons.append(f"{text}: not met")
-                else:
-                    verdicts.append(new(Verdict, (text, "failed", evidence)))
-                    shown = ", ".join([f"{k}={v!r}" for k, v in evidence.items()])
-                    reasons.append(f"{text}: not met ({shown})")
-                continue
-            # One name, the common case: the same decision from the parts built in _criteria.
-            name, slot, unknown, unknown_reason = single
-            seen = env[slot]
-            if seen is None:
-                if value:
-                    verdicts.append(new(Verdict, (text, "met", None)))
+                    add(new(Verdict, (text, "unknown", {name: seen})))
+                    reasons.append(f"{text}: unknown, {_missing(())}")
                     continue
-                allowed = False
-                if value is None:
-                    verdicts.append(unknown)
-                    reasons.append(unknown_reason)
+                add(new(Verdict, (text, "failed", {name: seen})))
+                seen_type = type(seen)
+                if seen_type is str or seen_type is int:  # its repr is fixed by the value
+                    reason = not_met.get(seen)
+                    if reason is None:
+                        reason = f"{text}: not met ({name}={seen!r})"
+                        if len(not_met) < _REASON_MEMO:
+                            not_met[seen] = reason
+                    reasons.append(reason)
                 else:
-                    verdicts.append(new(Verdict, (text, "failed", None)))
-                    reasons.append(f"{text}: not met")
+                    reasons.append(f"{text}: not met ({name}={seen!r})")
                 continue
+            evidence = _evidence(env, reads)  # no name or several: the same decision, in general
             if value:
-                verdicts.append(new(Verdict, (text, "met", {name: seen})))
+                add(new(Verdict, (text, "met", evidence)))
                 continue
             allowed = False
             if value is None:
-                verdicts.append(new(Verdict, (text, "unknown", {name: seen})))
-                reasons.append(f"{text}: unknown, {_missing(())}")
-                continue
-            verdicts.append(new(Verdict, (text, "failed", {name: seen})))
-            seen_type = type(seen)
-            if seen_type is str or seen_type is int:  # repr is fixed by the value: remember it
-                reason = not_met.get(seen)
-                if reason is None:
-                    reason = f"{text}: not met ({name}={seen!r})"
-                    if len(not_met) < _REASON_MEMO:
-                        not_met[seen] = reason
-                reasons.append(reason)
+                add(new(Verdict, (text, "unknown", evidence)))
+                missing = [n for n, i in reads if env[i] is None]
+                reasons.append(f"{text}: unknown, {_missing(missing)}")
+            elif evidence is None:
+                add(new(Verdict, (text, "failed", None)))
+                reasons.append(f"{text}: not met")
             else:
-                reasons.append(f"{text}: not met ({name}={seen!r})")
+                add(new(Verdict, (text, "failed", evidence)))
+                shown = ", ".join([f"{k}={v!r}" for k, v in evidence.items()])
+                reasons.append(f"{text}: not met ({shown})")
         return new(Decision, (allowed, tuple(verdicts), tuple(reasons) if reasons else _NO_REASONS,
                               None, self.name))
 

@@ -68,10 +68,9 @@ _MIN_TIME, _MAX_TIME = MIN_TIME, MAX_TIME
 _tuple_new = tuple.__new__
 _getitem = operator.getitem
 _dict_get = dict.get
-# Shared by every score that has none (never changed): no rules met, no touchpoints counted.
+# Shared by every score that has none (never changed): no rules met, no touchpoints.
 _NO_HITS: tuple[int, ...] = ()
 _NONE_DECAYED: dict[int, float] = {}
-_NONE_COUNTED: list[Any] = []
 
 TemperatureName = Literal["cold", "warm", "hot"]
 
@@ -883,17 +882,19 @@ class ScoringModel:
 
     def _score(
         self, lead: Lead, touchpoints: tuple[Touchpoint, ...], at: datetime,
-        context: Context | None,
+        context: Context | None, counted: list[Any] | None = None,
     ) -> Score:
-        """:meth:`score` once its arguments are known to be right."""
+        """:meth:`score` once its arguments are known to be right.
+
+        With *counted*, also appends the rule index and the points of every touchpoint that
+        counts: what the ledger needs beyond the sums (see :meth:`_write_ledger`).
+        """
         plan = self._plan
         values = list(map(lead.attributes.get, plan.table_names))
         rest = self._rest_hits(lead, touchpoints, at, context) if plan.rest else _NO_HITS
         decayed: dict[int, float] = _NONE_DECAYED  # per engagement rule index: decayed points
-        counted: list[Any] = _NONE_COUNTED  # per touchpoint that counts: rule index, points
         if touchpoints:
             decayed = {}
-            counted = []
             # The one clamp-and-decay loop.  A touchpoint counts for the first rule it matches
             # (-1: none, but it has points of its own), its own points replacing the rule's,
             # clamped like rule points (which keeps the sums exact); touchpoints after ``at`` do
@@ -904,7 +905,6 @@ class ScoringModel:
             kind_get = plan.kind_cache.get
             rule_get = plan.match_cache.get
             decayed_get = decayed.get
-            record = counted.append
             for tp in touchpoints:
                 touched = tp.at
                 if touched > at:
@@ -922,8 +922,8 @@ class ScoringModel:
                 else:
                     points_now = points * _decay(touched, at, half_life)
                 decayed[index] = decayed_get(index, 0.0) + points_now
-                record(index)
-                record(points)
+                if counted is not None:  # the ledger's run (see _write_ledger)
+                    counted += (index, points)
         if plan.simple:
             try:  # one lookup per table (see ValueTable)
                 fit = sum(map(_getitem, plan.tables, values))
@@ -944,7 +944,7 @@ class ScoringModel:
             fit, engagement = plan.capped(plan.units(values, rest, decayed))
         return _tuple_new(Score, (
             fit / _UNITS, engagement / _UNITS, (fit + engagement) / _UNITS,
-            [None, self, values, rest, decayed, counted],
+            [None, self, values, rest, decayed, lead, touchpoints, at, context],
         ))
 
     def _rest_hits(
@@ -965,7 +965,10 @@ class ScoringModel:
 
     def _write_ledger(self, pending: list[Any]) -> tuple[LedgerEntry, ...]:
         """The ledger of a score (``Score.ledger`` calls this once, on first read)."""
-        _, _, values, rest, decayed, counted = pending
+        _, _, values, rest, decayed, lead, touchpoints, at, context = pending
+        counted: list[Any] = []
+        if decayed:  # run the scoring again, recording the rule and points of each touchpoint
+            self._score(lead, touchpoints, at, context, counted)
         plan = self._plan
         tables = plan.tables
         try:
@@ -979,9 +982,12 @@ class ScoringModel:
         ledger = [entries[i] for i in sorted(chain(chain.from_iterable(found), rest))]
         raw: dict[int, list[Any]] = {}  # per engagement rule index: its points, its touchpoints
         for index, points in zip(counted[::2], counted[1::2], strict=True):
-            sums = raw.setdefault(index, [0.0, 0])
-            sums[0] += points
-            sums[1] += 1
+            sums = raw.get(index)
+            if sums is None:
+                raw[index] = [points, 1]
+            else:
+                sums[0] += points
+                sums[1] += 1
         for index in sorted(decayed):
             name, group, _ = plan.engagement_meta[index]
             points, count = raw[index]

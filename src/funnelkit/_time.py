@@ -67,9 +67,8 @@ _UNITS: dict[str, str] = {
     "d": "days", "day": "days", "days": "days",
     "w": "weeks", "week": "weeks", "weeks": "weeks",
 }
-_DURATION = re.compile(
-    r"^\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<business>business\s+)?(?P<unit>[a-z]+)\s*$", re.IGNORECASE
-)
+# Compiled on first use (re keeps it), not when funnelkit is imported.
+_DURATION = r"^\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<business>business\s+)?(?P<unit>[a-z]+)\s*$"
 _SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}
 
 
@@ -138,7 +137,7 @@ def parse_duration(value: str | timedelta | Duration, *, name: str = "duration")
             f"{name}={_short(value)} is not a duration; give a timedelta or a string such as "
             f"'4 business hours' or '2 days'"
         )
-    match = _DURATION.match(value)
+    match = re.match(_DURATION, value, re.IGNORECASE)
     unit = _UNITS.get(match.group("unit").lower()) if match else None
     if match is None or unit is None:
         raise InvalidInput(

@@ -126,7 +126,7 @@ def test_the_usual_layout_caps_as_every_group_is_capped(model: ScoringModel, att
     """One fit group and one engagement group cap their two sums directly; adding up and capping
     each group the general way gives the same fit and engagement, for any model."""
     score = model.score(lead(attrs), tps, at=AT)
-    _, _, values, rest, decayed, _ = score._ledger_slot  # what scoring kept for the ledger
+    _, _, values, rest, decayed, *_ = score._ledger_slot  # what scoring kept for the ledger
     plan = model._plan
     fit, engagement_units = plan.capped(plan.units(values, rest, decayed))
     assert (fit * RESOLUTION, engagement_units * RESOLUTION) == (score.fit, score.engagement)

@@ -6,7 +6,7 @@ from array import array
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from funnelkit._errors import InvalidInput
 from funnelkit._funnel import Funnel
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from funnelkit.stores import Store
 
 __all__ = ["FunnelLog"]
+
+_T = TypeVar("_T")
 
 _PAGE = 10_000
 _NEVER = -1 << 62
@@ -105,6 +107,7 @@ class FunnelLog(Analyses):
         "_leads",
         "_lost",
         "_mask",
+        "_memos",
         "_merged",
         "_moves_at",
         "_moves_event",
@@ -182,6 +185,7 @@ class FunnelLog(Analyses):
         self.touchpoints = tuple(self._checked(touchpoints, Touchpoint, as_of_us))
         self.handoffs = tuple(self._checked(handoffs, Handoff, as_of_us))
         self._touch_paths: dict[int, list[tuple[int, str]]] | None = None
+        self._memos: dict[tuple[Any, ...], Any] = {}
 
     @classmethod
     def from_store(
@@ -435,7 +439,22 @@ class FunnelLog(Analyses):
         """``as_of`` in microseconds since the Unix epoch."""
         return to_us(self.as_of)
 
+    def _memo(self, key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
+        """*compute*'s answer, kept for *key*.
+
+        The log never changes once built, so a statistic two analyses need (a report's time in
+        stage and its Markov model, two attribution models) is counted once.
+        """
+        try:
+            return cast("_T", self._memos[key])
+        except KeyError:
+            found = self._memos[key] = compute()
+            return found
+
     def _exit_counts(self, stages: tuple[str, ...]) -> dict[str, list[tuple[int, str | None, int]]]:
+        return self._memo(("exits", stages), lambda: self._count_exits(stages))
+
+    def _count_exits(self, stages: tuple[str, ...]) -> dict[str, list[tuple[int, str | None, int]]]:
         as_of_us = self._as_of_us
         names = self._stages
         wanted = {self._stage_index[s] for s in stages}
@@ -555,6 +574,13 @@ class FunnelLog(Analyses):
 
     def _journeys(
         self, conversion: str, lookback_us: int, *, value: str | Callable[[Lead], Any] | None,
+        milestones: tuple[str, ...],
+    ) -> list[Journey]:
+        return self._memo(("journeys", conversion, lookback_us, value, milestones),
+                          lambda: self._make_journeys(conversion, lookback_us, value, milestones))
+
+    def _make_journeys(
+        self, conversion: str, lookback_us: int, value: str | Callable[[Lead], Any] | None,
         milestones: tuple[str, ...],
     ) -> list[Journey]:
         converted_at = self._first_entries(self._stage_index[conversion])
