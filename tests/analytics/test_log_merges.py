@@ -78,3 +78,23 @@ def test_sql_engine_follows_merges_like_memory(tmp_path: Path) -> None:
             assert_same(memory, sql)
     finally:
         store.close()
+
+
+def test_statistics_counted_once_answer_every_later_call_as_a_fresh_log_would() -> None:
+    """A log keeps what it counted; each later call, whatever its arguments, equals a new log's."""
+    pipeline = _data.fill(MemoryStore(), leads=80, seed=9)
+
+    def fresh() -> FunnelLog:
+        return FunnelLog.from_store(pipeline.funnel, pipeline.store, as_of=_data.AS_OF)
+
+    shared = fresh()
+    calls = [
+        lambda log: log.attribution("linear").to_dict(),
+        lambda log: log.attribution("linear", lookback="7 days").to_dict(),
+        lambda log: log.attribution("first", conversion="sql").to_dict(),
+        lambda log: log.attribution("linear", conversion="sql", lookback="7 days").to_dict(),
+        lambda log: {k: v.to_dict() for k, v in log.time_in_stage().items()},
+        lambda log: log.time_in_stage("lead").to_dict(),
+    ]
+    for call in calls + calls:
+        assert call(shared) == call(fresh())

@@ -445,11 +445,9 @@ class FunnelLog(Analyses):
         The log never changes once built, so a statistic two analyses need (a report's time in
         stage and its Markov model, two attribution models) is counted once.
         """
-        try:
-            return cast("_T", self._memos[key])
-        except KeyError:
-            found = self._memos[key] = compute()
-            return found
+        if key not in self._memos:
+            self._memos[key] = compute()
+        return cast("_T", self._memos[key])
 
     def _exit_counts(self, stages: tuple[str, ...]) -> dict[str, list[tuple[int, str | None, int]]]:
         return self._memo(("exits", stages), lambda: self._count_exits(stages))
