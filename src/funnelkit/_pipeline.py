@@ -534,8 +534,8 @@ class Pipeline:
         self._async_hooks: tuple[_hooks.HookImpl, ...] = ()  # async def after-hooks registered
         self._compile()
         self._escalations = compile_escalations(escalations, funnel, self._slas, self._duration)
-        # The moves fire takes on its hot path, as _fast; none while a transition hook is set.
-        self._hot = self._fast
+        # The moves fire takes on its hot path (_hot): _fast, or none while a transition hook
+        # is set; _update_plain keeps it so as hooks come and go.
         self._update_plain()
 
     def _compile(self) -> None:
