@@ -18,6 +18,7 @@ from funnelkit import (
     Decision,
     Funnel,
     InvalidInput,
+    InvalidPolicy,
     Lead,
     PolicyFailed,
     Source,
@@ -487,3 +488,11 @@ def test_backtest_wraps_a_failing_policy() -> None:
 
     with pytest.raises(PolicyFailed, match="backtesting lead 'A'"):
         backtest(log, event="qualify", policy=broken)
+
+
+def test_backtest_refuses_a_policy_that_answers_no_decision_as_fire_does() -> None:
+    f = _funnel()
+    a, ma = _lead(f, "A", [("qualify", 1)])
+    log = FunnelLog(f, leads=[a], transitions=ma, as_of=T0 + 9 * DAY)
+    with pytest.raises(InvalidPolicy, match=r"must return a funnelkit.Decision \(Decision"):
+        backtest(log, event="qualify", policy=lambda lead, context: True)

@@ -11,6 +11,7 @@ import attrs
 from funnelkit._decision import Context, Decision
 from funnelkit._errors import FunnelError, InvalidInput, PolicyFailed
 from funnelkit._lead import Lead
+from funnelkit._policy_loader import not_a_decision
 from funnelkit.analytics._analyses import EPOCH, US, check_stage, main_path
 
 if TYPE_CHECKING:
@@ -91,8 +92,7 @@ def _decide(policy: Policy, event: str, lead: Lead, context: Context) -> Decisio
             policy=getattr(policy, "__name__", type(policy).__name__), event=event,
             lead_id=lead.id) from e
     if not isinstance(decision, Decision):
-        raise InvalidInput(f"the policy returned {decision!r} for lead {lead.id!r}; a policy "
-                           f"returns a funnelkit.Decision")
+        raise not_a_decision(policy, decision)
     return decision
 
 
