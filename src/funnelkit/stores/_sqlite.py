@@ -879,10 +879,9 @@ class SQLiteStore:
         if not check_handoff_query(status, due_before, team, assignee, lead_id):
             self._conn()
             return []
-        where, args = handoff_filters(status=status, team=team, assignee=assignee,
-                                      lead_id=lead_id, due_before=due_before, mark="?")
-        sql = (f"SELECT {_cols(s.HANDOFF_COLUMNS)} FROM {self.prefix}handoffs{where} "
-               f"ORDER BY due_us IS NULL, due_us, id")
+        sql, args = handoff_query(f"{self.prefix}handoffs", status=status, team=team,
+                                  assignee=assignee, lead_id=lead_id, due_before=due_before,
+                                  mark="?")
         return [s.decode_handoff(r) for r in self._read(_fetch(sql, args))]
 
     # -- outbox -----------------------------------------------------------------------------
@@ -1005,12 +1004,15 @@ def _fetch(sql: str, args: tuple[Any, ...]) -> Callable[[sqlite3.Connection], li
     return work
 
 
-def handoff_filters(
-    *,
+def handoff_query(
+    table: str, *,
     status: str | None, team: str | None, assignee: str | None, lead_id: str | None,
     due_before: datetime | None, mark: str,
 ) -> tuple[str, tuple[Any, ...]]:
-    """The ``WHERE`` clause and arguments of a handoff query (shared with the SQLAlchemy store)."""
+    """The ``SELECT`` of a handoff query on *table* and its arguments (shared with Django).
+
+    Rows come in the order every store answers: by due time (none last), then id.
+    """
     clauses: list[str] = []
     args: list[Any] = []
     for column, value in (("status", status), ("to_team", team), ("assignee", assignee),
@@ -1021,7 +1023,9 @@ def handoff_filters(
     if due_before is not None:
         clauses.append(f"due_us < {mark}")
         args.append(s.us(require_aware(due_before, "due_before")))
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(args)
+    where = " WHERE " + " AND ".join(clauses) if clauses else ""
+    return (f"SELECT {_cols(s.HANDOFF_COLUMNS)} FROM {table}{where} "
+            f"ORDER BY CASE WHEN due_us IS NULL THEN 1 ELSE 0 END, due_us, id"), tuple(args)
 
 
 class _Rows(NamedTuple):

@@ -48,9 +48,10 @@ from funnelkit.stores._protocol import (
 from funnelkit.stores._sqlite import (
     MergeStatements,
     _Batch,
+    _cols,
     _Retry,
     _Rows,
-    handoff_filters,
+    handoff_query,
     merge_rows,
 )
 
@@ -72,10 +73,6 @@ P = "funnelkit_"
 TABLES = tuple(f"{P}{name}" for name in
                ("schema", "leads", "transitions", "touchpoints", "handoffs", "outbox"))
 _PAGE = 1000
-
-
-def _cols(names: Sequence[str]) -> str:
-    return ", ".join(names)
 
 
 def _marks(names: Sequence[str]) -> str:
@@ -596,10 +593,8 @@ class DjangoStore:
         if not check_handoff_query(status, due_before, team, assignee, lead_id):
             self._check_open()
             return []
-        where, args = handoff_filters(status=status, team=team, assignee=assignee,
-                                      lead_id=lead_id, due_before=due_before, mark="%s")
-        sql = (f"SELECT {_cols(s.HANDOFF_COLUMNS)} FROM {P}handoffs{where} "
-               f"ORDER BY CASE WHEN due_us IS NULL THEN 1 ELSE 0 END, due_us, id")
+        sql, args = handoff_query(f"{P}handoffs", status=status, team=team, assignee=assignee,
+                                  lead_id=lead_id, due_before=due_before, mark="%s")
         return [s.decode_handoff(r) for r in self._fetch(sql, args)]
 
     # -- outbox -----------------------------------------------------------------------------
