@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from funnelkit import templates
-from funnelkit._pipeline import _make_change
+from funnelkit._pipeline.pipeline import _make_change
 from funnelkit.pipeline import Pipeline
 from funnelkit.stores import Change, MemoryStore, SQLiteStore
 

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from funnelkit import Decision, InvalidInput, Lead, Source, Touchpoint, Transition, Verdict
-from funnelkit._codec import (
+from funnelkit._core.codec import (
     decision_from_data,
     decision_to_data,
     dumps,
@@ -29,7 +29,7 @@ from funnelkit._codec import (
     transition_from_data,
     transition_to_data,
 )
-from funnelkit._handoff import Handoff
+from funnelkit._core.handoff import Handoff
 
 AT = datetime(2026, 3, 2, 9, tzinfo=UTC)
 

@@ -98,7 +98,7 @@ def test_errors_name_their_public_home(home: str, cls: type[BaseException]) -> N
 
 
 def test_tracebacks_show_the_public_name() -> None:
-    """A traceback reads funnelkit.InvalidInput, not funnelkit._errors.InvalidInput."""
+    """A traceback reads funnelkit.InvalidInput, not funnelkit._core.errors.InvalidInput."""
     line = traceback.format_exception_only(funnelkit.InvalidInput("bad at"))[-1]
     assert line == "funnelkit.InvalidInput: bad at\n"
 

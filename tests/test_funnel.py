@@ -35,7 +35,7 @@ from funnelkit import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from funnelkit._funnel import StageOutcome
+    from funnelkit._definition.funnel import StageOutcome
 
 AT = datetime(2026, 3, 2, 9, tzinfo=UTC)
 TEAMS = ("marketing", "sales", "success")
@@ -761,7 +761,7 @@ def test_a_stall_event_must_leave_its_own_stage() -> None:
 
 def test_a_built_funnel_cannot_be_changed_through_its_policy_data(monkeypatch: pytest.MonkeyPatch) -> None:
     """Editing the dict given as a policy, or the one to_dict() returns, leaves the funnel as built."""
-    from funnelkit import _policies  # noqa: PLC0415
+    from funnelkit._policy import policies as _policies  # noqa: PLC0415
 
     monkeypatch.setattr(_policies, "policy_from_data",
                         lambda spec, *, path: lambda lead, ctx: Decision.allow())

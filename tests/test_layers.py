@@ -43,15 +43,84 @@ def _imports(path: Path, known: set[str]) -> set[str]:
             and not (m == "funnelkit" and name.startswith("funnelkit."))}
 
 
+# The layers, lowest first (the contract docs/architecture.md describes).  A module may import
+# its own group and any lower layer; the groups of one layer are independent of each other.
+# Public faces (``funnelkit.policies`` ...) sit in the layer of the package they show.
+LAYERS: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("funnelkit._core",),),
+    (("funnelkit._policy", "funnelkit.policies", "funnelkit.scoring"),),
+    (("funnelkit._definition", "funnelkit.funnel", "funnelkit.templates"),),
+    (("funnelkit.stores",), ("funnelkit.dedupe",)),
+    (("funnelkit._pipeline", "funnelkit.pipeline", "funnelkit.hooks", "funnelkit.handoff",
+      "funnelkit.routing"),
+     ("funnelkit.analytics",)),
+    (("funnelkit.testing", "funnelkit._pytest_plugin"), ("funnelkit.contrib",)),
+    (("funnelkit.cli", "funnelkit.__main__"),),
+)
+
+
+def _place(module: str) -> tuple[int, int] | None:
+    """The (layer, group) *module* belongs to, by its longest matching prefix; None if none."""
+    best: tuple[int, int, int] | None = None
+    for level, groups in enumerate(LAYERS):
+        for group, prefixes in enumerate(groups):
+            for prefix in prefixes:
+                if (module == prefix or module.startswith(prefix + ".")) and (
+                        best is None or len(prefix) > best[2]):
+                    best = (level, group, len(prefix))
+    return None if best is None else best[:2]
+
+
+def _violations(graph: dict[str, set[str]]) -> list[str]:
+    """Every import that goes up a layer or across to a sibling group of the same layer."""
+    found = []
+    for name, deps in sorted(graph.items()):
+        here = _place(name)
+        for dep in sorted(deps):
+            there = _place(dep)
+            if here is None or there is None:
+                continue
+            if there[0] > here[0]:
+                found.append(f"{name} (layer {here[0]}) imports {dep} (layer {there[0]}), above it")
+            elif there[0] == here[0] and there[1] != here[1]:
+                found.append(f"{name} imports {dep}: the two are independent groups of one layer")
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    files = {_module_name(p): p for p in ROOT.rglob("*.py")}
+    return {name: _imports(path, set(files)) for name, path in files.items()}
+
+
 def test_no_module_imports_itself_back() -> None:
     """A topological order of the modules exists: the layers import downwards only."""
-    files = {_module_name(p): p for p in ROOT.rglob("*.py")}
-    graph = {name: _imports(path, set(files)) for name, path in files.items()}
+    graph = _graph()
     try:
         order = list(TopologicalSorter(graph).static_order())
     except CycleError as e:
         raise AssertionError(f"modules import each other in a circle: {e.args[1]}") from None
-    assert set(order) == set(files)
+    assert set(order) == set(graph)
+
+
+def test_every_module_has_a_layer() -> None:
+    """A new module is placed in the contract, so the check covers it."""
+    unplaced = sorted(n for n in _graph() if n != "funnelkit" and _place(n) is None)
+    assert not unplaced, f"modules outside every layer of LAYERS: {unplaced}"
+
+
+def test_imports_follow_the_layers() -> None:
+    """No module imports a layer above its own or an independent group beside it."""
+    assert _violations(_graph()) == []
+
+
+def test_the_layer_check_sees_a_violation() -> None:
+    """The contract check is not vacuous: going up a layer and across a layer are both found."""
+    graph = {"funnelkit._core.lead": {"funnelkit._pipeline.hooks"},
+             "funnelkit.analytics._log": {"funnelkit._pipeline.pipeline"},
+             "funnelkit.cli._app": {"funnelkit._core.errors"}}
+    found = _violations(graph)
+    assert len(found) == 2
+    assert "above it" in found[0] and "independent" in found[1]
 
 
 def test_the_check_sees_a_circle() -> None:

@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 
-from funnelkit._record import Field, Record, field
+from funnelkit._core.record import Field, Record, field
 
 
 class Point(Record):

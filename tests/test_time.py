@@ -9,8 +9,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from funnelkit import Duration, InvalidInput, parse_duration
-from funnelkit._limits import MAX_DURATION, MAX_TIME, MIN_TIME
-from funnelkit._time import require_aware
+from funnelkit._core.limits import MAX_DURATION, MAX_TIME, MIN_TIME
+from funnelkit._core.time import require_aware
 
 
 def test_require_aware_accepts_aware_and_refuses_the_rest() -> None:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from funnelkit._decision import Context, Decision, Policy, Verdict
-from funnelkit._errors import (
+from funnelkit._core.decision import Context, Decision, Policy, Verdict
+from funnelkit._core.errors import (
     AlreadyExists,
     ConcurrencyError,
     FunnelError,
@@ -42,11 +42,11 @@ from funnelkit._errors import (
     UnmergeConflict,
     Veto,
 )
-from funnelkit._funnel import Funnel, FunnelBuilder, Move, Replayed, Stage
-from funnelkit._lead import Attributes, Lead, Outcome, Source, Transition
-from funnelkit._reserved import RESERVED_EVENTS
-from funnelkit._time import Duration, parse_duration
-from funnelkit._touchpoint import Touchpoint
+from funnelkit._core.lead import Attributes, Lead, Outcome, Source, Transition
+from funnelkit._core.reserved import RESERVED_EVENTS
+from funnelkit._core.time import Duration, parse_duration
+from funnelkit._core.touchpoint import Touchpoint
+from funnelkit._definition.funnel import Funnel, FunnelBuilder, Move, Replayed, Stage
 
 if TYPE_CHECKING:
     from funnelkit import (
@@ -60,20 +60,20 @@ if TYPE_CHECKING:
         stores,
         templates,
     )
-    from funnelkit._calendar import BusinessCalendar
-    from funnelkit._escalation import Escalation
-    from funnelkit._handoff import Handoff
-    from funnelkit._pipeline import Pipeline
+    from funnelkit._core.handoff import Handoff
+    from funnelkit._pipeline.calendar import BusinessCalendar
+    from funnelkit._pipeline.escalation import Escalation
+    from funnelkit._pipeline.pipeline import Pipeline
 
 __version__ = "0.1.0.dev0"
 
 # The pipeline, policy and storage layers load on first use, so `import funnelkit` (and the
 # pytest plugin, which lives in the package) costs only the core.
 _LAZY: dict[str, tuple[str, str | None]] = {
-    "BusinessCalendar": ("funnelkit._calendar", "BusinessCalendar"),
-    "Handoff": ("funnelkit._handoff", "Handoff"),
-    "Escalation": ("funnelkit._escalation", "Escalation"),
-    "Pipeline": ("funnelkit._pipeline", "Pipeline"),
+    "BusinessCalendar": ("funnelkit._pipeline.calendar", "BusinessCalendar"),
+    "Handoff": ("funnelkit._core.handoff", "Handoff"),
+    "Escalation": ("funnelkit._pipeline.escalation", "Escalation"),
+    "Pipeline": ("funnelkit._pipeline.pipeline", "Pipeline"),
     "funnel": ("funnelkit.funnel", None),
     "handoff": ("funnelkit.handoff", None),
     "hooks": ("funnelkit.hooks", None),

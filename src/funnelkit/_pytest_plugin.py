@@ -39,7 +39,7 @@ import pytest
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from funnelkit._funnel import Funnel
+    from funnelkit._definition.funnel import Funnel
     from funnelkit.stores import MemoryStore
     from funnelkit.testing import FrozenClock
 

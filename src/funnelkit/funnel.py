@@ -12,8 +12,8 @@ True
 
 from __future__ import annotations
 
-from funnelkit._funnel import Funnel, FunnelBuilder, Move, Replayed, Stage, StageOutcome
-from funnelkit._lead import Attributes, Lead, Outcome, Source, SourceKind, Transition
+from funnelkit._core.lead import Attributes, Lead, Outcome, Source, SourceKind, Transition
+from funnelkit._definition.funnel import Funnel, FunnelBuilder, Move, Replayed, Stage, StageOutcome
 
 __all__ = [
     "Attributes",

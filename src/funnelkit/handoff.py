@@ -14,6 +14,6 @@ the sending team); ``sweep`` expires it when its SLA runs out.
 
 from __future__ import annotations
 
-from funnelkit._handoff import HANDOFF_STATUSES, Handoff, HandoffStatus, handoff_id
+from funnelkit._core.handoff import HANDOFF_STATUSES, Handoff, HandoffStatus, handoff_id
 
 __all__ = ["HANDOFF_STATUSES", "Handoff", "HandoffStatus", "handoff_id"]

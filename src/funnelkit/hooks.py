@@ -25,8 +25,8 @@ at registration.
 
 from __future__ import annotations
 
-from funnelkit._errors import Veto
-from funnelkit._hooks import (
+from funnelkit._core.errors import Veto
+from funnelkit._pipeline.hooks import (
     AFTER_HOOKS,
     BEFORE_HOOKS,
     after_merge,

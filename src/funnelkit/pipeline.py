@@ -19,10 +19,10 @@ then delivers the after-hooks from the outbox.
 
 from __future__ import annotations
 
-from funnelkit._calendar import BusinessCalendar
-from funnelkit._errors import Veto
-from funnelkit._pipeline import Clock, Delivery, Pipeline, Scorer, SweepReport, SystemClock
-from funnelkit._replay import Mismatch, ReplayReport
+from funnelkit._core.errors import Veto
+from funnelkit._pipeline.calendar import BusinessCalendar
+from funnelkit._pipeline.pipeline import Clock, Delivery, Pipeline, Scorer, SweepReport, SystemClock
+from funnelkit._pipeline.replay import Mismatch, ReplayReport
 
 __all__ = [
     "BusinessCalendar",

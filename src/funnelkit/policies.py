@@ -16,8 +16,8 @@ True
 
 from __future__ import annotations
 
-from funnelkit._decision import Context, Decision, Policy, Verdict
-from funnelkit._policies import (
+from funnelkit._core.decision import Context, Decision, Policy, Verdict
+from funnelkit._policy.policies import (
     ENTRY_POINT_GROUP,
     FRAMEWORKS,
     AllOf,
@@ -47,7 +47,7 @@ from funnelkit._policies import (
     rule,
     score_at_least,
 )
-from funnelkit._rules import FUNCTIONS, LIMITS, NAMES
+from funnelkit._policy.rules import FUNCTIONS, LIMITS, NAMES
 
 __all__ = [
     "ENTRY_POINT_GROUP",

@@ -11,6 +11,13 @@ round_robin(['ann', 'bob'])
 
 from __future__ import annotations
 
-from funnelkit._routing import Router, by_team, least_loaded, round_robin, territory, weighted
+from funnelkit._pipeline.routing import (
+    Router,
+    by_team,
+    least_loaded,
+    round_robin,
+    territory,
+    weighted,
+)
 
 __all__ = ["Router", "by_team", "least_loaded", "round_robin", "territory", "weighted"]

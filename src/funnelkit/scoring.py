@@ -18,7 +18,7 @@ True
 
 from __future__ import annotations
 
-from funnelkit._scoring import (
+from funnelkit._policy.scoring import (
     RESOLUTION,
     EngagementRule,
     FitRule,
@@ -29,7 +29,7 @@ from funnelkit._scoring import (
     decay_factor,
     parse_half_life,
 )
-from funnelkit._winprob import Factor, WinProbability
+from funnelkit._policy.winprob import Factor, WinProbability
 
 __all__ = [
     "RESOLUTION",

@@ -23,10 +23,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from funnelkit._funnel import Funnel, FunnelBuilder
+from funnelkit._definition.funnel import Funnel, FunnelBuilder
 
 if TYPE_CHECKING:
-    from funnelkit._decision import Policy
+    from funnelkit._core.decision import Policy
 
 __all__ = ["demand_waterfall", "inbound", "predictable_revenue", "temperature"]
 

@@ -53,7 +53,7 @@ from funnelkit import (
     scoring,
     templates,
 )
-from funnelkit._limits import MAX_DATA_SIZE, MAX_DERIVED_TIME, MAX_TEXT_LENGTH, MIN_TIME
+from funnelkit._core.limits import MAX_DATA_SIZE, MAX_DERIVED_TIME, MAX_TEXT_LENGTH, MIN_TIME
 from funnelkit.pipeline import Pipeline
 from funnelkit.stores import (
     Change,

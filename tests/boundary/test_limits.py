@@ -28,7 +28,7 @@ from funnelkit import (
     policies,
     templates,
 )
-from funnelkit._limits import MAX_DURATION, MAX_TIME, MIN_TIME
+from funnelkit._core.limits import MAX_DURATION, MAX_TIME, MIN_TIME
 from funnelkit.pipeline import Pipeline
 from funnelkit.policies import LIMITS
 

@@ -338,7 +338,7 @@ def test_import_is_standard_library_only() -> None:
         "stdlib = sys.stdlib_module_names\n"
         "print([m for m in new if m.split('.')[0] not in stdlib])\n"
         "print([m for m in sys.modules if m.startswith(('phonenumbers', 'funnelkit.pipeline',"
-        " 'funnelkit._pipeline', 'funnelkit.analytics', 'funnelkit.cli', 'funnelkit.stores'))])\n"
+        " 'funnelkit._pipeline.pipeline', 'funnelkit.analytics', 'funnelkit.cli', 'funnelkit.stores'))])\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=True)

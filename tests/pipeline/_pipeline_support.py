@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from funnelkit import Decision, Funnel, Lead
 
 if TYPE_CHECKING:
-    from funnelkit._decision import Context
+    from funnelkit._core.decision import Context
 
 FRIDAY_2PM = datetime(2026, 3, 6, 14, tzinfo=UTC)
 

@@ -23,7 +23,7 @@ from funnelkit import (
     TransitionNotAllowed,
     templates,
 )
-from funnelkit._pipeline import _checked_change, _fast_change, _make_change
+from funnelkit._pipeline.pipeline import _checked_change, _fast_change, _make_change
 from funnelkit.pipeline import Pipeline, SystemClock
 from funnelkit.stores import Change, MemoryStore
 

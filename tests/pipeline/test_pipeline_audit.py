@@ -28,7 +28,7 @@ from funnelkit import (
     UnknownEvent,
     Veto,
 )
-from funnelkit._audit import MAX_AUDIT_REASON
+from funnelkit._pipeline.audit import MAX_AUDIT_REASON
 from funnelkit.analytics import FunnelLog
 from funnelkit.pipeline import Pipeline
 from funnelkit.stores import Change, MemoryStore, SQLAlchemyStore, SQLiteStore, Store

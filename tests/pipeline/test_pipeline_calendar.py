@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from funnelkit import InvalidInput
-from funnelkit._calendar import BusinessCalendar
-from funnelkit._time import Duration
+from funnelkit._core.time import Duration
+from funnelkit._pipeline.calendar import BusinessCalendar
 
 NY = tz.gettz("America/New_York")
 BERLIN = tz.gettz("Europe/Berlin")

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from funnelkit import Escalation, InvalidEscalation, InvalidInput, routing, templates
-from funnelkit._hooks import decode
+from funnelkit._pipeline.hooks import decode
 from funnelkit.pipeline import Pipeline
 from funnelkit.stores import MemoryStore, SQLiteStore, Store
 
@@ -246,7 +246,7 @@ def test_an_on_sla_breach_row_from_before_levels_decodes_as_level_zero() -> None
     pipeline = _escalating()
     hid = _handed(pipeline)
     handoff = pipeline.handoff(hid)
-    from funnelkit._hooks import encode  # noqa: PLC0415
+    from funnelkit._pipeline.hooks import encode  # noqa: PLC0415
 
     payload = encode("on_sla_breach", {"handoff": handoff, "level": 1})
     assert decode("on_sla_breach", payload)["level"] == 1

@@ -10,7 +10,7 @@ import pytest
 from _pipeline_support import FRIDAY_2PM, Clock, Recorder, sales_funnel
 
 from funnelkit import BusinessCalendar, ConcurrencyError, InvalidInput, NotFound, templates
-from funnelkit._errors import StorageError
+from funnelkit._core.errors import StorageError
 from funnelkit.pipeline import Pipeline
 from funnelkit.stores import Change, MemoryStore
 

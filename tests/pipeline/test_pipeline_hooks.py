@@ -12,7 +12,7 @@ import pytest
 from _pipeline_support import FRIDAY_2PM, Clock
 
 from funnelkit import InvalidHook, Lead, Transition, Veto, hooks, templates
-from funnelkit._hooks import SPECS, decode, encode
+from funnelkit._pipeline.hooks import SPECS, decode, encode
 from funnelkit.pipeline import Pipeline
 from funnelkit.stores import MemoryStore
 

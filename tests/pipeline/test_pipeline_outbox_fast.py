@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from funnelkit import InvalidInput, Lead, Transition, templates
-from funnelkit._pipeline import Pipeline
+from funnelkit._pipeline.pipeline import Pipeline
 from funnelkit.stores import Change, MemoryStore, SQLiteStore, Store
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def test_a_hooked_move_is_delivered_without_claim_or_decode(
         raise AssertionError("the fast path claimed or decoded")
 
     monkeypatch.setattr(store, "claim_outbox", refuse)
-    monkeypatch.setattr("funnelkit._hooks.decode", refuse)
+    monkeypatch.setattr("funnelkit._pipeline.hooks.decode", refuse)
     outcome = pipeline.fire("L1", "convert")
     assert [(k, t) for k, _, t in crm.calls] == [("after_transition:L1:1", outcome.transition)]
     assert crm.calls[0][1] == outcome.lead

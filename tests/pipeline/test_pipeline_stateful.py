@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from funnelkit import Escalation, FunnelError, Lead, Source, Touchpoint, Transition, routing
-from funnelkit._reserved import AUDIT_EVENTS
+from funnelkit._core.reserved import AUDIT_EVENTS
 from funnelkit.pipeline import Pipeline
 from funnelkit.stores import MemoryStore, SQLiteStore, Store
 

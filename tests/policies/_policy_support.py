@@ -9,7 +9,19 @@ from typing import Any
 from hypothesis import strategies as st
 
 from funnelkit import Context, Decision, Lead, Touchpoint
-from funnelkit._rules import Arith, BoolOp, Call, Compare, Const, Name, Node, Not, Pow, Seq, Unary
+from funnelkit._policy.rules import (
+    Arith,
+    BoolOp,
+    Call,
+    Compare,
+    Const,
+    Name,
+    Node,
+    Not,
+    Pow,
+    Seq,
+    Unary,
+)
 
 AT = datetime(2026, 3, 2, 9, tzinfo=UTC)
 

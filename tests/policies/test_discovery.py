@@ -10,7 +10,7 @@ import pytest
 from _policy_support import AT, context, lead
 
 from funnelkit import Funnel, InvalidFunnel, InvalidPolicy, PolicyRefused, RuleSyntaxError
-from funnelkit._policies import policy_from_data
+from funnelkit._policy.policies import policy_from_data
 from funnelkit.policies import ENTRY_POINT_GROUP, available, bant, load, rule
 
 if TYPE_CHECKING:

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from funnelkit import Touchpoint
-from funnelkit._policies import _criteria
-from funnelkit._rules import (
+from funnelkit._policy.policies import _criteria
+from funnelkit._policy.rules import (
     _OPERATORS,
     EVAL_ERRORS,
     BoolOp,

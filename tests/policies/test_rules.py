@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from funnelkit import Decision, InvalidPolicy, RuleSyntaxError, Source, Touchpoint
-from funnelkit._rules import (
+from funnelkit._policy.rules import (
     Node,
     parse,
     unparse,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from funnelkit._rules import NameTable, compile_rule, holds
+from funnelkit._policy.rules import NameTable, compile_rule, holds
 
 if TYPE_CHECKING:
     from funnelkit import Lead

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from funnelkit import FunnelError, InvalidInput
-from funnelkit._calendar import BusinessCalendar
+from funnelkit._pipeline.calendar import BusinessCalendar
 from funnelkit.testing import FrozenClock
 from funnelkit.testing._clock import DEFAULT_START
 

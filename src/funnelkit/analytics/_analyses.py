@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from dateutil.relativedelta import relativedelta
 
-from funnelkit._errors import InvalidInput
-from funnelkit._time import parse_duration, require_aware
+from funnelkit._core.errors import InvalidInput
+from funnelkit._core.time import parse_duration, require_aware
 from funnelkit.analytics._attribution import Attribution, Journey, attribute, check_model
 from funnelkit.analytics._estimators import Stays, Survival, ratio, stays_from_counts, td
 from funnelkit.analytics._results import (
@@ -33,8 +33,8 @@ from funnelkit.analytics._results import (
 )
 
 if TYPE_CHECKING:
-    from funnelkit._funnel import Funnel
-    from funnelkit._lead import Lead
+    from funnelkit._core.lead import Lead
+    from funnelkit._definition.funnel import Funnel
 
 __all__ = [
     "By", "HandoffCounts", "VelocityCounts", "main_path", "period_starts", "value_of",

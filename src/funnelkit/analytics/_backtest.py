@@ -8,17 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from funnelkit._decision import Context, Decision
-from funnelkit._errors import FunnelError, InvalidInput, PolicyFailed
-from funnelkit._lead import Lead
-from funnelkit._policy_loader import not_a_decision
+from funnelkit._core.decision import Context, Decision
+from funnelkit._core.errors import FunnelError, InvalidInput, PolicyFailed
+from funnelkit._core.lead import Lead
+from funnelkit._policy.loader import not_a_decision
 from funnelkit.analytics._analyses import EPOCH, US, check_stage, main_path
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from funnelkit._decision import Policy
-    from funnelkit._touchpoint import Touchpoint
+    from funnelkit._core.decision import Policy
+    from funnelkit._core.touchpoint import Touchpoint
     from funnelkit.analytics._log import FunnelLog
 
 __all__ = ["Backtest", "Cell", "backtest"]

@@ -8,12 +8,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from funnelkit._errors import InvalidInput
-from funnelkit._funnel import Funnel
-from funnelkit._handoff import Handoff
-from funnelkit._lead import Lead, Transition
-from funnelkit._reserved import MERGE_EVENT, MERGED_STAGE, UNMERGE_EVENT
-from funnelkit._touchpoint import Touchpoint
+from funnelkit._core.errors import InvalidInput
+from funnelkit._core.handoff import Handoff
+from funnelkit._core.lead import Lead, Transition
+from funnelkit._core.reserved import MERGE_EVENT, MERGED_STAGE, UNMERGE_EVENT
+from funnelkit._core.touchpoint import Touchpoint
+from funnelkit._definition.funnel import Funnel
 from funnelkit.analytics._analyses import (
     EPOCH,
     US,

@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from funnelkit._errors import InvalidInput
-from funnelkit._lead import Lead
+from funnelkit._core.errors import InvalidInput
+from funnelkit._core.lead import Lead
 from funnelkit.analytics._analyses import Analyses, check_stage, duration_us, value_of
 from funnelkit.analytics._estimators import Survival, stays_from_counts, td
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
-    from funnelkit._funnel import Funnel
+    from funnelkit._definition.funnel import Funnel
 
 __all__ = ["Forecast", "MarkovModel", "WhatIf", "binomial"]
 

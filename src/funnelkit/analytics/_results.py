@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from funnelkit._errors import InvalidInput
+from funnelkit._core.errors import InvalidInput
 from funnelkit.analytics._estimators import Survival, cumulative_incidence, td
 
 if TYPE_CHECKING:

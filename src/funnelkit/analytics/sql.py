@@ -47,9 +47,9 @@ import importlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 
-from funnelkit._errors import InvalidInput, MissingExtra
-from funnelkit._funnel import Funnel
-from funnelkit._reserved import MERGED_STAGE
+from funnelkit._core.errors import InvalidInput, MissingExtra
+from funnelkit._core.reserved import MERGED_STAGE
+from funnelkit._definition.funnel import Funnel
 from funnelkit.analytics._analyses import (
     Analyses,
     By,
@@ -62,7 +62,7 @@ from funnelkit.analytics._analyses import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from funnelkit._lead import Lead
+    from funnelkit._core.lead import Lead
 
 __all__ = ["SqlLog"]
 
@@ -520,8 +520,8 @@ class SqlLog(Analyses):
                 "or use FunnelLog for a value function")
         if "attributes" not in won.columns:
             raise InvalidInput("the leads table has no attributes column to read value= from")
-        from funnelkit._codec import loads  # noqa: PLC0415 - only for value=
-        from funnelkit._lead import Lead  # noqa: PLC0415
+        from funnelkit._core.codec import loads  # noqa: PLC0415 - only for value=
+        from funnelkit._core.lead import Lead  # noqa: PLC0415
 
         epoch = datetime.fromtimestamp(0, tz=self.as_of.tzinfo)
         for row in _rows(won.select("id", "attributes")):

@@ -252,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
-        from funnelkit._errors import FunnelError  # noqa: PLC0415
+        from funnelkit._core.errors import FunnelError  # noqa: PLC0415
 
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         if isinstance(exc, FunnelError):

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from funnelkit import templates
-from funnelkit._errors import FunnelError, InvalidFunnel, InvalidInput
+from funnelkit._core.errors import FunnelError, InvalidFunnel, InvalidInput
 
 if TYPE_CHECKING:
-    from funnelkit._funnel import Funnel
+    from funnelkit._definition.funnel import Funnel
     from funnelkit.stores import Store
 
 __all__ = [
@@ -60,7 +60,7 @@ def load_funnel(spec: str) -> Funnel:
     ...
     funnelkit.cli._common.CommandError: nope.toml: no such file; give a funnel definition ...
     """
-    from funnelkit._funnel import Funnel  # noqa: PLC0415 - the definition layer, loaded on use
+    from funnelkit._definition.funnel import Funnel  # noqa: PLC0415 - the definition layer, loaded on use
 
     path = Path(spec)
     if not path.exists() and spec in TEMPLATES:

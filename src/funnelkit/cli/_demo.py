@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from funnelkit import templates
-from funnelkit._lead import Source
+from funnelkit._core.lead import Source
 from funnelkit.cli._common import EXIT_OK, EXIT_USAGE, CommandError
 
 if TYPE_CHECKING:
     import argparse
 
-    from funnelkit._pipeline import Pipeline
+    from funnelkit._pipeline.pipeline import Pipeline
     from funnelkit.cli._console import Console
 
 __all__ = ["demo"]
@@ -110,7 +110,7 @@ def demo(args: argparse.Namespace, console: Console) -> int:
     """Walk synthetic leads through the inbound template on a SQLite store."""
     if args.leads < 1:
         raise CommandError("--leads must be at least 1", code=EXIT_USAGE)
-    from funnelkit._pipeline import Pipeline  # noqa: PLC0415 - the CLI loads layers on demand
+    from funnelkit._pipeline.pipeline import Pipeline  # noqa: PLC0415 - the CLI loads layers on demand
     from funnelkit.stores import SQLiteStore  # noqa: PLC0415
 
     rng = random.Random(args.seed)  # noqa: S311 - a reproducible simulation, not secrets

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from funnelkit._errors import FunnelError, NotFound
-from funnelkit._lead import Source
+from funnelkit._core.errors import FunnelError, NotFound
+from funnelkit._core.lead import Source
 from funnelkit.cli._common import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -40,8 +40,8 @@ from funnelkit.cli._common import (
 if TYPE_CHECKING:
     import argparse
 
-    from funnelkit._funnel import Funnel
-    from funnelkit._lead import Lead, Transition
+    from funnelkit._core.lead import Lead, Transition
+    from funnelkit._definition.funnel import Funnel
     from funnelkit.cli._console import Console
     from funnelkit.stores import Change, Store
 

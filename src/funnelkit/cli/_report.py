@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from funnelkit._errors import FunnelError, InvalidInput
+from funnelkit._core.errors import FunnelError, InvalidInput
 from funnelkit.analytics import Analyses, MarkovModel
 from funnelkit.cli._svg import Segment, bar_rows, esc, legend, range_rows
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from funnelkit._lead import Lead
+    from funnelkit._core.lead import Lead
     from funnelkit.analytics import (
         Attribution,
         Cohorts,

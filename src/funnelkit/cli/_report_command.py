@@ -6,7 +6,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from funnelkit._errors import FunnelError, InvalidInput
+from funnelkit._core.errors import FunnelError, InvalidInput
 from funnelkit.cli._common import (
     EXIT_OK,
     EXIT_USAGE,
@@ -20,7 +20,7 @@ from funnelkit.cli._common import (
 if TYPE_CHECKING:
     import argparse
 
-    from funnelkit._funnel import Funnel
+    from funnelkit._definition.funnel import Funnel
     from funnelkit.analytics import FunnelLog
     from funnelkit.cli._console import Console, Progress
     from funnelkit.stores import Store

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from funnelkit._errors import FunnelError, InvalidInput, PolicyRefused
-from funnelkit._lead import Source
-from funnelkit._time import parse_duration
-from funnelkit._touchpoint import Touchpoint
+from funnelkit._core.errors import FunnelError, InvalidInput, PolicyRefused
+from funnelkit._core.lead import Source
+from funnelkit._core.time import parse_duration
+from funnelkit._core.touchpoint import Touchpoint
 from funnelkit.cli._common import (
     EXIT_OK,
     EXIT_USAGE,
@@ -42,8 +42,8 @@ from funnelkit.cli._common import (
 if TYPE_CHECKING:
     import argparse
 
-    from funnelkit._funnel import Funnel
-    from funnelkit._pipeline import Pipeline
+    from funnelkit._definition.funnel import Funnel
+    from funnelkit._pipeline.pipeline import Pipeline
     from funnelkit.cli._console import Console
     from funnelkit.stores import Store
 
@@ -339,7 +339,7 @@ class Totals:
 def simulate_into(funnel: Funnel, target: Store | None, *, leads: int, seed: int, plan: Plan,
                   start: datetime, days: float, console: Console | None = None) -> Totals:
     """Walk *leads* synthetic leads through *funnel*, writing them to *target* (if any)."""
-    from funnelkit._pipeline import Pipeline  # noqa: PLC0415
+    from funnelkit._pipeline.pipeline import Pipeline  # noqa: PLC0415
     from funnelkit.stores import MemoryStore  # noqa: PLC0415
 
     rng = random.Random(seed)  # noqa: S311 - a reproducible simulation, not secrets

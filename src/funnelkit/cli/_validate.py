@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from funnelkit._errors import InvalidFunnel, InvalidInput, MissingExtra
+from funnelkit._core.errors import InvalidFunnel, InvalidInput, MissingExtra
 from funnelkit.cli._common import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -28,7 +28,7 @@ __all__ = ["diagram", "validate"]
 
 def _check(name: str) -> dict[str, Any]:
     """One file's verdict: ``ok``, the funnel's size, or every problem with its path."""
-    from funnelkit._funnel import Funnel  # noqa: PLC0415
+    from funnelkit._definition.funnel import Funnel  # noqa: PLC0415
 
     path = Path(name)
     result: dict[str, Any] = {"file": name, "ok": False, "funnel": None, "problems": []}

@@ -21,7 +21,7 @@ Standard library only, except the phone rule, which needs ``phonenumbers``
 
 from __future__ import annotations
 
-from funnelkit._reserved import MERGE_EVENT, MERGED_STAGE, UNMERGE_EVENT
+from funnelkit._core.reserved import MERGE_EVENT, MERGED_STAGE, UNMERGE_EVENT
 from funnelkit.dedupe._matcher import CandidateIterator, Matcher
 from funnelkit.dedupe._merge_policy import MergePolicy
 from funnelkit.dedupe._normalise import (

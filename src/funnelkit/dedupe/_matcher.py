@@ -6,8 +6,8 @@ from bisect import bisect_right
 from collections.abc import Hashable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from funnelkit._errors import InvalidInput, MissingExtra
-from funnelkit._lead import Lead
+from funnelkit._core.errors import InvalidInput, MissingExtra
+from funnelkit._core.lead import Lead
 from funnelkit.dedupe._rules import default_rules
 from funnelkit.dedupe._values import Candidate, Evidence, check_score, combine
 

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import attrs
 
-from funnelkit._errors import InvalidInput, MergeRefused
-from funnelkit._limits import _short
+from funnelkit._core.errors import InvalidInput, MergeRefused
+from funnelkit._core.limits import _short
 
 if TYPE_CHECKING:
-    from funnelkit._lead import Lead
+    from funnelkit._core.lead import Lead
 
 __all__ = ["Keep", "MergePolicy"]
 

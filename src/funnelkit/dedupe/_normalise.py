@@ -12,7 +12,7 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING, Any, Final
 
-from funnelkit._errors import InvalidInput, MissingExtra
+from funnelkit._core.errors import InvalidInput, MissingExtra
 
 if TYPE_CHECKING:
     from collections.abc import Collection

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
-from funnelkit._errors import InvalidInput
-from funnelkit._lead import Lead
+from funnelkit._core.errors import InvalidInput
+from funnelkit._core.lead import Lead
 from funnelkit.dedupe._normalise import (
     DOT_BLIND_PROVIDERS,
     FREE_MAIL_DOMAINS,

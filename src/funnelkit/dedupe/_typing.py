@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from collections.abc import Hashable, Iterable
 
-    from funnelkit._lead import Lead
+    from funnelkit._core.lead import Lead
     from funnelkit.dedupe._values import Evidence
 
 __all__ = ["Rule"]

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import attrs
 
-from funnelkit._errors import InvalidInput
+from funnelkit._core.errors import InvalidInput
 
 __all__ = ["Candidate", "Evidence", "check_score", "combine"]
 

@@ -9,10 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from funnelkit._codec import check_storable
-from funnelkit._errors import AlreadyExists, ConcurrencyError, InvalidInput, NotFound, StorageError
-from funnelkit._limits import MAX_DATA_SIZE, MAX_KEY_LENGTH
-from funnelkit._time import require_aware, require_derived
+from funnelkit._core.codec import check_storable
+from funnelkit._core.errors import (
+    AlreadyExists,
+    ConcurrencyError,
+    InvalidInput,
+    NotFound,
+    StorageError,
+)
+from funnelkit._core.limits import MAX_DATA_SIZE, MAX_KEY_LENGTH
+from funnelkit._core.time import require_aware, require_derived
 from funnelkit.stores._protocol import (
     Change,
     MergeRecord,
@@ -40,9 +46,9 @@ from funnelkit.stores._protocol import (
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from funnelkit._handoff import Handoff, HandoffStatus
-    from funnelkit._lead import Lead, Transition
-    from funnelkit._touchpoint import Touchpoint
+    from funnelkit._core.handoff import Handoff, HandoffStatus
+    from funnelkit._core.lead import Lead, Transition
+    from funnelkit._core.touchpoint import Touchpoint
 
 __all__ = ["MemoryStore"]
 

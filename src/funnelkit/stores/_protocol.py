@@ -15,10 +15,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from funnelkit._errors import ConcurrencyError, InvalidInput, NotFound
-from funnelkit._handoff import HANDOFF_STATUSES, Handoff, HandoffStatus
-from funnelkit._lead import Lead, Transition
-from funnelkit._limits import (
+from funnelkit._core.errors import ConcurrencyError, InvalidInput, NotFound
+from funnelkit._core.handoff import HANDOFF_STATUSES, Handoff, HandoffStatus
+from funnelkit._core.lead import Lead, Transition
+from funnelkit._core.limits import (
     MAX_DATA_SIZE,
     MAX_DURATION,
     MAX_KEY_LENGTH,
@@ -30,8 +30,8 @@ from funnelkit._limits import (
     is_name,
     items_of,
 )
-from funnelkit._time import out_of_range, require_aware, require_derived
-from funnelkit._touchpoint import Touchpoint
+from funnelkit._core.time import out_of_range, require_aware, require_derived
+from funnelkit._core.touchpoint import Touchpoint
 
 __all__ = ["Change", "MergeRecord", "OutboxMessage", "OutboxRow", "Store"]
 

@@ -6,7 +6,7 @@ it, as integer microseconds since the Unix epoch (``*_us``): the stores order an
 those, and SQL engines that read the tables directly compute on them.  The text is what the
 decoders read; a ``*_us`` column always equals :func:`us` of its text column.  Free-form data
 (attributes, decisions, touchpoint data, outbox payloads) is JSON text written by
-:func:`funnelkit._codec.dumps`.
+:func:`funnelkit._core.codec.dumps`.
 
 Schema versions (each migration moves one version forward; a store never goes back):
 
@@ -37,7 +37,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from funnelkit._codec import (
+from funnelkit._core.codec import (
     data_json,
     decision_from_data,
     decision_to_data,
@@ -46,11 +46,11 @@ from funnelkit._codec import (
     lead_to_data,
     loads,
 )
-from funnelkit._errors import StorageError
-from funnelkit._handoff import Handoff
-from funnelkit._lead import Lead, Source, Transition, stored_attributes
-from funnelkit._limits import MAX_DATA_SIZE
-from funnelkit._touchpoint import Touchpoint
+from funnelkit._core.errors import StorageError
+from funnelkit._core.handoff import Handoff
+from funnelkit._core.lead import Lead, Source, Transition, stored_attributes
+from funnelkit._core.limits import MAX_DATA_SIZE
+from funnelkit._core.touchpoint import Touchpoint
 from funnelkit.stores._protocol import UNCHECKED, MergeRecord, OutboxMessage, OutboxRow
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
-from funnelkit._errors import (
+from funnelkit._core.errors import (
     AlreadyExists,
     ConcurrencyError,
     FunnelError,
@@ -24,8 +24,8 @@ from funnelkit._errors import (
     NotFound,
     StorageError,
 )
-from funnelkit._limits import MAX_DATA_SIZE, MAX_KEY_LENGTH, _short
-from funnelkit._time import require_aware, require_derived
+from funnelkit._core.limits import MAX_DATA_SIZE, MAX_KEY_LENGTH, _short
+from funnelkit._core.time import require_aware, require_derived
 from funnelkit.stores import _schema as s
 from funnelkit.stores._protocol import (
     Change,
@@ -69,9 +69,9 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Connection, Engine
     from sqlalchemy.orm import Session
 
-    from funnelkit._handoff import Handoff, HandoffStatus
-    from funnelkit._lead import Lead, Transition
-    from funnelkit._touchpoint import Touchpoint
+    from funnelkit._core.handoff import Handoff, HandoffStatus
+    from funnelkit._core.lead import Lead, Transition
+    from funnelkit._core.touchpoint import Touchpoint
 
 __all__ = ["SQLAlchemyStore"]
 
@@ -81,7 +81,7 @@ _PAGE = 1000
 _TABLES = ("schema", "leads", "transitions", "touchpoints", "handoffs", "outbox")
 
 
-_NAME_LENGTH = 255  # characters: ids, names and keys (see funnelkit._limits)
+_NAME_LENGTH = 255  # characters: ids, names and keys (see funnelkit._core.limits)
 
 
 class BinaryName(mysql.VARCHAR):

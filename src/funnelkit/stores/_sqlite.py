@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 import attrs
 
-from funnelkit._errors import (
+from funnelkit._core.errors import (
     AlreadyExists,
     ConcurrencyError,
     HostTransactionError,
@@ -22,8 +22,8 @@ from funnelkit._errors import (
     NotFound,
     StorageError,
 )
-from funnelkit._limits import MAX_DATA_SIZE, MAX_KEY_LENGTH, _short
-from funnelkit._time import require_aware, require_derived
+from funnelkit._core.limits import MAX_DATA_SIZE, MAX_KEY_LENGTH, _short
+from funnelkit._core.time import require_aware, require_derived
 from funnelkit.stores import _schema as s
 from funnelkit.stores._protocol import (
     Change,
@@ -53,9 +53,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
     from datetime import datetime, timedelta
 
-    from funnelkit._handoff import Handoff, HandoffStatus
-    from funnelkit._lead import Lead, Transition
-    from funnelkit._touchpoint import Touchpoint
+    from funnelkit._core.handoff import Handoff, HandoffStatus
+    from funnelkit._core.lead import Lead, Transition
+    from funnelkit._core.touchpoint import Touchpoint
 
 __all__ = ["SQLiteStore"]
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from funnelkit._errors import MissingExtra
+from funnelkit._core.errors import MissingExtra
 from funnelkit.testing._assertions import assert_handoff, assert_journey
 from funnelkit.testing._clock import FrozenClock
 from funnelkit.testing._errors import FunnelAssertionError, InvalidStep, ScenarioFailed

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from funnelkit._errors import InvalidInput
-from funnelkit._handoff import Handoff
-from funnelkit._lead import Transition
-from funnelkit._limits import _short, items_of
-from funnelkit._time import Duration, parse_duration
+from funnelkit._core.errors import InvalidInput
+from funnelkit._core.handoff import Handoff
+from funnelkit._core.lead import Transition
+from funnelkit._core.limits import _short, items_of
+from funnelkit._core.time import Duration, parse_duration
 from funnelkit.testing._errors import FunnelAssertionError
 from funnelkit.testing._format import format_handoff, format_history, format_time, journey_of
 
@@ -114,7 +114,7 @@ def due_limit(
     duration = parse_duration(within, name="due_within")
     if duration.business:
         if calendar is None:
-            from funnelkit._calendar import BusinessCalendar  # noqa: PLC0415 - loaded on first use
+            from funnelkit._pipeline.calendar import BusinessCalendar  # noqa: PLC0415 - loaded on first use
 
             calendar = BusinessCalendar()
         return calendar.add(handoff.created_at, duration)
@@ -146,7 +146,7 @@ def assert_handoff(
     :class:`FunnelAssertionError` lists every handoff and what did not match.
 
     >>> from datetime import datetime, timezone
-    >>> from funnelkit._handoff import Handoff
+    >>> from funnelkit._core.handoff import Handoff
     >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
     >>> h = Handoff("H1", "L1", "marketing", "sales", created_at=at, event="hand_to_sales",
     ...             version=3, due_at=datetime(2026, 3, 2, 13, tzinfo=timezone.utc))

@@ -9,8 +9,8 @@ from typing import Any
 import attrs
 from dateutil.relativedelta import relativedelta
 
-from funnelkit._errors import InvalidInput
-from funnelkit._time import out_of_range, require_aware
+from funnelkit._core.errors import InvalidInput
+from funnelkit._core.time import out_of_range, require_aware
 
 __all__ = ["DEFAULT_START", "FrozenClock", "add_business_time"]
 
@@ -30,10 +30,10 @@ def add_business_time(
     *calendar* None means the default ``BusinessCalendar()``.
     """
     if calendar is None:
-        from funnelkit._calendar import BusinessCalendar  # noqa: PLC0415 - loaded on first use
+        from funnelkit._pipeline.calendar import BusinessCalendar  # noqa: PLC0415 - loaded on first use
 
         calendar = BusinessCalendar()
-    from funnelkit._time import Duration  # noqa: PLC0415 - a small helper module
+    from funnelkit._core.time import Duration  # noqa: PLC0415 - a small helper module
 
     moment = at
     if days:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from funnelkit._errors import FunnelError, InvalidInput
-from funnelkit._public import public_home
+from funnelkit._core.errors import FunnelError, InvalidInput
+from funnelkit._core.public import public_home
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from funnelkit._lead import Transition
+    from funnelkit._core.lead import Transition
 
 __all__ = ["FunnelAssertionError", "InvalidStep", "ScenarioFailed"]
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from funnelkit._reserved import AUDIT_EVENTS
+from funnelkit._core.reserved import AUDIT_EVENTS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from datetime import datetime
 
-    from funnelkit._handoff import Handoff
-    from funnelkit._lead import Transition
+    from funnelkit._core.handoff import Handoff
+    from funnelkit._core.lead import Transition
 
 __all__ = ["format_handoff", "format_history", "format_time", "journey_of"]
 

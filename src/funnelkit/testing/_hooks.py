@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from funnelkit._errors import InvalidInput
-from funnelkit._hooks import SPECS
-from funnelkit._limits import _short
+from funnelkit._core.errors import InvalidInput
+from funnelkit._core.limits import _short
+from funnelkit._pipeline.hooks import SPECS
 from funnelkit.testing._errors import FunnelAssertionError
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ def capture_hooks(pipeline: Any, *, deliver: bool = True) -> Iterator[HookRecord
     >>> [call["transition"].event for call in hooks.named("after_transition")]
     ['convert']
     """
-    from funnelkit._pipeline import Pipeline  # noqa: PLC0415 - the pipeline loads lazily
+    from funnelkit._pipeline.pipeline import Pipeline  # noqa: PLC0415 - the pipeline loads lazily
 
     if not isinstance(pipeline, Pipeline):
         raise InvalidInput(f"capture_hooks takes a funnelkit.pipeline.Pipeline, got "

@@ -9,9 +9,9 @@ from typing import Any, Literal, get_args
 
 import attrs
 
-from funnelkit._errors import InvalidFunnel, InvalidInput
-from funnelkit._funnel import Funnel
-from funnelkit._limits import items_of
+from funnelkit._core.errors import InvalidFunnel, InvalidInput
+from funnelkit._core.limits import items_of
+from funnelkit._definition.funnel import Funnel
 from funnelkit.testing._errors import FunnelAssertionError
 
 __all__ = ["CHECKS", "LintCheck", "LintProblem", "assert_funnel_ok", "lint_funnel"]

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any, NoReturn, Self
 
 import attrs
 
-from funnelkit._errors import FunnelError, InvalidInput, PolicyRefused
-from funnelkit._funnel import Funnel
-from funnelkit._lead import Lead, Source, Transition
-from funnelkit._time import Duration, parse_duration
-from funnelkit._touchpoint import Touchpoint
+from funnelkit._core.errors import FunnelError, InvalidInput, PolicyRefused
+from funnelkit._core.lead import Lead, Source, Transition
+from funnelkit._core.time import Duration, parse_duration
+from funnelkit._core.touchpoint import Touchpoint
+from funnelkit._definition.funnel import Funnel
 from funnelkit.testing._assertions import assert_handoff, assert_journey
 from funnelkit.testing._clock import FrozenClock
 from funnelkit.testing._errors import FunnelAssertionError, InvalidStep, ScenarioFailed
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
     from datetime import datetime, timedelta
 
-    from funnelkit._handoff import Handoff
+    from funnelkit._core.handoff import Handoff
 
 __all__ = ["Scenario", "scenario"]
 

@@ -11,17 +11,17 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from funnelkit._errors import (
+from funnelkit._core.errors import (
     InvalidInput,
     PolicyRefused,
     ReasonRequired,
     TransitionNotAllowed,
     Veto,
 )
-from funnelkit._funnel import Funnel
-from funnelkit._handoff import Handoff, handoff_id, turned_down_reason
-from funnelkit._reserved import ACCEPT_EVENT, ASSIGN_EVENT, AUDIT_EVENTS, REJECT_EVENT
-from funnelkit._touchpoint import Touchpoint
+from funnelkit._core.handoff import Handoff, handoff_id, turned_down_reason
+from funnelkit._core.reserved import ACCEPT_EVENT, ASSIGN_EVENT, AUDIT_EVENTS, REJECT_EVENT
+from funnelkit._core.touchpoint import Touchpoint
+from funnelkit._definition.funnel import Funnel
 from funnelkit.testing import _config
 from funnelkit.testing._clock import DEFAULT_START, FrozenClock
 from funnelkit.testing._errors import FunnelAssertionError
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from datetime import datetime
 
-    from funnelkit._lead import Lead, Transition
+    from funnelkit._core.lead import Lead, Transition
 
 __all__ = ["FunnelStateMachine", "Snapshot"]
 

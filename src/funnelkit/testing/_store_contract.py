@@ -31,8 +31,8 @@ import attrs
 import pytest
 
 from funnelkit import templates
-from funnelkit._decision import Decision, Verdict
-from funnelkit._errors import (
+from funnelkit._core.decision import Decision, Verdict
+from funnelkit._core.errors import (
     AlreadyExists,
     ConcurrencyError,
     FunnelError,
@@ -40,16 +40,16 @@ from funnelkit._errors import (
     NotFound,
     StorageError,
 )
-from funnelkit._handoff import Handoff
-from funnelkit._lead import Lead, Source, Transition
-from funnelkit._reserved import MERGE_EVENT, MERGED_STAGE, UNMERGE_EVENT
-from funnelkit._touchpoint import Touchpoint
+from funnelkit._core.handoff import Handoff
+from funnelkit._core.lead import Lead, Source, Transition
+from funnelkit._core.reserved import MERGE_EVENT, MERGED_STAGE, UNMERGE_EVENT
+from funnelkit._core.touchpoint import Touchpoint
 from funnelkit.stores._protocol import Change, MergeRecord, OutboxMessage, Store
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from funnelkit._funnel import Funnel
+    from funnelkit._definition.funnel import Funnel
 
 __all__ = ["StoreContract"]
 
@@ -957,7 +957,7 @@ class StoreContract:
     def test_merge_through_the_pipeline_replays(self, store: Store, funnel: Funnel) -> None:
         """Pipeline.merge and unmerge on this store leave every lead equal to its replay."""
         self._merging(store)
-        from funnelkit._pipeline import Pipeline  # noqa: PLC0415 - the pipeline layer, lazily
+        from funnelkit._pipeline.pipeline import Pipeline  # noqa: PLC0415 - the pipeline layer, lazily
 
         pipeline = Pipeline(funnel, store=store)
         self._two_with_touchpoints(store, funnel)

@@ -26,7 +26,7 @@ try:
     from hypothesis import strategies as st
     from hypothesis.errors import InvalidArgument as _HypothesisInvalidArgument
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    from funnelkit._errors import MissingExtra
+    from funnelkit._core.errors import MissingExtra
 
     raise MissingExtra(
         "funnelkit.testing.strategies needs Hypothesis; install the extra: "
@@ -34,10 +34,10 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from funnelkit import templates
-from funnelkit._errors import FunnelError
-from funnelkit._funnel import Funnel, Move, Stage
-from funnelkit._lead import _DEFAULT_KINDS, Lead, Source
-from funnelkit._touchpoint import Touchpoint
+from funnelkit._core.errors import FunnelError
+from funnelkit._core.lead import _DEFAULT_KINDS, Lead, Source
+from funnelkit._core.touchpoint import Touchpoint
+from funnelkit._definition.funnel import Funnel, Move, Stage
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -15,7 +15,7 @@ imports Django; ``import funnelkit`` never does.
 
 from __future__ import annotations
 
-from funnelkit._errors import MissingExtra
+from funnelkit._core.errors import MissingExtra
 
 try:
     import django  # noqa: F401 - the extra's check

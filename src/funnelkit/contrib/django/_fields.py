@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 __all__ = ["NameField", "binary_collation"]
 
 NAME_LENGTH = 255
-"""Characters of an id or a name (the SQL stores' ``VARCHAR(255)``, see ``funnelkit._limits``)."""
+"""Characters of an id or a name (the SQL stores' ``VARCHAR(255)``, see
+``funnelkit._core.limits``)."""
 
 
 def binary_collation(connection: BaseDatabaseWrapper) -> str | None:

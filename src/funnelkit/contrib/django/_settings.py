@@ -27,9 +27,9 @@ from django import conf
 from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS
 
-from funnelkit._errors import InvalidInput
-from funnelkit._funnel import Funnel
-from funnelkit._limits import _short
+from funnelkit._core.errors import InvalidInput
+from funnelkit._core.limits import _short
+from funnelkit._definition.funnel import Funnel
 from funnelkit.contrib.django import signals
 from funnelkit.contrib.django._store import DjangoStore
 
@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from datetime import datetime
 
-    from funnelkit._handoff import Handoff
-    from funnelkit._lead import Lead, Transition
+    from funnelkit._core.handoff import Handoff
+    from funnelkit._core.lead import Lead, Transition
     from funnelkit.pipeline import Pipeline
 
 __all__ = ["connect", "get_pipeline", "settings_funnel"]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connections, transaction
 
-from funnelkit._errors import (
+from funnelkit._core.errors import (
     AlreadyExists,
     ConcurrencyError,
     HostTransactionError,
@@ -21,8 +21,8 @@ from funnelkit._errors import (
     NotFound,
     StorageError,
 )
-from funnelkit._limits import MAX_DATA_SIZE, MAX_KEY_LENGTH, _short
-from funnelkit._time import require_aware
+from funnelkit._core.limits import MAX_DATA_SIZE, MAX_KEY_LENGTH, _short
+from funnelkit._core.time import require_aware
 from funnelkit.stores import _schema as s
 from funnelkit.stores._protocol import (
     Change,
@@ -62,9 +62,9 @@ if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
     from django.db.backends.utils import CursorWrapper
 
-    from funnelkit._handoff import Handoff, HandoffStatus
-    from funnelkit._lead import Lead, Transition
-    from funnelkit._touchpoint import Touchpoint
+    from funnelkit._core.handoff import Handoff, HandoffStatus
+    from funnelkit._core.lead import Lead, Transition
+    from funnelkit._core.touchpoint import Touchpoint
 
 __all__ = ["DjangoStore"]
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from funnelkit._errors import (
+from funnelkit._core.errors import (
     InvalidInput,
     LeadMerged,
     MergeRefused,
@@ -21,10 +21,10 @@ from funnelkit._errors import (
     ReasonRequired,
     UnmergeConflict,
 )
-from funnelkit._lead import Lead, Transition
-from funnelkit._limits import MAX_VERSION, _short, check_name, check_text
-from funnelkit._reserved import MERGE_EVENT, MERGED_STAGE, UNMERGE_EVENT
-from funnelkit._time import require_aware
+from funnelkit._core.lead import Lead, Transition
+from funnelkit._core.limits import MAX_VERSION, _short, check_name, check_text
+from funnelkit._core.reserved import MERGE_EVENT, MERGED_STAGE, UNMERGE_EVENT
+from funnelkit._core.time import require_aware
 from funnelkit.dedupe._merge_policy import MergePolicy
 from funnelkit.stores._protocol import Change, MergeRecord
 
@@ -32,9 +32,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from datetime import datetime
 
-    from funnelkit._funnel import Funnel
-    from funnelkit._handoff import Handoff
-    from funnelkit._pipeline import Pipeline
+    from funnelkit._core.handoff import Handoff
+    from funnelkit._definition.funnel import Funnel
+    from funnelkit._pipeline.pipeline import Pipeline
     from funnelkit.stores._protocol import Store
 
 __all__ = ["furthest_stage", "merge", "merged_error", "unmerge"]
@@ -161,7 +161,7 @@ def _moved(lead: Lead, stage: str, at: datetime, *, event: str, actor: str, reas
     """*lead* with *fields* changed at *at*, and the record of it in its history.
 
     The record is a move to *stage* by *event*, or one that stays in its stage when *stage* is
-    the lead's own: the audit log has every change (see :mod:`funnelkit._reserved`).
+    the lead's own: the audit log has every change (see :mod:`funnelkit._core.reserved`).
     """
     _worn_out(lead)
     moves = stage != lead.stage

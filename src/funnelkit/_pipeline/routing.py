@@ -15,9 +15,9 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from funnelkit._errors import InvalidInput
-from funnelkit._lead import Lead
-from funnelkit._limits import _short, is_name
+from funnelkit._core.errors import InvalidInput
+from funnelkit._core.lead import Lead
+from funnelkit._core.limits import _short, is_name
 
 __all__ = [
     "Router",

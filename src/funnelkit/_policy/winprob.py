@@ -16,9 +16,9 @@ from typing import Any
 
 import attrs
 
-from funnelkit._errors import InvalidPolicy
-from funnelkit._lead import Lead
-from funnelkit._limits import items_of
+from funnelkit._core.errors import InvalidPolicy
+from funnelkit._core.lead import Lead
+from funnelkit._core.limits import items_of
 
 __all__ = ["Factor", "WinProbability"]
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, NoReturn, Self, Type
 
 import attrs
 
-from funnelkit._decision import _NO_DATA, Context, Decision, Policy
-from funnelkit._errors import (
+from funnelkit._core.decision import _NO_DATA, Context, Decision, Policy
+from funnelkit._core.errors import (
     FunnelError,
     InvalidFunnel,
     InvalidInput,
@@ -24,9 +24,9 @@ from funnelkit._errors import (
     TransitionNotAllowed,
     UnknownEvent,
 )
-from funnelkit._lead import _EMPTY as _EMPTY_ATTRS
-from funnelkit._lead import Lead, Outcome, Source, Transition
-from funnelkit._limits import (
+from funnelkit._core.lead import _EMPTY as _EMPTY_ATTRS
+from funnelkit._core.lead import Lead, Outcome, Source, Transition
+from funnelkit._core.limits import (
     MAX_DEFINITION_DEPTH,
     MAX_NAME_LENGTH,
     MAX_TEXT_LENGTH,
@@ -39,9 +39,9 @@ from funnelkit._limits import (
     name_problem,
     nests_deeper,
 )
-from funnelkit._policy_loader import check_depth, not_a_decision
-from funnelkit._reserved import RESERVED_EVENTS, reserved_move_problem
-from funnelkit._time import Duration, parse_duration, require_aware
+from funnelkit._core.reserved import RESERVED_EVENTS, reserved_move_problem
+from funnelkit._core.time import Duration, parse_duration, require_aware
+from funnelkit._policy.loader import check_depth, not_a_decision
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -209,7 +209,7 @@ def _suggest(name: object, choices: Iterable[str]) -> str:
 
 def _load_policy(spec: str | Mapping[str, Any], *, path: str) -> Policy:
     """Turn a policy's data form into a policy (the policies layer does the work)."""
-    from funnelkit import _policies  # noqa: PLC0415 - the policies layer loads lazily
+    from funnelkit._policy import policies as _policies  # noqa: PLC0415 - the policies layer loads lazily
 
     return _policies.policy_from_data(spec, path=path)
 
@@ -1242,7 +1242,8 @@ class Funnel:
                         f"{at_version} leaves {t.source!r} but the lead was in {stage!r}"
                     )
                 row = self._table.get(t.source, {}).get(t.event)
-                if t.event in RESERVED_EVENTS:  # recorded by funnelkit itself (funnelkit._reserved)
+                # recorded by funnelkit itself (funnelkit._core.reserved)
+                if t.event in RESERVED_EVENTS:
                     problem = reserved_move_problem(t, self._by_name)
                     if problem is not None:
                         problems.append(f"{at_version}: {problem}")
@@ -1273,7 +1274,7 @@ class Funnel:
         """
         diagram = self._cache.get("mermaid")
         if diagram is None:
-            from funnelkit import _diagrams  # noqa: PLC0415 - diagrams are drawn lazily
+            from funnelkit._definition import diagrams as _diagrams  # noqa: PLC0415 - diagrams are drawn lazily
 
             diagram = self._cache.setdefault("mermaid", _diagrams.mermaid(self))
         return diagram
@@ -1291,7 +1292,7 @@ class Funnel:
         """
         diagram = self._cache.get("dot")
         if diagram is None:
-            from funnelkit import _diagrams  # noqa: PLC0415 - diagrams are drawn lazily
+            from funnelkit._definition import diagrams as _diagrams  # noqa: PLC0415 - diagrams are drawn lazily
 
             diagram = self._cache.setdefault("dot", _diagrams.dot(self))
         return diagram

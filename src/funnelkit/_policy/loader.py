@@ -2,16 +2,16 @@
 
 The definition layer (``Funnel.from_dict``) refuses policy data nested too deep with
 :func:`check_depth` before anything is built; turning the data into a policy is the policy
-library's job (:func:`funnelkit._policies.policy_from_data`), which ``Funnel.from_dict`` loads
-lazily, so the definition layer does not import the policy library until a funnel names a
+library's job (:func:`funnelkit._policy.policies.policy_from_data`), which ``Funnel.from_dict``
+loads lazily, so the definition layer does not import the policy library until a funnel names a
 policy in data form.  :func:`not_a_decision` is the one error for a policy that answers something
 other than a Decision, raised by ``Funnel.fire`` and by the combinators alike.
 """
 
 from __future__ import annotations
 
-from funnelkit._errors import InvalidPolicy
-from funnelkit._limits import MAX_POLICY_DATA_DEPTH, MAX_POLICY_DEPTH, nests_deeper
+from funnelkit._core.errors import InvalidPolicy
+from funnelkit._core.limits import MAX_POLICY_DATA_DEPTH, MAX_POLICY_DEPTH, nests_deeper
 
 __all__ = ["check_depth", "not_a_decision"]
 

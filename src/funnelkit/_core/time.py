@@ -9,8 +9,8 @@ from typing import Literal
 
 import attrs
 
-from funnelkit._errors import InvalidInput
-from funnelkit._limits import MAX_DERIVED_TIME, MAX_DURATION, MAX_TIME, MIN_TIME, _short
+from funnelkit._core.errors import InvalidInput
+from funnelkit._core.limits import MAX_DERIVED_TIME, MAX_DURATION, MAX_TIME, MIN_TIME, _short
 
 __all__ = ["Duration", "out_of_range", "parse_duration", "require_aware", "require_derived"]
 

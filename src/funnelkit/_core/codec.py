@@ -14,12 +14,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from funnelkit._decision import Decision, Verdict
-from funnelkit._errors import InvalidInput
-from funnelkit._handoff import Handoff
-from funnelkit._lead import Lead, Source, Transition
-from funnelkit._limits import MAX_DATA_DEPTH, MAX_DATA_SIZE, MAX_INT, _short
-from funnelkit._touchpoint import Touchpoint
+from funnelkit._core.decision import Decision, Verdict
+from funnelkit._core.errors import InvalidInput
+from funnelkit._core.handoff import Handoff
+from funnelkit._core.lead import Lead, Source, Transition
+from funnelkit._core.limits import MAX_DATA_DEPTH, MAX_DATA_SIZE, MAX_INT, _short
+from funnelkit._core.touchpoint import Touchpoint
 
 __all__ = [
     "data_json", "decision_from_data", "decision_to_data", "dumps", "handoff_from_data",
@@ -150,7 +150,7 @@ def dumps(value: Any) -> str:
     """JSON text for *value*, keeping datetimes, dates, Decimals and tuples.
 
     Raises :class:`InvalidInput` for anything else, for non-finite numbers, integers of more than
-    100 digits and values nested too deep to write (see ``funnelkit._limits``).
+    100 digits and values nested too deep to write (see ``funnelkit._core.limits``).
     """
     return json.dumps(_encode(value), separators=(",", ":"), sort_keys=True, allow_nan=False)
 

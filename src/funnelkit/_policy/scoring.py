@@ -22,12 +22,14 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeAlias, TypeGuar
 
 import attrs
 
-from funnelkit._decision import Context
-from funnelkit._errors import InvalidInput, InvalidPolicy, RuleSyntaxError
-from funnelkit._lead import Lead
-from funnelkit._limits import MAX_DURATION, MAX_TIME, MIN_TIME, _short, items_of
-from funnelkit._record import Field, Record, field
-from funnelkit._rules import (
+from funnelkit._core.decision import Context
+from funnelkit._core.errors import InvalidInput, InvalidPolicy, RuleSyntaxError
+from funnelkit._core.lead import Lead
+from funnelkit._core.limits import MAX_DURATION, MAX_TIME, MIN_TIME, _short, items_of
+from funnelkit._core.record import Field, Record, field
+from funnelkit._core.time import require_aware
+from funnelkit._core.touchpoint import Touchpoint
+from funnelkit._policy.rules import (
     Clause,
     NameTable,
     Node,
@@ -39,8 +41,6 @@ from funnelkit._rules import (
     reads_context,
     table_name,
 )
-from funnelkit._time import require_aware
-from funnelkit._touchpoint import Touchpoint
 
 if TYPE_CHECKING:
     # dateutil (and the calendar module it loads) is imported only for calendar half-lives.
@@ -597,7 +597,7 @@ class _Plan:
 
     groups: tuple[str, ...]  # every group, fit groups first
     fit_slots: int  # how many of them are fit groups
-    fit_clauses: tuple[tuple[Clause, ...], ...]  # per fit rule (see funnelkit._rules)
+    fit_clauses: tuple[tuple[Clause, ...], ...]  # per fit rule (see funnelkit._policy.rules)
     fit_entries: tuple[LedgerEntry, ...]  # per fit rule: its ledger entry, built once
     fit_units: tuple[int, ...]  # per fit rule: its points in units of RESOLUTION
     fit_slot: tuple[int, ...]  # per fit rule: the slot of its group

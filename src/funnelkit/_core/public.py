@@ -1,8 +1,8 @@
 """Public homes: an error names the module users import it from, not the one defining it.
 
 Tracebacks, ``repr(type(err))`` and pickles then say ``funnelkit.InvalidInput`` rather than
-``funnelkit._errors.InvalidInput``, as pluggy's and pytest's warnings and errors do.  The module
-defining the errors calls :func:`public_home` once they are defined, so the home is the same
+``funnelkit._core.errors.InvalidInput``, as pluggy's and pytest's warnings and errors do.  The
+module defining the errors calls :func:`public_home` once they are defined, so the home is the same
 whichever module was imported first.
 
 Only errors move.  Sphinx's autodoc reads a class's member order, attribute comments and

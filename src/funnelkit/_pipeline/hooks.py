@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from funnelkit import _codec
-from funnelkit._errors import InvalidHook, Veto
+from funnelkit._core import codec as _codec
+from funnelkit._core.errors import InvalidHook, Veto
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from funnelkit._handoff import Handoff
-    from funnelkit._lead import Lead, Transition
+    from funnelkit._core.handoff import Handoff
+    from funnelkit._core.lead import Lead, Transition
 
 __all__ = [
     "AFTER_HOOKS",

@@ -33,19 +33,8 @@ from typing import (
 
 import attrs
 
-from funnelkit import _hooks
-from funnelkit._audit import (
-    audit_record,
-    breach_prefix,
-    check_reason,
-    escalation_level,
-    stall_reported,
-    who,
-    with_reason,
-)
-from funnelkit._calendar import BusinessCalendar
-from funnelkit._decision import Context
-from funnelkit._errors import (
+from funnelkit._core.decision import Context
+from funnelkit._core.errors import (
     AlreadyExists,
     ConcurrencyError,
     FunnelError,
@@ -57,11 +46,9 @@ from funnelkit._errors import (
     ReasonRequired,
     Veto,
 )
-from funnelkit._escalation import Escalation, compile_escalations
-from funnelkit._funnel import Funnel
-from funnelkit._handoff import Handoff, HandoffStatus, handoff_id, turned_down_reason
-from funnelkit._lead import Lead, Outcome, Source, Transition
-from funnelkit._limits import (
+from funnelkit._core.handoff import Handoff, HandoffStatus, handoff_id, turned_down_reason
+from funnelkit._core.lead import Lead, Outcome, Source, Transition
+from funnelkit._core.limits import (
     MAX_DATA_DEPTH,
     MAX_DURATION,
     MAX_KEY_LENGTH,
@@ -74,11 +61,7 @@ from funnelkit._limits import (
     check_text,
     nests_deeper,
 )
-from funnelkit._merge import merge as _merge
-from funnelkit._merge import merged_error
-from funnelkit._merge import unmerge as _unmerge
-from funnelkit._replay import ReplayReport, replay_store
-from funnelkit._reserved import (
+from funnelkit._core.reserved import (
     ACCEPT_EVENT,
     ASSIGN_EVENT,
     ESCALATE_EVENT,
@@ -87,9 +70,26 @@ from funnelkit._reserved import (
     REJECT_EVENT,
     STALL_EVENT,
 )
-from funnelkit._routing import Router
-from funnelkit._time import Duration, parse_duration, require_aware
-from funnelkit._touchpoint import Touchpoint
+from funnelkit._core.time import Duration, parse_duration, require_aware
+from funnelkit._core.touchpoint import Touchpoint
+from funnelkit._definition.funnel import Funnel
+from funnelkit._pipeline import hooks as _hooks
+from funnelkit._pipeline.audit import (
+    audit_record,
+    breach_prefix,
+    check_reason,
+    escalation_level,
+    stall_reported,
+    who,
+    with_reason,
+)
+from funnelkit._pipeline.calendar import BusinessCalendar
+from funnelkit._pipeline.escalation import Escalation, compile_escalations
+from funnelkit._pipeline.merge import merge as _merge
+from funnelkit._pipeline.merge import merged_error
+from funnelkit._pipeline.merge import unmerge as _unmerge
+from funnelkit._pipeline.replay import ReplayReport, replay_store
+from funnelkit._pipeline.routing import Router
 from funnelkit.stores._protocol import (
     UNCHECKED,
     Change,

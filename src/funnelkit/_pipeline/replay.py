@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from funnelkit._errors import InvalidInput
+from funnelkit._core.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from funnelkit._funnel import Funnel
+    from funnelkit._definition.funnel import Funnel
     from funnelkit.stores._protocol import Store
 
 __all__ = ["Mismatch", "ReplayReport", "replay_store"]
@@ -57,7 +57,7 @@ def replay_store(funnel: Funnel, store: Store) -> ReplayReport:
     stored stage and version must be what its history replays to, and the history must follow
     the funnel's moves without gaps.
     """
-    from funnelkit._funnel import Funnel  # noqa: PLC0415 - avoids an import cycle
+    from funnelkit._definition.funnel import Funnel  # noqa: PLC0415 - avoids an import cycle
 
     if not isinstance(funnel, Funnel):
         raise InvalidInput(f"funnel={funnel!r} is not a funnelkit.Funnel")

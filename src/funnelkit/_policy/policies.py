@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 import attrs
 
-from funnelkit._decision import Decision, Policy, Verdict
-from funnelkit._errors import InvalidPolicy, RuleSyntaxError
-from funnelkit._limits import MAX_POLICY_DEPTH, _short, items_of
-from funnelkit._policy_loader import check_depth, not_a_decision
-from funnelkit._rules import (
+from funnelkit._core.decision import Decision, Policy, Verdict
+from funnelkit._core.errors import InvalidPolicy, RuleSyntaxError
+from funnelkit._core.limits import MAX_POLICY_DEPTH, _short, items_of
+from funnelkit._policy.loader import check_depth, not_a_decision
+from funnelkit._policy.rules import (
     EVAL_ERRORS,
     SCORE_NAMES,
     Compiled,
@@ -30,13 +30,13 @@ from funnelkit._rules import (
     compile_rule,
     parse,
 )
-from funnelkit._scoring import Score, ScoringModel
+from funnelkit._policy.scoring import Score, ScoringModel
 
 if TYPE_CHECKING:
     from importlib import metadata
 
-    from funnelkit._decision import Context
-    from funnelkit._lead import Lead
+    from funnelkit._core.decision import Context
+    from funnelkit._core.lead import Lead
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -83,7 +83,7 @@ def _decision(
     allowed: bool, criteria: tuple[Verdict, ...], reasons: tuple[str, ...], score: float | None,
     policy: str,
 ) -> Decision:
-    # Fast path: every field is built here from checked parts (see funnelkit._record).
+    # Fast path: every field is built here from checked parts (see funnelkit._core.record).
     return _tuple_new(Decision, (allowed, criteria, reasons, score, policy))
 
 
@@ -142,7 +142,7 @@ class _Criterion(NamedTuple):
     """
 
     text: str
-    test: Compiled  # the clause's one compiled closure (funnelkit._rules.compile_rule)
+    test: Compiled  # the clause's one compiled closure (funnelkit._policy.rules.compile_rule)
     reads: tuple[tuple[str, int], ...]  # the names it reads, with their slots in env
     # For a clause that reads one name: the name, its slot, and the verdict and reason for a
     # missing value, built once (None, -1, None, None for other clauses).

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, Self, TypeVar, get_arg
 
 import attrs
 
-from funnelkit._decision import Decision
-from funnelkit._errors import InvalidInput
-from funnelkit._limits import (
+from funnelkit._core.decision import Decision
+from funnelkit._core.errors import InvalidInput
+from funnelkit._core.limits import (
     MAX_DATA_DEPTH,
     MAX_VERSION,
     _short,
@@ -18,8 +18,8 @@ from funnelkit._limits import (
     check_text,
     nests_deeper,
 )
-from funnelkit._record import Field, Record, field
-from funnelkit._time import require_aware
+from funnelkit._core.record import Field, Record, field
+from funnelkit._core.time import require_aware
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -27,7 +27,7 @@ from typing import Any, Final
 
 import attrs
 
-from funnelkit._errors import RuleSyntaxError
+from funnelkit._core.errors import RuleSyntaxError
 
 __all__ = [
     "BUILTINS",

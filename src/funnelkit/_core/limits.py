@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-from funnelkit._errors import InvalidInput
+from funnelkit._core.errors import InvalidInput
 
 __all__ = [
     "MAX_DATA_DEPTH",

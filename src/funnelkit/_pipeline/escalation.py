@@ -3,8 +3,8 @@
 Routers are runtime objects, so escalations belong to the pipeline
 (``Pipeline(..., escalations={...})``), not to the pure funnel definition.  A handoff's
 escalation level is not stored on the handoff: it is the number of ``funnelkit.escalate`` records
-its lead's history holds for it (:func:`funnelkit._audit.escalation_level`), so escalating needs
-no change to any store's schema and the audit log is the one account of it.
+its lead's history holds for it (:func:`funnelkit._pipeline.audit.escalation_level`), so
+escalating needs no change to any store's schema and the audit log is the one account of it.
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from funnelkit._errors import InvalidEscalation, InvalidInput
-from funnelkit._limits import _short
-from funnelkit._routing import Router
-from funnelkit._time import Duration, parse_duration
+from funnelkit._core.errors import InvalidEscalation, InvalidInput
+from funnelkit._core.limits import _short
+from funnelkit._core.time import Duration, parse_duration
+from funnelkit._pipeline.routing import Router
 
 if TYPE_CHECKING:
     from datetime import timedelta
 
-    from funnelkit._funnel import Funnel
+    from funnelkit._definition.funnel import Funnel
 
 __all__ = ["MAX_ESCALATION_LEVEL", "Escalation", "compile_escalations"]
 

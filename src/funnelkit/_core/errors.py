@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from funnelkit._public import public_home
+from funnelkit._core.public import public_home
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from funnelkit._decision import Decision
+    from funnelkit._core.decision import Decision
 
 __all__ = [
     "AlreadyExists",
@@ -198,7 +198,8 @@ class PolicyRefused(FunnelError, ValueError):
     """
 
     # Declared here, not in __init__: autodoc reads attributes set in methods from the source of
-    # the module __module__ names, and that is now funnelkit/__init__.py (see funnelkit._public).
+    # the module __module__ names, and that is now funnelkit/__init__.py (see
+    # funnelkit._core.public).
     reasons: tuple[str, ...]
 
     def __init__(self, message: str, *, decision: Decision, event: str, stage: str) -> None:

@@ -2,7 +2,7 @@
 
 An assignment, a handoff accepted or rejected, a handoff expired or escalated by a sweep, a lead
 reported stalled: each is written to the lead's history as a :class:`~funnelkit.Transition`
-with a reserved event (:mod:`funnelkit._reserved`), from the lead's stage to the same stage,
+with a reserved event (:mod:`funnelkit._core.reserved`), from the lead's stage to the same stage,
 with actor, time and reason, and it bumps the lead's version like any move.  So the history
 (``store.history``, ``store.transitions``) is the one answer to "who touched this lead and when",
 the version guard protects these changes as it protects moves, and a move that stays in its
@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from funnelkit._errors import InvalidInput
-from funnelkit._lead import Lead, Transition
-from funnelkit._limits import MAX_TEXT_LENGTH, MAX_VERSION, _short, check_text
-from funnelkit._reserved import AUDIT_EVENTS, ESCALATE_EVENT, STALL_EVENT
+from funnelkit._core.errors import InvalidInput
+from funnelkit._core.lead import Lead, Transition
+from funnelkit._core.limits import MAX_TEXT_LENGTH, MAX_VERSION, _short, check_text
+from funnelkit._core.reserved import AUDIT_EVENTS, ESCALATE_EVENT, STALL_EVENT
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

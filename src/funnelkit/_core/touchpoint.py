@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from funnelkit._errors import InvalidInput
-from funnelkit._limits import MAX_DATA_DEPTH, _short, check_name, nests_deeper
-from funnelkit._time import require_aware
+from funnelkit._core.errors import InvalidInput
+from funnelkit._core.limits import MAX_DATA_DEPTH, _short, check_name, nests_deeper
+from funnelkit._core.time import require_aware
 
 if TYPE_CHECKING:
     from datetime import datetime

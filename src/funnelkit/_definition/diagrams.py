@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from funnelkit._errors import MissingExtra
+from funnelkit._core.errors import MissingExtra
 
 if TYPE_CHECKING:
-    from funnelkit._funnel import Funnel
+    from funnelkit._definition.funnel import Funnel
 
 __all__ = ["dot", "mermaid"]
 

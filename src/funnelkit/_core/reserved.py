@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Container
 
-    from funnelkit._lead import Transition
+    from funnelkit._core.lead import Transition
 
 __all__ = [
     "ACCEPT_EVENT",

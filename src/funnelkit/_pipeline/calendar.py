@@ -17,9 +17,9 @@ import attrs
 from dateutil import tz as dateutil_tz
 from dateutil.relativedelta import relativedelta
 
-from funnelkit._errors import InvalidInput
-from funnelkit._limits import MAX_DURATION, _short
-from funnelkit._time import Duration, parse_duration, require_aware, require_derived
+from funnelkit._core.errors import InvalidInput
+from funnelkit._core.limits import MAX_DURATION, _short
+from funnelkit._core.time import Duration, parse_duration, require_aware, require_derived
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator

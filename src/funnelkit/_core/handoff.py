@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 import attrs
 
-from funnelkit._errors import HandoffClosed, InvalidInput, ReasonRequired
-from funnelkit._limits import MAX_KEY_LENGTH, check_count, check_name, check_text
-from funnelkit._time import require_aware, require_derived
+from funnelkit._core.errors import HandoffClosed, InvalidInput, ReasonRequired
+from funnelkit._core.limits import MAX_KEY_LENGTH, check_count, check_name, check_text
+from funnelkit._core.time import require_aware, require_derived
 
 if TYPE_CHECKING:
     from datetime import datetime

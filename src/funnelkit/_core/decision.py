@@ -1,6 +1,6 @@
 """What a policy returns and what it is given: ``Decision``, ``Verdict``, ``Context``, ``Policy``.
 
-All four are built per move, so the values are the tuple records of :mod:`funnelkit._record`.
+All four are built per move, so the values are the tuple records of :mod:`funnelkit._core.record`.
 """
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, get_args
 
-from funnelkit._errors import InvalidInput
-from funnelkit._limits import MAX_TIME, MIN_TIME, _short, items_of
-from funnelkit._record import Field, Record, field
-from funnelkit._time import require_aware
-from funnelkit._touchpoint import Touchpoint
+from funnelkit._core.errors import InvalidInput
+from funnelkit._core.limits import MAX_TIME, MIN_TIME, _short, items_of
+from funnelkit._core.record import Field, Record, field
+from funnelkit._core.time import require_aware
+from funnelkit._core.touchpoint import Touchpoint
 
 if TYPE_CHECKING:
-    from funnelkit._funnel import Funnel
-    from funnelkit._lead import Lead
-    from funnelkit._scoring import Score
+    from funnelkit._core.lead import Lead
+    from funnelkit._definition.funnel import Funnel
+    from funnelkit._policy.scoring import Score
 
 __all__ = ["Context", "Decision", "Policy", "Status", "Verdict"]
 

@@ -1,0 +1,1 @@
+"""The vocabulary every layer shares: errors, limits, time, and the value records."""

@@ -1,0 +1,1 @@
+"""The funnel definition and the pure move (``Funnel.fire``), loading and diagrams."""

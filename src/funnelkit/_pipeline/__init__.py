@@ -1,0 +1,1 @@
+"""The imperative shell: the pipeline, hooks and the outbox, handoffs, routing, calendar."""

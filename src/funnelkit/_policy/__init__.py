@@ -1,0 +1,1 @@
+"""Policies and scoring: the rule compiler, ready policies, combinators, scoring models."""
