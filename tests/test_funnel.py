@@ -54,7 +54,7 @@ def small() -> dict[str, Any]:
             {"name": "nurture", "team": "marketing"},
             {"name": "lost", "team": "sales", "outcome": "lost"},
         ],
-        "transitions": [
+        "moves": [
             {"event": "qualify", "source": "lead", "target": "mql"},
             {"event": "accept", "source": "mql", "target": "sql", "sla": "4 business hours"},
             {"event": "win", "source": "sql", "target": "won"},
@@ -147,7 +147,7 @@ def test_all_problems_are_collected_in_one_error() -> None:
             {"name": "orphan", "team": "sales"},
             {"name": "won", "team": "sales", "outcome": "won"},
         ],
-        "transitions": [
+        "moves": [
             {"event": "qualify", "source": "lead", "target": "sql"},
             {"event": "qualify", "source": "lead", "target": "won"},
             {"event": "win", "source": "sql", "target": "wonn"},
@@ -166,23 +166,23 @@ def test_all_problems_are_collected_in_one_error() -> None:
     assert "unknown stage 'leed'; did you mean 'lead'?" in found["initial"]
     assert "duplicate stage 'sql'" in found["stages[2].name"]
     assert "'9lives' is not an identifier" in found["stages[3].name"]
-    assert "'qualify' from 'lead' is defined twice" in found["transitions[1].event"]
-    assert found["transitions[2].target"] == "unknown stage 'wonn'; did you mean 'won'?"
-    assert "declare it backward: true" in found["transitions[3].backward"]
-    assert "does not go back" in found["transitions[4].backward"]
-    assert "'bad-name' is not an identifier" in found["transitions[5].event"]
-    assert "did you mean 'sql'?" in found["transitions[6].source"]
+    assert "'qualify' from 'lead' is defined twice" in found["moves[1].event"]
+    assert found["moves[2].target"] == "unknown stage 'wonn'; did you mean 'won'?"
+    assert "declare it backward: true" in found["moves[3].backward"]
+    assert "does not go back" in found["moves[4].backward"]
+    assert "'bad-name' is not an identifier" in found["moves[5].event"]
+    assert "did you mean 'sql'?" in found["moves[6].source"]
     assert len(err.problems) >= 9
     text = str(err)
     assert text.startswith("funnel 'broken' has")
-    assert "  transitions[2].target: unknown stage 'wonn'; did you mean 'won'?" in text
+    assert "  moves[2].target: unknown stage 'wonn'; did you mean 'won'?" in text
 
 
 def test_graph_problems_unreachable_and_no_way_out() -> None:
     """Unreachable stages and open stages with no move out are both reported."""
     data = small()
     data["stages"].append({"name": "limbo", "team": "sales"})
-    data["transitions"] = [t for t in data["transitions"] if t["event"] != "lose"]
+    data["moves"] = [t for t in data["moves"] if t["event"] != "lose"]
     found = problems_of(data)
     assert "stage 'limbo' is unreachable" in found["stages[6]"]
     assert "'lost' is unreachable" in found["stages[5]"]
@@ -190,7 +190,7 @@ def test_graph_problems_unreachable_and_no_way_out() -> None:
         "name": "stuck", "initial": "a",
         "stages": [{"name": "a", "team": "t"}, {"name": "b", "team": "t"},
                    {"name": "won", "team": "t", "outcome": "won"}],
-        "transitions": [{"event": "go", "source": "a", "target": "b"},
+        "moves": [{"event": "go", "source": "a", "target": "b"},
                         {"event": "win", "source": "a", "target": "won"}],
     }
     assert "open stage 'b' has no way out" in problems_of(stuck)["stages[1]"]
@@ -202,7 +202,7 @@ def test_an_unknown_initial_stage_hides_no_other_graph_problem() -> None:
         "name": "stuck", "initial": "aa",
         "stages": [{"name": "a", "team": "t"}, {"name": "b", "team": "t"},
                    {"name": "won", "team": "t", "outcome": "won"}],
-        "transitions": [{"event": "go", "source": "a", "target": "b"},
+        "moves": [{"event": "go", "source": "a", "target": "b"},
                         {"event": "win", "source": "a", "target": "won"}],
     }
     found = problems_of(stuck)
@@ -218,7 +218,7 @@ def test_an_unknown_initial_stage_hides_no_other_graph_problem() -> None:
 
 def test_missing_and_empty_pieces() -> None:
     """Missing keys, an empty stage list and a missing initial stage are each reported."""
-    found = problems_of({"name": "f", "stages": [], "transitions": []})
+    found = problems_of({"name": "f", "stages": [], "moves": []})
     assert found["initial"] == "missing"
     assert found["stages"] == "a funnel needs at least one stage"
     found = problems_of({"name": "f", "initial": "", "stages": [{"name": "a", "team": "t"}]})
@@ -231,18 +231,18 @@ def test_unknown_keys_and_wrong_shapes() -> None:
     data["stagez"] = []
     data["stages"][0]["outcom"] = "won"
     data["stages"][1]["outcome"] = "maybe"
-    data["transitions"][0]["source"] = 3
-    data["transitions"][1]["sla"] = "soon"
-    data["transitions"][2]["backward"] = "yes"
-    data["transitions"].append("not a table")
+    data["moves"][0]["source"] = 3
+    data["moves"][1]["sla"] = "soon"
+    data["moves"][2]["backward"] = "yes"
+    data["moves"].append("not a table")
     found = problems_of(data)
     assert "did you mean 'stages'" in found["stagez"]
     assert "did you mean 'outcome'" in found["stages[0].outcom"]
     assert "'maybe' is not one of open, won, lost" in found["stages[1].outcome"]
-    assert "must be a stage name" in found["transitions[0].source"]
-    assert "not a duration" in found["transitions[1].sla"]
-    assert "must be true or false" in found["transitions[2].backward"]
-    assert "is not a table/object" in found["transitions[8]"]
+    assert "must be a stage name" in found["moves[0].source"]
+    assert "not a duration" in found["moves[1].sla"]
+    assert "must be true or false" in found["moves[2].backward"]
+    assert "is not a table/object" in found["moves[8]"]
     with pytest.raises(InvalidFunnel) as info:
         Funnel.from_dict({**small(), "stages": "lead"})
     assert ("stages", "'lead' is not a list") in info.value.problems
@@ -251,21 +251,21 @@ def test_unknown_keys_and_wrong_shapes() -> None:
 def test_same_event_twice_from_a_stage_through_star() -> None:
     """An event defined from a stage both directly and through `*` is reported."""
     data = small()
-    data["transitions"].append({"event": "nurture", "source": "lead", "target": "nurture"})
+    data["moves"].append({"event": "nurture", "source": "lead", "target": "nurture"})
     found = problems_of(data)
-    assert "'nurture' from 'lead' is defined twice (first in transitions[3])" in found[
-        "transitions[8].event"
+    assert "'nurture' from 'lead' is defined twice (first in moves[3])" in found[
+        "moves[8].event"
     ]
 
 
 def test_backward_check_applies_to_each_pair_of_a_list_source() -> None:
     """With a list of sources, each pair is checked: mixed directions are refused."""
     data = small()
-    data["transitions"].append(
+    data["moves"].append(
         {"event": "jump", "source": ["lead", "sql"], "target": "mql", "backward": True}
     )
     found = problems_of(data)
-    assert "'lead' -> 'mql' does not go back" in found["transitions[8].backward"]
+    assert "'lead' -> 'mql' does not go back" in found["moves[8].backward"]
 
 
 def test_stage_field_types_and_team() -> None:
@@ -297,8 +297,8 @@ def test_non_stage_and_non_move_items_and_bad_policy() -> None:
         )
     found = dict(info.value.problems)
     assert "'b' is not a funnelkit.Stage" in found["stages[1]"]
-    assert "42 is not callable" in found["transitions[0].policy"]
-    assert "is not a funnelkit.Move" in found["transitions[1]"]
+    assert "42 is not callable" in found["moves[0].policy"]
+    assert "is not a funnelkit.Move" in found["moves[1]"]
     with pytest.raises(InvalidFunnel, match="5 is not a list of funnelkit.Stage"):
         Funnel("f", initial="a", stages=5, moves=[])  # type: ignore[arg-type]
     with pytest.raises(InvalidFunnel, match="unknown stage 3"):
@@ -311,10 +311,10 @@ def test_non_stage_and_non_move_items_and_bad_policy() -> None:
 def test_policy_in_data_form_that_cannot_load_is_refused_at_build_time() -> None:
     """A broken rule string is refused when the funnel is built, under its path, once."""
     data = small()
-    data["transitions"][0]["policy"] = "budget >>"
+    data["moves"][0]["policy"] = "budget >>"
     found = problems_of(data)
-    assert "transitions[0].policy" in found
-    assert not found["transitions[0].policy"].startswith("transitions[0].policy")
+    assert "moves[0].policy" in found
+    assert not found["moves[0].policy"].startswith("moves[0].policy")
 
 
 def test_policies_argument_must_name_existing_events() -> None:
@@ -343,10 +343,10 @@ def test_to_dict_round_trip_and_json() -> None:
 def test_policies_written_as_data_round_trip() -> None:
     """Rule strings and {"use": ...} tables survive to_dict -> from_dict, and guard moves."""
     data = small()
-    data["transitions"][0]["policy"] = "budget >= 10"
-    data["transitions"][1]["policy"] = {"use": "bant", "params": {"min_met": 3}}
+    data["moves"][0]["policy"] = "budget >= 10"
+    data["moves"][1]["policy"] = {"use": "bant", "params": {"min_met": 3}}
     f = Funnel.from_dict(data)
-    assert f.to_dict()["transitions"][0]["policy"] == "budget >= 10"
+    assert f.to_dict()["moves"][0]["policy"] == "budget >= 10"
     assert Funnel.from_dict(f.to_dict()) == f
     rich = f.new_lead("L1", at=AT, attributes={"budget": 20})
     assert f.fire(rich, "qualify", at=AT).transition.decision.allowed  # type: ignore[union-attr]
@@ -361,20 +361,20 @@ def test_load_toml_and_json_files(tmp_path: Path) -> None:
         'name = "tiny"\ninitial = "lead"\n'
         '[[stages]]\nname = "lead"\nteam = "marketing"\n'
         '[[stages]]\nname = "won"\nteam = "sales"\noutcome = "won"\n'
-        '[[transitions]]\nevent = "win"\nsource = "lead"\ntarget = "won"\n',
+        '[[moves]]\nevent = "win"\nsource = "lead"\ntarget = "won"\n',
         encoding="utf-8",
     )
     as_json = tmp_path / "f.JSON"
-    as_json.write_text(Funnel.load(toml).to_json(), encoding="utf-8")
-    assert Funnel.load(toml) == Funnel.load(str(as_json))
+    as_json.write_text(Funnel.from_file(toml).to_json(), encoding="utf-8")
+    assert Funnel.from_file(toml) == Funnel.from_file(str(as_json))
     with pytest.raises(InvalidInput, match="unknown suffix"):
-        Funnel.load(tmp_path / "f.yaml")
+        Funnel.from_file(tmp_path / "f.yaml")
     with pytest.raises(InvalidInput, match="cannot read"):
-        Funnel.load(tmp_path / "missing.toml")
+        Funnel.from_file(tmp_path / "missing.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("name = ", encoding="utf-8")
     with pytest.raises(InvalidFunnel, match="not valid TOML"):
-        Funnel.load(bad)
+        Funnel.from_file(bad)
     with pytest.raises(InvalidFunnel, match="not valid JSON"):
         Funnel.from_json("{")
 
@@ -387,7 +387,7 @@ def test_callable_policy_round_trips_only_when_attached_again() -> None:
 
     f = Funnel.from_dict(small(), policies={"qualify": guard})
     data = f.to_dict()
-    assert data["transitions"][0]["policy"] == {"repr": repr(guard)}
+    assert data["moves"][0]["policy"] == {"repr": repr(guard)}
     with pytest.raises(InvalidFunnel):
         Funnel.from_dict(data)
     assert Funnel.from_dict(data, policies={"qualify": guard}) == f
@@ -767,10 +767,10 @@ def test_a_built_funnel_cannot_be_changed_through_its_policy_data(monkeypatch: p
                         lambda spec, *, path: lambda lead, ctx: Decision.allow())
     spec: dict[str, Any] = {"use": "bant", "params": {"budget": "budget"}}
     data = small()
-    data["transitions"][0]["policy"] = spec
+    data["moves"][0]["policy"] = spec
     funnel = Funnel.from_dict(data)
     spec["params"]["budget"] = "changed"
-    funnel.to_dict()["transitions"][0]["policy"]["params"]["budget"] = "changed"
+    funnel.to_dict()["moves"][0]["policy"]["params"]["budget"] = "changed"
     assert funnel.moves[0].policy == {"use": "bant", "params": {"budget": "budget"}}
 
 

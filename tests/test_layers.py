@@ -120,7 +120,8 @@ def test_the_layer_check_sees_a_violation() -> None:
              "funnelkit.cli._app": {"funnelkit._core.errors"}}
     found = _violations(graph)
     assert len(found) == 2
-    assert "above it" in found[0] and "independent" in found[1]
+    assert "above it" in found[0]
+    assert "independent" in found[1]
 
 
 def test_the_check_sees_a_circle() -> None:

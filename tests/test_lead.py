@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from funnelkit import Attributes, Decision, InvalidInput, Lead, Outcome, Source, Transition
+from funnelkit import Attributes, Decision, Fired, InvalidInput, Lead, Source, Transition
 
 AT = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
@@ -189,20 +189,20 @@ def test_transition_record_checks_and_pickles() -> None:
         Transition("L1", "e", "a", "b", datetime(2026, 1, 1), version=1)  # noqa: DTZ001
 
 
-def test_outcome_holds_a_lead_and_a_transition() -> None:
-    """Outcome takes exactly a Lead and a Transition; it is a value too."""
+def test_fired_holds_a_lead_and_a_transition() -> None:
+    """Fired takes exactly a Lead and a Transition; it is a value too."""
     t = Transition("L1", "qualify", "lead", "mql", AT, version=1)
-    o = Outcome(lead(), t, ("marketing", "sales"))
+    o = Fired(lead(), t, ("marketing", "sales"))
     assert o.team_change == ("marketing", "sales")
     assert o.lead == lead()
-    assert o == Outcome(lead(), t, ("marketing", "sales"))
+    assert o == Fired(lead(), t, ("marketing", "sales"))
     assert hash(o) == hash(
-        Outcome(lead(), t, ("marketing", "sales"))
+        Fired(lead(), t, ("marketing", "sales"))
     )
     assert pickle.loads(pickle.dumps(o)) == o
     with pytest.raises(InvalidInput):
-        Outcome(t, lead())  # type: ignore[arg-type]
-    assert "Outcome(lead=Lead(id='L1'" in repr(o)
+        Fired(t, lead())  # type: ignore[arg-type]
+    assert "Fired(lead=Lead(id='L1'" in repr(o)
 
 
 def test_attributes_cannot_be_refilled_through_init() -> None:

@@ -130,10 +130,10 @@ def test_templates_refuse_bad_policies() -> None:
         templates.inbound(policies={"qualify": "employees >=", "win": {"use": "nope"},
                                     "convret": "x > 1"})
     problems = dict(info.value.problems)
-    assert set(problems) == {"transitions[1].policy", "transitions[4].policy",
+    assert set(problems) == {"moves[1].policy", "moves[4].policy",
                              "policies['convret']"}
-    assert "column" in problems["transitions[1].policy"]
-    assert "'nope'" in problems["transitions[4].policy"]
+    assert "column" in problems["moves[1].policy"]
+    assert "'nope'" in problems["moves[4].policy"]
 
 
 POLICY_FORMS: list[tuple[str, Any]] = [
@@ -154,7 +154,7 @@ def test_templates_take_policies_in_every_form_from_dict_takes(
     event = HAPPY_PATHS[name][0 if name != "inbound" else 1]
     funnel = TEMPLATES[name](policies={event: policy})
     data = TEMPLATES[name]().to_dict()
-    for move in data["transitions"]:
+    for move in data["moves"]:
         if move["event"] == event and event in ("qualify", "heat"):
             move["auto"] = True
     assert funnel == Funnel.from_dict(data, policies={event: policy})

@@ -83,7 +83,7 @@ class SalesInbox:
         self.sent: list[dict[str, Any]] = []
         self._keys: set[str] = set()
 
-    async def on_handoff(self, handoff: Handoff, lead: Lead, key: str) -> None:
+    async def after_handoff(self, handoff: Handoff, lead: Lead, key: str) -> None:
         if key in self._keys:
             return
         message = {"lead": lead.id, "company": lead.attributes.get("company"),
@@ -243,11 +243,11 @@ def create_app(
 
     @app.post("/webhooks/crm")
     async def crm_event(event: CrmEvent, background: BackgroundTasks) -> dict[str, Any]:
-        outcome = await run_in_threadpool(pipeline.fire, event.lead_id, event.event,
-                                          actor=event.actor, reason=event.reason,
-                                          context=event.context)
+        fired = await run_in_threadpool(pipeline.fire, event.lead_id, event.event,
+                                        actor=event.actor, reason=event.reason,
+                                        context=event.context)
         background.add_task(deliver)
-        return _lead(outcome.lead)
+        return _lead(fired.lead)
 
     @app.get("/leads/{lead_id}")
     async def lead(lead_id: str) -> dict[str, Any]:

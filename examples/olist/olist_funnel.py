@@ -70,7 +70,7 @@ def _date(text: str) -> datetime:
 
 def load(data_dir: Path) -> OlistImport:
     """Import every MQL and walk the won ones to ``won`` (see the module docstring)."""
-    run = OlistImport(Funnel.load(HERE / "funnel.toml"))
+    run = OlistImport(Funnel.from_file(HERE / "funnel.toml"))
     funnel = run.funnel
     with (data_dir / "olist_marketing_qualified_leads_dataset.csv").open(newline="") as f:
         for row in csv.DictReader(f):

@@ -56,5 +56,5 @@ class SalesInbox:
     def __init__(self) -> None:
         self.messages: list[str] = []
 
-    def on_handoff(self, handoff, lead) -> None:  # noqa: ANN001 - hook arguments, see funnelkit.hooks
+    def after_handoff(self, handoff, lead) -> None:  # noqa: ANN001 - hook arguments, see funnelkit.hooks
         self.messages.append(f"{handoff.to_team}: {lead.id} is yours, due {handoff.due_at:%a %H:%M}")

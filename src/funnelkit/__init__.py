@@ -42,7 +42,7 @@ from funnelkit._core.errors import (
     UnmergeConflict,
     Veto,
 )
-from funnelkit._core.lead import Attributes, Lead, Outcome, Source, Transition
+from funnelkit._core.lead import Attributes, Fired, Lead, Source, Transition
 from funnelkit._core.reserved import RESERVED_EVENTS
 from funnelkit._core.time import Duration, parse_duration
 from funnelkit._core.touchpoint import Touchpoint
@@ -86,7 +86,17 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 }
 
 
+# Names kept for one release, each with the name that replaces it (docs/architecture.md, Names).
+_DEPRECATED: dict[str, str] = {"Outcome": "Fired"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _DEPRECATED:
+        from funnelkit._core.deprecation import warn_renamed  # noqa: PLC0415 - only the old names need it
+
+        new = _DEPRECATED[name]
+        warn_renamed(f"funnelkit.{name}", f"funnelkit.{new}")
+        return globals()[new]
     try:
         module_name, attribute = _LAZY[name]
     except KeyError:
@@ -111,6 +121,7 @@ __all__ = [  # noqa: RUF022
     "Decision",
     "Duration",
     "Escalation",
+    "Fired",
     "Funnel",
     "FunnelBuilder",
     "FunnelError",
@@ -128,7 +139,6 @@ __all__ = [  # noqa: RUF022
     "MissingExtra",
     "Move",
     "NotFound",
-    "Outcome",
     "Pipeline",
     "Policy",
     "PolicyFailed",

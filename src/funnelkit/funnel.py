@@ -12,16 +12,19 @@ True
 
 from __future__ import annotations
 
-from funnelkit._core.lead import Attributes, Lead, Outcome, Source, SourceKind, Transition
+from typing import Any
+
+from funnelkit._core.deprecation import warn_renamed
+from funnelkit._core.lead import Attributes, Fired, Lead, Source, SourceKind, Transition
 from funnelkit._definition.funnel import Funnel, FunnelBuilder, Move, Replayed, Stage, StageOutcome
 
 __all__ = [
     "Attributes",
+    "Fired",
     "Funnel",
     "FunnelBuilder",
     "Lead",
     "Move",
-    "Outcome",
     "Replayed",
     "Source",
     "SourceKind",
@@ -29,3 +32,15 @@ __all__ = [
     "StageOutcome",
     "Transition",
 ]
+
+
+# Names kept for one release, each with the name that replaces it.
+_DEPRECATED: dict[str, str] = {"Outcome": "Fired"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DEPRECATED:
+        new = _DEPRECATED[name]
+        warn_renamed(f"funnelkit.funnel.{name}", f"funnelkit.funnel.{new}")
+        return globals()[new]
+    raise AttributeError(f"module 'funnelkit.funnel' has no attribute {name!r}")

@@ -37,16 +37,19 @@ from funnelkit._policy.policies import (
     champ,
     checklist,
     fit_engagement_grid,
+    from_name,
     gpctba,
     judge,
     k_of_n,
-    load,
     meddic,
     meddpicc,
     not_,
     rule,
     score_at_least,
 )
+
+# Deprecated (now from_name), kept for one release and out of __all__: an explicit re-export.
+from funnelkit._policy.policies import load as load  # noqa: PLC0414
 from funnelkit._policy.rules import FUNCTIONS, LIMITS, NAMES
 
 __all__ = [
@@ -76,10 +79,10 @@ __all__ = [
     "champ",
     "checklist",
     "fit_engagement_grid",
+    "from_name",
     "gpctba",
     "judge",
     "k_of_n",
-    "load",
     "meddic",
     "meddpicc",
     "not_",

@@ -47,7 +47,7 @@ def _finish(
     data = funnel.to_dict()
     given: object = policies  # from_dict refuses what is not a mapping
     if isinstance(given, Mapping) and auto in given:
-        for move in data["transitions"]:
+        for move in data["moves"]:
             if move["event"] == auto:
                 move["auto"] = True
     return Funnel.from_dict(data, policies=policies)

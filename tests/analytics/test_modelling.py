@@ -486,7 +486,7 @@ def test_backtest_wraps_a_failing_policy() -> None:
     def broken(lead: Lead, context: object) -> Decision:
         raise KeyError("budget")
 
-    with pytest.raises(PolicyFailed, match="backtesting lead 'A'"):
+    with pytest.raises(PolicyFailed, match="raised .* for lead 'A'"):
         backtest(log, event="qualify", policy=broken)
 
 

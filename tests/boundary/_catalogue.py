@@ -28,6 +28,7 @@ from funnelkit import (
     Context,
     Decision,
     Duration,
+    Fired,
     Funnel,
     FunnelError,
     Handoff,
@@ -38,7 +39,6 @@ from funnelkit import (
     Lead,
     Move,
     NotFound,
-    Outcome,
     ReasonRequired,
     Source,
     Stage,
@@ -93,7 +93,7 @@ class World:
         self.funnel = templates.inbound()
         self.pipeline = Pipeline(self.funnel, store=self.store, clock=FrozenClock(NOW),
                                  router=routing.round_robin(["ann", "bob"]),
-                                 outbox=("after_transition", "on_handoff"))
+                                 outbox=("after_transition", "after_handoff"))
         p = self.pipeline
         p.capture("L1", at=T0, attributes={"budget": 5000, "role": "cto"},
                   source=Source.of("referral"))
@@ -573,7 +573,7 @@ def _pipeline_entries() -> list[Entry]:
         Entry("Pipeline.deliver_pending", lambda w, a: p(w).deliver_pending(
             now=a["now"], limit=a["limit"]), lambda w: {"now": None, "limit": 100},
             {"now": OPT_TIME, "limit": COUNT}, store=True),
-        Entry("Pipeline.replay", lambda w, a: p(w).replay(a["store"]),
+        Entry("Pipeline.verify_history", lambda w, a: p(w).verify_history(a["store"]),
               lambda w: {"store": None}, {"store": STORE.but(accepts=lambda v: v is None)},
               store=True),
         Entry("Pipeline.get", lambda w, a: p(w).get(a["id"]), lambda w: {"id": "L1"},
@@ -689,7 +689,7 @@ def _value_entries() -> list[Entry]:
                          "lead_id": "L1"},
               {"actor": OPT_NAME, "reason": OPT_TEXT, "at": TIME, "version": VERSION.but(
                   pool=(0, -1, 2**31)), "lead_id": NAME}),
-        Entry("Outcome()", lambda w, a: Outcome(a["lead"], a["transition"]),
+        Entry("Fired()", lambda w, a: Fired(a["lead"], a["transition"]),
               lambda w: {"lead": _lead(w), "transition": Transition(**_transition())},
               {"lead": _kind("lead", extra=("L1",)), "transition": _kind("transition")}),
         Entry("Decision()", lambda w, a: Decision(
@@ -787,17 +787,17 @@ def _definition(**changes: Any) -> dict[str, Any]:
 DEFINITION = _kind("definition", Mapping, extra=(
     _definition(initial=[]), _definition(initial={}), _definition(stages=5),
     _definition(stages=[{"name": "x", "team": []}]),
-    _definition(transitions=[{"event": {}, "source": "cold", "target": "warm"}]),
-    _definition(transitions=[{"event": ["a"], "source": "cold", "target": "warm"}]),
-    _definition(transitions=[{"event": "go", "source": [[]], "target": "warm"}]),
-    _definition(transitions=[{"event": "go", "source": "cold", "target": "warm",
+    _definition(moves=[{"event": {}, "source": "cold", "target": "warm"}]),
+    _definition(moves=[{"event": ["a"], "source": "cold", "target": "warm"}]),
+    _definition(moves=[{"event": "go", "source": [[]], "target": "warm"}]),
+    _definition(moves=[{"event": "go", "source": "cold", "target": "warm",
                               "sla": "9999999 hours"}]),
     _definition(stages=[{"name": "x", "team": "t", "stall_after": "99999 days"}]),
     _definition(stages=[{"name": "x" * 300, "team": "t"}]),
     _definition(stages=[{"name": "x", "team": "t\x00"}]),
-    _definition(transitions=[{"event": "go", "source": "cold", "target": "warm",
+    _definition(moves=[{"event": "go", "source": "cold", "target": "warm",
                               "policy": _deep(80)}]),
-    _definition(transitions=[{"event": "go", "source": "cold", "target": "warm",
+    _definition(moves=[{"event": "go", "source": "cold", "target": "warm",
                               "policy": _holding_itself()}]),
     _deep(200), _holding_itself(),
 ), errors=(InvalidFunnel,))
@@ -821,7 +821,7 @@ def _funnel_entries() -> list[Entry]:
               {"text": _kind("toml", extra=("a = " + "[" * 2000, "x = =", "a = " + "9" * 5000,
                                             "[[stages]]\nname = 5", b"name = 'x'"),
                              errors=(InvalidFunnel,))}),
-        Entry("Funnel.load", lambda w, a: Funnel.load(a["path"]),
+        Entry("Funnel.from_file", lambda w, a: Funnel.from_file(a["path"]),
               lambda w: {"path": _definition_file()},
               {"path": _kind("path", Path, extra=("", "missing.json", "f.yaml", "a\x00b.json"),
                              errors=(InvalidInput, InvalidFunnel))}),
@@ -949,12 +949,12 @@ def _policy_entries() -> list[Entry]:
             fit=a["fit"], engagement=a["engagement"], qualifying=a["qualifying"]),
             lambda w: {"fit": (75, 50, 25), "engagement": (75, 50, 25), "qualifying": ("A1",)},
             {"fit": AXIS, "engagement": AXIS, "qualifying": CELLS}),
-        Entry("policies.load", lambda w, a: policies.load(a["name"], **a["params"]),
+        Entry("policies.from_name", lambda w, a: policies.from_name(a["name"], **a["params"]),
               lambda w: {"name": "bant", "params": {}},
               {"name": _kind("policy name", str, extra=("nope", ""), errors=(InvalidPolicy,)),
                "params": _params({"min_met": "x"}, {"nope": 1}, {"required": 5},
                                  {"budget": []}, {"min_budget": math.nan})}),
-        Entry("policies.load (data)", lambda w, a: policies.load(a["name"], **a["params"]),
+        Entry("policies.from_name (data)", lambda w, a: policies.from_name(a["name"], **a["params"]),
               lambda w: {"name": "all_of", "params": {"policies": ["a > 0"]}},
               {"name": _kind("policy name", extra=(5,), errors=(InvalidPolicy,)),
                "params": _params({"policies": 5}, {"policies": "a > 0"},

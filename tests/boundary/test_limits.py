@@ -59,7 +59,7 @@ class Hooks:
     def after_transition(self, transition: Any) -> None:
         self.calls.append(transition.event)
 
-    def on_handoff(self, handoff: Any) -> None:
+    def after_handoff(self, handoff: Any) -> None:
         raise RuntimeError("the CRM is down")
 
 
@@ -96,12 +96,12 @@ def test_the_latest_time_works_end_to_end(store: Store) -> None:
     hooks = pipeline.register(Hooks())
     last = MAX_TIME - timedelta(microseconds=1)
     pipeline.capture("L1", at=last)
-    outcome = pipeline.fire("L1", "hand", at=last)  # on_handoff fails: retried 10 years later
+    outcome = pipeline.fire("L1", "hand", at=last)  # after_handoff fails: retried 10 years later
     (handoff,) = pipeline.handoffs()
     assert handoff.due_at == last + MAX_DURATION
     assert hooks.calls == ["hand"]
     (failed,) = store.outbox()
-    assert failed.hook == "on_handoff"
+    assert failed.hook == "after_handoff"
     assert failed.next_attempt_at == last + MAX_DURATION
     assert outcome.lead.stage == "sql"
 
@@ -185,9 +185,9 @@ def test_policies_nested_hundreds_of_levels_are_refused(factory: Any, levels: in
         data = ({"use": name, "params": {"policies": [data]}} if name == "all_of"
                 else {"use": name, "params": {"policy": data}})
     with pytest.raises(InvalidPolicy, match="nests deeper"):
-        policies.load(name, **data["params"])
+        policies.from_name(name, **data["params"])
     definition = templates.temperature().to_dict()
-    definition["transitions"][0]["policy"] = data
+    definition["moves"][0]["policy"] = data
     with pytest.raises(InvalidFunnel, match="nests deeper"):
         Funnel.from_dict(definition)
 
@@ -197,9 +197,9 @@ def test_policy_data_that_holds_itself_is_refused() -> None:
     data: dict[str, Any] = {"use": "not", "params": {}}
     data["params"]["policy"] = data
     with pytest.raises(InvalidPolicy, match="holds itself"):
-        policies.load("not", policy=data)
+        policies.from_name("not", policy=data)
     definition = templates.temperature().to_dict()
-    definition["transitions"][0]["policy"] = data
+    definition["moves"][0]["policy"] = data
     with pytest.raises(InvalidFunnel, match="holds itself"):
         Funnel.from_dict(definition)
     with pytest.raises(InvalidPolicy, match="holds itself"):

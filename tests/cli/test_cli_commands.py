@@ -28,7 +28,7 @@ team = "marketing"
 name = "won"
 team = "sales"
 outcome = "won"
-[[transitions]]
+[[moves]]
 event = "win"
 source = "lead"
 target = "wonn"
@@ -78,7 +78,7 @@ def test_validate_lists_every_problem_with_its_path(tmp_path: Path, capsys: pyte
     assert f"{OLIST_FUNNEL}: ok (funnel 'olist'" in out
     assert f"{bad}: 3 problems" in out
     assert "stages[1]: stage 'won' is unreachable" in out
-    assert "transitions[0].target: unknown stage 'wonn'; did you mean 'won'?" in out
+    assert "moves[0].target: unknown stage 'wonn'; did you mean 'won'?" in out
     assert "open stage 'lead' has no way out" in out
 
 
@@ -91,6 +91,21 @@ def test_validate_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert [r["ok"] for r in results] == [True, False]
     assert results[0]["stages"] == 5
     assert results[1]["problems"][0]["message"].startswith("not valid JSON")
+
+
+def test_validate_reads_the_old_moves_key_and_says_it_is_deprecated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A definition with [[transitions]] is ok for now; validate names the key to write instead."""
+    old = tmp_path / "old.toml"
+    old.write_text(OLIST_FUNNEL.read_text(encoding="utf-8").replace("[[moves]]", "[[transitions]]"),
+                   encoding="utf-8")
+    assert main(["validate", str(old)]) == 0
+    out = capsys.readouterr().out
+    assert 'deprecated: the funnel data key "transitions" is deprecated' in out
+    assert 'use "moves" ([[moves]] in TOML)' in out
+    assert main(["validate", "--format", "json", str(OLIST_FUNNEL)]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["deprecated"] == []
 
 
 def test_validate_a_missing_file_is_usage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -172,7 +187,7 @@ def test_simulate_is_reproducible_and_its_history_replays(tmp_path: Path, capsys
     assert {k: v for k, v in first.items() if k != "db"} == {k: v for k, v in second.items() if k != "db"}
     store = SQLiteStore(db)
     try:
-        assert Pipeline(templates.inbound(), store=store).replay().ok
+        assert Pipeline(templates.inbound(), store=store).verify_history().ok
     finally:
         store.close()
 

@@ -101,7 +101,7 @@ def test_the_policy_package_registers_by_entry_point(tmp_path: Path) -> None:
     code = (
         "from datetime import datetime, timezone\n"
         "from funnelkit import Lead, Context, policies\n"
-        "p = policies.load('target_account', domains=['acme.example'])\n"
+        "p = policies.from_name('target_account', domains=['acme.example'])\n"
         "at = datetime(2026, 3, 2, tzinfo=timezone.utc)\n"
         "lead = Lead('L1', 'lead', created_at=at, attributes={'email': 'a@acme.example'})\n"
         "assert p(lead, Context(at)).allowed\n"

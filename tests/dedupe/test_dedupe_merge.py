@@ -97,7 +97,7 @@ def test_merge_keeps_the_survivor_and_closes_the_duplicate(pipeline: Pipeline) -
     assert record.survivor_after == survivor
     assert record.active
     assert pipeline.store.merges(active_only=True) == [record]  # type: ignore[attr-defined]
-    assert pipeline.replay().ok
+    assert pipeline.verify_history().ok
 
 
 def test_survivor_further_along_keeps_its_stage_and_records_the_merge(
@@ -115,7 +115,7 @@ def test_survivor_further_along_keeps_its_stage_and_records_the_merge(
     assert [x.event for x in moves] == ["convert", "qualify", "hand_to_sales"]
     assert (record.event, record.source, record.target, record.actor, record.reason) == (
         "funnelkit.merge", "sql", "sql", "ana", "dup")
-    assert pipeline.replay().ok
+    assert pipeline.verify_history().ok
 
 
 @pytest.mark.parametrize(("s_events", "d_events", "kept"), [
@@ -143,7 +143,7 @@ def test_the_host_can_choose_the_stage(pipeline: Pipeline) -> None:
     pipeline.merge("S", "D", actor="ana", reason="dup", at=t(4), stage="lead")
     assert pipeline.get("S").stage == "lead"
     assert pipeline.history("S")[-1].target == "lead"
-    assert pipeline.replay().ok
+    assert pipeline.verify_history().ok
 
 
 def test_merge_policies(pipeline: Pipeline) -> None:
@@ -277,7 +277,7 @@ def test_a_chain_of_merges_names_every_survivor(pipeline: Pipeline) -> None:
     pipeline.unmerge("A", actor="ana", reason="oops", at=t(4))
     assert {lead.id: lead.stage for lead in pipeline.store.leads()} == dict.fromkeys(
         "ABC", "subscriber")
-    assert pipeline.replay().ok
+    assert pipeline.verify_history().ok
 
 
 def test_a_store_without_merges_is_refused(tmp_path: Path) -> None:
@@ -423,7 +423,7 @@ def test_unmerge_restores_what_the_merge_changed(pipeline: Pipeline) -> None:
     assert (record.unmerged_by, record.unmerge_reason, record.active) == ("bo", "two people",
                                                                           False)
     assert pipeline.store.merges() == [record]  # type: ignore[attr-defined]
-    assert pipeline.replay().ok
+    assert pipeline.verify_history().ok
     # Merged again later: a new record, the old one kept.
     again = pipeline.merge("S", "D", actor="ana", reason="one person after all", at=t(7))
     assert again.id == "D:6"
@@ -445,7 +445,7 @@ def test_unmerge_keeps_what_the_survivor_did_since(pipeline: Pipeline) -> None:
     assert pipeline.get("S").stage == "sql"  # its own move stays
     assert pipeline.handoff("D:3").lead_id == "S"  # accepted on the survivor: stays
     assert pipeline.get("D").stage == "sql"
-    assert pipeline.replay().ok
+    assert pipeline.verify_history().ok
 
 
 def test_unmerge_is_refused_when_it_would_be_a_guess(pipeline: Pipeline) -> None:

@@ -60,7 +60,7 @@ def _run(pipeline: Pipeline, step: tuple[Any, ...], at: datetime) -> None:
 
 def _check(pipeline: Pipeline, touches: int) -> None:
     store: Any = pipeline.store
-    report = pipeline.replay()
+    report = pipeline.verify_history()
     assert report.ok, report.mismatches
     stream = [t for _, t in store.transitions()]  # every transition readable
     assert report.transitions == len(stream)
@@ -137,6 +137,6 @@ def test_unmerge_right_after_a_merge_gives_everything_back(
             return  # one of them is merged already: nothing to check
         pipeline.unmerge(duplicate, actor="prop", reason="two", at=at)
         assert state() == before
-        assert pipeline.replay().ok
+        assert pipeline.verify_history().ok
     finally:
         store.close()

@@ -130,7 +130,7 @@ def test_webhooks_record_touchpoints_and_moves_and_the_async_hook_is_awaited(
     assert message["due"] is not None
     store = app.state.pipeline.store
     assert store.outbox() == []
-    assert [row.hook for row in store.outbox(undelivered_only=False)] == ["on_handoff"]
+    assert [row.hook for row in store.outbox(undelivered_only=False)] == ["after_handoff"]
     kinds = [t["kind"] for t in client.get("/leads/ana@acme.example").json()["touchpoints"]]
     assert kinds == ["form_submit", "email_open"]
 
@@ -169,11 +169,11 @@ def test_the_delivery_loop_retries_a_failed_delivery(leads_api: ModuleType, post
     class Flaky(leads_api.SalesInbox):  # type: ignore[name-defined,misc]
         failures = 1
 
-        async def on_handoff(self, handoff: Any, lead: Any, key: str) -> None:
+        async def after_handoff(self, handoff: Any, lead: Any, key: str) -> None:
             if self.failures:
                 self.failures -= 1
                 raise ConnectionError("chat service down")
-            await super().on_handoff(handoff, lead, key)
+            await super().after_handoff(handoff, lead, key)
 
     store = SQLAlchemyStore(postgres.engine, schema=postgres.schema, prefix=postgres.prefix())
     app = leads_api.create_app(store, inbox=Flaky(), delivery_interval=0.05,

@@ -78,20 +78,20 @@ class Recorder:
     def after_transition(self, lead: Lead, transition: Any, key: str) -> None:
         self.calls.append(("after_transition", (transition.lead_id, transition.event, transition.version, key)))
 
-    def on_handoff(self, handoff: Any, lead: Lead) -> None:
-        self.calls.append(("on_handoff", handoff.id))
+    def after_handoff(self, handoff: Any, lead: Lead) -> None:
+        self.calls.append(("after_handoff", handoff.id))
 
-    def on_handoff_accepted(self, handoff: Any) -> None:
-        self.calls.append(("on_handoff_accepted", handoff.id))
+    def after_handoff_accepted(self, handoff: Any) -> None:
+        self.calls.append(("after_handoff_accepted", handoff.id))
 
-    def on_handoff_rejected(self, handoff: Any, reason: str) -> None:
-        self.calls.append(("on_handoff_rejected", (handoff.id, reason)))
+    def after_handoff_rejected(self, handoff: Any, reason: str) -> None:
+        self.calls.append(("after_handoff_rejected", (handoff.id, reason)))
 
-    def on_sla_breach(self, handoff: Any) -> None:
-        self.calls.append(("on_sla_breach", handoff.id))
+    def after_sla_breach(self, handoff: Any) -> None:
+        self.calls.append(("after_sla_breach", handoff.id))
 
-    def on_stalled(self, lead: Lead, stage: str, since: datetime) -> None:
-        self.calls.append(("on_stalled", (lead.id, stage)))
+    def after_stalled(self, lead: Lead, stage: str, since: datetime) -> None:
+        self.calls.append(("after_stalled", (lead.id, stage)))
 
     def named(self, hook: str) -> list[Any]:
         return [args for name, args in self.calls if name == hook]

@@ -23,9 +23,9 @@ from funnelkit import (
     TransitionNotAllowed,
     templates,
 )
-from funnelkit._pipeline.pipeline import _checked_change, _fast_change, _make_change
 from funnelkit.pipeline import Pipeline, SystemClock
 from funnelkit.stores import Change, MemoryStore
+from funnelkit.stores._protocol import _checked_change, _fast_change, make_change
 
 
 def _pipeline(store: MemoryStore | None = None, **kwargs: Any) -> Pipeline:
@@ -39,7 +39,7 @@ def _snapshot(store: MemoryStore) -> tuple[Any, ...]:
 
 def test_fast_change_equals_the_checked_constructor() -> None:
     """The pipeline's unchecked Change is equal to one built by Change's own constructor."""
-    assert _make_change is _fast_change
+    assert make_change is _fast_change
     funnel = templates.inbound()
     lead = funnel.new_lead("L1", at=FRIDAY_2PM)
     outcome = funnel.fire(lead, "convert", at=FRIDAY_2PM)

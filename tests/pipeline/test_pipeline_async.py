@@ -148,7 +148,7 @@ def test_async_before_hooks_and_generator_hooks_are_refused_at_registration() ->
             yield transition
 
     class AsyncGenerator:
-        async def on_handoff(self, handoff: Any) -> Any:
+        async def after_handoff(self, handoff: Any) -> Any:
             yield handoff
 
     class Callable:
@@ -217,7 +217,7 @@ def test_sweep_leaves_async_hooks_rows_to_adeliver_pending() -> None:
     breaches: list[str] = []
 
     class Escalate:
-        async def on_sla_breach(self, handoff: Any) -> None:
+        async def after_sla_breach(self, handoff: Any) -> None:
             breaches.append(handoff.id)
 
     pipeline.register(Escalate())
@@ -235,7 +235,7 @@ def test_sweep_leaves_async_hooks_rows_to_adeliver_pending() -> None:
 def test_a_hook_moving_a_lead_during_adeliver_pending_does_not_deliver_inside_it() -> None:
     """A plain hook that fires a move (in adeliver's worker thread) leaves its rows to the loop."""
     pipeline = Pipeline(sales_funnel(), store=MemoryStore(), clock=Clock(),
-                        outbox=["after_transition", "on_handoff"])
+                        outbox=["after_transition", "after_handoff"])
     pipeline.capture("L1")
     pipeline.fire("L1", "qualify")  # no hook yet: the row waits
     seen: list[str] = []
@@ -249,7 +249,7 @@ def test_a_hook_moving_a_lead_during_adeliver_pending_does_not_deliver_inside_it
                 pipeline.fire("L1", "hand_to_sales")  # commits rows, delivers nothing here
                 depth.pop()
 
-        def on_handoff(self, handoff: Any) -> None:
+        def after_handoff(self, handoff: Any) -> None:
             assert depth == []  # never delivered from inside the hook above
             seen.append(f"handoff {handoff.id}")
 
@@ -314,7 +314,7 @@ def test_other_tasks_are_not_taken_for_the_delivery() -> None:
             self.started = asyncio.Event()
             self.release = asyncio.Event()
 
-        async def on_handoff(self, handoff: Any) -> None:
+        async def after_handoff(self, handoff: Any) -> None:
             self.started.set()
             await self.release.wait()
 
@@ -323,7 +323,7 @@ def test_other_tasks_are_not_taken_for_the_delivery() -> None:
         pipeline.fire("L1", "qualify")
         pipeline.fire("L1", "hand_to_sales")
         delivery = asyncio.create_task(pipeline.adeliver_pending())
-        await waits.started.wait()  # the delivery task is awaiting Waits.on_handoff now
+        await waits.started.wait()  # the delivery task is awaiting Waits.after_handoff now
         pipeline.unregister(waits)
         pipeline.fire("L2", "qualify")  # this task is not delivering: its row goes out now
         assert ("after_transition", ("L2", "qualify", 1, "after_transition:L2:1")) in (

@@ -141,7 +141,7 @@ def test_accept_is_recorded_and_the_handoff_stays_found(store: Store) -> None:
     assert record.reason == ("accepted handoff 'L1:2' from 'marketing' to 'sdr'; owner 'sdr-zoe' "
                              "-> 'sdr-ann': mine now")
     assert (pipeline.get("L1").owner, pipeline.get("L1").version) == ("sdr-ann", 4)
-    assert recorder.named("on_handoff_accepted") == [hid]
+    assert recorder.named("after_handoff_accepted") == [hid]
     # The next move hands the lead on and opens the next handoff: the accepted one is not reused.
     pipeline.fire("L1", "hand_to_closer")
     assert [h.id for h in pipeline.handoffs(status="pending")] == ["L1:5"]
@@ -191,7 +191,7 @@ def test_a_refused_rejection_writes_nothing(store: Store) -> None:
 
 
 def test_sweep_records_the_expiry(store: Store) -> None:
-    """An expired handoff is a funnelkit.expire record by the sweep; on_sla_breach gets level 0."""
+    """An expired handoff is a funnelkit.expire record by the sweep; after_sla_breach gets level 0."""
     pipeline = _pipeline(store)
     recorder = pipeline.register(LevelRecorder())
     hid = _handed(pipeline)
@@ -212,10 +212,10 @@ class LevelRecorder:
         self.breaches: list[tuple[str, int, str]] = []
         self.stalls: list[str] = []
 
-    def on_sla_breach(self, handoff: Any, level: int) -> None:
+    def after_sla_breach(self, handoff: Any, level: int) -> None:
         self.breaches.append((handoff.id, level, handoff.status))
 
-    def on_stalled(self, lead: Any, key: str) -> None:
+    def after_stalled(self, lead: Any, key: str) -> None:
         self.stalls.append(lead.id)
 
 
@@ -229,7 +229,7 @@ def _stalling_funnel(*, stall_event: bool) -> Funnel:
 
 
 def test_a_stall_reported_without_a_move_is_recorded_once_per_stay(store: Store) -> None:
-    """on_stalled with no stall move: one funnelkit.stall record, and no second report."""
+    """after_stalled with no stall move: one funnelkit.stall record, and no second report."""
     pipeline = Pipeline(_stalling_funnel(stall_event=False), store=store, clock=Clock())
     recorder = pipeline.register(LevelRecorder())
     pipeline.capture("L1")
@@ -244,7 +244,7 @@ def test_a_stall_reported_without_a_move_is_recorded_once_per_stay(store: Store)
     assert again.stalled == ()
     assert recorder.stalls == ["L1"]
     assert len(pipeline.history("L1")) == 1
-    assert pipeline.replay().ok
+    assert pipeline.verify_history().ok
 
 
 def test_a_refused_stall_move_is_recorded_then_tried_again(store: Store) -> None:
@@ -409,7 +409,7 @@ def test_any_sequence_keeps_versions_equal_to_history_and_replay_clean(actions: 
         assert pipeline.get("L1").version == len(history)
         assert [t.version for t in history] == list(range(1, len(history) + 1))
         assert [t.at for t in history] == sorted(t.at for t in history)
-        assert pipeline.replay().ok
+        assert pipeline.verify_history().ok
 
 
 # -- real servers: the records round-trip through every SQL store ---------------------------
@@ -459,7 +459,7 @@ def test_audit_records_round_trip_through_sql_stores(
             assert sorted(streamed, key=lambda t: (t.lead_id, t.version)) == [
                 t for lead_id in "ABC" for t in reopened.history(lead_id)]
             assert [lead.version for lead in reopened.leads()] == [4, 4, 3]
-            assert pipeline.replay(reopened).ok
+            assert pipeline.verify_history(reopened).ok
         finally:
             reopened.close()
     finally:

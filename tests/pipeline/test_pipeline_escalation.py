@@ -26,7 +26,7 @@ class Pager:
     def __init__(self) -> None:
         self.pages: list[tuple[str, int, str, str | None]] = []
 
-    def on_sla_breach(self, handoff: Any, level: int) -> None:
+    def after_sla_breach(self, handoff: Any, level: int) -> None:
         self.pages.append((handoff.id, level, handoff.status, handoff.assignee))
 
 
@@ -100,7 +100,7 @@ def test_a_move_without_an_sla_is_refused_and_every_problem_listed() -> None:
     """No SLA, no breach: refused; all problems of the mapping in one error."""
     funnel = sales_funnel()  # hand_to_sales has an SLA; "nurture" into marketing from sql has none
     no_sla = (funnel.to_dict())
-    for move in no_sla["transitions"]:
+    for move in no_sla["moves"]:
         if move["event"] == "hand_to_closer":
             move.pop("sla", None)
     from funnelkit import Funnel  # noqa: PLC0415 - only this test builds one from data
@@ -169,7 +169,7 @@ def test_breaches_escalate_level_by_level_then_expire() -> None:
         "level 1 of 2, assignee 'sdr-ann' -> 'mgr-maria', due 2026-03-09T15:30:00+00:00")
     assert records[2].reason is not None
     assert records[2].reason.endswith("; expired at escalation level 2 of 2")
-    assert pipeline.replay().ok
+    assert pipeline.verify_history().ok
 
 
 def test_the_move_sla_is_used_again_without_one_of_its_own() -> None:
@@ -181,7 +181,7 @@ def test_the_move_sla_is_used_again_without_one_of_its_own() -> None:
 
 
 def test_notify_false_reassigns_quietly_but_the_expiry_still_notifies() -> None:
-    """Without notify, escalations call no hook; the final expiry calls on_sla_breach as always."""
+    """Without notify, escalations call no hook; the final expiry calls after_sla_breach as always."""
     pipeline = _escalating(notify=False, max_level=1)
     pager = pipeline.register(Pager())
     hid = _handed(pipeline)
@@ -248,10 +248,10 @@ def test_an_on_sla_breach_row_from_before_levels_decodes_as_level_zero() -> None
     handoff = pipeline.handoff(hid)
     from funnelkit._pipeline.hooks import encode  # noqa: PLC0415
 
-    payload = encode("on_sla_breach", {"handoff": handoff, "level": 1})
-    assert decode("on_sla_breach", payload)["level"] == 1
+    payload = encode("after_sla_breach", {"handoff": handoff, "level": 1})
+    assert decode("after_sla_breach", payload)["level"] == 1
     del payload["level"]
-    assert decode("on_sla_breach", payload) == {"handoff": handoff, "level": 0}
+    assert decode("after_sla_breach", payload) == {"handoff": handoff, "level": 0}
 
 
 @settings(max_examples=40, deadline=None)
@@ -276,7 +276,7 @@ def test_each_breach_escalates_once_up_to_the_limit(gaps: list[int], max_level: 
         assert status == "pending" or (status == "expired" and level == max_level)
         assert events.count("funnelkit.expire") == (status == "expired")
         assert pipeline.get("E1").version == len(events)
-    assert pipeline.replay().ok
+    assert pipeline.verify_history().ok
 
 
 def test_clock_driven_sweeps_escalate_too() -> None:

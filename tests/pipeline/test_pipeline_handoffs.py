@@ -65,7 +65,7 @@ def test_disqualifying_a_lead_with_a_pending_handoff_rejects_it() -> None:
     rejected: list[tuple[str, str]] = []
 
     class Feedback:
-        def on_handoff_rejected(self, handoff, reason):
+        def after_handoff_rejected(self, handoff, reason):
             rejected.append((handoff.id, reason))
 
     pipeline = Pipeline(templates.inbound(), store=MemoryStore())

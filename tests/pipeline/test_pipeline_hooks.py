@@ -44,7 +44,7 @@ def test_unknown_argument_is_refused() -> None:
     """An implementation taking an argument its spec does not pass is refused at registration."""
 
     class Wrong:
-        def on_handoff(self, handoff: Any, team: str) -> None: ...
+        def after_handoff(self, handoff: Any, team: str) -> None: ...
 
     with pytest.raises(InvalidHook, match="no argument 'team'"):
         _pipeline().register(Wrong())
@@ -92,7 +92,7 @@ def test_a_refused_plugin_registers_nothing() -> None:
         def after_transition(self, transition: Transition) -> None:
             self.seen.append(transition.event)
 
-        def on_stalled(self, lead: Lead, weather: str) -> None: ...
+        def after_stalled(self, lead: Lead, weather: str) -> None: ...
 
     half = Half()
     with pytest.raises(InvalidHook):
@@ -174,9 +174,9 @@ def test_payloads_round_trip_through_json_types() -> None:
     payload = encode("after_transition", {"lead": outcome.lead, "transition": outcome.transition})
     again = decode("after_transition", json.loads(json.dumps(payload)))
     assert again == {"lead": outcome.lead, "transition": outcome.transition}
-    stalled = encode("on_stalled", {"lead": lead, "stage": "lead", "since": FRIDAY_2PM})
-    assert decode("on_stalled", json.loads(json.dumps(stalled)))["since"] == FRIDAY_2PM
-    assert isinstance(decode("on_stalled", stalled)["since"], datetime)
+    stalled = encode("after_stalled", {"lead": lead, "stage": "lead", "since": FRIDAY_2PM})
+    assert decode("after_stalled", json.loads(json.dumps(stalled)))["since"] == FRIDAY_2PM
+    assert isinstance(decode("after_stalled", stalled)["since"], datetime)
 
 
 def test_outbox_rows_named_up_front_are_written_without_hooks_and_delivered_elsewhere() -> None:
@@ -188,12 +188,12 @@ def test_outbox_rows_named_up_front_are_written_without_hooks_and_delivered_else
 
     at = datetime(2026, 3, 6, 16, tzinfo=UTC)
     shared = MemoryStore()
-    web = Pipeline(templates.inbound(), store=shared, outbox=["after_transition", "on_handoff"])
+    web = Pipeline(templates.inbound(), store=shared, outbox=["after_transition", "after_handoff"])
     web.capture("W1", at=at)
     for event in ("convert", "qualify", "hand_to_sales"):
         web.fire("W1", event, at=at)
     rows = shared.outbox()
-    assert sorted(r.hook for r in rows) == ["after_transition"] * 3 + ["on_handoff"]
+    assert sorted(r.hook for r in rows) == ["after_handoff"] + ["after_transition"] * 3
     assert all(r.attempts == 0 for r in rows)  # nobody here tried to deliver them
 
     seen: list[str] = []
@@ -202,7 +202,7 @@ def test_outbox_rows_named_up_front_are_written_without_hooks_and_delivered_else
         def after_transition(self, transition):
             seen.append(transition.event)
 
-        def on_handoff(self, handoff):
+        def after_handoff(self, handoff):
             seen.append(f"handoff to {handoff.to_team}")
 
     runner = Pipeline(templates.inbound(), store=shared)
@@ -223,7 +223,7 @@ def test_outbox_refuses_names_that_are_not_after_hooks() -> None:
 
 
 def test_replay_reports_a_lead_whose_stored_stage_differs_from_its_history() -> None:
-    """pipeline.replay() is clean on a normal store and names a lead whose row was changed behind its back."""
+    """pipeline.verify_history() is clean on a normal store and names a lead whose row was changed behind its back."""
     from datetime import UTC, datetime  # noqa: PLC0415
 
     from funnelkit import Lead, Pipeline, templates  # noqa: PLC0415
@@ -236,12 +236,12 @@ def test_replay_reports_a_lead_whose_stored_stage_differs_from_its_history() -> 
         pipeline.capture(lead_id, at=at)
     pipeline.fire("L1", "convert", at=at)
     pipeline.fire("L1", "qualify", at=at)
-    assert pipeline.replay().ok
+    assert pipeline.verify_history().ok
     # A host script writes L2 at another stage without a transition.
     lead = store.load("L2")
     tampered = Lead("L2", "mql", version=0, created_at=lead.created_at)
     store.commit(Change(tampered, expected_version=0))
-    report = pipeline.replay()
+    report = pipeline.verify_history()
     assert (report.leads, report.transitions) == (3, 2)
     assert [m.lead_id for m in report.mismatches] == ["L2"]
     assert report.mismatches[0].stored_stage == "mql"

@@ -45,7 +45,7 @@ class Hooks:
             raise RuntimeError("after-hook crashed")
         self.delivered[key] = self.delivered.get(key, 0) + 1
 
-    def on_stalled(self, key: str) -> None:
+    def after_stalled(self, key: str) -> None:
         """Watching stalls: a stall move a crashing before-hook refuses is reported (recorded)."""
 
 
@@ -197,7 +197,7 @@ class PipelineMachine(RuleBasedStateMachine):
             assert replayed[lead_id].problems == ()
             assert (replayed[lead_id].stage, replayed[lead_id].version) == (lead.stage, lead.version)
             assert lead.version == len(self.model[lead_id])  # one version per record, no more
-        report = self.pipeline.replay()
+        report = self.pipeline.verify_history()
         assert report.ok, report.mismatches
         assert report.transitions == sum(len(moves) for moves in self.model.values())
 

@@ -71,7 +71,7 @@ def test_marketing_hands_to_sales_with_a_four_business_hour_sla_over_a_weekend(s
     (handoff,) = pipeline.handoffs(status="pending")
     assert (handoff.from_team, handoff.to_team, handoff.assignee) == ("marketing", "sdr", "sdr-ann")
     assert handoff.due_at == datetime(2026, 3, 9, 10, tzinfo=UTC)
-    assert recorder.named("on_handoff") == [handoff.id]
+    assert recorder.named("after_handoff") == [handoff.id]
 
 
 def test_sdr_accepts_and_hands_to_the_closer(store: Store) -> None:
@@ -92,7 +92,7 @@ def test_sdr_accepts_and_hands_to_the_closer(store: Store) -> None:
     (second,) = pipeline.handoffs(status="pending")
     assert (second.from_team, second.to_team) == ("sdr", "ae")
     assert second.due_at == datetime(2026, 3, 9, 15, tzinfo=UTC)
-    assert recorder.named("on_handoff_accepted") == [first.id]
+    assert recorder.named("after_handoff_accepted") == [first.id]
     assert [t.event for t in pipeline.history("L1")] == [
         "qualify", "hand_to_sales", "funnelkit.accept", "hand_to_closer"]
 
@@ -107,7 +107,7 @@ def test_moving_a_lead_on_accepts_its_pending_handoff(store: Store) -> None:
     pipeline.fire("L1", "hand_to_closer", actor="sdr-bo")
     first = pipeline.handoff("L1:2")
     assert (first.status, first.resolved_by) == ("accepted", "sdr-bo")
-    assert recorder.named("on_handoff_accepted") == ["L1:2"]
+    assert recorder.named("after_handoff_accepted") == ["L1:2"]
 
 
 def test_rejected_lead_lands_in_nurture_and_the_rejections_by_source_show_it(store: Store) -> None:
@@ -134,11 +134,11 @@ def test_rejected_lead_lands_in_nurture_and_the_rejections_by_source_show_it(sto
         for h in pipeline.handoffs(status="rejected")
     )
     assert rejections == {("paid_search", "no budget this year"): 1}
-    assert recorder.named("on_handoff_rejected") == [("L2:2", "no budget this year")]
+    assert recorder.named("after_handoff_rejected") == [("L2:2", "no budget this year")]
 
 
 def test_breached_sla_fires_on_sla_breach_exactly_once(store: Store) -> None:
-    """A sweep past the due time expires the handoff and calls on_sla_breach; more sweeps do nothing."""
+    """A sweep past the due time expires the handoff and calls after_sla_breach; more sweeps do nothing."""
     clock = Clock()
     pipeline = _pipeline(store, clock)
     recorder = pipeline.register(Recorder())
@@ -152,13 +152,13 @@ def test_breached_sla_fires_on_sla_breach_exactly_once(store: Store) -> None:
     again = pipeline.sweep(datetime(2026, 3, 9, 10, 1, tzinfo=UTC))
     later = pipeline.sweep(datetime(2026, 3, 20, tzinfo=UTC))
     assert again.expired == later.expired == ()
-    assert recorder.named("on_sla_breach") == ["L1:2"]
+    assert recorder.named("after_sla_breach") == ["L1:2"]
     with pytest.raises(Exception, match="expired already"):
         pipeline.accept_handoff("L1:2", by="late")
 
 
 def test_stalled_lead_is_reported_once_and_recycled(store: Store) -> None:
-    """A lead 30 days in nurture is stalled: on_stalled once, then the automatic recycle move."""
+    """A lead 30 days in nurture is stalled: after_stalled once, then the automatic recycle move."""
     clock = Clock()
     pipeline = _pipeline(store, clock)
     recorder = pipeline.register(Recorder())
@@ -171,11 +171,11 @@ def test_stalled_lead_is_reported_once_and_recycled(store: Store) -> None:
     assert pipeline.get("L1").stage == "lead"
     assert pipeline.history("L1")[-1].reason.startswith("stalled in 'nurture'")  # type: ignore[union-attr]
     assert pipeline.sweep(FRIDAY_2PM + timedelta(days=31)).stalled == ()
-    assert recorder.named("on_stalled") == [("L1", "nurture")]
+    assert recorder.named("after_stalled") == [("L1", "nurture")]
 
 
 def test_stalled_without_a_stall_event_is_reported_once_per_stay(store: Store) -> None:
-    """Without a stall move, on_stalled still comes once for each stay in the stage."""
+    """Without a stall move, after_stalled still comes once for each stay in the stage."""
     funnel = (Funnel.builder("f").stage("a", "m", stall_after="2 days").stage("b", "m", outcome="won")
               .move("go", "a", "b").build())
     pipeline = Pipeline(funnel, store=store, clock=Clock())
@@ -183,7 +183,7 @@ def test_stalled_without_a_stall_event_is_reported_once_per_stay(store: Store) -
     pipeline.capture("L1")
     for days in (3, 3, 5):
         pipeline.sweep(FRIDAY_2PM + timedelta(days=days))
-    assert recorder.named("on_stalled") == [("L1", "a")]
+    assert recorder.named("after_stalled") == [("L1", "a")]
 
 
 def test_before_hook_veto_leaves_store_and_lead_unchanged(store: Store) -> None:
@@ -268,7 +268,7 @@ def test_row_without_implementation_waits_for_one(store: Store) -> None:
 
 
 def test_a_refused_stall_move_is_tried_again_but_reported_once(store: Store) -> None:
-    """When a before-hook vetoes the stall move, later sweeps retry it; on_stalled still comes once."""
+    """When a before-hook vetoes the stall move, later sweeps retry it; after_stalled still comes once."""
     clock = Clock()
     pipeline = _pipeline(store, clock)
     recorder = pipeline.register(Recorder())
@@ -290,5 +290,5 @@ def test_a_refused_stall_move_is_tried_again_but_reported_once(store: Store) -> 
     gate.block = False
     later = pipeline.sweep(FRIDAY_2PM + timedelta(days=33))
     assert [o.transition.event for o in later.moved] == ["recycle"]
-    assert recorder.named("on_stalled") == [("L1", "nurture")]
+    assert recorder.named("after_stalled") == [("L1", "nurture")]
     assert pipeline.get("L1").stage == "lead"

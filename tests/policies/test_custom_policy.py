@@ -52,4 +52,4 @@ def test_custom_policy_guards_a_move() -> None:
     with pytest.raises(PolicyRefused) as info:
         funnel.fire(funnel.new_lead("L2", at=AT), "qualify", at=AT)
     assert info.value.reasons == ("target account: no email yet",)
-    assert funnel.to_dict()["transitions"][0]["policy"] == {"repr": repr(target_account)}
+    assert funnel.to_dict()["moves"][0]["policy"] == {"repr": repr(target_account)}

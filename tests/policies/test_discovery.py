@@ -1,4 +1,4 @@
-"""Discovery: policies.load, third-party entry points, and policies in Funnel data."""
+"""Discovery: policies.from_name, third-party entry points, and policies in Funnel data."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from _policy_support import AT, context, lead
 
 from funnelkit import Funnel, InvalidFunnel, InvalidPolicy, PolicyRefused, RuleSyntaxError
 from funnelkit._policy.policies import policy_from_data
-from funnelkit.policies import ENTRY_POINT_GROUP, available, bant, load, rule
+from funnelkit.policies import ENTRY_POINT_GROUP, available, bant, from_name, rule
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -32,27 +32,27 @@ def test_not_has_one_data_name() -> None:
     'not_' still loads, for one release, with a DeprecationWarning naming the new one."""
     assert "not" in available()
     assert "not_" not in available()
-    assert load("not", policy="a > 1").to_data() == {"use": "not", "params": {"policy": "a > 1"}}
-    with pytest.warns(DeprecationWarning, match="write 'not'"):
-        old = load("not_", policy="a > 1")
-    assert old == load("not", policy="a > 1")
+    assert from_name("not", policy="a > 1").to_data() == {"use": "not", "params": {"policy": "a > 1"}}
+    with pytest.warns(DeprecationWarning, match="'not_' is deprecated .*; use 'not'"):
+        old = from_name("not_", policy="a > 1")
+    assert old == from_name("not", policy="a > 1")
     with pytest.warns(DeprecationWarning, match="'not_' is deprecated"):
         from_data = policy_from_data({"use": "not_", "params": {"policy": "a > 1"}}, path="p")
     assert from_data == old
 
 
-def test_load_builds_built_ins() -> None:
-    """load(name, **params) builds the same policy as calling the factory."""
-    assert load("bant", min_met=3) == bant(min_met=3)
-    assert load("rule", text="a > 1") == rule("a > 1")
-    assert load("all_of", policies=["a > 1", {"use": "bant"}]).to_data() == {
+def test_from_name_builds_built_ins() -> None:
+    """from_name(name, **params) builds the same policy as calling the factory."""
+    assert from_name("bant", min_met=3) == bant(min_met=3)
+    assert from_name("rule", text="a > 1") == rule("a > 1")
+    assert from_name("all_of", policies=["a > 1", {"use": "bant"}]).to_data() == {
         "use": "all_of", "params": {"policies": ["a > 1", {"use": "bant", "params": {}}]}}
 
 
 def test_unknown_name_lists_what_is_available() -> None:
     """An unknown policy name raises InvalidPolicy listing the available names and the group."""
     with pytest.raises(InvalidPolicy) as info:
-        load("bnat")
+        from_name("bnat")
     assert "no policy called 'bnat'" in str(info.value)
     assert "bant" in str(info.value)
     assert ENTRY_POINT_GROUP in str(info.value)
@@ -61,11 +61,11 @@ def test_unknown_name_lists_what_is_available() -> None:
 def test_wrong_parameters_list_the_accepted_ones() -> None:
     """Parameters a factory does not take raise InvalidPolicy naming the ones it does."""
     with pytest.raises(InvalidPolicy, match="its parameters are budget, authority"):
-        load("bant", budgets="x")
+        from_name("bant", budgets="x")
     with pytest.raises(InvalidPolicy, match="min_met"):
-        load("bant", min_met="three")
+        from_name("bant", min_met="three")
     with pytest.raises(InvalidPolicy, match="must be a string"):
-        load(3)  # type: ignore[arg-type]
+        from_name(3)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ def third_party(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
 def test_third_party_policies_are_discovered(third_party: str) -> None:
     """A policy registered by another distribution is listed, loaded and used by name."""
     assert "vip" in available()
-    policy = load("vip", min_spend=500)
+    policy = from_name("vip", min_spend=500)
     assert policy(lead({"spend": 600}), context()).allowed
     assert policy(lead({"spend": 100}), context()).reasons == ("spend 100 under 500",)
     assert policy.to_data() == {"use": "vip", "params": {"min_spend": 500}}
@@ -113,17 +113,17 @@ def test_third_party_policies_are_discovered(third_party: str) -> None:
 
 def test_built_ins_win_over_third_party_names(third_party: str) -> None:
     """A third-party entry point cannot replace a built-in name."""
-    assert load("bant") == bant()
+    assert from_name("bant") == bant()
 
 
 def test_broken_third_party_entries_are_reported(third_party: str) -> None:
     """An entry point that fails to import or builds a non-callable raises InvalidPolicy."""
     with pytest.raises(InvalidPolicy, match="cannot be loaded"):
-        load("missing")
+        from_name("missing")
     with pytest.raises(InvalidPolicy, match="not callable"):
-        load("bad_factory")
+        from_name("bad_factory")
     with pytest.raises(InvalidPolicy, match="its parameters are min_spend"):
-        load("vip", spend=3)
+        from_name("vip", spend=3)
 
 
 def test_funnel_from_dict_with_policies_in_data(third_party: str) -> None:
@@ -133,7 +133,7 @@ def test_funnel_from_dict_with_policies_in_data(third_party: str) -> None:
         "initial": "lead",
         "stages": [{"name": "lead", "team": "marketing"}, {"name": "mql", "team": "marketing"},
                    {"name": "sql", "team": "sales"}, {"name": "won", "team": "sales", "outcome": "won"}],
-        "transitions": [
+        "moves": [
             {"event": "qualify", "source": "lead", "target": "mql", "policy": "budget >= 10000"},
             {"event": "accept", "source": "mql", "target": "sql",
              "policy": {"use": "bant", "params": {"min_met": 3}}},
@@ -148,8 +148,8 @@ def test_funnel_from_dict_with_policies_in_data(third_party: str) -> None:
         m.__class__(m.event, m.source, m.target, policy=funnel.policy(m.source, m.event))
         for m in funnel.moves
     ])
-    assert in_code.to_dict()["transitions"][1]["policy"] == {"use": "bant", "params": {"min_met": 3}}
-    assert in_code.to_dict()["transitions"][2]["policy"] == {"use": "vip", "params": {}}
+    assert in_code.to_dict()["moves"][1]["policy"] == {"use": "bant", "params": {"min_met": 3}}
+    assert in_code.to_dict()["moves"][2]["policy"] == {"use": "vip", "params": {}}
     new = funnel.new_lead("L1", at=AT, attributes={"budget": 500})
     with pytest.raises(PolicyRefused) as info:
         funnel.fire(new, "qualify", at=AT)
@@ -178,11 +178,11 @@ def test_bad_policies_in_funnel_data_name_the_path(policy: Any, fragment: str) -
     data = {
         "name": "f", "initial": "a",
         "stages": [{"name": "a", "team": "t"}, {"name": "b", "team": "t", "outcome": "won"}],
-        "transitions": [{"event": "go", "source": "a", "target": "b", "policy": policy}],
+        "moves": [{"event": "go", "source": "a", "target": "b", "policy": policy}],
     }
     with pytest.raises(InvalidFunnel) as info:
         Funnel.from_dict(data)
-    assert info.value.problems[0][0] == "transitions[0].policy"
+    assert info.value.problems[0][0] == "moves[0].policy"
     assert fragment in info.value.problems[0][1]
 
 

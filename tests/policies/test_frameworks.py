@@ -16,9 +16,9 @@ from funnelkit.policies import (
     bant,
     champ,
     checklist,
+    from_name,
     gpctba,
     judge,
-    load,
     meddic,
     meddpicc,
 )
@@ -68,7 +68,7 @@ def test_attribute_names_are_configurable(name: str) -> None:
     renamed = {c: f"crm_{c}" for c in EXPECTED[name]}
     policy = FACTORIES[name](**renamed)
     assert policy(lead({f"crm_{c}": True for c in EXPECTED[name]}), context()).allowed
-    assert load(name, **renamed) == policy
+    assert from_name(name, **renamed) == policy
     assert policy.to_data() == {"use": name, "params": renamed}
 
 
@@ -162,9 +162,9 @@ def test_reprs_read_like_the_call() -> None:
 
 
 def test_custom_checklist_round_trips_through_load() -> None:
-    """checklist() policies write a data form that load() rebuilds equal."""
+    """checklist() policies write a data form that from_name() rebuilds equal."""
     policy = checklist("icp", {"size": "employees", "region": "country"}, required=["region"])
     data = policy.to_data()
     assert data["use"] == "checklist"
-    assert load(data["use"], **data["params"]) == policy
+    assert from_name(data["use"], **data["params"]) == policy
     assert policy(lead({"country": "de"}), context()).allowed

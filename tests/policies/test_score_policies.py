@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from funnelkit import InvalidPolicy, Touchpoint
-from funnelkit.policies import fit_engagement_grid, load, score_at_least
+from funnelkit.policies import fit_engagement_grid, from_name, score_at_least
 from funnelkit.scoring import EngagementRule, FitRule, LedgerEntry, Score, ScoringModel
 
 MODEL = ScoringModel([FitRule("industry == 'saas'", 60)], [EngagementRule(20, kind="webinar")])
@@ -91,12 +91,12 @@ def test_bad_parameters_are_refused_when_built(build: Any, fragment: str) -> Non
 
 
 def test_data_forms_round_trip() -> None:
-    """Score policies write data that load() rebuilds equal, models included."""
+    """Score policies write data that from_name() rebuilds equal, models included."""
     for policy in (score_at_least(40, score="engagement", model=MODEL),
                    fit_engagement_grid(qualifying=["A1", "B2"], fit=(90, 60, 30), model=MODEL),
                    score_at_least(10), fit_engagement_grid()):
         data = policy.to_data()
-        assert load(data["use"], **data["params"]) == policy
+        assert from_name(data["use"], **data["params"]) == policy
     assert repr(score_at_least(40, score="fit")) == "score_at_least(40, score='fit')"
     assert repr(fit_engagement_grid(qualifying="A1")) == "fit_engagement_grid(qualifying=['A1'])"
 

@@ -27,7 +27,7 @@ def loaded_after(code: str) -> list[str]:
     "import funnelkit.policies",
     "import funnelkit.scoring",
     "from funnelkit.scoring import ScoringModel; ScoringModel(half_life='30 days')",
-    "from funnelkit.policies import load; load('bant', min_met=3)",
+    "from funnelkit.policies import from_name; from_name('bant', min_met=3)",
 ])
 def test_nothing_heavy_is_loaded_before_it_is_needed(code: str) -> None:
     """None of dateutil, the calendar module or importlib.metadata is imported by this code."""

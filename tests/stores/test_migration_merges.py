@@ -34,7 +34,7 @@ def _merge_works(store: Any) -> None:
     pipeline.fire("M2", "convert", at=T0)
     record = pipeline.merge("M1", "M2", actor="ana", reason="dup", at=T0)
     assert store.merges() == [record]
-    assert pipeline.replay().ok
+    assert pipeline.verify_history().ok
 
 
 def test_sqlite_store_migrates_a_version_3_file(tmp_path: Path) -> None:

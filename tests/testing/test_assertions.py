@@ -154,13 +154,13 @@ def test_capture_hooks_records_every_after_hook_with_its_arguments():
         handoff = pipeline.handoffs(status="pending")[0]
         pipeline.accept_handoff(handoff.id, by="sdr-1")
     assert hooks.names == ["before_transition", "after_transition", "before_transition",
-                           "after_transition", "before_transition", "on_handoff", "after_transition",
-                           "on_handoff_accepted"]
+                           "after_transition", "before_transition", "after_handoff", "after_transition",
+                           "after_handoff_accepted"]
     moves = hooks.assert_called("after_transition", times=3)
     assert [c["transition"].event for c in moves] == ["convert", "qualify", "hand_to_sales"]
     assert moves[0]["lead"].stage == "lead"
     assert moves[0]["key"] == "after_transition:L1:1"
-    assert hooks.named("on_handoff")[0]["handoff"].to_team == "sales"
+    assert hooks.named("after_handoff")[0]["handoff"].to_team == "sales"
 
 
 def test_capture_hooks_unregisters_on_exit():
@@ -188,12 +188,12 @@ def test_capture_hooks_unregisters_when_the_block_raises():
 def test_recorder_counts_and_failures():
     """assert_called fails with the calls made, in order, when the count is wrong."""
     recorder = HookRecorder()
-    recorder.on_stalled(lead="L", stage="lead", since=AT, key="k")
-    with pytest.raises(FunnelAssertionError, match=r"expected 'on_sla_breach' to be called at least once, "
-                                                    r"it was called 0 times; calls in order: on_stalled"):
-        recorder.assert_called("on_sla_breach")
+    recorder.after_stalled(lead="L", stage="lead", since=AT, key="k")
+    with pytest.raises(FunnelAssertionError, match=r"expected 'after_sla_breach' to be called at least once, "
+                                                    r"it was called 0 times; calls in order: after_stalled"):
+        recorder.assert_called("after_sla_breach")
     with pytest.raises(FunnelAssertionError, match="to be called 2 times"):
-        recorder.assert_called("on_stalled", times=2)
+        recorder.assert_called("after_stalled", times=2)
     with pytest.raises(InvalidInput, match="no hook 'on_stall'"):
         recorder.named("on_stall")
     recorder.clear()
@@ -203,7 +203,7 @@ def test_recorder_counts_and_failures():
 
 def test_recorder_for_some_hooks_only():
     """hooks= limits what is recorded; unknown names are refused."""
-    recorder = HookRecorder(hooks=["on_handoff"])
+    recorder = HookRecorder(hooks=["after_handoff"])
     assert not hasattr(recorder, "after_transition")
     with pytest.raises(InvalidInput, match="no hook 'on_handof'"):
         HookRecorder(hooks=["on_handof"])
@@ -222,8 +222,8 @@ def test_recorder_is_accepted_by_the_hook_registry_and_can_veto_nothing():
 
 def test_hook_call_reads_like_the_call():
     """HookCall repr shows the hook and its arguments; [] reads one."""
-    call = HookCall("on_handoff", {"handoff": "H", "key": "k"})
-    assert repr(call) == "HookCall('on_handoff', handoff='H', key='k')"
+    call = HookCall("after_handoff", {"handoff": "H", "key": "k"})
+    assert repr(call) == "HookCall('after_handoff', handoff='H', key='k')"
     assert call["key"] == "k"
     with pytest.raises(TypeError):
         call.arguments["key"] = "x"

@@ -63,7 +63,7 @@ def test_auto_move_behind_an_unguarded_auto_move_is_shadowed():
               .move("first", "a", "b", auto=True).move("second", "a", "won", auto=True, policy=_always)
               .move("win", "b", "won").build())
     problems = lint_funnel(funnel)
-    assert [(p.check, p.path) for p in problems] == [("shadowed", "transitions[1]")]
+    assert [(p.check, p.path) for p in problems] == [("shadowed", "moves[1]")]
     assert "'second'" in problems[0].message
     assert "'first'" in problems[0].message
 
@@ -73,7 +73,7 @@ def test_auto_move_that_needs_a_reason_is_shadowed():
     funnel = (Funnel.builder("auto").stage("a", "marketing").stage("won", "sales", outcome="won")
               .move("win", "a", "won", auto=True, requires_reason=True).build())
     problems = lint_funnel(funnel)
-    assert [(p.check, p.path) for p in problems] == [("shadowed", "transitions[0]")]
+    assert [(p.check, p.path) for p in problems] == [("shadowed", "moves[0]")]
     assert "needs a reason" in problems[0].message
 
 
@@ -93,7 +93,7 @@ def test_stall_event_that_does_not_leave_the_stage_is_reported():
                        {"name": "b", "team": "marketing", "stall_after": "3 days", "stall_event": "drop"},
                        {"name": "won", "team": "sales", "outcome": "won"},
                        {"name": "lost", "team": "sales", "outcome": "lost"}],
-            "transitions": [{"event": "go", "source": "a", "target": "b"},
+            "moves": [{"event": "go", "source": "a", "target": "b"},
                             {"event": "win", "source": "b", "target": "won"},
                             {"event": "drop", "source": "b", "target": "lost"}]}
     problems = lint_funnel(data)
@@ -104,11 +104,11 @@ def test_definitions_that_do_not_build_list_their_problems(tmp_path):
     """A broken data form or file gives the definition problems, as lint problems."""
     data = {"name": "broken", "initial": "a",
             "stages": [{"name": "a", "team": "m"}, {"name": "won", "team": "s", "outcome": "won"}],
-            "transitions": [{"event": "win", "source": "a", "target": "wn"}]}
+            "moves": [{"event": "win", "source": "a", "target": "wn"}]}
     problems = lint_funnel(data)
     assert problems
     assert {p.check for p in problems} == {"definition", "reachable"}  # 'won' is cut off
-    assert any(p.path == "transitions[0].target" for p in problems)
+    assert any(p.path == "moves[0].target" for p in problems)
     path = tmp_path / "broken.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(FunnelAssertionError, match=r"funnel '.*broken.json' has \d+ problem"):
@@ -153,7 +153,7 @@ def test_an_unreachable_stage_is_reported_under_reachable() -> None:
         "stages": [{"name": "lead", "team": "marketing"},
                    {"name": "won", "team": "sales", "outcome": "won"},
                    {"name": "island", "team": "sales", "outcome": "lost"}],
-        "transitions": [{"event": "win", "source": "lead", "target": "won"}],
+        "moves": [{"event": "win", "source": "lead", "target": "won"}],
     }
     problems = lint_funnel(data)
     assert [(p.check, p.path) for p in problems] == [("reachable", "stages[2]")]

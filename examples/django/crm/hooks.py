@@ -6,7 +6,7 @@ from crm.models import Company, SalesNote
 class SalesInbox:
     """Tells sales about every handoff it receives, once the move has committed."""
 
-    def on_handoff(self, *, handoff, lead, key):
+    def after_handoff(self, *, handoff, lead, key):
         company = Company.objects.get(slug=lead.id)
         SalesNote.objects.get_or_create(key=key, defaults={
             "company": company,

@@ -26,4 +26,4 @@ def pipeline(db, funnelkit_clock, monkeypatch):
 @pytest.fixture
 def sales(funnelkit_pipeline):
     """The same funnel on funnelkit's memory store: the sales process alone, no database."""
-    return funnelkit_pipeline(Funnel.load(FUNNEL))
+    return funnelkit_pipeline(Funnel.from_file(FUNNEL))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -22,8 +22,8 @@ from funnelkit._core.limits import MAX_DATA_DEPTH, MAX_DATA_SIZE, MAX_INT, _shor
 from funnelkit._core.touchpoint import Touchpoint
 
 __all__ = [
-    "data_json", "decision_from_data", "decision_to_data", "dumps", "handoff_from_data",
-    "handoff_to_data",
+    "ARGUMENT_KINDS", "LazyPayload", "data_json", "decision_from_data", "decision_to_data",
+    "dumps", "encode_arguments", "handoff_from_data", "handoff_to_data",
     "lead_from_data", "lead_to_data", "loads", "touchpoint_from_data", "touchpoint_to_data",
     "transition_from_data", "transition_to_data",
 ]
@@ -43,6 +43,8 @@ def _encode(value: Any, depth: int = 1) -> Any:  # noqa: PLR0911 - one return pe
         return _bounded(value)
     if kind is dict:
         return _encode_mapping(value, depth)
+    if kind is LazyPayload:  # an outbox payload a store writes: its plain data
+        return _encode_mapping(value.encoded(), depth)
     if kind is float:
         return _finite(value)
     if isinstance(value, datetime):
@@ -303,6 +305,104 @@ def touchpoint_from_data(data: Mapping[str, Any]) -> Touchpoint:
     )
 
 
+# -- outbox payloads: hook arguments, encoded when a store must write them ------------------------
+
+#: How each kind of hook argument is written into an outbox payload (``hooks`` declares the kind
+#: of every argument of every hook spec).
+ARGUMENT_KINDS: dict[str, Callable[[Any], Any]] = {
+    "lead": lead_to_data,
+    "transition": transition_to_data,
+    "handoff": handoff_to_data,
+    "str": str,
+    "datetime": datetime.isoformat,
+    "int": int,
+}
+
+
+def encode_arguments(arguments: Mapping[str, Any],
+                     kinds: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """The JSON-able payload of hook *arguments*: (name, kind) of each in *kinds*, in order.
+
+    >>> encode_arguments({"level": 2}, (("level", "int"),))
+    {'level': 2}
+    """
+    return {name: ARGUMENT_KINDS[kind](arguments[name]) for name, kind in kinds}
+
+
+class LazyPayload(Mapping[str, Any]):
+    """An outbox payload that keeps the hook arguments it stands for and encodes them on demand.
+
+    It reads as the mapping :func:`encode_arguments` gives (encoded on the first read, once),
+    so a store that writes rows (SQL) serialises it as any payload; a store that keeps Python
+    objects (``MemoryStore``) keeps it as it is, and a delivery in the same process calls the
+    hooks with :attr:`arguments` (immutable records: leads, transitions, handoffs), nothing
+    encoded or decoded.
+
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    >>> kinds = (("stage", "str"), ("since", "datetime"))
+    >>> payload = LazyPayload({"stage": "mql", "since": at}, kinds)
+    >>> payload == {"stage": "mql", "since": "2026-03-02T00:00:00+00:00"}
+    True
+    >>> payload.arguments["since"] is at
+    True
+    """
+
+    __slots__ = ("_arguments", "_data", "_kinds")
+
+    def __init__(self, arguments: Mapping[str, Any], kinds: tuple[tuple[str, str], ...]) -> None:
+        """Keep *arguments* (not copied: give a mapping nobody changes afterwards)."""
+        self._arguments = arguments
+        self._kinds = kinds
+        self._data: dict[str, Any] | None = None
+
+    @property
+    def arguments(self) -> Mapping[str, Any]:
+        """The hook arguments, as the pipeline made them."""
+        return self._arguments
+
+    def encoded(self) -> dict[str, Any]:
+        """The payload as plain data (encoded on the first call, then kept)."""
+        data = self._data
+        if data is None:
+            data = self._data = encode_arguments(self._arguments, self._kinds)
+        return data
+
+    def check(self, checked: tuple[Any, ...]) -> None:
+        """Raise :class:`InvalidInput` unless the payload can be encoded, without keeping it.
+
+        What a value carries that was checked already is not checked again: a lead whose
+        attributes are (by identity) among *checked*, a transition that is among *checked*
+        (its decision checked with the change), a handoff (its constructor checks it all).
+        """
+        for name, kind in self._kinds:
+            value = self._arguments[name]
+            if kind == "lead":
+                if not value.attributes or any(value.attributes is c for c in checked):
+                    continue
+            elif kind == "transition":
+                if value.decision is None or any(value is c for c in checked):
+                    continue
+            elif kind == "handoff":
+                continue
+            ARGUMENT_KINDS[kind](value)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.encoded()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.encoded())
+
+    def __len__(self) -> int:
+        return len(self.encoded())
+
+    def __repr__(self) -> str:
+        return repr(self.encoded())
+
+    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
+        return dict, (self.encoded(),)  # a copy elsewhere is plain data
+
+
 def check_storable(change: Any, *, known: Any = None, limit: int = MAX_DATA_SIZE) -> None:
     """Raise :class:`InvalidInput` unless every value in a store ``Change`` can be stored.
 
@@ -321,4 +421,8 @@ def check_storable(change: Any, *, known: Any = None, limit: int = MAX_DATA_SIZE
         if tp.data:
             data_json(dict(tp.data), f"touchpoint data of lead {tp.lead_id!r}", limit)
     for m in change.outbox:
-        _encode(m.payload)
+        payload = m.payload
+        if type(payload) is LazyPayload:
+            payload.check((lead.attributes, known, *change.transitions))
+        else:
+            _encode(payload)

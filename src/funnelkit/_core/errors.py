@@ -67,11 +67,11 @@ class InvalidFunnel(FunnelError, ValueError):
     """A funnel definition has one or more problems; all of them are listed.
 
     ``problems`` holds ``(path, message)`` pairs, one per problem, where *path* points into the
-    definition's data form (``"transitions[3].target"``).
+    definition's data form (``"moves[3].target"``).
 
     >>> from funnelkit import Funnel
     >>> try:
-    ...     Funnel.from_dict({"name": "f", "initial": "a", "stages": [], "transitions": []})
+    ...     Funnel.from_dict({"name": "f", "initial": "a", "stages": [], "moves": []})
     ... except InvalidFunnel as e:
     ...     print(e.problems[0])
     ('stages', 'a funnel needs at least one stage')

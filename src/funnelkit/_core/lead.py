@@ -1,4 +1,4 @@
-"""Leads and the records of their moves: ``Lead``, ``Source``, ``Transition``, ``Outcome``."""
+"""Leads and the records of their moves: ``Lead``, ``Source``, ``Transition``, ``Fired``."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from funnelkit._core.time import require_aware
 if TYPE_CHECKING:
     from datetime import datetime
 
-__all__ = ["Attributes", "Lead", "Outcome", "Source", "SourceKind", "Transition"]
+__all__ = ["Attributes", "Fired", "Lead", "Source", "SourceKind", "Transition"]
 
 SourceKind = Literal["seed", "net", "spear"]
 _SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
@@ -363,8 +363,13 @@ class Transition(Record):
         return hash(("Transition", self.lead_id, self.version, self.event, self.at))
 
 
-class Outcome(Record):
+class Fired(Record):
     """What :meth:`funnelkit.Funnel.fire` returns: the evolved lead, the record, any team change.
+
+    Named, as every result of a pure funnel call is, for the call in the past participle
+    (``fire`` gives ``Fired``, ``replay`` gives :class:`~funnelkit.Replayed`).  It was called
+    ``Outcome``, a name now left to :attr:`Stage.outcome <funnelkit.Stage.outcome>` (open, won or
+    lost); ``funnelkit.Outcome`` still works, with a ``DeprecationWarning``, until the next release.
 
     ``team_change`` is ``(from_team, to_team)`` when the move crosses teams (a handoff), else None.
 
@@ -374,10 +379,12 @@ class Outcome(Record):
     >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
     >>> lead = funnel.new_lead("L1", at=at)
     >>> for event in ("convert", "qualify", "hand_to_sales"):
-    ...     outcome = funnel.fire(lead, event, at=at)
-    ...     lead = outcome.lead
-    >>> outcome.team_change
+    ...     fired = funnel.fire(lead, event, at=at)
+    ...     lead = fired.lead
+    >>> fired.team_change
     ('marketing', 'sales')
+    >>> type(fired).__name__
+    'Fired'
     """
 
     __slots__ = ()
@@ -389,10 +396,10 @@ class Outcome(Record):
     def __new__(
         cls, lead: Lead, transition: Transition, team_change: tuple[str, str] | None = None
     ) -> Self:
-        """Build an outcome (``fire`` builds them; tests and stores rarely need to)."""
+        """Build a result of ``fire`` (``fire`` builds them; tests and stores rarely need to)."""
         if type(lead) is not Lead or type(transition) is not Transition:
-            raise InvalidInput("Outcome takes a Lead and a Transition")
+            raise InvalidInput("Fired takes a Lead and a Transition")
         return _tuple_new(cls, (lead, transition, team_change))
 
     def __hash__(self) -> int:
-        return hash(("Outcome", hash(self.lead), hash(self.transition)))
+        return hash(("Fired", hash(self.lead), hash(self.transition)))

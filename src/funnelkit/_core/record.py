@@ -3,7 +3,7 @@
 Measured on this project's machine class: building a 9-field ``attrs`` frozen instance costs about
 1.7 us (frozen ``__init__`` goes through ``object.__setattr__`` once per field), a slotted mutable
 one 0.37 us, and a ``tuple`` subclass built with ``tuple.__new__`` 0.30 us.  ``fire`` builds three
-values per move, so the values it builds (``Lead``, ``Transition``, ``Outcome``, ``Decision``,
+values per move, so the values it builds (``Lead``, ``Transition``, ``Fired``, ``Decision``,
 ``Verdict``, ``Context``) are tuple records: immutable by construction, fields read through C-level
 getters, equal only to records of the same class.  They do not behave as sequences (no iteration,
 indexing or ``len``), so the tuple underneath stays an implementation detail.  Everything that is

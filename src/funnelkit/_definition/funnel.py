@@ -12,20 +12,19 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, NoReturn, Self, Type
 import attrs
 
 from funnelkit._core.decision import _NO_DATA, Context, Decision, Policy
+from funnelkit._core.deprecation import warn_renamed
 from funnelkit._core.errors import (
-    FunnelError,
     InvalidFunnel,
     InvalidInput,
     InvalidPolicy,
     NotFound,
-    PolicyFailed,
     PolicyRefused,
     ReasonRequired,
     TransitionNotAllowed,
     UnknownEvent,
 )
 from funnelkit._core.lead import _EMPTY as _EMPTY_ATTRS
-from funnelkit._core.lead import Lead, Outcome, Source, Transition
+from funnelkit._core.lead import Fired, Lead, Source, Transition
 from funnelkit._core.limits import (
     MAX_DEFINITION_DEPTH,
     MAX_NAME_LENGTH,
@@ -41,7 +40,7 @@ from funnelkit._core.limits import (
 )
 from funnelkit._core.reserved import RESERVED_EVENTS, reserved_move_problem
 from funnelkit._core.time import Duration, parse_duration, require_aware
-from funnelkit._policy.loader import check_depth, not_a_decision
+from funnelkit._policy.loader import check_depth, judge
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -83,7 +82,7 @@ class Stage:
     display (by default the name, capitalised); ``team`` is ``"marketing"``, ``"sales"``,
     ``"success"`` or any host string.  ``outcome`` is ``"open"`` (the journey goes on), ``"won"``
     or ``"lost"``.  ``stall_after`` (a duration such as ``"14 days"``) marks a lead stalled when
-    it stays longer; the pipeline's ``sweep`` then calls ``on_stalled`` and fires
+    it stays longer; the pipeline's ``sweep`` then calls ``after_stalled`` and fires
     ``stall_event`` when one is set.  Stages are checked when the funnel is built.
 
     >>> Stage("mql", "marketing", label="Marketing qualified lead").label
@@ -137,14 +136,14 @@ def _own_policy_spec(
 class Move:
     """A way a lead can move: an event that takes it from a source stage to a target stage.
 
-    In the data form this is one entry of ``"transitions"`` (a :class:`Transition` is the record
-    of a move that happened).  ``source`` is a stage name, a sequence of names, or ``"*"``
-    (every open stage except the target).  ``policy`` guards the move: a callable
-    ``policy(lead, context) -> Decision``, a rule string, or ``{"use": name, "params": {...}}``
-    (strings and mappings need :mod:`funnelkit.policies`).  ``backward`` must be set on moves to
-    an earlier stage; those, and moves marked ``requires_reason``, need a reason when fired.
-    ``auto`` lets the pipeline fire the move by itself when its policy passes; ``sla`` sets the
-    due time of the handoff a team-crossing move creates.
+    In the data form this is one entry of ``"moves"`` (``[[moves]]`` in TOML); a
+    :class:`Transition` is the record of one lead taking a move.  ``source`` is a stage name, a
+    sequence of names, or ``"*"`` (every open stage except the target).  ``policy`` guards the
+    move: a callable ``policy(lead, context) -> Decision``, a rule string, or ``{"use": name,
+    "params": {...}}`` (strings and mappings need :mod:`funnelkit.policies`).  ``backward`` must
+    be set on moves to an earlier stage; those, and moves marked ``requires_reason``, need a
+    reason when fired.  ``auto`` lets the pipeline fire the move by itself when its policy
+    passes; ``sla`` sets the due time of the handoff a team-crossing move creates.
 
     >>> Move("qualify", "lead", "mql")
     Move(event='qualify', source='lead', target='mql', policy=None, backward=False, requires_reason=False, auto=False, sla=None)
@@ -214,24 +213,6 @@ def _load_policy(spec: str | Mapping[str, Any], *, path: str) -> Policy:
     return _policies.policy_from_data(spec, path=path)
 
 
-def _policy_failed(policy: object, event: str, lead: Lead, exc: Exception) -> PolicyFailed:
-    return PolicyFailed(
-        f"policy {policy!r} raised {exc!r} while judging {event!r} for lead {lead.id!r} in "
-        f"{lead.stage!r}; nothing moved: fix the policy (the original error is chained)",
-        policy=repr(policy), event=event, lead_id=lead.id,
-    )
-
-
-def _call_policy(policy: Policy, lead: Lead, context: Context, event: str) -> object:
-    """Call a policy; a host error inside it becomes a :class:`PolicyFailed`."""
-    try:
-        return policy(lead, context)
-    except FunnelError:
-        raise
-    except Exception as exc:  # a host policy's bug: say which policy, keep the cause
-        raise _policy_failed(policy, event, lead, exc) from exc
-
-
 def _policy_to_data(policy: object) -> object:
     if isinstance(policy, Mapping):
         import copy  # noqa: PLC0415 - see the imports
@@ -255,7 +236,7 @@ def _stages(value: Iterable[Stage]) -> tuple[Stage, ...]:
 def _moves(value: Iterable[Move]) -> tuple[Move, ...]:
     given: object = value
     if isinstance(given, str | Mapping) or not isinstance(given, Iterable):
-        raise InvalidFunnel([("transitions", f"{_short(given)} is not a list of funnelkit.Move")])
+        raise InvalidFunnel([("moves", f"{_short(given)} is not a list of funnelkit.Move")])
     return tuple(value)
 
 
@@ -264,7 +245,7 @@ class Funnel:
     """An immutable funnel definition and the pure state machine over it.
 
     Build one in code (:meth:`builder` or the constructor), from data (:meth:`from_dict`,
-    :meth:`from_toml`, :meth:`from_json`, :meth:`load`) or from :mod:`funnelkit.templates`.
+    :meth:`from_toml`, :meth:`from_json`, :meth:`from_file`) or from :mod:`funnelkit.templates`.
     Every problem in a definition is reported at once in one :class:`InvalidFunnel`.  The moves
     are compiled into a lookup table once, when the funnel is built; :meth:`fire` only reads it.
 
@@ -398,7 +379,7 @@ class Funnel:
         resolved: list[Policy | None] = []
         items: tuple[object, ...] = self.moves
         for i, move in enumerate(items):
-            path = f"transitions[{i}].policy"
+            path = f"moves[{i}].policy"
             spec: object = move.policy if isinstance(move, Move) else None
             policy: Policy | None = None
             if isinstance(spec, str | Mapping):
@@ -427,7 +408,7 @@ class Funnel:
     ) -> dict[str, dict[str, _Row]]:
         table: dict[str, dict[str, _Row]] = {name: {} for name in by_name}
         for i, item in enumerate(self.moves):
-            path = f"transitions[{i}]"
+            path = f"moves[{i}]"
             move: object = item
             if not isinstance(move, Move):
                 problems.append((path, f"{_short(move)} is not a funnelkit.Move"))
@@ -466,7 +447,7 @@ class Funnel:
                     problems.append((
                         f"{path}.event",
                         (f"event {event!r} from {source.name!r} is defined twice (first in "
-                        f"transitions[{first}]); each event leaves a stage one way"),
+                        f"moves[{first}]); each event leaves a stage one way"),
                     ))
                     continue
                 team_change = (source.team, target.team) if source.team != target.team else None
@@ -592,13 +573,14 @@ class Funnel:
         *policies* attaches a policy to every move of the named event, overriding the data: a
         callable, a rule string or ``{"use": name, "params": {...}}``, as in the data itself.
         Every problem, in the structure or in the funnel it describes, is listed in one
-        :class:`InvalidFunnel` with its path.
+        :class:`InvalidFunnel` with its path.  The moves' old key, ``"transitions"``, is still
+        read, with a ``DeprecationWarning``, until the next release.
 
         >>> f = Funnel.from_dict({
         ...     "name": "tiny", "initial": "lead",
         ...     "stages": [{"name": "lead", "team": "marketing"},
         ...                {"name": "won", "team": "sales", "outcome": "won"}],
-        ...     "transitions": [{"event": "win", "source": "lead", "target": "won"}]})
+        ...     "moves": [{"event": "win", "source": "lead", "target": "won"}]})
         >>> f.events_from("lead")
         ('win',)
         """
@@ -611,6 +593,8 @@ class Funnel:
                 f"policies={_short(policies)} must be a mapping of event name to policy, or None"
             )
         problems: Problems = []
+        if _OLD_MOVES_KEY in data:
+            data = _renamed_moves_key(data, problems)
         _check_keys(data, "", _FUNNEL_KEYS, {"name", "initial", "stages"}, problems)
         stages: list[Stage] = []
         for i, raw in enumerate(_as_list(data.get("stages", []), "stages", problems)):
@@ -623,8 +607,8 @@ class Funnel:
             stages.append(Stage(raw.get("name", ""), raw.get("team", ""), **kwargs))
         moves: list[Move] = []
         policies = {} if policies is None else policies
-        for i, raw in enumerate(_as_list(data.get("transitions", []), "transitions", problems)):
-            path = f"transitions[{i}]"
+        for i, raw in enumerate(_as_list(data.get("moves", []), "moves", problems)):
+            path = f"moves[{i}]"
             if not isinstance(raw, Mapping):
                 problems.append((path, f"{raw!r} is not a table/object"))
                 continue
@@ -672,7 +656,7 @@ class Funnel:
 
         >>> Funnel.from_json('{"name": "tiny", "initial": "lead", "stages": ['
         ...     '{"name": "lead", "team": "marketing"}, {"name": "won", "team": "sales",'
-        ...     ' "outcome": "won"}], "transitions": [{"event": "win", "source": "lead",'
+        ...     ' "outcome": "won"}], "moves": [{"event": "win", "source": "lead",'
         ...     ' "target": "won"}]}').teams
         ('marketing', 'sales')
         """
@@ -690,7 +674,7 @@ class Funnel:
 
     @classmethod
     def from_toml(cls, text: str, *, policies: Mapping[str, Policy] | None = None) -> Self:
-        """Build a funnel from TOML text in the data form (``[[stages]]``, ``[[transitions]]``).
+        """Build a funnel from TOML text in the data form (``[[stages]]``, ``[[moves]]``).
 
         >>> f = Funnel.from_toml('''
         ... name = "tiny"
@@ -702,7 +686,7 @@ class Funnel:
         ... name = "won"
         ... team = "sales"
         ... outcome = "won"
-        ... [[transitions]]
+        ... [[moves]]
         ... event = "win"
         ... source = "lead"
         ... target = "won"
@@ -723,7 +707,9 @@ class Funnel:
         return cls.from_dict(data, policies=policies)
 
     @classmethod
-    def load(cls, path: str | Path, *, policies: Mapping[str, Policy] | None = None) -> Self:
+    def from_file(
+        cls, path: str | Path, *, policies: Mapping[str, Policy] | None = None
+    ) -> Self:
         """Build a funnel from a ``.toml`` or ``.json`` file, chosen by the file's suffix.
 
         >>> import pathlib, tempfile
@@ -732,9 +718,9 @@ class Funnel:
         ...     "name": "tiny", "initial": "lead",
         ...     "stages": [{"name": "lead", "team": "marketing"},
         ...                {"name": "won", "team": "sales", "outcome": "won"}],
-        ...     "transitions": [{"event": "win", "source": "lead", "target": "won"}],
+        ...     "moves": [{"event": "win", "source": "lead", "target": "won"}],
         ... }).to_json())
-        >>> Funnel.load(folder / "tiny.json").name
+        >>> Funnel.from_file(folder / "tiny.json").name
         'tiny'
         """
         given: object = path
@@ -765,6 +751,16 @@ class Funnel:
                 name=exc.name,
             ) from None
 
+    @classmethod
+    def load(cls, path: str | Path, *, policies: Mapping[str, Policy] | None = None) -> Self:
+        """Deprecated: the old name of :meth:`from_file`, removed in the next release.
+
+        ``load`` is kept for reading a stored thing by its key (``store.load(lead_id)``);
+        building a value from an outside form is ``from_*``.  Warns, then calls :meth:`from_file`.
+        """
+        warn_renamed("Funnel.load", "Funnel.from_file")
+        return cls.from_file(path, policies=policies)
+
     def to_dict(self) -> dict[str, Any]:
         """The funnel's data form; :meth:`from_dict` of it gives an equal funnel.
 
@@ -774,7 +770,7 @@ class Funnel:
 
         >>> from funnelkit import templates
         >>> data = templates.temperature().to_dict()
-        >>> data["transitions"][0]
+        >>> data["moves"][0]
         {'event': 'warm_up', 'source': 'cold', 'target': 'warm'}
         >>> Funnel.from_dict(data) == templates.temperature()
         True
@@ -807,7 +803,7 @@ class Funnel:
             if m.sla is not None:
                 t["sla"] = str(parse_duration(m.sla))
             moves.append(t)
-        return {"name": self.name, "initial": self.initial, "stages": stages, "transitions": moves}
+        return {"name": self.name, "initial": self.initial, "stages": stages, "moves": moves}
 
     def to_json(self) -> str:
         """The data form as JSON text (:meth:`from_json` reads it back).
@@ -1056,7 +1052,7 @@ class Funnel:
             if context is not None:
                 self._context(at, context)  # unused, but a wrong type is still an error
             return _ALLOW
-        return self._decide(row.policy, lead, self._context(at, context), event)
+        return judge(row.policy, lead, self._context(at, context), event)
 
     def _context(self, at: datetime, context: Context | Mapping[str, Any] | None) -> Context:
         if type(context) is Context:
@@ -1071,13 +1067,6 @@ class Funnel:
         if isinstance(context, Mapping):
             return Context(at, funnel=self, data=context)
         raise InvalidInput(f"context={context!r} must be a funnelkit.Context, a mapping or None")
-
-    @staticmethod
-    def _decide(policy: Policy, lead: Lead, context: Context, event: str) -> Decision:
-        decision: object = _call_policy(policy, lead, context, event)
-        if type(decision) is not Decision:
-            raise not_a_decision(policy, decision)
-        return decision
 
     def _check_extras(
         self, stage: str, event: str, row: _Fast, actor: object, reason: object
@@ -1108,10 +1097,8 @@ class Funnel:
         )
 
     @staticmethod
-    def _refused(policy: Policy, decision: object, lead: Lead, event: str) -> NoReturn:
-        """Raise for a policy that said no (or answered something that is not a Decision)."""
-        if type(decision) is not Decision:
-            raise not_a_decision(policy, decision)
+    def _refused(policy: Policy, decision: Decision, lead: Lead, event: str) -> NoReturn:
+        """Raise for a policy that said no."""
         why = "; ".join(decision.reasons) or "no reason given"
         name = decision.policy or repr(policy)
         raise PolicyRefused(
@@ -1129,12 +1116,12 @@ class Funnel:
         actor: str | None = None,
         reason: str | None = None,
         context: Context | Mapping[str, Any] | None = None,
-    ) -> Outcome:
+    ) -> Fired:
         """Move *lead* by *event* at *at*: pure, no I/O, the input lead is never changed.
 
         Looks the move up in the table compiled when the funnel was built, runs its policy (with
-        *context*, or a :class:`Context` built from *at* and the mapping given), and returns an
-        :class:`Outcome` with the new lead, the :class:`Transition` record and the team change.
+        *context*, or a :class:`Context` built from *at* and the mapping given), and returns a
+        :class:`Fired` with the new lead, the :class:`Transition` record and the team change.
 
         Raises :class:`UnknownEvent`, :class:`TransitionNotAllowed`, :class:`PolicyRefused`,
         :class:`ReasonRequired` or :class:`InvalidInput`; nothing is half done.
@@ -1181,18 +1168,13 @@ class Funnel:
         else:
             ctx = (_tuple_new(Context, (at, (), self, _NO_DATA, None)) if context is None
                    else self._context(at, context))
-            try:
-                decision = policy(lead, ctx)
-            except FunnelError:
-                raise
-            except Exception as exc:  # a host policy's bug: say which policy, keep the cause
-                raise _policy_failed(policy, event, lead, exc) from exc
-            if type(decision) is not Decision or not decision.allowed:
+            decision = judge(policy, lead, ctx, event)
+            if not decision.allowed:
                 self._refused(policy, decision, lead, event)
         if version >= _MAX_VERSION:
             self._worn_out(lead)
         version += 1
-        return _tuple_new(Outcome, (
+        return _tuple_new(Fired, (
             _tuple_new(Lead, (lead_id, target, version, attributes, source, owner, created,
                               entered if target == stage else at, at)),
             _tuple_new(Transition,
@@ -1303,7 +1285,22 @@ def _too_deep_definition(where: str) -> InvalidFunnel:
                                    f"levels (or holds itself); no funnel needs that: flatten it"))])
 
 
-_FUNNEL_KEYS = frozenset({"name", "initial", "stages", "transitions"})
+_FUNNEL_KEYS = frozenset({"name", "initial", "stages", "moves"})
+#: The key the moves had before they were called moves, read until the next release.
+_OLD_MOVES_KEY = "transitions"
+
+
+def _renamed_moves_key(data: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
+    """*data* with its moves under ``"moves"``: warn about the old key, refuse both at once."""
+    renamed = {key: value for key, value in data.items() if key != _OLD_MOVES_KEY}
+    if "moves" in data:
+        problems.append((_OLD_MOVES_KEY, (
+            'both "moves" and "transitions" are given; "transitions" is the old name of '
+            '"moves": keep one list, under "moves"')))
+        return renamed
+    warn_renamed('the funnel data key "transitions"', '"moves" ([[moves]] in TOML)')
+    renamed["moves"] = data[_OLD_MOVES_KEY]
+    return renamed
 _STAGE_KEYS = frozenset(
     {"name", "team", "label", "outcome", "description", "stall_after", "stall_event"}
 )

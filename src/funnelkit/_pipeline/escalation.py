@@ -48,7 +48,7 @@ class Escalation:
     team and its open handoffs) may reassign it and the lead (a router answering None or the
     current assignee leaves it where it is); it is due again ``sla`` after the sweep's time (the
     move's own SLA when None; ``"4 business hours"`` counts on the pipeline's calendar); and with
-    ``notify`` the ``on_sla_breach`` hook is called with the new level.  The breach at
+    ``notify`` the ``after_sla_breach`` hook is called with the new level.  The breach at
     ``max_level`` (1 to 100; default 2: the first and the second breach escalate, the third
     expires) expires it as a move without an escalation does.  Every step is a
     ``funnelkit.escalate`` (or ``funnelkit.expire``) record in the lead's history.
@@ -61,7 +61,7 @@ class Escalation:
     >>> Escalation(notify=False)
     Traceback (most recent call last):
     ...
-    funnelkit.InvalidEscalation: Escalation(router=None, notify=False) does nothing: give a router= to reassign, or notify=True to call on_sla_breach
+    funnelkit.InvalidEscalation: Escalation(router=None, notify=False) does nothing: give a router= to reassign, or notify=True to call after_sla_breach
     """  # noqa: E501 - a doctest's output is one line
 
     router: Router | None = attrs.field(default=None)
@@ -86,7 +86,7 @@ class Escalation:
         if self.router is None and not self.notify:
             raise InvalidEscalation(
                 "Escalation(router=None, notify=False) does nothing: give a router= to reassign, "
-                "or notify=True to call on_sla_breach")
+                "or notify=True to call after_sla_breach")
 
 
 def compile_escalations(

@@ -16,11 +16,13 @@ import difflib
 import inspect
 import threading
 from datetime import datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
 from funnelkit._core import codec as _codec
+from funnelkit._core.deprecation import warn_renamed
 from funnelkit._core.errors import InvalidHook, Veto
 
 if TYPE_CHECKING:
@@ -32,19 +34,20 @@ if TYPE_CHECKING:
 __all__ = [
     "AFTER_HOOKS",
     "BEFORE_HOOKS",
+    "RENAMED_HOOKS",
     "SPECS",
     "HookRegistry",
+    "after_handoff",
+    "after_handoff_accepted",
+    "after_handoff_rejected",
     "after_merge",
+    "after_sla_breach",
+    "after_stalled",
     "after_transition",
     "after_unmerge",
     "before_merge",
     "before_transition",
     "before_unmerge",
-    "on_handoff",
-    "on_handoff_accepted",
-    "on_handoff_rejected",
-    "on_sla_breach",
-    "on_stalled",
 ]
 
 Kind = Literal["lead", "transition", "handoff", "str", "datetime", "int"]
@@ -114,39 +117,39 @@ def after_transition(*, lead: Lead, transition: Transition, key: str) -> None:
 
 
 @_spec(("handoff", "handoff"), ("lead", "lead"))
-def on_handoff(*, handoff: Handoff, lead: Lead, key: str) -> None:
+def after_handoff(*, handoff: Handoff, lead: Lead, key: str) -> None:
     """Called after a move that crosses teams created *handoff* (pending), with the moved lead.
 
     >>> class Notify:
-    ...     def on_handoff(self, handoff):
+    ...     def after_handoff(self, handoff):
     ...         print(f"{handoff.to_team}: new lead {handoff.lead_id}, due {handoff.due_at}")
     """
 
 
 @_spec(("handoff", "handoff"))
-def on_handoff_accepted(*, handoff: Handoff, key: str) -> None:
+def after_handoff_accepted(*, handoff: Handoff, key: str) -> None:
     """Called after the receiving team accepted *handoff* (explicitly or by moving the lead on).
 
     >>> class SpeedToLead:
-    ...     def on_handoff_accepted(self, handoff):
+    ...     def after_handoff_accepted(self, handoff):
     ...         print(handoff.resolved_at - handoff.created_at)
     """
 
 
 @_spec(("handoff", "handoff"), ("reason", "str"))
-def on_handoff_rejected(*, handoff: Handoff, reason: str, key: str) -> None:
+def after_handoff_rejected(*, handoff: Handoff, reason: str, key: str) -> None:
     """Called after the receiving team rejected *handoff*, saying why in *reason*.
 
     The feedback loop from sales to marketing starts here.
 
     >>> class Feedback:
-    ...     def on_handoff_rejected(self, handoff, reason):
+    ...     def after_handoff_rejected(self, handoff, reason):
     ...         print(f"{handoff.lead_id} rejected: {reason}")
     """
 
 
 @_spec(("handoff", "handoff"), ("level", "int"))
-def on_sla_breach(*, handoff: Handoff, level: int, key: str) -> None:
+def after_sla_breach(*, handoff: Handoff, level: int, key: str) -> None:
     """Called once per breach ``sweep`` finds: *handoff* was still pending past its due time.
 
     Without an escalation for its move (``Pipeline(escalations=...)``), the sweep marks it
@@ -156,17 +159,17 @@ def on_sla_breach(*, handoff: Handoff, level: int, key: str) -> None:
     ``max_level``.  Tell them apart by ``handoff.status`` (``"pending"`` or ``"expired"``).
 
     >>> class Escalate:
-    ...     def on_sla_breach(self, handoff, level):
+    ...     def after_sla_breach(self, handoff, level):
     ...         print(f"{handoff.id} breached its SLA: level {level}, now {handoff.status}")
     """
 
 
 @_spec(("lead", "lead"), ("stage", "str"), ("since", "datetime"))
-def on_stalled(*, lead: Lead, stage: str, since: datetime, key: str) -> None:
+def after_stalled(*, lead: Lead, stage: str, since: datetime, key: str) -> None:
     """Called once when ``sweep`` finds *lead* in *stage* since *since*, past the stage's limit.
 
     >>> class Stalled:
-    ...     def on_stalled(self, lead, stage, since):
+    ...     def after_stalled(self, lead, stage, since):
     ...         print(f"{lead.id} stuck in {stage} since {since:%Y-%m-%d}")
     """
 
@@ -226,16 +229,37 @@ BEFORE_HOOKS: tuple[str, ...] = tuple(name for name, spec in SPECS.items() if no
 AFTER_HOOKS: tuple[str, ...] = tuple(name for name, spec in SPECS.items() if spec.after)
 _PREFIXES = ("before_", "after_", "on_")
 
-# -- payload coding (the outbox holds JSON types only) -------------------------------------------
+#: The after-hooks' old names, each with its new one: ``before_*`` hooks run inside the commit
+#: and may veto, ``after_*`` hooks are delivered from the outbox after it.  Until the next
+#: release a plugin method with an old name is registered under the new hook (with a
+#: DeprecationWarning), and outbox rows stored under an old name are delivered to the new hook.
+RENAMED_HOOKS: Mapping[str, str] = MappingProxyType({
+    "on_handoff": "after_handoff",
+    "on_handoff_accepted": "after_handoff_accepted",
+    "on_handoff_rejected": "after_handoff_rejected",
+    "on_sla_breach": "after_sla_breach",
+    "on_stalled": "after_stalled",
+})
 
-_ENCODE: dict[str, Callable[[Any], Any]] = {
-    "lead": _codec.lead_to_data,
-    "transition": _codec.transition_to_data,
-    "handoff": _codec.handoff_to_data,
-    "str": str,
-    "datetime": datetime.isoformat,
-    "int": int,
-}
+
+def current_name(hook: str) -> str:
+    """The hook *hook* names now: itself, or, for an old name, its new one (with a warning).
+
+    >>> current_name("after_transition")
+    'after_transition'
+    """
+    new = RENAMED_HOOKS.get(hook)
+    if new is None:
+        return hook
+    warn_renamed(f"the hook name {hook!r}", repr(new))
+    return new
+
+
+# -- payload coding (the outbox holds JSON types only; codec writes each kind of argument) -------
+
+# Each after-hook's arguments but ``key`` (the row's own, not part of its payload), with kinds.
+_PAYLOAD_KINDS: dict[str, tuple[tuple[str, Kind], ...]] = {
+    name: tuple(a for a in SPECS[name].arguments if a[0] != "key") for name in AFTER_HOOKS}
 _DECODE: dict[str, Callable[[Any], Any]] = {
     "lead": _codec.lead_from_data,
     "transition": _codec.transition_from_data,
@@ -246,17 +270,30 @@ _DECODE: dict[str, Callable[[Any], Any]] = {
 }
 # Arguments added to a spec after outbox rows may have been written without them: the value an
 # older row stands for (an on_sla_breach row from before escalations was a plain expiry).
-_ADDED: dict[tuple[str, str], Any] = {("on_sla_breach", "level"): 0}
+_ADDED: dict[tuple[str, str], Any] = {("after_sla_breach", "level"): 0}
+
+
+def payload(hook: str, arguments: Mapping[str, Any]) -> _codec.LazyPayload:
+    """The outbox payload of an after-hook call: *arguments* kept, encoded when read.
+
+    Reads as :func:`encode` gives it; a delivery in this process calls the hooks with
+    ``payload.arguments`` itself.  *arguments* must not change afterwards (the pipeline's are
+    built for the one message).
+    """
+    return _codec.LazyPayload(arguments, _PAYLOAD_KINDS[hook])
 
 
 def encode(hook: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON-able payload of an after-hook call (``key`` is not part of it)."""
-    return {name: _ENCODE[kind](arguments[name]) for name, kind in SPECS[hook].arguments
-            if name != "key"}
+    return _codec.encode_arguments(arguments, _PAYLOAD_KINDS[hook])
 
 
 def decode(hook: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The keyword arguments :func:`encode` wrote, as funnelkit values again."""
+    """The keyword arguments :func:`encode` wrote, as funnelkit values again.
+
+    A row stored under a hook's old name (``on_handoff``) decodes as its new one.
+    """
+    hook = RENAMED_HOOKS.get(hook, hook)
     return {name: _DECODE[kind](payload[name]) if name in payload else _ADDED[hook, name]
             for name, kind in SPECS[hook].arguments if name != "key"}
 
@@ -357,6 +394,17 @@ def _check_signature(plugin: object, name: str, function: Callable[..., Any]) ->
     return tuple(taken)
 
 
+def _with_old_names(
+    impls: dict[str, tuple[HookImpl, ...]],
+) -> dict[str, tuple[HookImpl, ...]]:
+    """*impls* with each old hook name mapped to its new hook's implementations.
+
+    So an outbox row stored under an old name is delivered to the implementations of the new.
+    """
+    impls.update({old: impls[new] for old, new in RENAMED_HOOKS.items()})
+    return impls
+
+
 class HookRegistry:
     """The implementations registered for each hook, checked at registration, in order."""
 
@@ -364,7 +412,7 @@ class HookRegistry:
         """An empty registry."""
         self._lock = threading.Lock()
         self._plugins: list[object] = []
-        self.impls: dict[str, tuple[HookImpl, ...]] = dict.fromkeys(SPECS, ())
+        self.impls: dict[str, tuple[HookImpl, ...]] = _with_old_names(dict.fromkeys(SPECS, ()))
 
     def register(self, plugin: object) -> object:
         """Check every hook *plugin* implements and register them all, or none."""
@@ -374,11 +422,23 @@ class HookRegistry:
                 f"the object you register"
             )
         found: list[HookImpl] = []
+        old_names: list[tuple[str, str]] = []
         for attr in dir(plugin):
             if attr.startswith("_") or not attr.startswith(_PREFIXES):
                 continue
             value = getattr(plugin, attr, None)
             if not callable(value):
+                continue
+            if attr in RENAMED_HOOKS:
+                new = RENAMED_HOOKS[attr]
+                if callable(getattr(plugin, new, None)):
+                    raise InvalidHook(
+                        f"{_where(plugin, attr)} and {_where(plugin, new)} are the same hook "
+                        f"({attr} is the old name of {new}); keep one, named {new}"
+                    )
+                old_names.append((attr, new))
+                found.append(HookImpl(plugin, new, value, _check_signature(plugin, new, value),
+                                      is_async=_kind_of_call(plugin, new, value)))
                 continue
             if attr not in SPECS:
                 hint = difflib.get_close_matches(attr, SPECS, n=1)
@@ -401,7 +461,9 @@ class HookRegistry:
             impls = dict(self.impls)
             for impl in found:
                 impls[impl.name] = (*impls[impl.name], impl)
-            self.impls = impls  # replaced whole: readers never see a half-updated mapping
+            self.impls = _with_old_names(impls)  # whole: never seen half-updated
+        for old, new in old_names:
+            warn_renamed(f"the hook name {old!r} ({_where(plugin, old)})", repr(new))
         return plugin
 
     def unregister(self, plugin: object) -> None:
@@ -410,8 +472,9 @@ class HookRegistry:
             if not any(p is plugin for p in self._plugins):
                 raise InvalidHook(f"{plugin!r} is not registered")
             self._plugins = [p for p in self._plugins if p is not plugin]
-            self.impls = {name: tuple(i for i in impls if i.plugin is not plugin)
-                          for name, impls in self.impls.items()}
+            self.impls = _with_old_names({
+                name: tuple(i for i in impls if i.plugin is not plugin)
+                for name, impls in self.impls.items() if name in SPECS})
 
     def run_before(self, hook: str, arguments: Mapping[str, Any], doing: str) -> None:
         """Call every implementation of the before-hook *hook*; any failure becomes a veto.

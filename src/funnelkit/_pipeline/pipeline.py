@@ -33,7 +33,9 @@ from typing import (
 
 import attrs
 
+from funnelkit._core.codec import LazyPayload
 from funnelkit._core.decision import Context
+from funnelkit._core.deprecation import warn_renamed
 from funnelkit._core.errors import (
     AlreadyExists,
     ConcurrencyError,
@@ -47,7 +49,7 @@ from funnelkit._core.errors import (
     Veto,
 )
 from funnelkit._core.handoff import Handoff, HandoffStatus, handoff_id, turned_down_reason
-from funnelkit._core.lead import Lead, Outcome, Source, Transition
+from funnelkit._core.lead import Fired, Lead, Source, Transition
 from funnelkit._core.limits import (
     MAX_DATA_DEPTH,
     MAX_DURATION,
@@ -91,13 +93,13 @@ from funnelkit._pipeline.merge import unmerge as _unmerge
 from funnelkit._pipeline.replay import ReplayReport, replay_store
 from funnelkit._pipeline.routing import Router
 from funnelkit.stores._protocol import (
-    UNCHECKED,
     Change,
     MergeRecord,
     OutboxMessage,
     OutboxRow,
     Store,
     is_store,
+    make_change,
 )
 
 if TYPE_CHECKING:
@@ -188,7 +190,7 @@ class Delivery:
 class SweepReport:
     """What one :meth:`Pipeline.sweep` did.
 
-    ``expired`` are the handoffs it marked expired (their ``on_sla_breach`` written), ``stalled``
+    ``expired`` are the handoffs it marked expired (their ``after_sla_breach`` written), ``stalled``
     the ids of the leads it found stalled for the first time, ``moved`` the automatic stall
     moves it made, ``delivery`` the outbox delivery that followed, ``escalated`` the handoffs
     it escalated (still pending, reassigned and due again; see :class:`funnelkit.Escalation`).
@@ -199,64 +201,25 @@ class SweepReport:
 
     expired: tuple[Handoff, ...] = ()
     stalled: tuple[str, ...] = ()
-    moved: tuple[Outcome, ...] = ()
+    moved: tuple[Fired, ...] = ()
     delivery: Delivery = Delivery()
     escalated: tuple[Handoff, ...] = attrs.field(default=(), kw_only=True)
 
 
-# -- building a Change without re-checking what the pipeline built itself --------------------------
-# ``Change`` checks every item it is given (about 2.4 us).  The pipeline only hands it values
-# that were just built and checked by the funnel, so on the hot path it fills the slots directly;
-# if ``Change`` ever stops being the slotted attrs class this relies on, the checked constructor
-# is used instead (tests/pipeline/test_pipeline.py compares both).
-_CHANGE_FIELDS = ("lead", "expected_version", "transitions", "touchpoints", "handoffs", "outbox",
-                  "expected_owner")
-_object_new = object.__new__
+def _shortcut(store: Store, name: str) -> Callable[..., Any] | None:
+    """The store's optional write method *name*, if the class defining ``commit`` defines it.
 
-
-def _checked_change(  # noqa: PLR0917 - mirrors Change's fields, positionally, on the hot path
-    lead: Lead, expected: int | None, transitions: tuple[Transition, ...],
-    touchpoints: tuple[Touchpoint, ...], handoffs: tuple[Handoff, ...],
-    outbox: tuple[OutboxMessage, ...], expected_owner: str | None = UNCHECKED,
-) -> Change:
-    return Change(lead, expected, transitions, touchpoints=touchpoints, handoffs=handoffs,
-                  outbox=outbox, expected_owner=expected_owner)
-
-
-def _slot_setters() -> tuple[Any, ...] | None:
-    if tuple(a.name for a in attrs.fields(Change)) != _CHANGE_FIELDS:
+    A shortcut (``commit_move``, ``commit_claimed``) writes what ``commit`` would write, faster.
+    A subclass that overrides ``commit`` (to log, to refuse, to write elsewhere) and not the
+    shortcut would be bypassed by its parent's shortcut, so the shortcut is used only when it
+    comes from the same class as the ``commit`` in force.
+    """
+    owners = {n: next((c for c in type(store).__mro__ if n in vars(c)), None)
+              for n in ("commit", name)}
+    if owners[name] is None or owners[name] is not owners["commit"]:
         return None
-    slots = [vars(Change).get(name) for name in _CHANGE_FIELDS]
-    if not all(type(s).__name__ == "member_descriptor" for s in slots):
-        return None
-    return tuple(s.__set__ for s in slots)  # type: ignore[union-attr]
-
-
-_SETTERS = _slot_setters()
-
-
-# The setters are bound once, here: the constructor below is six C calls and no lookups.
-(_SET_LEAD, _SET_EXPECTED, _SET_TRANSITIONS, _SET_TOUCHPOINTS, _SET_HANDOFFS, _SET_OUTBOX,
- _SET_OWNER) = _SETTERS if _SETTERS is not None else (None,) * 7
-
-
-def _fast_change(  # noqa: PLR0917 - mirrors Change's fields, positionally, on the hot path
-    lead: Lead, expected: int | None, transitions: tuple[Transition, ...],
-    touchpoints: tuple[Touchpoint, ...], handoffs: tuple[Handoff, ...],
-    outbox: tuple[OutboxMessage, ...], expected_owner: str | None = UNCHECKED,
-) -> Change:
-    change: Change = _object_new(Change)
-    _SET_LEAD(change, lead)
-    _SET_EXPECTED(change, expected)
-    _SET_TRANSITIONS(change, transitions)
-    _SET_TOUCHPOINTS(change, touchpoints)
-    _SET_HANDOFFS(change, handoffs)
-    _SET_OUTBOX(change, outbox)
-    _SET_OWNER(change, expected_owner)
-    return change
-
-
-_make_change = _fast_change if _SETTERS is not None else _checked_change
+    method: Callable[..., Any] = getattr(store, name)
+    return method
 
 
 class _Workload(Mapping[str, int]):
@@ -297,6 +260,7 @@ def _outbox_names(outbox: object) -> list[str]:
                            f"of some of {', '.join(_hooks.AFTER_HOOKS)}")
     else:
         wanted = list(outbox)
+    wanted = [_hooks.current_name(name) if isinstance(name, str) else name for name in wanted]
     unknown = [name for name in wanted if not isinstance(name, str)
                or name not in _hooks.AFTER_HOOKS]
     if unknown:
@@ -307,22 +271,11 @@ def _outbox_names(outbox: object) -> list[str]:
     return [name for name in wanted if isinstance(name, str)]
 
 
-@attrs.frozen
-class _Hooked(OutboxMessage):
-    """An outbox message with the hook arguments its payload encodes, as the pipeline made them.
-
-    The pipeline that commits it and delivers it right after calls the hooks with these
-    (equal to what decoding the payload gives back), so it never decodes its own rows.
-    """
-
-    arguments: Mapping[str, Any] = attrs.field(kw_only=True, eq=False, repr=False)
-
-
 @attrs.define
 class _Step:
     """One move planned in memory: what it writes once committed."""
 
-    outcome: Outcome
+    outcome: Fired
     lead: Lead
     handoffs: list[Handoff]
     messages: list[OutboxMessage]
@@ -462,7 +415,7 @@ class Pipeline:
     ) -> None:
         """Build a pipeline; every argument is checked here, once.
 
-        *outbox* names after-hooks (``"after_transition"``, ``"on_handoff"``, ...) whose outbox
+        *outbox* names after-hooks (``"after_transition"``, ``"after_handoff"``, ...) whose outbox
         rows are written even when this process registers no implementation of them: a web
         worker with no hooks then still leaves every call for the job runner that delivers them.
         Without it, rows are written for the after-hooks registered here when a change commits.
@@ -532,6 +485,7 @@ class Pipeline:
         self._worker = f"funnelkit-pipeline-{uuid.uuid4().hex[:12]}"
         self._hooks = _hooks.HookRegistry()
         self._async_hooks: tuple[_hooks.HookImpl, ...] = ()  # async def after-hooks registered
+        self._after_hooks = False  # whether any after-hook is registered (see _update_plain)
         self._compile()
         self._escalations = compile_escalations(escalations, funnel, self._slas, self._duration)
         # The moves fire takes on its hot path (_hot): _fast, or none while a transition hook
@@ -624,25 +578,17 @@ class Pipeline:
         self._load = store.load
         # fire's hot path writes a move with ``_commit_move(loaded, lead, transition)``, which
         # says False (having written nothing) on a conflict: the store's own optional
-        # ``commit_move`` (see Store) when its class defines it beside its ``commit``, else a
-        # Change committed through ``commit``.
-        self._commit_move: Any = self._commit_change
-        mro = type(store).__mro__
-        commit_owner = next((c for c in mro if "commit" in vars(c)), None)
-        move_owner = next((c for c in mro if "commit_move" in vars(c)), None)
-        if move_owner is not None and move_owner is commit_owner:
-            self._commit_move = store.commit_move  # type: ignore[attr-defined]
-        # _commit writes the rows it delivers at once already claimed, with the store's optional
-        # commit_claimed, found as commit_move is; never in a view joined to a host transaction,
-        # whose rows wait for the host's commit.
-        claimed_owner = next((c for c in mro if "commit_claimed" in vars(c)), None)
-        self._commit_claimed: Any = None
-        if (claimed_owner is not None and claimed_owner is commit_owner
-                and not isinstance(self, _Joined)):
-            self._commit_claimed = store.commit_claimed  # type: ignore[attr-defined]
+        # ``commit_move`` (see Store), else a Change committed through ``commit``.  _commit
+        # writes the rows it delivers at once already claimed, with the store's optional
+        # ``commit_claimed``; never in a view joined to a host transaction, whose rows wait for
+        # the host's commit.
+        move = _shortcut(store, "commit_move")
+        self._commit_move: Any = self._commit_change if move is None else move
+        self._commit_claimed: Any = (
+            None if isinstance(self, _Joined) else _shortcut(store, "commit_claimed"))
 
     def _commit_change(self, loaded: Lead, lead: Lead, transition: Transition) -> bool:
-        self._store.commit(_make_change(lead, loaded.version, (transition,), (), (), (),
+        self._store.commit(make_change(lead, loaded.version, (transition,), (), (), (),
                                         loaded.owner))
         return True
 
@@ -759,14 +705,15 @@ class Pipeline:
         self._hot = self._fast if plain else self._no_fast
         self._async_hooks = tuple(impl for hook in _hooks.AFTER_HOOKS for impl in impls[hook]
                                   if impl.is_async)
+        self._after_hooks = any(impls[hook] for hook in _hooks.AFTER_HOOKS)  # see _delivers_now
 
     def _writes(self, hook: str) -> bool:
         """Whether a change writes outbox rows for *hook*: registered here, or named in outbox=."""
         return bool(self._hooks.impls[hook]) or hook in self._outbox_hooks
 
     def _message(self, hook: str, key: str, at: datetime, **arguments: Any) -> OutboxMessage:
-        return _Hooked(f"{hook}:{key}", hook, _hooks.encode(hook, arguments), at,
-                       arguments=arguments)
+        # The payload keeps the arguments: encoded only if a store writes it (see LazyPayload).
+        return OutboxMessage(f"{hook}:{key}", hook, _hooks.payload(hook, arguments), at)
 
     def _run_before(self, lead: Lead, transition: Transition) -> None:
         arguments = {"lead": lead, "transition": transition}
@@ -848,7 +795,7 @@ class Pipeline:
         if at is None:
             at = self._now()
         lead = self.funnel.new_lead(id, at=at, attributes=attributes, source=source, owner=owner)
-        self.store.commit(_make_change(lead, None, (), (), (), ()))
+        self.store.commit(make_change(lead, None, (), (), (), ()))
         return lead
 
     # -- moving -------------------------------------------------------------------------------
@@ -916,11 +863,11 @@ class Pipeline:
             if target.outcome == "lost" or target.team == open_handoff.from_team:
                 why = turned_down_reason(event, target.name, reason)
                 closed = open_handoff.reject(by=actor, reason=why, at=at)
-                hook, extra = "on_handoff_rejected", {"reason": why}
+                hook, extra = "after_handoff_rejected", {"reason": why}
                 make_handoff = False  # as with reject_handoff: turning it down opens none back
             else:
                 closed = open_handoff.accept(by=actor, at=at)
-                hook, extra = "on_handoff_accepted", {}
+                hook, extra = "after_handoff_accepted", {}
             handoffs.append(closed)
             if self._writes(hook):
                 messages.append(self._message(hook, closed.id, at, handoff=closed, **extra))
@@ -933,7 +880,7 @@ class Pipeline:
                 assignee = self.router.choose(new_lead, team=to_team, workload=workload)
                 if assignee is not None:
                     new_lead = new_lead.evolve(owner=assignee)
-                    outcome = Outcome(new_lead, transition, team_change)
+                    outcome = Fired(new_lead, transition, team_change)
             sla = self._slas.get((lead.stage, event))
             created = Handoff(
                 handoff_id(lead.id, transition.version), lead.id, from_team, to_team,
@@ -941,9 +888,9 @@ class Pipeline:
                 due_at=None if sla is None else self._after(at, sla),
             )
             handoffs.append(created)
-            if self._writes("on_handoff"):
+            if self._writes("after_handoff"):
                 messages.append(
-                    self._message("on_handoff", created.id, at, handoff=created, lead=new_lead))
+                    self._message("after_handoff", created.id, at, handoff=created, lead=new_lead))
         if self._writes("after_transition"):
             messages.append(self._message(
                 "after_transition", f"{lead.id}:{transition.version}", at,
@@ -964,18 +911,22 @@ class Pipeline:
     ) -> None:
         # A handoff created and closed within one call is written once, in its last state.
         # Guarded by the version and the owner *loaded* had: nothing written since is lost.
-        by_id = {h.id: h for h in handoffs}
-        change = _make_change(lead, loaded.version, transitions, touchpoints,
-                              tuple(by_id.values()), tuple(messages), loaded.owner)
+        written = tuple({h.id: h for h in handoffs}.values()) if handoffs else ()
+        change = make_change(lead, loaded.version, transitions, touchpoints, written,
+                             tuple(messages), loaded.owner)
         if messages and self._commit_claimed is not None and self._delivers_now():
             # The common case: this process delivers the rows it commits, so they are written
             # claimed by it (no claim transaction) and delivered from the arguments in memory.
             now = max(self._now(), at)
             ids = self._commit_claimed(change, worker=self._worker, until=now + self._lease)
-            self._drive(self._delivery_loop(now, _CLAIM_LIMIT, tuple(zip(ids, messages,
-                                                                         strict=True))))
-            return
-        self.store.commit(change)
+            if ids is not None:
+                self._drive(self._delivery_loop(now, _CLAIM_LIMIT, tuple(zip(ids, messages,
+                                                                             strict=True))))
+                return
+            # None: the store's write joined a transaction of the host's that has not
+            # committed (DjangoStore in transaction.atomic()); the rows wait, as after commit.
+        else:
+            self.store.commit(change)
         if messages:
             self._deliver_after_commit(at)
 
@@ -989,8 +940,8 @@ class Pipeline:
         at: datetime | None = None,
         context: Mapping[str, Any] | None = None,
         **unexpected: Never,
-    ) -> Outcome:
-        """Move lead *id* by *event* and commit it; returns the :class:`~funnelkit.Outcome`.
+    ) -> Fired:
+        """Move lead *id* by *event* and commit it; returns the :class:`~funnelkit.Fired`.
 
         *context* (a mapping with string keys) reaches the guarding policy as
         ``Context.data``; guarded moves also get the lead's touchpoints and score.  Any other
@@ -1028,45 +979,50 @@ class Pipeline:
             _refuse_keywords(self.fire, unexpected)
         if context is not None:
             _context_data(context)
-        lead = self._load(id)
-        fixed_at = at is not None  # a time from the clock is read again on every retry
-        if at is None:
-            at = self._now(lead.updated_at)
-        try:
-            flags = self._hot[lead.stage][event]
-        except KeyError:  # not a hot-path move (or a stage the funnel lacks: _fire says so)
-            flags = None
-        except TypeError:  # an unhashable event
-            self._check_call(id, event, at)
-            raise
-        if flags is not None and (
-            flags < _LEAVES_RECEIVING or self._no_handoff.get(id) == lead.version
-        ):
-            # The hot path: no transition hook, no policy, no handoff to open or to close.
-            if context:
-                outcome = self._pure_fire(lead, event, at=at, actor=actor, reason=reason,
-                                          context=context)
-            else:
-                outcome = self._pure_fire(lead, event, at=at, actor=actor, reason=reason)
-            new_lead = outcome.lead
+        data = context or None
+        tries = self._retries
+        while True:  # one pass per try: a conflict reloads the lead and plans the move again
+            lead = self._load(id)
+            # Without `at`, the clock is read after each load (see the docstring).
+            when = self._now(lead.updated_at) if at is None else at
             try:
-                if not self._commit_move(lead, new_lead, outcome.transition):
-                    # The stored lead changed meanwhile: commit says how (ConcurrencyError).
-                    self._store.commit(_make_change(new_lead, lead.version, (outcome.transition,),
-                                                    (), (), (), lead.owner))
+                flags = self._hot[lead.stage][event]
+            except KeyError:  # not a hot-path move (or a stage the funnel lacks: _step says so)
+                flags = None
+            except TypeError:  # an unhashable event
+                self._check_call(id, event, when)
+                raise
+            try:
+                if flags is not None and (
+                    flags < _LEAVES_RECEIVING or self._no_handoff.get(id) == lead.version
+                ):
+                    # The hot path: no transition hook, no policy, no handoff to open or to close,
+                    # so the move is the pure fire and one guarded write of the lead and its
+                    # transition.
+                    outcome = self._pure_fire(lead, event, at=when, actor=actor, reason=reason,
+                                              context=data)
+                    if not self._commit_move(lead, outcome.lead, outcome.transition):
+                        # The stored lead changed meanwhile: commit says how (ConcurrencyError).
+                        self._store.commit(make_change(outcome.lead, lead.version,
+                                                        (outcome.transition,), (), (), (),
+                                                        lead.owner))
+                    if flags & _LANDS_RECEIVING:  # in a receiving stage, without a handoff
+                        self._remember_no_handoff(id, outcome.lead.version)
+                    return outcome
+                ctx: Context | Mapping[str, Any] | None = data
+                if event in self._guarded.get(lead.stage, ()):
+                    ctx = self._context(lead, when, data)
+                step = self._step(lead, event, when, actor, reason, ctx, self._open_handoff(lead))
+                self._commit(step.lead, lead, when, transitions=(step.outcome.transition,),
+                             handoffs=step.handoffs, messages=step.messages)
             except ConcurrencyError:
-                if self._retries <= 0:
+                if tries <= 0:
                     raise
-                return self._fire(id, event, actor, reason, at if fixed_at else None,
-                                  context or None, self._retries - 1, None)
-            if flags & _LANDS_RECEIVING:  # in a receiving stage, without a handoff: remember
-                known = self._no_handoff  # see _remember_no_handoff
-                if len(known) >= _NO_HANDOFF_MAX:
-                    known.clear()
-                known[id] = new_lead.version
-            return outcome
-        return self._fire(id, event, actor, reason, at, context or None, self._retries, lead,
-                          fixed_at=fixed_at)
+                tries -= 1
+                continue
+            if step.created is None:
+                self._remember_no_handoff(id, step.lead.version)
+            return step.outcome
 
     @staticmethod
     def _check_call(id: object, event: object, at: object) -> None:  # noqa: A002
@@ -1076,47 +1032,13 @@ class Pipeline:
             raise InvalidInput(f"event={_short(event)} is not a string; give an event name")
         _check_at(at)
 
-    def _fire(  # noqa: PLR0917 - private, the rest of fire
-        self, id: str, event: str, actor: str | None, reason: str | None,  # noqa: A002
-        at: datetime | None, data: Mapping[str, Any] | None, tries: int, lead: Lead | None,
-        *, fixed_at: bool = True,
-    ) -> Outcome:
-        """:meth:`fire` off the hot path (hooks, policies, handoffs) and its retries.
-
-        ``at`` None (or ``fixed_at`` False on a retry) reads the clock after each load, so a retry
-        after another writer's move is not refused for going back in time.
-        """
-        from_clock = at is None or not fixed_at
-        while True:
-            if lead is None:
-                lead = self.store.load(id)
-            if from_clock or at is None:
-                at = self._now(lead.updated_at)
-            stage = lead.stage
-            ctx: Context | Mapping[str, Any] | None = data
-            if event in self._guarded.get(stage, ()):
-                ctx = self._context(lead, at, data)
-            step = self._step(lead, event, at, actor, reason, ctx, self._open_handoff(lead))
-            try:
-                self._commit(step.lead, lead, at, transitions=(step.outcome.transition,),
-                             handoffs=step.handoffs, messages=step.messages)
-            except ConcurrencyError:
-                if tries <= 0:
-                    raise
-                tries -= 1
-                lead = None
-                continue
-            if step.created is None:
-                self._remember_no_handoff(id, step.lead.version)
-            return step.outcome
-
     def fire_many(
         self,
         items: Iterable[tuple[str, str] | Mapping[str, Any]],
         *,
         errors: Literal["raise", "collect"] = "raise",
         **unexpected: Never,
-    ) -> list[Outcome | FunnelError]:
+    ) -> list[Fired | FunnelError]:
         """Fire a batch: each item is ``(id, event)`` or a mapping of :meth:`fire`'s arguments.
 
         A mapping has ``id`` and ``event`` and may have ``actor``, ``reason``, ``at`` and
@@ -1155,7 +1077,7 @@ class Pipeline:
                 "fire's arguments"
             )
         calls = [self._batch_item(i, raw) for i, raw in enumerate(items)]
-        results: list[Outcome | FunnelError] = []
+        results: list[Fired | FunnelError] = []
         planned: list[tuple[int, Change, _Step]] = []  # (index in results, change, step)
         leads: dict[str, Lead] = {}
         open_handoffs: dict[str, Handoff | None] = {}
@@ -1177,7 +1099,7 @@ class Pipeline:
                     raise
                 results.append(exc)
                 continue
-            change = _make_change(step.lead, lead.version, (step.outcome.transition,), (),
+            change = make_change(step.lead, lead.version, (step.outcome.transition,), (),
                                   tuple({h.id: h for h in step.handoffs}.values()),
                                   tuple(step.messages), lead.owner)
             planned.append((len(results), change, step))
@@ -1265,7 +1187,7 @@ class Pipeline:
         points: float | None = None,
         data: Mapping[str, Any] | None = None,
         context: Mapping[str, Any] | None = None,
-    ) -> tuple[Outcome, ...]: ...
+    ) -> tuple[Fired, ...]: ...
 
     @overload
     def touch(
@@ -1275,7 +1197,7 @@ class Pipeline:
         /,
         *,
         context: Mapping[str, Any] | None = None,
-    ) -> tuple[Outcome, ...]: ...
+    ) -> tuple[Fired, ...]: ...
 
     def touch(
         self,
@@ -1288,7 +1210,7 @@ class Pipeline:
         data: Mapping[str, Any] | None = None,
         context: Mapping[str, Any] | None = None,
         **unexpected: Never,
-    ) -> tuple[Outcome, ...]:
+    ) -> tuple[Fired, ...]:
         """Record a touchpoint of *kind* on *channel*, then fire the ``auto`` moves that now pass.
 
         The :class:`~funnelkit.Touchpoint` is built here, at *at* or else at the clock's time,
@@ -1365,7 +1287,7 @@ class Pipeline:
 
     def _touch(
         self, lead: Lead, touchpoint: Touchpoint, data: Mapping[str, Any] | None
-    ) -> tuple[Outcome, ...]:
+    ) -> tuple[Fired, ...]:
         if lead.stage == MERGED_STAGE:
             raise merged_error(self.store, lead, "touching it")
         at = max(touchpoint.at, lead.updated_at)
@@ -1416,7 +1338,7 @@ class Pipeline:
         at: datetime | None = None,
         context: Mapping[str, Any] | None = None,
         **unexpected: Never,
-    ) -> tuple[Outcome, ...]:
+    ) -> tuple[Fired, ...]:
         """Fire the ``auto`` moves whose policy passes now, as :meth:`touch` does (no touchpoint).
 
         Useful after attributes changed or when policies depend on time; *context* reaches
@@ -1579,8 +1501,9 @@ class Pipeline:
                 f"accepted handoff '{handoff.id}' from {who(handoff.from_team)} to "
                 f"{who(handoff.to_team)}; owner {who(lead.owner)} -> {who(by)}", reason))
         messages = []
-        if self._writes("on_handoff_accepted"):
-            messages.append(self._message("on_handoff_accepted", accepted.id, at, handoff=accepted))
+        if self._writes("after_handoff_accepted"):
+            messages.append(self._message("after_handoff_accepted", accepted.id, at,
+                                          handoff=accepted))
         try:
             self._commit(new_lead, lead, at, transitions=(record,), handoffs=(accepted,),
                          messages=messages)
@@ -1644,8 +1567,8 @@ class Pipeline:
             context = self._context(marked, at, None)
         step = self._step(marked, event, at, by, reason, context, None, make_handoff=False)
         messages = list(step.messages)
-        if self._writes("on_handoff_rejected"):
-            messages.append(self._message("on_handoff_rejected", rejected.id, at,
+        if self._writes("after_handoff_rejected"):
+            messages.append(self._message("after_handoff_rejected", rejected.id, at,
                                           handoff=rejected, reason=reason))
         try:
             self._commit(step.lead, lead, at, transitions=(record, step.outcome.transition),
@@ -1660,14 +1583,14 @@ class Pipeline:
     def sweep(self, now: datetime | None = None) -> SweepReport:
         """Expire or escalate breached handoffs, handle stalled leads, deliver; idempotent.
 
-        A pending handoff past its due time becomes ``expired`` and ``on_sla_breach`` is called
+        A pending handoff past its due time becomes ``expired`` and ``after_sla_breach`` is called
         for it, once, unless its move has an :class:`~funnelkit.Escalation` (``escalations=``)
         and it was escalated fewer than ``max_level`` times: then it is escalated (reassigned by
-        the escalation's router, due again, ``on_sla_breach`` called with the new level when
+        the escalation's router, due again, ``after_sla_breach`` called with the new level when
         the escalation notifies) and stays pending.  A lead longer than its stage's
-        ``stall_after`` in that stage is stalled: ``on_stalled`` is called once per stay, and
+        ``stall_after`` in that stage is stalled: ``after_stalled`` is called once per stay, and
         when the stage has a ``stall_event`` the lead is moved by it (reason: stalled).  Stalled
-        leads are only looked for when ``on_stalled`` is registered or the stage has a
+        leads are only looked for when ``after_stalled`` is registered or the stage has a
         ``stall_event``.  Each expiry, escalation and stall reported without a stall move is
         recorded in the lead's history (``funnelkit.expire``, ``funnelkit.escalate``,
         ``funnelkit.stall``, by ``funnelkit.sweep``).  A lead changed after *now* is left to
@@ -1686,8 +1609,8 @@ class Pipeline:
             if breached is not None:
                 (expired if breached.status == "expired" else escalated).append(breached)
         stalled: list[str] = []
-        moved: list[Outcome] = []
-        watching = self._writes("on_stalled")
+        moved: list[Fired] = []
+        watching = self._writes("after_stalled")
         for stage, limit, stall_event in self._stalls:
             if not watching and stall_event is None:
                 continue
@@ -1743,10 +1666,10 @@ class Pipeline:
             new_lead, record = audit_record(lead, EXPIRE_EVENT, now, actor=SWEEP_ACTOR,
                                             reason=f"{breach}; expired{of}")
             messages = []
-            if self._writes("on_sla_breach"):
-                messages.append(self._message("on_sla_breach", closed.id, now, handoff=closed,
+            if self._writes("after_sla_breach"):
+                messages.append(self._message("after_sla_breach", closed.id, now, handoff=closed,
                                               level=level))
-            self.store.commit(_make_change(new_lead, lead.version, (record,), (), (closed,),
+            self.store.commit(make_change(new_lead, lead.version, (record,), (), (closed,),
                                            tuple(messages), lead.owner))
             self._remember_no_handoff(lead.id, new_lead.version)
             return closed
@@ -1766,18 +1689,18 @@ class Pipeline:
             reason=(f"{breach}; escalated to level {level} of {escalation.max_level}, assignee "
                     f"{who(handoff.assignee)} -> {who(assignee)}, due {due_at.isoformat()}"))
         messages = []
-        if escalation.notify and self._writes("on_sla_breach"):
+        if escalation.notify and self._writes("after_sla_breach"):
             key = handoff_id(lead.id, record.version)  # unique: no handoff has this version
-            messages.append(self._message("on_sla_breach", key, now, handoff=raised,
+            messages.append(self._message("after_sla_breach", key, now, handoff=raised,
                                           level=level))
-        self.store.commit(_make_change(new_lead, lead.version, (record,), (), (raised,),
+        self.store.commit(make_change(new_lead, lead.version, (record,), (), (raised,),
                                        tuple(messages), lead.owner))
         return raised
 
     def _stall(
         self, lead: Lead, stage: str, since: datetime, stall_event: str | None, now: datetime,
         *, watching: bool,
-    ) -> tuple[bool, Outcome | None]:
+    ) -> tuple[bool, Fired | None]:
         """Handle one stalled lead: (reported for the first time?, the stall move's outcome).
 
         Reported once per stay: the first report without a stall move is a ``funnelkit.stall``
@@ -1786,7 +1709,7 @@ class Pipeline:
         reported = watching and stall_reported(self.store.history(lead.id), stage)
         messages = []
         if watching and not reported:
-            messages.append(self._message("on_stalled", f"{lead.id}:{lead.version}", now,
+            messages.append(self._message("after_stalled", f"{lead.id}:{lead.version}", now,
                                           lead=lead, stage=stage, since=since))
         step = None
         reason = f"stalled in {stage!r} since {since.isoformat()}"
@@ -1808,7 +1731,7 @@ class Pipeline:
                 if step is None:
                     marked, record = audit_record(lead, STALL_EVENT, now, actor=SWEEP_ACTOR,
                                                   reason=reason)
-                    self.store.commit(_make_change(marked, lead.version, (record,), (), (),
+                    self.store.commit(make_change(marked, lead.version, (record,), (), (),
                                                    tuple(messages), lead.owner))
                 else:
                     self._commit(step.lead, lead, now,
@@ -1816,8 +1739,8 @@ class Pipeline:
                                  handoffs=step.handoffs, messages=[*messages, *step.messages])
             except AlreadyExists:
                 if not messages:
-                    raise  # pragma: no cover - only on_stalled keys can be taken here
-                # on_stalled for this stay was written by an earlier sweep (whose stall move
+                    raise  # pragma: no cover - only after_stalled keys can be taken here
+                # after_stalled for this stay was written by an earlier sweep (whose stall move
                 # was refused): report nothing new, but try the move again.
                 messages, first = [], False
                 continue
@@ -1829,12 +1752,11 @@ class Pipeline:
 
     def _delivers_now(self) -> bool:
         """Whether a commit with outbox rows is followed by their delivery, in this call."""
-        if any(p is self for p in _DELIVERING.get()):
+        if self in _DELIVERING.get():  # by identity: a Pipeline is equal to itself only
             # A hook fired a move: its rows wait for the next delivery of this pipeline.
             self._rows_left = True
             return False
-        impls = self._hooks.impls
-        if not any(impls[hook] for hook in _hooks.AFTER_HOOKS):
+        if not self._after_hooks:
             return False  # rows named by outbox= wait for a process that implements their hooks
         # A synchronous call cannot await async hooks: await adeliver_pending() delivers.
         return not self._async_hooks
@@ -1923,13 +1845,14 @@ class Pipeline:
         """
         return _unmerge(self, duplicate_id, actor=actor, reason=reason, at=at)
 
-    def replay(self, store: Store | None = None) -> ReplayReport:
+    def verify_history(self, store: Store | None = None) -> ReplayReport:
         """Rebuild every lead from its transitions and report any whose stored state differs.
 
         Replays *store* (this pipeline's own by default) under this pipeline's funnel: a lead
         with no transitions must be new (initial stage, version 0); every other lead's stored
         stage and version must equal the replay of its history, which must follow the funnel's
-        moves without gaps.  Nothing is changed.
+        moves without gaps.  Nothing is changed.  (:meth:`Funnel.replay
+        <funnelkit.Funnel.replay>` is the pure rebuild of given transitions this runs per lead.)
 
         >>> from datetime import datetime, timezone
         >>> from funnelkit import templates
@@ -1938,13 +1861,23 @@ class Pipeline:
         >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
         >>> _ = pipeline.capture("L1", at=at)
         >>> _ = pipeline.fire("L1", "convert", at=at)
-        >>> report = pipeline.replay()
+        >>> report = pipeline.verify_history()
         >>> report.ok, report.leads, report.transitions
         (True, 1, 1)
         """
         if store is not None and not is_store(store):
             raise InvalidInput(f"store={store!r} does not implement funnelkit.stores.Store")
         return replay_store(self.funnel, self.store if store is None else store)
+
+    def replay(self, store: Store | None = None) -> ReplayReport:
+        """Deprecated: the old name of :meth:`verify_history`, removed in the next release.
+
+        ``replay`` is the funnel's pure rebuild (:meth:`Funnel.replay <funnelkit.Funnel.replay>`
+        gives :class:`~funnelkit.Replayed` leads); checking a store gives a report, under its own
+        name.  Warns, then calls :meth:`verify_history`.
+        """
+        warn_renamed("Pipeline.replay", "Pipeline.verify_history")
+        return self.verify_history(store)
 
     def deliver_pending(self, *, now: datetime | None = None, limit: int = 100) -> Delivery:
         """Deliver every due outbox row to the registered after-hooks; returns the counts.
@@ -2026,23 +1959,24 @@ class Pipeline:
         worker thread.
 
         *own* (row id, message) are rows this pipeline has just committed already claimed for
-        itself (``commit_claimed``): they are delivered first, from the arguments the messages
-        carry (nothing claimed, nothing decoded), and only then, if this pipeline knows it left
-        rows behind (a hook's move, a failed row now due), are rows claimed.  Without *own* it
-        claims until no due row is left.  A delivery that acknowledged a row purges the rows
-        older than ``outbox_retention`` (when set) once per retention period.
+        itself (``commit_claimed``): they are delivered first (nothing claimed), and only then, if
+        this pipeline knows it left rows behind (a hook's move, a failed row now due), are rows
+        claimed.  Without *own* it claims until no due row is left.  A payload made in this
+        process (a :class:`LazyPayload`, as a ``MemoryStore`` keeps it) gives the hooks its
+        arguments, nothing decoded; a row read from a database is decoded.  A delivery that
+        acknowledged a row purges the rows older than ``outbox_retention`` (when set) once per
+        retention period.
         """
         delivered = failed = 0
-        worker, store = self._worker, self.store
-        batch: list[tuple[int, str, str, int, Mapping[str, Any] | None, Mapping[str, Any]]] = [
-            (row_id, m.key, m.hook, 1, m.arguments if isinstance(m, _Hooked) else None,
-             m.payload) for row_id, m in own]
+        worker, store = self._worker, self._store
+        batch: list[tuple[int, str, str, int, Mapping[str, Any]]] = [
+            (row_id, m.key, m.hook, 1, m.payload) for row_id, m in own]
         retry_times = self._retry_times
         claiming = not own or self._rows_left or bool(retry_times and retry_times[0] <= now)
         rows: list[OutboxRow] = []
         claimed = False  # whether batch holds rows claimed here (else the own rows)
         while True:
-            for row_id, key, hook, attempts, given, payload in batch:
+            for row_id, key, hook, attempts, payload in batch:
                 impls = self._hooks.impls.get(hook, ())
                 error = None
                 if not impls:
@@ -2050,7 +1984,8 @@ class Pipeline:
                              f"deliver it")
                 else:
                     try:
-                        arguments = (dict(given) if given is not None
+                        # A payload made in this process holds the arguments themselves.
+                        arguments = (dict(payload.arguments) if type(payload) is LazyPayload
                                      else _hooks.decode(hook, payload))
                     except Exception as exc:  # noqa: BLE001 - a bad row must not stop the others
                         error = f"cannot decode the payload: {exc!r}"
@@ -2090,7 +2025,7 @@ class Pipeline:
                     heapq.heappop(retry_times)
             rows = yield functools.partial(
                 store.claim_outbox, worker=worker, now=now, lease=self._lease, limit=limit), None
-            batch = [(r.id, r.key, r.hook, r.attempts, None, r.payload) for r in rows]
+            batch = [(r.id, r.key, r.hook, r.attempts, r.payload) for r in rows]
             claimed = True
         retention = self._retention
         if delivered and retention is not None and (self._purge_due is None
@@ -2119,27 +2054,29 @@ class Pipeline:
         """Run a delivery loop here: every call is made in this thread, nothing is awaited."""
         result: Any = None
         error: Exception | None = None
-        with self._delivering():
-            try:
-                while True:
-                    call, impl = delivery.send(result) if error is None else delivery.throw(error)
-                    result = error = None
-                    if impl is not None and impl.is_async:  # registered while this one ran
-                        error = _not_awaited(impl)
-                        continue
-                    try:
-                        result = call()
-                    except Exception as exc:  # noqa: BLE001 - the loop decides what it means
-                        error = exc
-                        continue
-                    if impl is not None and result is not None and inspect.isawaitable(result):
-                        _discard(result)  # a plain def that returned a coroutine: not run
-                        error = _not_awaited(impl)
-            except StopIteration as stop:
-                done: Delivery = stop.value
-                return done
-            finally:
-                delivery.close()
+        # _delivering without its context manager's cost: every hooked move comes through here
+        token = _DELIVERING.set((*_DELIVERING.get(), self))
+        try:
+            while True:
+                call, impl = delivery.send(result) if error is None else delivery.throw(error)
+                result = error = None
+                if impl is not None and impl.is_async:  # registered while this one ran
+                    error = _not_awaited(impl)
+                    continue
+                try:
+                    result = call()
+                except Exception as exc:  # noqa: BLE001 - the loop decides what it means
+                    error = exc
+                    continue
+                if impl is not None and result is not None and inspect.isawaitable(result):
+                    _discard(result)  # a plain def that returned a coroutine: not run
+                    error = _not_awaited(impl)
+        except StopIteration as stop:
+            done: Delivery = stop.value
+            return done
+        finally:
+            delivery.close()
+            _DELIVERING.reset(token)
 
     async def _adrive(self, delivery: Generator[_Io, Any, Delivery]) -> Delivery:
         """Run a delivery loop on the event loop: async hooks awaited, other calls in a thread."""

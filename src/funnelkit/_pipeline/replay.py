@@ -34,7 +34,7 @@ class Mismatch:
 
 @attrs.frozen
 class ReplayReport:
-    """What :meth:`funnelkit.Pipeline.replay` found: how much it checked, and every mismatch.
+    """What :meth:`funnelkit.Pipeline.verify_history` found: how much it checked, every mismatch.
 
     >>> ReplayReport(leads=2, transitions=5).ok
     True

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import inspect
 import math
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 import attrs
 
 from funnelkit._core.decision import Decision, Policy, Verdict
+from funnelkit._core.deprecation import warn_renamed
 from funnelkit._core.errors import InvalidPolicy, RuleSyntaxError
 from funnelkit._core.limits import MAX_POLICY_DEPTH, _short, items_of
 from funnelkit._policy.loader import check_depth, not_a_decision
@@ -58,10 +58,10 @@ __all__ = [
     "champ",
     "checklist",
     "fit_engagement_grid",
+    "from_name",
     "gpctba",
     "judge",
     "k_of_n",
-    "load",
     "meddic",
     "meddpicc",
     "not_",
@@ -1201,7 +1201,7 @@ _BUILTINS: Final[Mapping[str, Callable[..., Any]]] = {
 }
 
 
-#: Names load() still takes for one release, with the name that replaces each.  A data name is
+#: Names from_name() still takes for one release, with the name that replaces each.  A data name is
 #: its factory's name, less the trailing underscore a Python keyword needs (``not_`` -> ``not``).
 _DEPRECATED_NAMES: Final[Mapping[str, str]] = {"not_": "not"}
 
@@ -1216,7 +1216,9 @@ def _entry_points() -> dict[str, metadata.EntryPoint]:
 
 
 def available() -> tuple[str, ...]:
-    """Every policy name :func:`load` knows: the built-ins and registered third-party ones.
+    """Every policy name :func:`from_name` knows: the built-ins and registered third-party ones.
+
+    Deprecated names (``not_``, now ``not``) are still taken for one release but not listed.
 
     >>> "bant" in available() and "rule" in available()
     True
@@ -1246,7 +1248,7 @@ class _Loaded:
         return repr(self.policy)
 
 
-def load(name: str, /, **params: Any) -> Policy:
+def from_name(name: str, /, **params: Any) -> Policy:
     """The policy called *name*, built with *params*: a built-in or a third-party one.
 
     Third-party packages register a factory under the entry-point group
@@ -1254,17 +1256,15 @@ def load(name: str, /, **params: Any) -> Policy:
     An unknown name, or parameters the factory does not take, raise
     :class:`funnelkit.InvalidPolicy` listing what is available.
 
-    >>> load("bant", min_met=3)
+    >>> from_name("bant", min_met=3)
     bant(min_met=3)
-    >>> load("rule", text="budget > 0")
+    >>> from_name("rule", text="budget > 0")
     rule('budget > 0')
     """
     if not isinstance(name, str):
         raise InvalidPolicy(f"policy name {_short(name)} must be a string")
     if name in _DEPRECATED_NAMES:
-        warnings.warn(f"the policy name {name!r} is deprecated and will be removed in the next "
-                      f"release; write {_DEPRECATED_NAMES[name]!r}", DeprecationWarning,
-                      stacklevel=2)
+        warn_renamed(f"the policy name {name!r}", repr(_DEPRECATED_NAMES[name]))
         name = _DEPRECATED_NAMES[name]
     factory = _BUILTINS.get(name)
     third_party = False
@@ -1310,6 +1310,16 @@ def load(name: str, /, **params: Any) -> Policy:
     return policy  # type: ignore[no-any-return]
 
 
+def load(name: str, /, **params: Any) -> Policy:
+    """Deprecated: the old name of :func:`from_name`, removed in the next release.
+
+    ``load`` is kept for reading a stored thing by its key (``store.load(lead_id)``); building
+    a value from an outside form, here a name, is ``from_*``.  Warns, then calls :func:`from_name`.
+    """
+    warn_renamed("funnelkit.policies.load", "funnelkit.policies.from_name")
+    return from_name(name, **params)
+
+
 # -- the data form: rule strings and {'use': name, 'params': {...}} --------------------
 
 
@@ -1317,16 +1327,16 @@ def policy_from_data(spec: str | Mapping[str, Any], *, path: str) -> Policy:
     """Build the policy *spec* describes; raise :class:`InvalidPolicy` naming *path* if it cannot.
 
     A string is a rule (:func:`funnelkit.policies.rule`); a mapping is ``{"use": name}`` with an
-    optional ``"params"`` mapping, passed to :func:`funnelkit.policies.load`.  Parameters named
+    optional ``"params"`` mapping, passed to :func:`funnelkit.policies.from_name`.  Parameters named
     ``policies`` / ``policy`` of the combinators may hold data forms themselves.
 
-    >>> policy_from_data({"use": "bant", "params": {"min_met": 3}}, path="transitions[0].policy")
+    >>> policy_from_data({"use": "bant", "params": {"min_met": 3}}, path="moves[0].policy")
     bant(min_met=3)
     >>> try:
-    ...     policy_from_data("budget >>", path="transitions[1].policy")
+    ...     policy_from_data("budget >>", path="moves[1].policy")
     ... except RuleSyntaxError as e:
     ...     print(e.msg, "| column", e.offset)
-    transitions[1].policy: unexpected '>'; expected a value, a name or '(' | column 9
+    moves[1].policy: unexpected '>'; expected a value, a name or '(' | column 9
     """
     if isinstance(spec, str):
         try:
@@ -1357,7 +1367,7 @@ def policy_from_data(spec: str | Mapping[str, Any], *, path: str) -> Policy:
     if "policy" in params:
         params["policy"] = _nested(params["policy"], f"{path}.params.policy")
     try:
-        return load(name, **params)
+        return from_name(name, **params)
     except RuleSyntaxError as exc:
         raise _at(path, exc) from None
     except InvalidPolicy as exc:

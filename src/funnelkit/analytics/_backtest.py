@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from funnelkit._core.decision import Context, Decision
-from funnelkit._core.errors import FunnelError, InvalidInput, PolicyFailed
+from funnelkit._core.decision import Context
+from funnelkit._core.errors import InvalidInput
 from funnelkit._core.lead import Lead
-from funnelkit._policy.loader import not_a_decision
+from funnelkit._policy.loader import judge
 from funnelkit.analytics._analyses import EPOCH, US, check_stage, main_path
 
 if TYPE_CHECKING:
@@ -80,22 +80,6 @@ class Backtest:
                 "assumption": self.assumption}
 
 
-def _decide(policy: Policy, event: str, lead: Lead, context: Context) -> Decision:
-    try:
-        decision = policy(lead, context)
-    except FunnelError:
-        raise
-    except Exception as e:
-        raise PolicyFailed(
-            f"the policy raised {type(e).__name__}: {e} while backtesting lead {lead.id!r}; fix "
-            f"the policy (it must return a funnelkit.Decision for any lead)",
-            policy=getattr(policy, "__name__", type(policy).__name__), event=event,
-            lead_id=lead.id) from e
-    if not isinstance(decision, Decision):
-        raise not_a_decision(policy, decision)
-    return decision
-
-
 def backtest(
     log: FunnelLog, *, event: str, policy: Policy | str, outcome: str | None = None,
     bands: int = 5,
@@ -147,7 +131,7 @@ def backtest(
                     stage_entered_at=EPOCH + entered * US, updated_at=EPOCH + at * US)
         when = EPOCH + at * US
         seen = tuple(tp for tp in touches.get(lead.id, ()) if tp.at <= when)
-        decision = _decide(policy, event, then, Context(when, touchpoints=seen, funnel=funnel))
+        decision = judge(policy, then, Context(when, touchpoints=seen, funnel=funnel), event)
         converted = any(a >= at for a in reached.get(i, ()))
         rows.append((passed, decision.allowed, decision.score, converted))
     cells = {(o, n): [r for r in rows if r[0] == o and r[1] == n]

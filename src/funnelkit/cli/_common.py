@@ -73,7 +73,7 @@ def load_funnel(spec: str) -> Funnel:
         raise CommandError(f"{spec} is a folder; give a funnel definition file (.toml or .json)",
                            code=EXIT_USAGE)
     try:
-        return Funnel.load(path)
+        return Funnel.from_file(path)
     except InvalidFunnel as exc:
         count = len(exc.problems)
         where, what = exc.problems[0] if exc.problems else ("", "invalid")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,17 +28,24 @@ __all__ = ["diagram", "validate"]
 
 
 def _check(name: str) -> dict[str, Any]:
-    """One file's verdict: ``ok``, the funnel's size, or every problem with its path."""
+    """One file's verdict: ``ok``, the funnel's size, or every problem with its path.
+
+    ``deprecated`` lists what the file still writes under an old name (the moves' old key
+    ``"transitions"``): read for now, each a ``DeprecationWarning`` the command shows.
+    """
     from funnelkit._definition.funnel import Funnel  # noqa: PLC0415
 
     path = Path(name)
-    result: dict[str, Any] = {"file": name, "ok": False, "funnel": None, "problems": []}
+    result: dict[str, Any] = {"file": name, "ok": False, "funnel": None, "problems": [],
+                              "deprecated": []}
     if not path.is_file():
         what = "is a folder" if path.is_dir() else "no such file"
         result["error"] = f"{what}; give a .toml or .json funnel definition"
         return result
     try:
-        funnel = Funnel.load(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DeprecationWarning)
+            funnel = Funnel.from_file(path)
     except InvalidFunnel as exc:
         result["funnel"] = exc.name or None
         result["problems"] = [
@@ -49,7 +57,9 @@ def _check(name: str) -> dict[str, Any]:
         result["error"] = str(exc).removeprefix(f"{path}: ")
         return result
     result.update(ok=True, funnel=funnel.name, stages=len(funnel.stages),
-                  moves=len(funnel.moves), teams=list(funnel.teams))
+                  moves=len(funnel.moves), teams=list(funnel.teams),
+                  deprecated=[str(w.message) for w in caught
+                              if issubclass(w.category, DeprecationWarning)])
     return result
 
 
@@ -63,6 +73,8 @@ def validate(args: argparse.Namespace, console: Console) -> int:
             if r["ok"]:
                 console.write(f"{r['file']}: ok (funnel {r['funnel']!r}: {r['stages']} stages, "
                               f"{r['moves']} moves, teams {', '.join(r['teams'])})")
+                for message in r["deprecated"]:
+                    console.write(f"  deprecated: {message}")
             elif "error" in r:
                 console.write(f"{r['file']}: {r['error']}")
             else:

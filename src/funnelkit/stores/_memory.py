@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from funnelkit._core.codec import check_storable
+from funnelkit._core.codec import LazyPayload, check_storable
 from funnelkit._core.errors import (
     AlreadyExists,
     ConcurrencyError,
@@ -22,6 +22,7 @@ from funnelkit._core.time import require_aware, require_derived
 from funnelkit.stores._protocol import (
     Change,
     MergeRecord,
+    OutboxMessage,
     OutboxRow,
     changes_of,
     check_claim,
@@ -53,6 +54,9 @@ if TYPE_CHECKING:
 __all__ = ["MemoryStore"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Where MemoryStore keeps each OutboxRow field in its row lists (OutboxRow's own order).
+_ROW_KEY, _ROW_ATTEMPTS, _ROW_NEXT, _ROW_BY, _ROW_UNTIL, _ROW_DELIVERED, _ROW_ERROR = (
+    1, 5, 6, 7, 8, 9, 10)
 
 
 class MemoryStore:
@@ -83,7 +87,9 @@ class MemoryStore:
         self._transition_log: list[Transition] = []
         self._touchpoint_log: list[Touchpoint] = []
         self._handoffs: dict[str, Handoff] = {}
-        self._outbox: dict[int, OutboxRow] = {}
+        # An outbox row is kept as a list of OutboxRow's fields, in order (see _ROW_*), changed
+        # in place under the lock; readers get an OutboxRow built from it.
+        self._outbox: dict[int, list[Any]] = {}
         self._pending: dict[int, None] = {}  # undelivered row ids, oldest first
         self._delivered: dict[int, None] = {}  # delivered row ids, in the order acknowledged
         self._outbox_keys: set[str] = set()
@@ -109,14 +115,13 @@ class MemoryStore:
             self._check_open()
         return lead
 
+    # -- writing: every write method checks what it is given, then goes through _write ---------
+
     def commit(self, change: Change) -> None:
         """Write *change* atomically (all checks happen before anything is written)."""
         if type(change) is not Change and not isinstance(change, Change):
             raise InvalidInput(f"commit takes a funnelkit.stores.Change, got {change!r}")
-        if not (change.touchpoints or change.handoffs or change.outbox) and self._commit_moves(
-                change):
-            return
-        self._commit(change, None)
+        self._write((change,))
 
     def commit_claimed(self, change: Change, *, worker: str, until: datetime) -> list[int]:
         """Write *change* as :meth:`commit` does, its outbox rows claimed by *worker* until *until*.
@@ -137,65 +142,24 @@ class MemoryStore:
         []
         """
         change = check_commit_claimed(change, worker, until)
-        return self._commit(change, (worker, until))
+        return self._write((change,), (worker, until))
 
-    def _commit(self, change: Change, claim: tuple[str, datetime] | None) -> list[int]:
-        """:meth:`commit` off its hot path; *claim* (worker, until) writes the rows claimed."""
-        lead = change.lead
-        with self._lock:
-            self._check_open()
-            stored = self._leads.get(lead.id)
-            check_storable(change, known=None if stored is None else stored.attributes,
-                           limit=self.max_data_size)
-            if change.expected_version is None:
-                if stored is not None:
-                    raise AlreadyExists(
-                        f"lead {lead.id!r} exists already; load it instead of creating it")
-            elif stored is None:
-                raise no_lead(lead.id)
-            elif stored.version != change.expected_version or owner_conflict(change, stored.owner):
-                raise version_conflict(change, stored.version, stored.owner)
-            if change.handoffs or change.outbox:
-                self._check_children(change, "", {}, set())
-            ids = self._apply(change, claim)
-            self._leads[lead.id] = lead  # last: see load
-            return ids
+    def commit_many(self, changes: Sequence[Change]) -> None:
+        """Write every change in order, all or nothing (see :class:`Store`).
 
-    def _commit_moves(self, change: Change) -> bool:
-        """Write the lead and transitions of *change*, which has nothing else, if it can.
-
-        The hot path of :meth:`commit` for a change with no touchpoint, handoff or outbox row
-        (``Pipeline.fire`` itself uses :meth:`commit_move`).  False, having written nothing,
-        when the lead is not stored at the expected version (and owner) or the store is closed:
-        :meth:`commit` then takes the general path, which says why.
+        >>> from datetime import datetime, timezone
+        >>> from funnelkit import templates
+        >>> funnel, at = templates.inbound(), datetime(2026, 3, 2, tzinfo=timezone.utc)
+        >>> store = MemoryStore()
+        >>> store.commit_many([Change(funnel.new_lead(i, at=at), None) for i in ("A", "B")])
+        >>> [lead.id for lead in store.leads()]
+        ['A', 'B']
         """
-        lead, expected, transitions = change.lead, change.expected_version, change.transitions
-        lead_id = lead.id
-        lock = self._lock
-        lock.acquire()  # not ``with``: half the cost, and every move comes through here
-        try:
-            stored = self._leads.get(lead_id)
-            if (stored is None or expected is None or stored.version != expected or self._closed
-                    or owner_conflict(change, stored.owner)):
-                return False
-            # Storability is checked for what is new only: attributes other than (by identity)
-            # the stored lead's, and policy decisions.
-            check = lead.attributes is not stored.attributes and bool(lead.attributes)
-            if not check:
-                for t in transitions:
-                    if t.decision is not None:
-                        check = True
-                        break
-            if check:
-                check_storable(change, known=stored.attributes, limit=self.max_data_size)
-            if transitions:
-                history = self._history[lead_id]
-                history.extend(transitions)
-                self._transition_log.extend(transitions)
-            self._leads[lead_id] = lead  # last: see load
-            return True
-        finally:
-            lock.release()
+        changes = changes_of(changes)
+        for change in changes:
+            if not isinstance(change, Change):
+                raise InvalidInput(f"commit takes funnelkit.stores.Change values, got {change!r}")
+        self._write(changes)
 
     def commit_move(self, loaded: Lead, lead: Lead, transition: Transition) -> bool:
         """Write one move as the funnel built it, without a ``Change`` (the optional fast path).
@@ -218,40 +182,25 @@ class MemoryStore:
         >>> store.commit_move(loaded, moved.lead, moved.transition)  # no longer the stored lead
         False
         """
+        # The fast path of _write too (a change that is one move and nothing else): its
+        # appends are _apply's for such a change (tests/stores/test_memory_write_path.py).
         lead_id = lead.id
         lock = self._lock
         lock.acquire()  # not ``with``: half the cost, and every move comes through here
         try:
             if self._leads[lead_id] is not loaded or self._closed:  # leads are never removed
                 return False
+            # What is new only: attributes other than (by identity) the stored lead's, a decision.
             if (lead.attributes is not loaded.attributes and lead.attributes) or (
                     transition.decision is not None):
                 check_storable(Change(lead, loaded.version, (transition,)),
                                known=loaded.attributes, limit=self.max_data_size)
-            self._history[lead_id].append(transition)
+            self._history[lead_id].append(transition)  # a stored lead has its list
             self._transition_log.append(transition)
             self._leads[lead_id] = lead  # last: see load
             return True
         finally:
             lock.release()
-
-    def _check_children(self, change: Change, where: str, statuses: dict[str, str],
-                        keys: set[str]) -> None:
-        for h in change.handoffs:
-            old = statuses.get(h.id)
-            if old is None and h.id in self._handoffs:
-                old = self._handoffs[h.id].status
-            if old is not None and old != "pending":
-                raise ConcurrencyError(
-                    f"{where}handoff {h.id!r} is {old} already; only a pending handoff can "
-                    f"change: load it again")
-            statuses[h.id] = h.status
-        for m in change.outbox:
-            if m.key in keys or m.key in self._outbox_keys:
-                raise AlreadyExists(
-                    f"{where}outbox key {m.key!r} is used already; outbox keys must be unique "
-                    f"in a store")
-            keys.add(m.key)
 
     def commit_merge(self, survivor: Change, duplicate: Change, merge: MergeRecord) -> MergeRecord:
         """Write a merge (or, for an undone *merge*, an unmerge) in one step; see :class:`Store`.
@@ -270,7 +219,7 @@ class MemoryStore:
                     raise no_merge(merge.id)
                 if not stored.active:
                     raise merge_undone(merge.id)
-            self.commit_many([survivor, duplicate])  # the lock is re-entrant: one step
+            self._write((survivor, duplicate))  # the lock is re-entrant: one step
             if merge.active:
                 source, target = merge.duplicate_id, merge.survivor_id
                 wanted = None
@@ -282,6 +231,125 @@ class MemoryStore:
                 merge = attrs.evolve(merge, touchpoints=moved)
             self._merges[merge.id] = merge
             return merge
+
+    def _write(self, changes: Sequence[Change], claim: tuple[str, datetime] | None = None,
+               ) -> list[int]:
+        """Check every change, then write them all, in order: the one write of changes.
+
+        Each change is guarded against the lead as the changes before it leave it (its version
+        and owner, a new lead's absence), its values must be storable, a replaced handoff
+        pending and an outbox key unused; nothing is written unless all pass.  *claim* (worker,
+        until) writes the outbox rows claimed.  Answers the new outbox rows' ids.
+        """
+        lock = self._lock
+        lock.acquire()  # not ``with``: half the cost, and most moves come through here
+        try:
+            if len(changes) == 1 and claim is None:
+                # The fast path: a change that is one move of a stored lead and nothing else,
+                # guarded by its version and owner, then written as commit_move writes it (this
+                # class's, whatever a subclass does with its own).
+                change = changes[0]
+                stored = self._leads.get(change.lead.id)
+                if (stored is not None and stored.version == change.expected_version
+                        and len(change.transitions) == 1
+                        and not (change.touchpoints or change.handoffs or change.outbox)
+                        and not owner_conflict(change, stored.owner)
+                        and MemoryStore.commit_move(self, stored, change.lead,
+                                                    change.transitions[0])):
+                    return []
+            if self._closed:
+                self._check_open()
+            count = len(changes)
+            current: dict[str, Lead | None] = {}  # lead id -> as the earlier changes leave it
+            statuses: dict[str, str] = {}
+            keys: set[str] = set()
+            for index, change in enumerate(changes):
+                where = f"change {index + 1} of {count}: " if count > 1 else ""
+                lead = change.lead
+                stored = current[lead.id] if lead.id in current else self._leads.get(lead.id)
+                # attributes stored (or written by an earlier change) were checked then
+                check_storable(change, known=None if stored is None else stored.attributes,
+                               limit=self.max_data_size)
+                if change.expected_version is None:
+                    if stored is not None:
+                        raise AlreadyExists(f"{where}lead {lead.id!r} exists already; load it "
+                                            f"instead of creating it")
+                elif stored is None:
+                    raise no_lead(lead.id, where[:-2])
+                elif (stored.version != change.expected_version
+                        or owner_conflict(change, stored.owner)):
+                    raise version_conflict(change, stored.version, stored.owner, where)
+                current[lead.id] = lead
+                if change.handoffs or change.outbox:
+                    self._check_children(change, where, statuses, keys)
+            # Every check passed: write.
+            ids: list[int] = []
+            for change in changes:
+                ids.extend(self._apply(change.lead, change.transitions, change.touchpoints,
+                                       change.handoffs, change.outbox, claim))
+            if count == 1:
+                self._leads[changes[0].lead.id] = changes[0].lead  # last: see load
+            else:  # in one C-level dict update: a lock-free load sees all or none
+                self._leads.update({change.lead.id: change.lead for change in changes})
+            return ids
+        finally:
+            lock.release()
+
+    def _apply(  # noqa: PLR0917 - a Change's parts, positionally, on the hot path
+        self, lead: Lead, transitions: tuple[Transition, ...],
+        touchpoints: tuple[Touchpoint, ...] = (), handoffs: tuple[Handoff, ...] = (),
+        outbox: tuple[OutboxMessage, ...] = (), claim: tuple[str, datetime] | None = None,
+    ) -> tuple[int, ...]:
+        """Write a checked change's parts but its lead, which the caller stores last (see load).
+
+        The one place anything of a lead is written.  Answers the new outbox rows' ids; *claim*
+        (worker, until) writes them claimed.
+        """
+        lead_id = lead.id
+        history = self._history.get(lead_id)
+        if history is None:  # a new lead: every stored lead has its list (see commit_move)
+            history = self._history[lead_id] = []
+        if transitions:
+            history.extend(transitions)
+            self._transition_log.extend(transitions)
+        if touchpoints:
+            self._touchpoints.setdefault(lead_id, []).extend(touchpoints)
+            self._touchpoint_log.extend(touchpoints)
+        for h in handoffs:
+            self._handoffs[h.id] = h
+        if not outbox:
+            return ()
+        by, until = (None, None) if claim is None else claim
+        attempts = 0 if claim is None else 1
+        ids = []
+        for m in outbox:
+            row_id = next(self._outbox_ids)
+            # a LazyPayload is read-only: kept as it is (the hooks' arguments, unencoded)
+            payload = m.payload if type(m.payload) is LazyPayload else dict(m.payload)
+            self._outbox[row_id] = [row_id, m.key, m.hook, payload, m.created_at, attempts,
+                                    m.created_at, by, until, None, None]
+            self._outbox_keys.add(m.key)
+            self._pending[row_id] = None
+            ids.append(row_id)
+        return tuple(ids)
+
+    def _check_children(self, change: Change, where: str, statuses: dict[str, str],
+                        keys: set[str]) -> None:
+        for h in change.handoffs:
+            old = statuses.get(h.id)
+            if old is None and h.id in self._handoffs:
+                old = self._handoffs[h.id].status
+            if old is not None and old != "pending":
+                raise ConcurrencyError(
+                    f"{where}handoff {h.id!r} is {old} already; only a pending handoff can "
+                    f"change: load it again")
+            statuses[h.id] = h.status
+        for m in change.outbox:
+            if m.key in keys or m.key in self._outbox_keys:
+                raise AlreadyExists(
+                    f"{where}outbox key {m.key!r} is used already; outbox keys must be unique "
+                    f"in a store")
+            keys.add(m.key)
 
     def _move_touchpoints(self, source: str, target: str,
                           wanted: set[int] | None) -> tuple[int, ...]:
@@ -309,88 +377,6 @@ class MemoryStore:
             return [m for m in self._merges.values()
                     if possible and (lead_id is None or lead_id in (m.survivor_id, m.duplicate_id))
                     and (m.active or not active_only)]
-
-    def commit_many(self, changes: Sequence[Change]) -> None:
-        """Write every change in order, all or nothing (see :class:`Store`).
-
-        >>> from datetime import datetime, timezone
-        >>> from funnelkit import templates
-        >>> funnel, at = templates.inbound(), datetime(2026, 3, 2, tzinfo=timezone.utc)
-        >>> store = MemoryStore()
-        >>> store.commit_many([Change(funnel.new_lead(i, at=at), None) for i in ("A", "B")])
-        >>> [lead.id for lead in store.leads()]
-        ['A', 'B']
-        """
-        changes = changes_of(changes)
-        for change in changes:
-            if not isinstance(change, Change):
-                raise InvalidInput(f"commit takes funnelkit.stores.Change values, got {change!r}")
-        with self._lock:
-            self._check_open()
-            # lead id -> the lead as stored once the changes before this one are written
-            current: dict[str, Lead | None] = {}
-            known: dict[str, Any] = {}  # lead id -> attributes checked already (by identity)
-            statuses: dict[str, str] = {}
-            keys: set[str] = set()
-            for index, change in enumerate(changes):
-                where = f"change {index + 1} of {len(changes)}: " if len(changes) > 1 else ""
-                lead = change.lead
-                if lead.id in current:
-                    stored = current[lead.id]
-                else:
-                    stored = self._leads.get(lead.id)
-                    known[lead.id] = None if stored is None else stored.attributes
-                check_storable(change, known=known[lead.id], limit=self.max_data_size)
-                known[lead.id] = lead.attributes
-                if change.expected_version is None:
-                    if stored is not None:
-                        raise AlreadyExists(
-                            f"{where}lead {lead.id!r} exists already; load it instead of "
-                            f"creating it"
-                        )
-                elif stored is None:
-                    raise NotFound(f"{where}no lead {lead.id!r} in this store")
-                elif (stored.version != change.expected_version
-                        or owner_conflict(change, stored.owner)):
-                    raise version_conflict(change, stored.version, stored.owner, where)
-                current[lead.id] = lead
-                self._check_children(change, where, statuses, keys)
-            # Every check passed: write.
-            for change in changes:
-                self._apply(change)
-            # The leads last, in one C-level dict update: a lock-free load sees all or none.
-            self._leads.update({change.lead.id: change.lead for change in changes})
-
-    def _apply(self, change: Change, claim: tuple[str, datetime] | None = None) -> list[int]:
-        """Write everything of *change* but its lead, which the caller stores last.
-
-        Answers the new outbox rows' ids; *claim* (worker, until) writes them claimed.
-        """
-        lead = change.lead
-        history = self._history.setdefault(lead.id, [])
-        touchpoints = self._touchpoints.setdefault(lead.id, [])
-        for t in change.transitions:
-            history.append(t)
-            self._transition_log.append(t)
-        for tp in change.touchpoints:
-            touchpoints.append(tp)
-            self._touchpoint_log.append(tp)
-        for h in change.handoffs:
-            self._handoffs[h.id] = h
-        ids: list[int] = []
-        for m in change.outbox:
-            row_id = next(self._outbox_ids)
-            if claim is None:
-                row = OutboxRow(row_id, m.key, m.hook, dict(m.payload), m.created_at,
-                                next_attempt_at=m.created_at)
-            else:
-                row = OutboxRow(row_id, m.key, m.hook, dict(m.payload), m.created_at, 1,
-                                m.created_at, *claim)
-            self._outbox[row_id] = row
-            self._outbox_keys.add(m.key)
-            self._pending[row_id] = None
-            ids.append(row_id)
-        return ids
 
     def history(self, lead_id: str) -> list[Transition]:
         """The lead's transitions, oldest first."""
@@ -484,22 +470,20 @@ class MemoryStore:
                 if len(claimed) >= limit:
                     break
                 row = self._outbox[row_id]
-                if row.next_attempt_at is not None and row.next_attempt_at > now:
+                if row[_ROW_NEXT] is not None and row[_ROW_NEXT] > now:
                     continue
-                if row.claimed_until is not None and row.claimed_until > now:
+                if row[_ROW_UNTIL] is not None and row[_ROW_UNTIL] > now:
                     continue
-                row = attrs.evolve(row, attempts=row.attempts + 1, claimed_by=worker,
-                                   claimed_until=now + lease)
-                self._outbox[row_id] = row
-                claimed.append(row)
+                row[_ROW_ATTEMPTS] += 1
+                row[_ROW_BY], row[_ROW_UNTIL] = worker, now + lease
+                claimed.append(OutboxRow(*row))
             return claimed
 
-    def _claimed(self, row_id: int, worker: str) -> OutboxRow:
-        check_row_id(row_id)
+    def _claimed(self, row_id: int, worker: str) -> list[Any]:
         row = self._outbox.get(row_id)
         if row is None:
             raise NotFound(f"no outbox row {row_id!r}")
-        if row.claimed_by != worker or row.delivered_at is not None:
+        if row[_ROW_BY] != worker or row[_ROW_DELIVERED] is not None:
             raise ConcurrencyError(f"outbox row {row_id} is not claimed by {worker!r} (any more)")
         return row
 
@@ -508,14 +492,18 @@ class MemoryStore:
         require_aware(at)
         check_worker(worker)
         check_row_id(row_id)
-        with self._lock:
-            self._check_open()
+        lock = self._lock
+        lock.acquire()  # not ``with``: every hooked move comes through here
+        try:
+            if self._closed:
+                self._check_open()
             row = self._claimed(row_id, worker)
-            self._outbox[row_id] = OutboxRow(  # attrs.evolve, without its cost per row
-                row_id, row.key, row.hook, row.payload, row.created_at, row.attempts,
-                row.next_attempt_at, None, None, at, row.last_error)
+            row[_ROW_BY] = row[_ROW_UNTIL] = None
+            row[_ROW_DELIVERED] = at
             del self._pending[row_id]
             self._delivered[row_id] = None
+        finally:
+            lock.release()
 
     def purge_outbox(self, *, delivered_before: datetime) -> int:
         """Remove the rows delivered before *delivered_before*; answers how many (see ``Store``).
@@ -529,9 +517,9 @@ class MemoryStore:
             self._check_open()
             outbox = self._outbox
             old = [row_id for row_id in self._delivered
-                   if outbox[row_id].delivered_at < delivered_before]  # type: ignore[operator]
+                   if outbox[row_id][_ROW_DELIVERED] < delivered_before]
             for row_id in old:
-                self._outbox_keys.discard(outbox.pop(row_id).key)
+                self._outbox_keys.discard(outbox.pop(row_id)[_ROW_KEY])
                 del self._delivered[row_id]
             if old:  # copies give the memory back: a dict or set never shrinks on removal
                 self._outbox, self._pending = dict(outbox), dict(self._pending)
@@ -541,20 +529,20 @@ class MemoryStore:
     def retry_outbox(self, row_id: int, *, worker: str, error: str, retry_at: datetime) -> None:
         """Release a claimed row to be tried again at *retry_at*."""
         check_retry(worker, error, retry_at)
+        check_row_id(row_id)
         with self._lock:
             self._check_open()
             row = self._claimed(row_id, worker)
-            self._outbox[row_id] = attrs.evolve(row, claimed_by=None, claimed_until=None,
-                                                next_attempt_at=retry_at, last_error=str(error))
+            row[_ROW_BY] = row[_ROW_UNTIL] = None
+            row[_ROW_NEXT], row[_ROW_ERROR] = retry_at, str(error)
 
     def outbox(self, *, undelivered_only: bool = True) -> list[OutboxRow]:
         """The outbox rows, oldest first."""
         check_flag(undelivered_only, "undelivered_only")
         with self._lock:
             self._check_open()
-            if undelivered_only:
-                return [self._outbox[i] for i in self._pending]
-            return list(self._outbox.values())
+            ids = self._pending if undelivered_only else self._outbox
+            return [OutboxRow(*self._outbox[i]) for i in ids]
 
     def close(self) -> None:
         """Mark the store closed."""

@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from funnelkit._core.codec import LazyPayload
 from funnelkit._core.errors import ConcurrencyError, InvalidInput, NotFound
 from funnelkit._core.handoff import HANDOFF_STATUSES, Handoff, HandoffStatus
 from funnelkit._core.lead import Lead, Transition
@@ -47,7 +48,9 @@ def _tuple_of(kind: type) -> Any:
     return check
 
 
-def _payload(value: Mapping[str, Any]) -> dict[str, Any]:
+def _payload(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    if type(value) is LazyPayload:
+        return value  # read-only, encoded when a store writes it (the pipeline's own payloads)
     if not isinstance(value, Mapping):
         raise InvalidInput(
             f"OutboxMessage payload={_short(value)} must be a mapping of names to values")
@@ -68,7 +71,9 @@ class OutboxMessage:
 
     ``key`` is the idempotency key hosts can dedupe on (unique per store); ``hook`` the hook
     spec's name; ``payload`` the arguments: JSON types plus datetimes, dates, Decimals and
-    tuples, which every store gives back unchanged.
+    tuples, which every store gives back unchanged.  A payload is copied, except the pipeline's
+    own: a read-only mapping that keeps the hook arguments and encodes them when first read, so
+    a store that writes rows serialises it as any payload and ``MemoryStore`` keeps it as is.
 
     >>> from datetime import datetime, timezone
     >>> at = datetime(2026, 3, 2, tzinfo=timezone.utc)
@@ -264,6 +269,62 @@ def _handoff_ids(items: Iterable[str]) -> tuple[str, ...]:
     return found
 
 
+# -- building a Change without re-checking what was built and checked already -------------------
+# ``Change`` checks every item it is given (about 2.4 us).  The pipeline only hands it values
+# that were just built and checked by the funnel, so ``make_change``, the one constructor for
+# them, fills the slots directly; if ``Change`` ever stops being the slotted attrs class this
+# relies on, the checked constructor is used instead (tests/pipeline/test_pipeline.py compares
+# both).
+_CHANGE_FIELDS = ("lead", "expected_version", "transitions", "touchpoints", "handoffs", "outbox",
+                  "expected_owner")
+_object_new = object.__new__
+
+
+def _checked_change(  # noqa: PLR0917 - mirrors Change's fields, positionally, on the hot path
+    lead: Lead, expected: int | None, transitions: tuple[Transition, ...],
+    touchpoints: tuple[Touchpoint, ...], handoffs: tuple[Handoff, ...],
+    outbox: tuple[OutboxMessage, ...], expected_owner: str | None = UNCHECKED,
+) -> Change:
+    return Change(lead, expected, transitions, touchpoints=touchpoints, handoffs=handoffs,
+                  outbox=outbox, expected_owner=expected_owner)
+
+
+def _slot_setters() -> tuple[Any, ...] | None:
+    if tuple(a.name for a in attrs.fields(Change)) != _CHANGE_FIELDS:
+        return None
+    slots = [vars(Change).get(name) for name in _CHANGE_FIELDS]
+    if not all(type(s).__name__ == "member_descriptor" for s in slots):
+        return None
+    return tuple(s.__set__ for s in slots)  # type: ignore[union-attr]
+
+
+_SETTERS = _slot_setters()
+
+
+# The setters are bound once, here: the constructor below is six C calls and no lookups.
+(_SET_LEAD, _SET_EXPECTED, _SET_TRANSITIONS, _SET_TOUCHPOINTS, _SET_HANDOFFS, _SET_OUTBOX,
+ _SET_OWNER) = _SETTERS if _SETTERS is not None else (None,) * 7
+
+
+def _fast_change(  # noqa: PLR0917 - mirrors Change's fields, positionally, on the hot path
+    lead: Lead, expected: int | None, transitions: tuple[Transition, ...],
+    touchpoints: tuple[Touchpoint, ...], handoffs: tuple[Handoff, ...],
+    outbox: tuple[OutboxMessage, ...], expected_owner: str | None = UNCHECKED,
+) -> Change:
+    change: Change = _object_new(Change)
+    _SET_LEAD(change, lead)
+    _SET_EXPECTED(change, expected)
+    _SET_TRANSITIONS(change, transitions)
+    _SET_TOUCHPOINTS(change, touchpoints)
+    _SET_HANDOFFS(change, handoffs)
+    _SET_OUTBOX(change, outbox)
+    _SET_OWNER(change, expected_owner)
+    return change
+
+
+make_change = _fast_change if _SETTERS is not None else _checked_change
+
+
 @attrs.frozen
 class MergeRecord:
     """The record of one merge, kept by the store: who merged which lead into which, and how.
@@ -385,7 +446,11 @@ class Store(Protocol):
     uses it (found as ``commit_move`` is): it calls the hooks with the arguments it has in
     memory and acknowledges each row, with no claim transaction and no payload decoded.  If
     that process dies first, the rows are claimed by another worker once *until* has passed,
-    so every row is still delivered at least once.
+    so every row is still delivered at least once.  A store whose writes can join a
+    transaction of the host's that has not committed yet (``DjangoStore`` inside
+    ``transaction.atomic()``) writes the rows unclaimed there, as :meth:`commit` does, and
+    answers None instead of ids: rows that may still roll back are not delivered; the caller
+    delivers as after :meth:`commit`, and :meth:`claim_outbox` has them wait for the commit.
 
     Optional: ``purge_outbox(*, delivered_before: datetime) -> int`` removes the outbox rows
     delivered (acknowledged) strictly before *delivered_before* and answers how many; an

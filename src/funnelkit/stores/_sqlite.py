@@ -230,9 +230,8 @@ class _Statements:
         self.handoff_status = f"SELECT status FROM {p}handoffs WHERE id = ?"
         self.insert_outbox = (f"INSERT INTO {p}outbox ({_cols(s.OUTBOX_COLUMNS)}) "
                               f"VALUES ({_marks(s.OUTBOX_COLUMNS)})")
-        claimed = (*s.OUTBOX_COLUMNS, "claimed_by", "claimed_until_us")
-        self.insert_claimed_outbox = (f"INSERT INTO {p}outbox ({_cols(claimed)}) "
-                                      f"VALUES ({_marks(claimed)})")
+        self.insert_claimed_outbox = (f"INSERT INTO {p}outbox ({_cols(CLAIMED_OUTBOX_COLUMNS)}) "
+                                      f"VALUES ({_marks(CLAIMED_OUTBOX_COLUMNS)})")
         self.merge = MergeStatements(p, "?")
         self.p = p
 
@@ -1028,6 +1027,20 @@ def handoff_query(
             f"ORDER BY CASE WHEN due_us IS NULL THEN 1 ELSE 0 END, due_us, id"), tuple(args)
 
 
+#: The columns of an outbox row written claimed (``commit_claimed``), in the order of
+#: :func:`claimed_outbox_params`.
+CLAIMED_OUTBOX_COLUMNS = (*s.OUTBOX_COLUMNS, "claimed_by", "claimed_until_us")
+
+
+def claimed_outbox_params(outbox: Sequence[tuple[Any, ...]],
+                          claim: tuple[str, int]) -> list[tuple[Any, ...]]:
+    """*outbox* rows (``s.outbox_params``) written claimed: *claim* is (worker, lease end in us).
+
+    One attempt is counted, as :meth:`~funnelkit.stores.Store.claim_outbox` would leave them.
+    """
+    return [(*m[:4], 1, m[5], *claim) for m in outbox]
+
+
 class _Rows(NamedTuple):
     """The child rows of one or more changes, ready for ``executemany``."""
 
@@ -1159,9 +1172,9 @@ class _Batch:
             db.execute(sql.insert_handoff, h)
         if outbox:
             insert, params = sql.insert_outbox, outbox
-            if claim is not None:  # one attempt counted, as claim_outbox would leave the rows
+            if claim is not None:
                 insert = sql.insert_claimed_outbox
-                params = [(*m[:4], 1, m[5], *claim) for m in outbox]
+                params = claimed_outbox_params(outbox, claim)
             try:
                 db.executemany(insert, params)
             except sqlite3.IntegrityError:

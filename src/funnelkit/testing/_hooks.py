@@ -12,7 +12,7 @@ import attrs
 
 from funnelkit._core.errors import InvalidInput
 from funnelkit._core.limits import _short
-from funnelkit._pipeline.hooks import SPECS
+from funnelkit._pipeline.hooks import SPECS, current_name
 from funnelkit.testing._errors import FunnelAssertionError
 
 if TYPE_CHECKING:
@@ -31,9 +31,9 @@ class HookCall:
 
     ``call["lead"]`` reads an argument; ``call.arguments`` is the whole (read-only) mapping.
 
-    >>> call = HookCall("on_sla_breach", {"handoff": "H1", "key": "k1"})
+    >>> call = HookCall("after_sla_breach", {"handoff": "H1", "key": "k1"})
     >>> call.name, call["handoff"]
-    ('on_sla_breach', 'H1')
+    ('after_sla_breach', 'H1')
     """
 
     name: str
@@ -64,13 +64,15 @@ def _recording(recorder: HookRecorder, name: str) -> Callable[..., None]:
 
 
 def _hook_names(value: Iterable[str] | None) -> tuple[str, ...]:
-    chosen = tuple(SPECS) if value is None else tuple(value)
+    given: Iterable[object] = () if value is None else value
+    chosen = tuple(SPECS) if value is None else tuple(
+        current_name(h) if isinstance(h, str) else h for h in given)
     unknown = [h for h in chosen if h not in SPECS]
     if unknown:
         raise InvalidInput(
             f"hooks={list(chosen)!r}: no hook {unknown[0]!r}; hooks are {', '.join(SPECS)}"
         )
-    return chosen
+    return tuple(h for h in chosen if isinstance(h, str))
 
 
 # Not slotted: the recording methods are set on each instance, one per hook recorded.
@@ -84,10 +86,10 @@ class HookRecorder:
     :meth:`named` filters by hook name; :meth:`assert_called` checks a count.
 
     >>> recorder = HookRecorder()
-    >>> recorder.on_sla_breach(handoff="H1", key="k1")
+    >>> recorder.after_sla_breach(handoff="H1", key="k1")
     >>> recorder.calls
-    [HookCall('on_sla_breach', handoff='H1', key='k1')]
-    >>> recorder.assert_called("on_sla_breach", times=1)[0]["handoff"]
+    [HookCall('after_sla_breach', handoff='H1', key='k1')]
+    >>> recorder.assert_called("after_sla_breach", times=1)[0]["handoff"]
     'H1'
     """
 
@@ -104,7 +106,9 @@ class HookRecorder:
             self.calls.append(HookCall(name, arguments))
 
     def named(self, name: str) -> list[HookCall]:
-        """The calls of the hook *name*, in order."""
+        """The calls of the hook *name*, in order (an old hook name warns and reads the new)."""
+        if isinstance(name, str):
+            name = current_name(name)
         if name not in SPECS:
             raise InvalidInput(f"no hook {name!r}; hooks are {', '.join(SPECS)}")
         with self._lock:

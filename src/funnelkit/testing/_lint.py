@@ -55,7 +55,7 @@ def _as_funnel(
         if isinstance(funnel, Mapping):
             return Funnel.from_dict(funnel), []
         if isinstance(funnel, str | Path):
-            return Funnel.load(funnel), []
+            return Funnel.from_file(funnel), []
     except InvalidFunnel as exc:
         return None, [
             # The build itself refuses unreachable stages; lint files them under their own check.
@@ -109,7 +109,7 @@ def _check_shadowed(funnel: Funnel) -> list[LintProblem]:
                 continue
             if funnel.requires_reason(stage.name, move.event):
                 problems.append(LintProblem(
-                    "shadowed", f"transitions[{move_index[id(move)]}]",
+                    "shadowed", f"moves[{move_index[id(move)]}]",
                     f"auto move {move.event!r} from {stage.name!r} needs a reason (it is backward "
                     f"or marked requires_reason), so the pipeline never fires it by itself; drop "
                     f"auto, or requires_reason",
@@ -118,7 +118,7 @@ def _check_shadowed(funnel: Funnel) -> list[LintProblem]:
             guarded = funnel.policy(stage.name, move.event) is not None
             if first_free_auto is not None:
                 problems.append(LintProblem(
-                    "shadowed", f"transitions[{move_index[id(move)]}]",
+                    "shadowed", f"moves[{move_index[id(move)]}]",
                     f"auto move {move.event!r} from {stage.name!r} never fires by itself: the "
                     f"earlier auto move {first_free_auto!r} has no policy and always fires first; "
                     f"guard {first_free_auto!r} with a policy or drop auto from one of them",

@@ -128,7 +128,7 @@ class FunnelStateMachine(RuleBasedStateMachine):
       expired one past its due time;
     - hooks are called once per committed change: ``after_transition`` once per move (none
       for audit records),
-      ``on_handoff`` once per handoff, and one call per accepted, rejected or expired handoff
+      ``after_handoff`` once per handoff, and one call per accepted, rejected or expired handoff
       (more only for outbox rows whose delivery failed and was retried).
 
     Class attributes a host may set:
@@ -222,8 +222,8 @@ class FunnelStateMachine(RuleBasedStateMachine):
         self.pipeline = Pipeline(self.model_funnel, store=self.store, router=cls.router,
                                  calendar=cls.calendar, clock=self.clock, scoring=cls.scoring)
         self.recorder = HookRecorder(hooks=[
-            "after_transition", "on_handoff", "on_handoff_accepted", "on_handoff_rejected",
-            "on_sla_breach"])
+            "after_transition", "after_handoff", "after_handoff_accepted", "after_handoff_rejected",
+            "after_sla_breach"])
         self.pipeline.register(self.recorder)
         for item in cls.hooks:
             self.pipeline.register(_make(item))
@@ -638,13 +638,13 @@ class FunnelStateMachine(RuleBasedStateMachine):
                 expected[f"after_transition:{lead_id}:{t.version}"] = (
                     f"after_transition for v{t.version} of {lead_id!r} ({t.event!r})")
         for h in snapshot.handoffs.values():
-            expected[f"on_handoff:{h.id}"] = f"on_handoff for {h.id!r}"
+            expected[f"after_handoff:{h.id}"] = f"after_handoff for {h.id!r}"
             if h.status == "accepted":
-                expected[f"on_handoff_accepted:{h.id}"] = f"on_handoff_accepted for {h.id!r}"
+                expected[f"after_handoff_accepted:{h.id}"] = f"after_handoff_accepted for {h.id!r}"
             elif h.status == "rejected":
-                expected[f"on_handoff_rejected:{h.id}"] = f"on_handoff_rejected for {h.id!r}"
+                expected[f"after_handoff_rejected:{h.id}"] = f"after_handoff_rejected for {h.id!r}"
             elif h.status == "expired":
-                expected[f"on_sla_breach:{h.id}"] = f"on_sla_breach for {h.id!r}"
+                expected[f"after_sla_breach:{h.id}"] = f"after_sla_breach for {h.id!r}"
         for key, what in expected.items():
             count = calls.get(key, 0)
             if count == 0 or (count > 1 and key not in retried):

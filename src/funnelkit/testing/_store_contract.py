@@ -962,10 +962,10 @@ class StoreContract:
         pipeline = Pipeline(funnel, store=store)
         self._two_with_touchpoints(store, funnel)
         pipeline.merge("S", "D", actor="contract", reason="one person", at=_t(20))
-        assert pipeline.replay().ok
+        assert pipeline.verify_history().ok
         assert store.load("S").stage == "mql"
         pipeline.unmerge("D", actor="contract", reason="two people", at=_t(21))
-        report = pipeline.replay()
+        report = pipeline.verify_history()
         assert report.ok
         assert report.transitions == 6
         assert (store.load("S").stage, store.load("D").stage) == ("subscriber", "mql")

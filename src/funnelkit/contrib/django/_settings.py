@@ -116,7 +116,7 @@ def settings_funnel() -> Funnel:
             raise InvalidInput(f"settings.{SETTING}['FUNNEL']={str(given)!r} is not a file "
                                f"(from the working directory {Path.cwd()}); give an absolute path "
                                f"such as BASE_DIR / 'funnel.toml'")
-        return Funnel.load(path, policies=policies)
+        return Funnel.from_file(path, policies=policies)
     if isinstance(given, str):
         found = _import(given, "FUNNEL")
         if callable(found) and not isinstance(found, Funnel):
@@ -144,25 +144,25 @@ class SignalHooks:
         """Send ``signals.after_transition``."""
         signals.after_transition.send(self.pipeline, lead=lead, transition=transition, key=key)
 
-    def on_handoff(self, *, handoff: Handoff, lead: Lead, key: str) -> None:
-        """Send ``signals.on_handoff``."""
-        signals.on_handoff.send(self.pipeline, handoff=handoff, lead=lead, key=key)
+    def after_handoff(self, *, handoff: Handoff, lead: Lead, key: str) -> None:
+        """Send ``signals.after_handoff``."""
+        signals.after_handoff.send(self.pipeline, handoff=handoff, lead=lead, key=key)
 
-    def on_handoff_accepted(self, *, handoff: Handoff, key: str) -> None:
-        """Send ``signals.on_handoff_accepted``."""
-        signals.on_handoff_accepted.send(self.pipeline, handoff=handoff, key=key)
+    def after_handoff_accepted(self, *, handoff: Handoff, key: str) -> None:
+        """Send ``signals.after_handoff_accepted``."""
+        signals.after_handoff_accepted.send(self.pipeline, handoff=handoff, key=key)
 
-    def on_handoff_rejected(self, *, handoff: Handoff, reason: str, key: str) -> None:
-        """Send ``signals.on_handoff_rejected``."""
-        signals.on_handoff_rejected.send(self.pipeline, handoff=handoff, reason=reason, key=key)
+    def after_handoff_rejected(self, *, handoff: Handoff, reason: str, key: str) -> None:
+        """Send ``signals.after_handoff_rejected``."""
+        signals.after_handoff_rejected.send(self.pipeline, handoff=handoff, reason=reason, key=key)
 
-    def on_sla_breach(self, *, handoff: Handoff, level: int, key: str) -> None:
-        """Send ``signals.on_sla_breach`` (``level``: 0 for an expiry, else the escalation)."""
-        signals.on_sla_breach.send(self.pipeline, handoff=handoff, level=level, key=key)
+    def after_sla_breach(self, *, handoff: Handoff, level: int, key: str) -> None:
+        """Send ``signals.after_sla_breach`` (``level``: 0 for an expiry, else the escalation)."""
+        signals.after_sla_breach.send(self.pipeline, handoff=handoff, level=level, key=key)
 
-    def on_stalled(self, *, lead: Lead, stage: str, since: datetime, key: str) -> None:
-        """Send ``signals.on_stalled``."""
-        signals.on_stalled.send(self.pipeline, lead=lead, stage=stage, since=since, key=key)
+    def after_stalled(self, *, lead: Lead, stage: str, since: datetime, key: str) -> None:
+        """Send ``signals.after_stalled``."""
+        signals.after_stalled.send(self.pipeline, lead=lead, stage=stage, since=since, key=key)
 
 
 def _build() -> Pipeline:

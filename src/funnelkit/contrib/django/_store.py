@@ -22,13 +22,14 @@ from funnelkit._core.errors import (
     StorageError,
 )
 from funnelkit._core.limits import MAX_DATA_SIZE, MAX_KEY_LENGTH, _short
-from funnelkit._core.time import require_aware
+from funnelkit._core.time import require_aware, require_derived
 from funnelkit.stores import _schema as s
 from funnelkit.stores._protocol import (
     Change,
     MergeRecord,
     OutboxRow,
     check_claim,
+    check_commit_claimed,
     check_flag,
     check_handoff_query,
     check_max_data_size,
@@ -46,11 +47,13 @@ from funnelkit.stores._protocol import (
 # The batch logic both SQL stores share: a commit_many call checked and turned into rows before
 # any transaction starts, a fast path of one statement per table, and the ordered fallback.
 from funnelkit.stores._sqlite import (
+    CLAIMED_OUTBOX_COLUMNS,
     MergeStatements,
     _Batch,
     _cols,
     _Retry,
     _Rows,
+    claimed_outbox_params,
     handoff_query,
     merge_rows,
 )
@@ -101,6 +104,9 @@ REPLACE_HANDOFF = f"UPDATE {P}handoffs SET {_HANDOFF_SETS} WHERE id = %s AND sta
 HANDOFF_STATUS = f"SELECT status FROM {P}handoffs WHERE id = %s"
 INSERT_OUTBOX = (f"INSERT INTO {P}outbox ({_cols(s.OUTBOX_COLUMNS)}) "
                  f"VALUES ({_marks(s.OUTBOX_COLUMNS)})")
+# Outbox rows written claimed: one multi-row INSERT (VALUES repeated per row), then their ids.
+INSERT_CLAIMED_OUTBOX = f"INSERT INTO {P}outbox ({_cols(CLAIMED_OUTBOX_COLUMNS)}) VALUES "
+CLAIMED_OUTBOX_ROW = f"({_marks(CLAIMED_OUTBOX_COLUMNS)})"
 SELECT_HISTORY = (f"SELECT {_cols(s.TRANSITION_COLUMNS)} FROM {P}transitions WHERE lead_id = %s "
                   f"ORDER BY version")
 SELECT_TOUCHPOINTS = (f"SELECT {_cols(s.TOUCHPOINT_COLUMNS)} FROM {P}touchpoints "
@@ -135,8 +141,11 @@ class DjangoStore:
     transaction that has not committed, :meth:`claim_outbox` hands out no rows (after-hooks must
     never run for a change that may still roll back); it schedules :attr:`deliver_on_commit`, if
     set, with ``transaction.on_commit`` instead (``get_pipeline()`` sets it to the pipeline's
-    ``deliver_pending``).  Driver errors become :class:`~funnelkit.StorageError`; deadlocks and
-    serialisation failures :class:`~funnelkit.ConcurrencyError` (load again and retry).
+    ``deliver_pending``).  Outside a transaction, :meth:`commit_claimed` writes a move's rows
+    already claimed, for the pipeline to deliver them from memory; :meth:`purge_outbox` removes
+    delivered rows (``Pipeline(outbox_retention=...)``).  Driver errors become
+    :class:`~funnelkit.StorageError`; deadlocks and serialisation failures
+    :class:`~funnelkit.ConcurrencyError` (load again and retry).
 
     A *using* that is not in ``settings.DATABASES`` raises :class:`~funnelkit.InvalidInput`;
     missing tables or tables of another schema version raise :class:`~funnelkit.StorageError`
@@ -371,16 +380,56 @@ class DjangoStore:
     def commit_many(self, changes: Sequence[Change]) -> None:
         """Write every change in order in one transaction (or savepoint), all or nothing."""
         self._check_open()
-        batch = _Batch(changes, self.max_data_size)
-        if not batch.size:
-            return
-        try:
-            self._write(lambda cursor: self._fast(cursor, batch) if batch.fast_ok
-                        else self._sequential(cursor, batch))
-        except _Retry:
-            self._write(lambda cursor: self._sequential(cursor, batch))
+        self._commit_batch(_Batch(changes, self.max_data_size))
 
-    def _fast(self, cursor: CursorWrapper, batch: _Batch) -> None:
+    def commit_claimed(self, change: Change, *, worker: str, until: datetime) -> list[int] | None:
+        """Write *change* as :meth:`commit` does, its outbox rows claimed by *worker* until *until*.
+
+        The optional capability of :class:`~funnelkit.stores.Store` the pipeline uses to deliver
+        the rows it has just committed from memory: one transaction (or savepoint), which
+        answers the rows' ids in the change's order; each counts one attempt.  Inside a
+        transaction that has not committed (``transaction.atomic()``), it writes the rows
+        unclaimed, as :meth:`commit` does, and answers None: they may still roll back, so they
+        wait for the delivery :meth:`claim_outbox` schedules for the commit.
+
+        >>> from datetime import datetime, timedelta, timezone
+        >>> from django.db import transaction
+        >>> from funnelkit import templates
+        >>> from funnelkit.stores import Change, OutboxMessage
+        >>> at = datetime(2026, 3, 2, tzinfo=timezone.utc)
+        >>> def change(lead_id):
+        ...     lead = templates.inbound().new_lead(lead_id, at=at)
+        ...     message = OutboxMessage(f"{lead_id}:0", "after_capture", {"lead_id": lead_id}, at)
+        ...     return Change(lead, None, outbox=[message])
+        >>> store = DjangoStore()
+        >>> ids = store.commit_claimed(change("doc-C1"), worker="w1",
+        ...                            until=at + timedelta(minutes=5))
+        >>> row = store.outbox()[-1]
+        >>> (row.id, row.claimed_by) == (ids[0], "w1")
+        True
+        >>> store.claim_outbox(worker="w2", now=at, lease=timedelta(minutes=5))  # w1 holds it
+        []
+        >>> with transaction.atomic():  # the host's block: nothing is handed out before it commits
+        ...     store.commit_claimed(change("doc-C2"), worker="w1", until=at + timedelta(minutes=5))
+        >>> store.outbox()[-1].claimed_by is None
+        True
+        """
+        change = check_commit_claimed(change, worker, until)
+        claim = None if self._held(self._connection()) else (worker, s.us(until))
+        ids = self._commit_batch(_Batch((change,), self.max_data_size, claim=claim))
+        return None if claim is None else ids
+
+    def _commit_batch(self, batch: _Batch) -> list[int]:
+        """Write a checked batch; answers the ids of the outbox rows it wrote claimed."""
+        if not batch.size:
+            return []
+        try:
+            return self._write(lambda cursor: self._fast(cursor, batch) if batch.fast_ok
+                               else self._sequential(cursor, batch))
+        except _Retry:
+            return self._write(lambda cursor: self._sequential(cursor, batch))
+
+    def _fast(self, cursor: CursorWrapper, batch: _Batch) -> list[int]:
         if batch.inserts:
             try:
                 cursor.executemany(INSERT_LEAD, batch.inserts)
@@ -390,9 +439,10 @@ class DjangoStore:
             cursor.executemany(UPDATE_LEAD, [_update_params(row) for row in batch.updates])
             if cursor.rowcount != len(batch.updates):
                 raise _Retry
-        self._children(cursor, batch.rows)
+        return self._children(cursor, batch.rows, claim=batch.claim)
 
-    def _sequential(self, cursor: CursorWrapper, batch: _Batch) -> None:
+    def _sequential(self, cursor: CursorWrapper, batch: _Batch) -> list[int]:
+        ids: list[int] = []
         many = batch.size > 1
         for index, (change, row) in enumerate(batch.per_change):
             where = f"change {index + 1} of {batch.size}: " if many else ""
@@ -412,10 +462,13 @@ class DjangoStore:
                     if found is None:
                         raise NotFound(f"{where}no lead {lead.id!r} in this store")
                     raise version_conflict(change, found[0], found[1], where)
-            self._children(cursor, _Rows.of(change), where=where)
+            ids += self._children(cursor, _Rows.of(change), where=where, claim=batch.claim)
+        return ids
 
     @staticmethod
-    def _children(cursor: CursorWrapper, rows: _Rows, *, where: str = "") -> None:
+    def _children(cursor: CursorWrapper, rows: _Rows, *, where: str = "",
+                  claim: tuple[str, int] | None = None) -> list[int]:
+        """Insert the child rows; answers the outbox rows' ids when they are written claimed."""
         transitions, touchpoints, handoffs, outbox = rows
         if transitions:
             try:
@@ -442,13 +495,29 @@ class DjangoStore:
                 raise ConcurrencyError(
                     f"{where}handoff {h[0]!r} was stored by someone else at the same moment; "
                     f"load it again") from None
-        if outbox:
-            try:
+        if not outbox:
+            return []
+        # Claimed rows are one INSERT, whose ids come back with RETURNING where the database
+        # has it (PostgreSQL, SQLite, MariaDB 10.5+) and from a SELECT by key on MySQL.
+        returning = claim is not None and cursor.db.features.can_return_rows_from_bulk_insert
+        try:
+            if claim is None:
                 cursor.executemany(INSERT_OUTBOX, outbox)
-            except IntegrityError:
-                raise AlreadyExists(
-                    f"{where}an outbox key among {[m[0] for m in outbox][:5]!r} is used already; "
-                    f"outbox keys must be unique in a store") from None
+                return []
+            cursor.execute(
+                INSERT_CLAIMED_OUTBOX + ", ".join([CLAIMED_OUTBOX_ROW] * len(outbox))
+                + (" RETURNING id, msg_key" if returning else ""),
+                [value for row in claimed_outbox_params(outbox, claim) for value in row])
+        except IntegrityError:
+            raise AlreadyExists(
+                f"{where}an outbox key among {[m[0] for m in outbox][:5]!r} is used already; "
+                f"outbox keys must be unique in a store") from None
+        keys = [m[0] for m in outbox]
+        if not returning:
+            cursor.execute(f"SELECT id, msg_key FROM {P}outbox WHERE msg_key IN "
+                           f"({_marks(keys)})", keys)
+        ids = {key: int(row_id) for row_id, key in cursor.fetchall()}
+        return [ids[key] for key in keys]
 
     def commit_merge(self, survivor: Change, duplicate: Change, merge: MergeRecord) -> MergeRecord:
         """Write a merge (or, for an undone *merge*, an unmerge) atomically (or a savepoint).
@@ -609,7 +678,7 @@ class DjangoStore:
         """
         check_claim(worker, now, lease, limit)
         connection = self._connection()
-        if connection.in_atomic_block and not getattr(self._local, "committed", False):
+        if self._held(connection):
             self._schedule_delivery(connection)
             return []
         now_us, until_us = s.us(now), s.us(now + lease)
@@ -641,6 +710,10 @@ class DjangoStore:
 
         rows = sorted(self._write(work), key=lambda r: int(r[0]))
         return [s.decode_outbox(r) for r in rows]
+
+    def _held(self, connection: BaseDatabaseWrapper) -> bool:
+        """Whether a write now is part of a transaction that has not committed (the host's)."""
+        return bool(connection.in_atomic_block) and not getattr(self._local, "committed", False)
 
     def _schedule_delivery(self, connection: BaseDatabaseWrapper) -> None:
         deliver = self.deliver_on_commit
@@ -696,6 +769,25 @@ class DjangoStore:
         check_retry(worker, error, retry_at)
         self._release(row_id, worker, "next_attempt_us = %s, last_error = %s",
                       [s.us(retry_at), str(error)])
+
+    def purge_outbox(self, *, delivered_before: datetime) -> int:
+        """Delete the rows delivered before *delivered_before*; answers how many (see ``Store``).
+
+        ``Pipeline(outbox_retention=...)`` calls it as it delivers; a job runner may call it
+        too.  Undelivered rows stay, whatever their age.  Inside ``transaction.atomic()`` the
+        rows go when the host's transaction commits.
+
+        >>> from datetime import datetime, timezone
+        >>> DjangoStore().purge_outbox(delivered_before=datetime(2026, 3, 2, tzinfo=timezone.utc))
+        0
+        """
+        before = s.us(require_derived(delivered_before, "delivered_before"))
+
+        def work(cursor: CursorWrapper) -> int:
+            cursor.execute(f"DELETE FROM {P}outbox WHERE delivered_us < %s", [before])
+            return int(cursor.rowcount)
+
+        return self._write(work)
 
     def outbox(self, *, undelivered_only: bool = True) -> list[OutboxRow]:
         """The outbox rows, oldest first."""

@@ -17,36 +17,58 @@ sender is the :class:`~funnelkit.pipeline.Pipeline`; the keyword arguments are t
         if transition.target == "sql":
             Notification.objects.get_or_create(key=key, defaults={"lead_id": lead.id})
 
-Before-hooks (``before_transition``, which can veto a move) have no signal: a signal cannot say
-no.  Give them as ``FUNNELKIT["HOOKS"]`` instead.
+Each signal is named after the hook it mirrors, so the names follow the hooks' rule: an
+``after_*`` name is sent from the outbox after the commit.  Before-hooks (``before_transition``,
+which can veto a move) have no signal: a signal cannot say no.  Give them as
+``FUNNELKIT["HOOKS"]`` instead.
+
+The signals called ``on_handoff``, ``on_handoff_accepted``, ``on_handoff_rejected``,
+``on_sla_breach`` and ``on_stalled`` before are ``after_*`` now, as their hooks are; the old names
+are the same signals, importable with a ``DeprecationWarning`` until the next release.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.dispatch import Signal
 
+from funnelkit._core.deprecation import warn_renamed
+from funnelkit._pipeline.hooks import RENAMED_HOOKS
+
 __all__ = [
-    "after_transition", "on_handoff", "on_handoff_accepted", "on_handoff_rejected",
-    "on_sla_breach", "on_stalled",
+    "after_handoff", "after_handoff_accepted", "after_handoff_rejected", "after_sla_breach",
+    "after_stalled", "after_transition",
 ]
 
 after_transition = Signal()
 """A lead moved: ``lead`` (as moved), ``transition``, ``key``."""
 
-on_handoff = Signal()
+after_handoff = Signal()
 """A move crossed teams and opened a pending handoff: ``handoff``, ``lead``, ``key``."""
 
-on_handoff_accepted = Signal()
+after_handoff_accepted = Signal()
 """The receiving team accepted a handoff: ``handoff``, ``key``."""
 
-on_handoff_rejected = Signal()
+after_handoff_rejected = Signal()
 """The receiving team rejected a handoff (the lead was recycled): ``handoff``, ``reason``,
 ``key``."""
 
-on_sla_breach = Signal()
+after_sla_breach = Signal()
 """A pending handoff passed its due time (found by a sweep): ``handoff``, ``level`` (0 when it
 expired, else the escalation level it reached), ``key``."""
 
-on_stalled = Signal()
+after_stalled = Signal()
 """A lead stayed in a stage longer than its limit (found by a sweep): ``lead``, ``stage``,
 ``since``, ``key``."""
+
+
+def __getattr__(name: str) -> Any:
+    """The signals' old names (the same signals), for one release, with a DeprecationWarning."""
+    new = RENAMED_HOOKS.get(name)
+    if new is None:
+        raise AttributeError(
+            f"module 'funnelkit.contrib.django.signals' has no attribute {name!r}")
+    warn_renamed(f"funnelkit.contrib.django.signals.{name}",
+                 f"funnelkit.contrib.django.signals.{new}")
+    return globals()[new]
