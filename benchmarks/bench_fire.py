@@ -1,4 +1,5 @@
-"""How fast ``Funnel.fire`` moves leads, against a hand-written baseline and ``transitions``.
+"""How fast ``Funnel.fire`` moves leads, against a hand-written baseline, ``transitions`` and
+python-statemachine.
 
 One run, the same workload for every contender: ``--leads`` leads (default 100,000) each make ten
 guarded moves through a ten-stage funnel (``advance`` nine times, then ``win``), so ``--leads`` x 10
@@ -22,9 +23,15 @@ Contenders:
 * ``transitions (bound models)``: the usual way, ``getattr(model, event)()`` on models bound with
   ``Machine(model=[...])``, on ``--bound`` leads (default 10,000; binding 100,000 takes minutes).
   The binding time is printed too.
+* ``python-statemachine``: one ``StateMachine`` class with the eleven stages and the two events,
+  the guard as a ``cond=`` callable on every transition, one machine instance per lead bound to a
+  plain model object (``LeadMachine(model=model)``, the state kept in ``model.state``), moved with
+  ``getattr(machine, event)()``; on ``--psm-leads`` leads (default 10,000: an instance costs about
+  30 KB and 0.3 ms to build, so 100,000 would take 3 GB and half a minute before the first move).
+  The build time is printed too.
 
 Floors (``--floors``): what the four values a guarded ``fire`` returns or hands its policy (the
-new ``Lead``, the ``Transition``, the ``Outcome`` and the policy's ``Context``) cost on their own,
+new ``Lead``, the ``Transition``, the ``Fired`` and the policy's ``Context``) cost on their own,
 with no check at all, in three representations: funnelkit's tuple records built as ``fire`` builds
 them (``tuple.__new__``), the same records built through the type call, and plain slotted objects
 (fast, but mutable: assignment does not raise, which the API forbids).  They show how much of the
@@ -32,6 +39,13 @@ baseline's speed the API's immutable results leave, whatever ``fire`` checks.
 
 Memory: ``--memory-leads`` leads (default 1,000,000) made with ``funnel.new_lead``, each with its own
 id and capture time, measured with ``tracemalloc``.
+
+The collector (``--gc-leads``, default 1,000,000 leads, so ten million moves): ``fire`` with the
+cyclic garbage collector on against the same run with it off, interleaved rounds (``--gc-repeat``,
+default 3), medians of the CPU time (steadier than the wall clock on a shared machine); with the
+collections per generation and the time they took.
+
+``--parts`` picks what runs (``engines,gc,memory``, all by default).
 
 Timing follows ``timeit``: the cyclic garbage collector is off while a contender runs (``--gc``
 keeps it on), so the figures measure the engines rather than how often CPython scans a heap that
@@ -44,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import statistics
 import sys
 import time
 import tracemalloc
@@ -51,6 +66,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from transitions import Machine
+
+try:
+    from statemachine import State, StateMachine
+except ImportError:  # pragma: no cover - pip install python-statemachine (in the dev extra)
+    StateMachine = None
 
 import funnelkit
 from funnelkit import Decision, Funnel
@@ -83,18 +103,22 @@ def build_funnel() -> Funnel:
 
 
 KEEP_GC = False
+TIMING = [False]  # true while timed() runs the work: the collections counted are the work's
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+def timed(fn: Callable[[], Any], keep_gc: bool | None = None,
+          clock: Callable[[], float] = time.perf_counter) -> tuple[float, Any]:
     """Time *fn*; like ``timeit``, with the cyclic garbage collector off unless --gc is given."""
     gc.collect()
-    if not KEEP_GC:
+    if not (KEEP_GC if keep_gc is None else keep_gc):
         gc.disable()
     try:
-        t0 = time.perf_counter()
+        t0 = clock()
+        TIMING[0] = True
         result = fn()
-        return time.perf_counter() - t0, result
+        return clock() - t0, result
     finally:
+        TIMING[0] = False
         gc.enable()
 
 
@@ -155,7 +179,8 @@ def run_baseline_same_fields(n: int) -> tuple[float, list[Any]]:
     return seconds, log
 
 
-def run_funnelkit(funnel: Funnel, n: int) -> tuple[float, list[Any]]:
+def run_funnelkit(funnel: Funnel, n: int, keep_gc: bool | None = None,
+                  clock: Callable[[], float] = time.perf_counter) -> tuple[float, list[Any]]:
     leads = [funnel.new_lead(f"L{i}", at=START) for i in range(n)]
     log: list[funnelkit.Transition] = []
 
@@ -169,7 +194,7 @@ def run_funnelkit(funnel: Funnel, n: int) -> tuple[float, list[Any]]:
                 leads[i] = outcome.lead
                 append(outcome.transition)
 
-    seconds, _ = timed(work)
+    seconds, _ = timed(work, keep_gc, clock)
     assert all(lead.stage == "won" and lead.version == MOVES_PER_LEAD for lead in leads)
     return seconds, log
 
@@ -373,6 +398,81 @@ def run_transitions_bound(n: int) -> tuple[float, float, list[Any]]:
     return bind_seconds, seconds, log
 
 
+def _statemachine_class() -> type[Any]:
+    """One python-statemachine class: the eleven stages, ``advance`` and ``win``, guarded."""
+    def condition(model: Any, event_data: Any) -> bool:
+        return guard(model, event_data).allowed
+
+    body: dict[str, Any] = {
+        name: State(name, value=name, initial=(i == 0)) for i, name in enumerate(STAGES)
+    }
+    body["won"] = State("won", value="won", final=True)
+    advance = body[STAGES[0]].to(body[STAGES[1]], cond=condition)
+    for i in range(1, 9):
+        advance |= body[STAGES[i]].to(body[STAGES[i + 1]], cond=condition)
+    body["advance"] = advance
+    body["win"] = body[STAGES[9]].to(body["won"], cond=condition)
+    # What a class statement with these names in its body does.
+    return type(StateMachine)("LeadMachine", (StateMachine,), body)
+
+
+def run_statemachine(n: int) -> tuple[float, float, list[Any]]:
+    cls = _statemachine_class()
+    models = [Model(f"L{i}") for i in range(n)]
+    build_seconds, machines = timed(lambda: [cls(model=model) for model in models])
+    log: list[tuple[Any, ...]] = []
+
+    def work() -> None:
+        append = log.append
+        for step in range(MOVES_PER_LEAD):
+            event, at = EVENTS[step], TIMES[step]
+            for i in range(n):
+                model = models[i]
+                source = model.state  # type: ignore[attr-defined]
+                getattr(machines[i], event)()  # raises TransitionNotAllowed if refused
+                append((model.id, event, source, model.state, at, step + 1))  # type: ignore[attr-defined]
+
+    seconds, _ = timed(work)
+    assert all(m.state == "won" for m in models)  # type: ignore[attr-defined]
+    return build_seconds, seconds, log
+
+
+def measure_gc(funnel: Funnel, n: int, repeat: int) -> None:
+    """``fire`` on *n* leads with the collector on against off: interleaved rounds, medians."""
+    seconds: dict[bool, list[float]] = {False: [], True: []}
+    collections: list[list[float]] = [[0, 0.0], [0, 0.0], [0, 0.0]]
+    started = [0.0]
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if not TIMING[0]:
+            return
+        if phase == "start":
+            started[0] = time.process_time()
+        else:
+            collections[info["generation"]][0] += 1
+            collections[info["generation"]][1] += time.process_time() - started[0]
+
+    moves = n * MOVES_PER_LEAD
+    print(f"\nthe collector: funnelkit on {n:,} leads ({moves:,} moves), rounds interleaved, "
+          f"medians of {repeat}, CPU time")
+    for _ in range(repeat):
+        for keep in (False, True):
+            gc.callbacks.append(watch)
+            try:
+                taken, log = run_funnelkit(funnel, n, keep_gc=keep, clock=time.process_time)
+            finally:
+                gc.callbacks.remove(watch)
+            del log
+            seconds[keep].append(taken)
+    off, on = (statistics.median(seconds[keep]) for keep in (False, True))
+    print(f"funnelkit, collector off{moves / off:>23,.0f} moves/s  ({off:.1f} s)")
+    print(f"funnelkit, collector on {moves / on:>23,.0f} moves/s  ({on:.1f} s)")
+    counts = ", ".join(f"gen{g} {c / repeat:,.0f} ({t / repeat:.2f} s)"
+                       for g, (c, t) in enumerate(collections))
+    print(f"collections a round with it on: {counts}")
+    print(f"funnelkit collector on / off      {off / on:>8.2f}   (goal >= 0.8)")
+
+
 def measure_memory(funnel: Funnel, n: int) -> tuple[int, int]:
     ids = [f"L{i:07d}" for i in range(n)]
     times = [START + timedelta(seconds=i) for i in range(n)]
@@ -387,30 +487,10 @@ def measure_memory(funnel: Funnel, n: int) -> tuple[int, int]:
     return current - base, peak - base
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--leads", type=int, default=100_000)
-    parser.add_argument("--bound", type=int, default=10_000)
-    parser.add_argument("--memory-leads", type=int, default=1_000_000)
-    parser.add_argument("--quick", action="store_true", help="ten times fewer of everything")
-    parser.add_argument("--gc", action="store_true", help="keep the garbage collector on")
-    parser.add_argument("--repeat", type=int, default=3, help="rounds; the best counts (3)")
-    parser.add_argument("--floors", action="store_true",
-                        help="also time the four result values alone, in three representations")
-    args = parser.parse_args()
-    global KEEP_GC  # noqa: PLW0603 - a command-line switch read by timed()
-    KEEP_GC = args.gc
-    if args.quick:
-        args.leads //= 10
-        args.bound //= 10
-        args.memory_leads //= 10
+def run_engines(args: argparse.Namespace, funnel: Funnel) -> None:
+    """Every engine on the same moves, in interleaved rounds; each one's best round counts."""
     n = args.leads
     moves = n * MOVES_PER_LEAD
-    funnel = build_funnel()
-    print(f"Python {sys.version.split()[0]}, funnelkit {funnelkit.__version__}")
-    print(f"{n:,} leads, {moves:,} guarded moves, round-robin, one audit record per move, "
-          f"garbage collector {'on' if KEEP_GC else 'off while timing'}\n")
-
     # Rounds interleave the contenders so that a busy machine slows them alike; each contender's
     # best round counts (as timeit's repeat does).
     bound_name = f"transitions (bound, {args.bound:,} leads)"
@@ -428,6 +508,16 @@ def main() -> int:
         "transitions (shared machine)": lambda: (run_transitions_shared(n)[0], moves),
         bound_name: lambda: run_bound(args.bound),
     }
+    psm_name = f"python-statemachine ({args.psm_leads:,} leads)"
+    psm_builds: list[float] = []
+
+    def run_psm(count: int) -> tuple[float, int]:
+        build_seconds, seconds, _ = run_statemachine(count)
+        psm_builds.append(build_seconds)
+        return seconds, count * MOVES_PER_LEAD
+
+    if StateMachine is not None:
+        contenders[psm_name] = lambda: run_psm(args.psm_leads)
     floors = {
         "floor: 4 tuple records, tuple.__new__": "new",
         "floor: 4 tuple records, type call": "call",
@@ -452,18 +542,67 @@ def main() -> int:
     same = results["baseline (same fields as funnelkit)"]
     print(f"funnelkit / baseline              {fk / base:>8.2f}   (goal >= 0.25)")
     print(f"funnelkit / baseline (same fields){fk / same:>8.2f}")
-    print(f"funnelkit / transitions (shared)  {fk / shared:>8.1f}x  (goal >= 5x)")
+    print(f"funnelkit / transitions (shared)  {fk / shared:>8.1f}x  (goal >= 7x)")
     print(f"funnelkit / transitions (bound)   {fk / bound_rate:>8.1f}x")
+    if psm_name in results:
+        print(f"funnelkit / python-statemachine   {fk / results[psm_name]:>8.1f}x  (goal >= 50x)")
     for name in floors:
         if name in results:
             print(f"{name + ' / baseline':<50}{results[name] / base:>6.2f}  (no checks at all)")
     print(f"binding {bind_count:,} models to one Machine: {bind:.2f} s "
           f"({bind / bind_count * 1e6:,.0f} us a model; add_model is O(n^2) in the model count)")
+    if psm_builds:
+        build = min(psm_builds)
+        print(f"building {args.psm_leads:,} python-statemachine instances: {build:.2f} s "
+              f"({build / args.psm_leads * 1e6:,.0f} us an instance)")
+    else:
+        print("python-statemachine is not installed: pip install python-statemachine")
 
-    current, peak = measure_memory(funnel, args.memory_leads)
-    print(f"\nmemory for {args.memory_leads:,} leads from new_lead: {current / 2**20:,.1f} MiB "
-          f"({current / args.memory_leads:.0f} bytes a lead; peak {peak / 2**20:,.1f} MiB; "
-          f"goal < 1024 MiB)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=100_000)
+    parser.add_argument("--bound", type=int, default=10_000)
+    parser.add_argument("--memory-leads", type=int, default=1_000_000)
+    parser.add_argument("--psm-leads", type=int, default=10_000,
+                        help="leads for python-statemachine (one machine instance each)")
+    parser.add_argument("--gc-leads", type=int, default=1_000_000,
+                        help="leads for the collector on/off comparison")
+    parser.add_argument("--gc-repeat", type=int, default=3, help="rounds of it (3)")
+    parser.add_argument("--parts", default="engines,gc,memory",
+                        help="what to run, of engines,gc,memory (all)")
+    parser.add_argument("--quick", action="store_true", help="ten times fewer of everything")
+    parser.add_argument("--gc", action="store_true", help="keep the garbage collector on")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; the best counts (3)")
+    parser.add_argument("--floors", action="store_true",
+                        help="also time the four result values alone, in three representations")
+    args = parser.parse_args()
+    global KEEP_GC  # noqa: PLW0603 - a command-line switch read by timed()
+    KEEP_GC = args.gc
+    if args.quick:
+        args.leads //= 10
+        args.bound //= 10
+        args.memory_leads //= 10
+        args.psm_leads //= 10
+        args.gc_leads //= 10
+    parts = set(args.parts.split(","))
+    n = args.leads
+    moves = n * MOVES_PER_LEAD
+    funnel = build_funnel()
+    print(f"Python {sys.version.split()[0]}, funnelkit {funnelkit.__version__}")
+    print(f"{n:,} leads, {moves:,} guarded moves, round-robin, one audit record per move, "
+          f"garbage collector {'on' if KEEP_GC else 'off while timing'}\n")
+
+    if "engines" in parts:
+        run_engines(args, funnel)
+    if "gc" in parts:
+        measure_gc(funnel, args.gc_leads, args.gc_repeat)
+    if "memory" in parts:
+        current, peak = measure_memory(funnel, args.memory_leads)
+        print(f"\nmemory for {args.memory_leads:,} leads from new_lead: {current / 2**20:,.1f} MiB "
+              f"({current / args.memory_leads:.0f} bytes a lead; peak {peak / 2**20:,.1f} MiB; "
+              f"goal < {200 * args.memory_leads / 1_000_000:,.0f} MiB)")
     return 0
 
 

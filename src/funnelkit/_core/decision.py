@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, get_args
 
 from funnelkit._core.errors import InvalidInput
 from funnelkit._core.limits import MAX_TIME, MIN_TIME, _short, items_of
-from funnelkit._core.record import Field, Record, field
+from funnelkit._core.record import Field, Record, field, maker
 from funnelkit._core.time import require_aware
 from funnelkit._core.touchpoint import Touchpoint
 
@@ -28,7 +28,6 @@ Status = Literal["met", "partial", "unknown", "failed"]
 STATUSES: tuple[str, ...] = get_args(Status)
 _MIN_TIME, _MAX_TIME = MIN_TIME, MAX_TIME
 
-_tuple_new = tuple.__new__
 
 
 def _is_text(value: object) -> bool:
@@ -63,7 +62,7 @@ class Verdict(Record):
             raise InvalidInput(f"Verdict name={name!r} must be a non-empty string")
         if status not in STATUSES:
             raise InvalidInput(f"Verdict status={status!r} must be one of {', '.join(STATUSES)}")
-        return _tuple_new(cls, (name, status, evidence))
+        return super().__new__(cls, (name, status, evidence))
 
     def __hash__(self) -> int:
         return hash(("Verdict", self.name, self.status))
@@ -113,7 +112,7 @@ class Decision(Record):
             score = float(score)
         if policy is not None and not isinstance(policy, str):
             raise InvalidInput(f"Decision policy={policy!r} must be a string or None")
-        return _tuple_new(cls, (allowed, criteria, reasons, score, policy))
+        return super().__new__(cls, (allowed, criteria, reasons, score, policy))
 
     @classmethod
     def allow(
@@ -210,7 +209,7 @@ class Context(Record):
             bad = next(t for t in touchpoints if type(t) is not Touchpoint)
             if not isinstance(bad, Touchpoint):
                 raise InvalidInput(f"Context touchpoints holds {_short(bad)}, not a Touchpoint")
-        return _tuple_new(cls, (at, touchpoints, funnel, frozen, score))
+        return super().__new__(cls, (at, touchpoints, funnel, frozen, score))
 
     def __hash__(self) -> int:
         return hash(("Context", self.at))
@@ -219,6 +218,12 @@ class Context(Record):
         """Pickle support: the read-only data mapping is rebuilt through the constructor."""
         fields = (self.at, self.touchpoints, self.funnel, dict(self.data), self.score)
         return (_rebuild_context, fields)
+
+
+# The one unchecked constructor of each record type (see funnelkit._core.record.maker).
+make_verdict = maker(Verdict)
+make_decision = maker(Decision)
+make_context = maker(Context)
 
 
 def _rebuild_context(at: datetime, touchpoints: Any, funnel: Any, data: Any, score: Any) -> Context:

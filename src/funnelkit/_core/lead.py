@@ -18,7 +18,7 @@ from funnelkit._core.limits import (
     check_text,
     nests_deeper,
 )
-from funnelkit._core.record import Field, Record, field
+from funnelkit._core.record import Field, Record, field, maker
 from funnelkit._core.time import require_aware
 
 if TYPE_CHECKING:
@@ -29,7 +29,6 @@ __all__ = ["Attributes", "Fired", "Lead", "Source", "SourceKind", "Transition"]
 SourceKind = Literal["seed", "net", "spear"]
 _SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
 
-_tuple_new = tuple.__new__
 
 
 class Attributes(dict[str, Any]):
@@ -255,11 +254,8 @@ class Lead(Record):
                 f"stage_entered_at={entered.isoformat()}, updated_at={updated.isoformat()}); "
                 f"they must satisfy created_at <= stage_entered_at <= updated_at"
             )
-        return _tuple_new(
-            cls,
-            (id, stage, version, _attributes(attributes), source, owner, created_at, entered,
-             updated),
-        )
+        return super().__new__(cls, (id, stage, version, _attributes(attributes), source, owner,
+                                     created_at, entered, updated))
 
     def evolve(
         self,
@@ -357,7 +353,7 @@ class Transition(Record):
                 f"version after the move)"
             )
         fields = (lead_id, event, source, target, at, actor, reason, decision, version)
-        return _tuple_new(cls, fields)
+        return super().__new__(cls, fields)
 
     def __hash__(self) -> int:
         return hash(("Transition", self.lead_id, self.version, self.event, self.at))
@@ -399,7 +395,14 @@ class Fired(Record):
         """Build a result of ``fire`` (``fire`` builds them; tests and stores rarely need to)."""
         if type(lead) is not Lead or type(transition) is not Transition:
             raise InvalidInput("Fired takes a Lead and a Transition")
-        return _tuple_new(cls, (lead, transition, team_change))
+        return super().__new__(cls, (lead, transition, team_change))
 
     def __hash__(self) -> int:
         return hash(("Fired", hash(self.lead), hash(self.transition)))
+
+
+
+# The one unchecked constructor of each record type (see funnelkit._core.record.maker).
+make_lead = maker(Lead)
+make_transition = maker(Transition)
+make_fired = maker(Fired)

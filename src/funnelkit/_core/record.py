@@ -13,6 +13,7 @@ not built per move uses ``attrs``.
 from __future__ import annotations
 
 from operator import itemgetter
+from types import MethodType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, Self, TypeVar
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ except ImportError:  # pragma: no cover - other interpreters
         return property(itemgetter(index), doc=doc)
 
 T_co = TypeVar("T_co", covariant=True)
+R = TypeVar("R", bound="Record")
 
 _tuple_new = tuple.__new__
 _tuple_iter = tuple.__iter__
@@ -40,6 +42,18 @@ class Field(Generic[T_co]):
 def field(index: int, doc: str) -> Any:
     """A read-only field reading slot *index* of the record."""
     return _tuplegetter(index, doc)
+
+
+def maker(cls: type[R]) -> Callable[[tuple[Any, ...]], R]:
+    """The one unchecked constructor of the record type *cls*.
+
+    ``maker(Lead)((id, stage, ...))`` builds a value from its fields, in order, that were checked
+    already (by the record's public constructor, or by the code that computed them), at the cost
+    of ``tuple.__new__``: the bound method runs no Python frame.  Each record module binds one per
+    type beside the class (``make_lead``, ``make_transition``, ``make_decision`` ...), and no
+    other code builds a record without its checks.
+    """
+    return MethodType(tuple.__new__, cls)
 
 
 def _rebuild(cls: type[Record], values: tuple[Any, ...]) -> Record:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, NoReturn, Self, Type
 
 import attrs
 
-from funnelkit._core.decision import _NO_DATA, Context, Decision, Policy
+from funnelkit._core.decision import _NO_DATA, Context, Decision, Policy, make_context
 from funnelkit._core.deprecation import warn_renamed
 from funnelkit._core.errors import (
     InvalidFunnel,
@@ -24,7 +24,15 @@ from funnelkit._core.errors import (
     UnknownEvent,
 )
 from funnelkit._core.lead import _EMPTY as _EMPTY_ATTRS
-from funnelkit._core.lead import Fired, Lead, Source, Transition
+from funnelkit._core.lead import (
+    Fired,
+    Lead,
+    Source,
+    Transition,
+    make_fired,
+    make_lead,
+    make_transition,
+)
 from funnelkit._core.limits import (
     MAX_DEFINITION_DEPTH,
     MAX_NAME_LENGTH,
@@ -56,7 +64,6 @@ _OUTCOMES: tuple[str, ...] = get_args(StageOutcome)
 _IDENTIFIER = re.compile(rf"[A-Za-z][A-Za-z0-9_]{{0,{MAX_NAME_LENGTH - 1}}}")
 _NOT_IDENTIFIER = (f"is not an identifier; start with a letter, then letters, digits or '_', "
                    f"at most {MAX_NAME_LENGTH} characters")
-_tuple_new = tuple.__new__
 _tuple_iter = tuple.__iter__
 _ALLOW = Decision(True)  # noqa: FBT003 - what `check` answers for an unguarded move
 _MIN_TIME, _MAX_TIME, _MAX_VERSION = MIN_TIME, MAX_TIME, MAX_VERSION  # module globals: one lookup
@@ -1013,7 +1020,7 @@ class Funnel:
             and _MIN_TIME <= at < _MAX_TIME
             and attributes is None and source is None and owner is None
         ):  # the common case, a fast path: nothing optional to check
-            return _tuple_new(Lead, (id, self.initial, 0, _EMPTY_ATTRS, None, None, at, at, at))
+            return make_lead((id, self.initial, 0, _EMPTY_ATTRS, None, None, at, at, at))
         require_aware(at)
         return Lead(
             id, self.initial, attributes=attributes, source=source, owner=owner, created_at=at
@@ -1063,7 +1070,7 @@ class Funnel:
                 )
             return context
         if context is None:
-            return _tuple_new(Context, (at, (), self, _NO_DATA, None))
+            return make_context((at, (), self, _NO_DATA, None))
         if isinstance(context, Mapping):
             return Context(at, funnel=self, data=context)
         raise InvalidInput(f"context={context!r} must be a funnelkit.Context, a mapping or None")
@@ -1166,7 +1173,7 @@ class Funnel:
             if context is not None:
                 self._context(at, context)  # unused, but a wrong type is still an error
         else:
-            ctx = (_tuple_new(Context, (at, (), self, _NO_DATA, None)) if context is None
+            ctx = (make_context((at, (), self, _NO_DATA, None)) if context is None
                    else self._context(at, context))
             decision = judge(policy, lead, ctx, event)
             if not decision.allowed:
@@ -1174,11 +1181,10 @@ class Funnel:
         if version >= _MAX_VERSION:
             self._worn_out(lead)
         version += 1
-        return _tuple_new(Fired, (
-            _tuple_new(Lead, (lead_id, target, version, attributes, source, owner, created,
-                              entered if target == stage else at, at)),
-            _tuple_new(Transition,
-                       (lead_id, event, stage, target, at, actor, reason, decision, version)),
+        return make_fired((
+            make_lead((lead_id, target, version, attributes, source, owner, created,
+                       entered if target == stage else at, at)),
+            make_transition((lead_id, event, stage, target, at, actor, reason, decision, version)),
             team_change,
         ))
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 import attrs
 
-from funnelkit._core.decision import Decision, Policy, Verdict
+from funnelkit._core.decision import Decision, Policy, Verdict, make_decision, make_verdict
 from funnelkit._core.deprecation import warn_renamed
 from funnelkit._core.errors import InvalidPolicy, RuleSyntaxError
 from funnelkit._core.limits import MAX_POLICY_DEPTH, _short, items_of
@@ -30,7 +30,7 @@ from funnelkit._policy.rules import (
     compile_rule,
     parse,
 )
-from funnelkit._policy.scoring import Score, ScoringModel
+from funnelkit._policy.scoring import Score, ScoringModel, make_score
 
 if TYPE_CHECKING:
     from importlib import metadata
@@ -73,22 +73,9 @@ __all__ = [
 #: The entry-point group third-party packages register policy factories under.
 ENTRY_POINT_GROUP: Final = "funnelkit.policies"
 
-_tuple_new = tuple.__new__
 _NO_REASONS: tuple[str, ...] = ()
 #: "Not met" reasons a rule clause remembers, by the value it saw (strings and ints only).
 _REASON_MEMO: Final = 4096
-
-
-def _decision(
-    allowed: bool, criteria: tuple[Verdict, ...], reasons: tuple[str, ...], score: float | None,
-    policy: str,
-) -> Decision:
-    # Fast path: every field is built here from checked parts (see funnelkit._core.record).
-    return _tuple_new(Decision, (allowed, criteria, reasons, score, policy))
-
-
-def _verdict(name: str, status: str, evidence: Any) -> Verdict:
-    return _tuple_new(Verdict, (name, status, evidence))
 
 
 def _obj(value: object) -> object:
@@ -166,7 +153,7 @@ def _criteria(
         one: tuple[str | None, int, Verdict | None, str | None] = (None, -1, None, None)
         if len(clause.reads) == 1:
             (name, slot), = clause.reads
-            one = (name, slot, _verdict(clause.text, "unknown", None),
+            one = (name, slot, make_verdict((clause.text, "unknown", None)),
                    f"{clause.text}: unknown, {_missing([name])}")
         criteria.append(tuple(_Criterion(clause.text, clause.test, clause.reads, *one, {})))
     return (table.freeze(), tuple(criteria), bool(SCORE_NAMES.intersection(table.names)))
@@ -201,7 +188,7 @@ class Rule:
         if sc is None and scored and self.model is not None:
             sc = self.model.score(lead, context.touchpoints, at=context.at, context=context)
         env = resolve(lead.attributes, lead, context, sc)
-        new = _tuple_new
+        new = make_verdict
         verdicts: list[Verdict] = []
         add = verdicts.append
         reasons = []
@@ -211,32 +198,32 @@ class Rule:
                 value = test(env, context)
             except EVAL_ERRORS as exc:
                 allowed = False
-                add(new(Verdict, (text, "unknown", _evidence(env, reads))))
+                add(new((text, "unknown", _evidence(env, reads))))
                 reasons.append(f"{text}: cannot be evaluated: {exc}")
                 continue
             if name is not None:  # one name, the common case: parts built in _criteria
                 seen = env[slot]
                 if seen is None:
                     if value:
-                        add(new(Verdict, (text, "met", None)))
+                        add(new((text, "met", None)))
                         continue
                     allowed = False
                     if value is None:
                         add(unknown)
                         reasons.append(unknown_reason)
                     else:
-                        add(new(Verdict, (text, "failed", None)))
+                        add(new((text, "failed", None)))
                         reasons.append(f"{text}: not met")
                     continue
                 if value:
-                    add(new(Verdict, (text, "met", {name: seen})))
+                    add(new((text, "met", {name: seen})))
                     continue
                 allowed = False
                 if value is None:
-                    add(new(Verdict, (text, "unknown", {name: seen})))
+                    add(new((text, "unknown", {name: seen})))
                     reasons.append(f"{text}: unknown, {_missing(())}")
                     continue
-                add(new(Verdict, (text, "failed", {name: seen})))
+                add(new((text, "failed", {name: seen})))
                 seen_type = type(seen)
                 if seen_type is str or seen_type is int:  # its repr is fixed by the value
                     reason = not_met.get(seen)
@@ -250,22 +237,23 @@ class Rule:
                 continue
             evidence = _evidence(env, reads)  # no name or several: the same decision, in general
             if value:
-                add(new(Verdict, (text, "met", evidence)))
+                add(new((text, "met", evidence)))
                 continue
             allowed = False
             if value is None:
-                add(new(Verdict, (text, "unknown", evidence)))
+                add(new((text, "unknown", evidence)))
                 missing = [n for n, i in reads if env[i] is None]
                 reasons.append(f"{text}: unknown, {_missing(missing)}")
             elif evidence is None:
-                add(new(Verdict, (text, "failed", None)))
+                add(new((text, "failed", None)))
                 reasons.append(f"{text}: not met")
             else:
-                add(new(Verdict, (text, "failed", evidence)))
+                add(new((text, "failed", evidence)))
                 shown = ", ".join([f"{k}={v!r}" for k, v in evidence.items()])
                 reasons.append(f"{text}: not met ({shown})")
-        return new(Decision, (allowed, tuple(verdicts), tuple(reasons) if reasons else _NO_REASONS,
-                              None, self.name))
+        return make_decision((
+            allowed, tuple(verdicts), tuple(reasons) if reasons else _NO_REASONS, None, self.name
+        ))
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle and copy by the rule's text; the compiled closures are rebuilt."""
@@ -433,7 +421,9 @@ class AllOf(_Combinator):
         """Run every policy and merge their criteria and reasons."""
         decisions = [_run(p, lead, context) for p in self.policies]
         criteria, reasons = _merge(decisions)
-        return _decision(all(d.allowed for d in decisions), criteria, reasons, None, self.label)
+        return make_decision((
+            all(d.allowed for d in decisions), criteria, reasons, None, self.label
+        ))
 
 
 @attrs.frozen(repr=False)
@@ -446,7 +436,9 @@ class AnyOf(_Combinator):
         """Run every policy and merge their criteria and reasons."""
         decisions = [_run(p, lead, context) for p in self.policies]
         criteria, reasons = _merge(decisions)
-        return _decision(any(d.allowed for d in decisions), criteria, reasons, None, self.label)
+        return make_decision((
+            any(d.allowed for d in decisions), criteria, reasons, None, self.label
+        ))
 
 
 @attrs.frozen(repr=False)
@@ -475,7 +467,7 @@ class KOfN(_Combinator):
         passed = sum(1 for d in decisions if d.allowed)
         if passed < self.k:
             reasons = (*reasons, f"{passed} of {len(decisions)} policies allowed; {self.k} needed")
-        return _decision(passed >= self.k, criteria, reasons, None, self.label)
+        return make_decision((passed >= self.k, criteria, reasons, None, self.label))
 
     def to_data(self) -> dict[str, Any]:
         """The data form, or ``{"repr": ...}`` when a part has none."""
@@ -496,8 +488,8 @@ class Not(_Combinator):
         inner = _run(self.policies[0], lead, context)
         if inner.allowed:
             reasons = (f"{_label(self.policies[0])} allowed, and {self.label} needs it to refuse",)
-            return _decision(False, inner.criteria, reasons, inner.score, self.label)  # noqa: FBT003
-        return _decision(True, inner.criteria, _NO_REASONS, inner.score, self.label)  # noqa: FBT003
+            return make_decision((False, inner.criteria, reasons, inner.score, self.label))
+        return make_decision((True, inner.criteria, _NO_REASONS, inner.score, self.label))
 
     def to_data(self) -> dict[str, Any]:
         """The data form, or ``{"repr": ...}`` when the inner policy has none."""
@@ -698,7 +690,7 @@ class Checklist:
             ):
                 status = "failed"
             statuses[criterion] = status
-            verdicts.append(_verdict(criterion, status, value))
+            verdicts.append(make_verdict((criterion, status, value)))
             if status == "met":
                 met += 1
             elif status == "partial":
@@ -722,7 +714,7 @@ class Checklist:
         if missing_required:
             reasons.append(f"required criteria not met: {', '.join(missing_required)}")
         score = (met + 0.5 * partial) / total if total else None
-        return _decision(allowed, tuple(verdicts), tuple(reasons), score, self.label)
+        return make_decision((allowed, tuple(verdicts), tuple(reasons), score, self.label))
 
     def _params(self) -> dict[str, Any]:
         params: dict[str, Any] = {}
@@ -960,7 +952,7 @@ def _context_score(model: ScoringModel | None, lead: Lead, context: Context) -> 
         score = model.score(lead, context.touchpoints, at=context.at, context=context)
     if isinstance(score, int | float) and not isinstance(score, bool) and math.isfinite(score):
         # A host scorer that returns a bare number: it is the total, with no fit or engagement.
-        return _tuple_new(Score, (math.nan, math.nan, float(score), ()))
+        return make_score((math.nan, math.nan, float(score), ()))
     return score if isinstance(score, Score) else None
 
 
@@ -989,17 +981,24 @@ class ScoreAtLeast:
         score = _context_score(self.model, lead, context)
         name = f"{self.part} score >= {self.threshold:g}"
         if score is None:
-            return _decision(False, (_verdict(name, "unknown", None),), (f"{name}: {_NO_SCORE}",),  # noqa: FBT003
-                             None, self.label)
+            return make_decision((
+                False, (make_verdict((name, "unknown", None)),), (f"{name}: {_NO_SCORE}",), None,
+                self.label
+            ))
         value = getattr(score, self.part)
         if math.isnan(value):
             reason = f"{name}: the score has no {self.part} part (the scorer gave a bare number)"
-            return _decision(False, (_verdict(name, "unknown", None),), (reason,), None,  # noqa: FBT003
-                             self.label)
+            return make_decision((
+                False, (make_verdict((name, "unknown", None)),), (reason,), None, self.label
+            ))
         if value >= self.threshold:
-            return _decision(True, (_verdict(name, "met", value),), _NO_REASONS, value, self.label)  # noqa: FBT003
-        return _decision(False, (_verdict(name, "failed", value),),  # noqa: FBT003
-                         (f"{name}: the {self.part} score is {value:g}",), value, self.label)
+            return make_decision((
+                True, (make_verdict((name, "met", value)),), _NO_REASONS, value, self.label
+            ))
+        return make_decision((
+            False, (make_verdict((name, "failed", value)),),
+            (f"{name}: the {self.part} score is {value:g}",), value, self.label
+        ))
 
     def to_data(self) -> dict[str, Any]:
         """``{"use": "score_at_least", "params": {...}}``."""
@@ -1086,20 +1085,25 @@ class FitEngagementGrid:
         score = _context_score(self.model, lead, context)
         name = "fit x engagement"
         if score is None:
-            return _decision(False, (_verdict(name, "unknown", None),), (f"{name}: {_NO_SCORE}",),  # noqa: FBT003
-                             None, self.label)
+            return make_decision((
+                False, (make_verdict((name, "unknown", None)),), (f"{name}: {_NO_SCORE}",), None,
+                self.label
+            ))
         if math.isnan(score.fit):
             reason = f"{name}: the score has no fit and engagement parts (a bare number)"
-            return _decision(False, (_verdict(name, "unknown", None),), (reason,), None,  # noqa: FBT003
-                             self.label)
+            return make_decision((
+                False, (make_verdict((name, "unknown", None)),), (reason,), None, self.label
+            ))
         cell = self.cell(score)
         if cell in self.qualifying:
-            return _decision(True, (_verdict(name, "met", cell),), _NO_REASONS, score.total,  # noqa: FBT003
-                             self.label)
+            return make_decision((
+                True, (make_verdict((name, "met", cell)),), _NO_REASONS, score.total, self.label
+            ))
         reason = (f"{name}: cell {cell} (fit {score.fit:g}, engagement {score.engagement:g}) is "
                   f"not one of {', '.join(sorted(self.qualifying))}")
-        return _decision(False, (_verdict(name, "failed", cell),), (reason,), score.total,  # noqa: FBT003
-                         self.label)
+        return make_decision((
+            False, (make_verdict((name, "failed", cell)),), (reason,), score.total, self.label
+        ))
 
     def _params(self) -> dict[str, Any]:
         params: dict[str, Any] = {}

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeAlias, TypeGuar
 
 import attrs
 
-from funnelkit._core.decision import Context
+from funnelkit._core.decision import Context, make_context
 from funnelkit._core.errors import InvalidInput, InvalidPolicy, RuleSyntaxError
 from funnelkit._core.lead import Lead
 from funnelkit._core.limits import MAX_DURATION, MAX_TIME, MIN_TIME, _short, items_of
-from funnelkit._core.record import Field, Record, field
+from funnelkit._core.record import Field, Record, field, maker
 from funnelkit._core.time import require_aware
 from funnelkit._core.touchpoint import Touchpoint
 from funnelkit._policy.rules import (
@@ -65,7 +65,6 @@ RESOLUTION: Final = 1 / 1024
 _UNITS: Final = 1024
 _MAX_POINTS: Final = 1_000_000
 _MIN_TIME, _MAX_TIME = MIN_TIME, MAX_TIME
-_tuple_new = tuple.__new__
 _getitem = operator.getitem
 _dict_get = dict.get
 # Shared by every score that has none (never changed): no rules met, no touchpoints.
@@ -118,7 +117,7 @@ class LedgerEntry(Record):
                    _finite(points, "LedgerEntry points", limit=math.inf))
         if type(matches) is not int or matches < 0:
             raise InvalidPolicy(f"LedgerEntry matches={_short(matches)} must be an int >= 0")
-        return _tuple_new(cls, (rule, group, *numbers, matches))
+        return super().__new__(cls, (rule, group, *numbers, matches))
 
 
 class Score(Record):
@@ -160,7 +159,7 @@ class Score(Record):
                 f"Score does not add up: fit {fit} + engagement {engagement} and the ledger's "
                 f"{sum(e.points for e in ledger)} must both equal total {total}"
             )
-        return _tuple_new(cls, (float(fit), float(engagement), float(total), ledger))
+        return super().__new__(cls, (float(fit), float(engagement), float(total), ledger))
 
     @property
     def ledger(self) -> tuple[LedgerEntry, ...]:
@@ -227,10 +226,15 @@ class Score(Record):
         return "\n".join(lines)
 
 
+# The one unchecked constructor of each record type (see funnelkit._core.record.maker).
+make_ledger_entry = maker(LedgerEntry)
+make_score = maker(Score)
+
+
 def _rebuild_score(
     fit: float, engagement: float, total: float, ledger: tuple[LedgerEntry, ...]
 ) -> Score:
-    return _tuple_new(Score, (fit, engagement, total, ledger))
+    return make_score((fit, engagement, total, ledger))
 
 
 def _rebuild_model(
@@ -942,7 +946,7 @@ class ScoringModel:
                 engagement = cap
         else:
             fit, engagement = plan.capped(plan.units(values, rest, decayed))
-        return _tuple_new(Score, (
+        return make_score((
             fit / _UNITS, engagement / _UNITS, (fit + engagement) / _UNITS,
             [None, self, values, rest, decayed, lead, touchpoints, at, context],
         ))
@@ -958,7 +962,7 @@ class ScoringModel:
         plan = self._plan
         ctx = context
         if ctx is None and plan.needs_context:
-            ctx = _tuple_new(Context, (at, touchpoints, None, _NO_DATA, None))
+            ctx = make_context((at, touchpoints, None, _NO_DATA, None))
         env = plan.resolve(lead.attributes, lead, ctx, None)
         clauses = plan.fit_clauses
         return [i for i in plan.rest if holds(clauses[i], env, ctx)]
@@ -991,14 +995,14 @@ class ScoringModel:
         for index in sorted(decayed):
             name, group, _ = plan.engagement_meta[index]
             points, count = raw[index]
-            ledger.append(_tuple_new(LedgerEntry, (
+            ledger.append(make_ledger_entry((
                 name, group, float(points), round(decayed[index] * _UNITS) / _UNITS, count)))
         units = plan.units(values, rest, decayed)
         for slot, cap in plan.caps:
             over = units[slot] - cap
             if over > 0:
                 group = plan.groups[slot]
-                ledger.append(_tuple_new(LedgerEntry, (f"cap {group}", group, -over / _UNITS,
+                ledger.append(make_ledger_entry((f"cap {group}", group, -over / _UNITS,
                                                        -over / _UNITS, 0)))
         return tuple(ledger)
 
