@@ -398,6 +398,19 @@ class _Combinator:
     def _name(self) -> str:
         return f"{self._factory}({', '.join(_label(p) for p in self.policies)})"
 
+    def __call__(self, lead: Lead, context: Context, /) -> Decision:
+        """Run every policy, merge their criteria and reasons, and allow as the combinator says."""
+        decisions = [_run(p, lead, context) for p in self.policies]
+        criteria, reasons = _merge(decisions)
+        allowed, why = self._allows(sum(1 for d in decisions if d.allowed), len(decisions))
+        if why:
+            reasons = (*reasons, why)
+        return make_decision((allowed, criteria, reasons, None, self.label))
+
+    def _allows(self, passed: int, total: int) -> tuple[bool, str | None]:
+        """Whether *passed* allowing policies of *total* allow, and a reason to add, if any."""
+        raise NotImplementedError
+
     _factory = "combinator"
 
     def __repr__(self) -> str:
@@ -417,13 +430,8 @@ class AllOf(_Combinator):
 
     _factory = "all_of"
 
-    def __call__(self, lead: Lead, context: Context, /) -> Decision:
-        """Run every policy and merge their criteria and reasons."""
-        decisions = [_run(p, lead, context) for p in self.policies]
-        criteria, reasons = _merge(decisions)
-        return make_decision((
-            all(d.allowed for d in decisions), criteria, reasons, None, self.label
-        ))
+    def _allows(self, passed: int, total: int) -> tuple[bool, str | None]:
+        return passed == total, None
 
 
 @attrs.frozen(repr=False)
@@ -432,13 +440,8 @@ class AnyOf(_Combinator):
 
     _factory = "any_of"
 
-    def __call__(self, lead: Lead, context: Context, /) -> Decision:
-        """Run every policy and merge their criteria and reasons."""
-        decisions = [_run(p, lead, context) for p in self.policies]
-        criteria, reasons = _merge(decisions)
-        return make_decision((
-            any(d.allowed for d in decisions), criteria, reasons, None, self.label
-        ))
+    def _allows(self, passed: int, total: int) -> tuple[bool, str | None]:  # noqa: ARG002
+        return passed > 0, None
 
 
 @attrs.frozen(repr=False)
@@ -460,14 +463,10 @@ class KOfN(_Combinator):
     def __repr__(self) -> str:
         return f"k_of_n({self.k}, {', '.join(repr(p) for p in self.policies)})"
 
-    def __call__(self, lead: Lead, context: Context, /) -> Decision:
-        """Run every policy; allow when ``k`` of them allow."""
-        decisions = [_run(p, lead, context) for p in self.policies]
-        criteria, reasons = _merge(decisions)
-        passed = sum(1 for d in decisions if d.allowed)
+    def _allows(self, passed: int, total: int) -> tuple[bool, str | None]:
         if passed < self.k:
-            reasons = (*reasons, f"{passed} of {len(decisions)} policies allowed; {self.k} needed")
-        return make_decision((passed >= self.k, criteria, reasons, None, self.label))
+            return False, f"{passed} of {total} policies allowed; {self.k} needed"
+        return True, None
 
     def to_data(self) -> dict[str, Any]:
         """The data form, or ``{"repr": ...}`` when a part has none."""
