@@ -19,6 +19,13 @@ Run: ``.venv/bin/python benchmarks/bench_store.py``.  PostgreSQL and MariaDB par
    on the stdlib ``sqlite3`` driver itself with ``SQLiteStore`` and ``pipeline.using(sqlite3
    connection)``, against the same by-hand ``sqlite3`` host.  Rounds interleave the
    contenders; the median and the best ratio are printed.  Goal: >= 0.5x the driver.
+5. Single moves on PostgreSQL (``python benchmarks/bench_store.py single``): ``Pipeline.fire`` of
+   a stored lead on ``SQLAlchemyStore`` (no hooks: load, fire, guarded commit) against a raw
+   psycopg script making the same read (the lead's row) and the same guarded write (the lead
+   update with its version and owner guard, the transition insert) in as few round trips as
+   psycopg allows: two, both outside any transaction, the write one statement (the insert
+   selecting the guarded update's ``RETURNING``), rows ready-made.  Interleaved rounds, medians.
+   Goal: >= 0.7x the script.
 
 The raw baselines get their rows ready-made; the store's time includes turning leads and
 transitions into rows.  ``fire`` itself (pure Python, the same for both) is timed separately.
@@ -191,6 +198,24 @@ def _one_team_cycle() -> Any:
             .build())
 
 
+def plan_moves(funnel: Any, leads: list[Any],
+               moves: int) -> list[tuple[Any, Any, str, str | None]]:
+    """*moves* moves of *leads* in turn, one second apart: ready-made rows, event and reason.
+
+    The rows (the guarded lead update, the transition insert) are for the hand-written
+    contenders; the others take the event and reason only, and fire it themselves.
+    """
+    current, planned = list(leads), []
+    for n in range(moves):
+        lead = current[n % len(current)]
+        event, reason = CYCLE[lead.stage]
+        outcome = funnel.fire(lead, event, at=T0 + timedelta(seconds=n + 1), reason=reason)
+        update = s.lead_update_params(outcome.lead, lead.version, lead.owner)
+        planned.append((update, s.transition_params(outcome.transition), event, reason))
+        current[n % len(current)] = outcome.lead
+    return planned
+
+
 class _HostBench:
     """Section 4: one database, three host contenders (four on SQLite), each with its own tables."""
 
@@ -228,21 +253,7 @@ class _HostBench:
             self.companies[name] = table
             leads = [self.funnel.new_lead(f"H{i:03d}", at=T0) for i in range(HOST_LEADS)]
             store.commit_many([Change(lead, None) for lead in leads])
-            self.rows[name] = self._plan(leads)
-
-    def _plan(self, leads: list[Any]) -> list[tuple[Any, Any, str, str | None]]:
-        """Every move the hand-written hosts make, as ready-made rows, in the order made."""
-        moves = self.per_round * HOST_ROUNDS
-        current, planned = list(leads), []
-        for n in range(moves):
-            lead = current[n % len(current)]
-            event, reason = CYCLE[lead.stage]
-            outcome = self.funnel.fire(lead, event, at=T0 + timedelta(seconds=n + 1),
-                                       reason=reason)
-            update = s.lead_update_params(outcome.lead, lead.version, lead.owner)
-            planned.append((update, s.transition_params(outcome.transition), event, reason))
-            current[n % len(current)] = outcome.lead
-        return planned
+            self.rows[name] = plan_moves(self.funnel, leads, per_round * HOST_ROUNDS)
 
     def using(self, start: int) -> float:
         """The host's row plus ``pipeline.using(conn).fire``, one transaction each."""
@@ -386,6 +397,108 @@ def bench_host(label: str, url: str, per_round: int) -> None:
         bench.close()
 
 
+SINGLE_LEADS = 100
+SINGLE_ROUNDS = 7
+
+
+class _SingleBench:
+    """Section 5: single moves on PostgreSQL, ``Pipeline.fire`` against a raw psycopg script.
+
+    Each contender has its own tables (the store's, made by ``SQLAlchemyStore``) in one database
+    and moves its leads in the same order at the same times.
+    """
+
+    def __init__(self, url: str, per_round: int) -> None:
+        import psycopg  # noqa: PLC0415 - optional
+
+        from funnelkit import Pipeline  # noqa: PLC0415
+        from funnelkit.stores import SQLAlchemyStore  # noqa: PLC0415 - optional
+
+        self.per_round = per_round
+        self.funnel = _one_team_cycle()
+        self.stores = {name: SQLAlchemyStore(url, prefix=f"bs_{name}_")
+                       for name in ("pipeline", "driver")}
+        self.pipeline = Pipeline(self.funnel, store=self.stores["pipeline"])
+        leads = [self.funnel.new_lead(f"S{i:03d}", at=T0) for i in range(SINGLE_LEADS)]
+        for store in self.stores.values():
+            store.commit_many([Change(lead, None) for lead in leads])
+        self.rows = plan_moves(self.funnel, leads, per_round * SINGLE_ROUNDS)
+        dsn = self.stores["driver"].engine.url.set(drivername="postgresql")
+        self.db = psycopg.connect(dsn.render_as_string(hide_password=False), autocommit=True)
+
+    def pipeline_fire(self, start: int) -> float:
+        """``Pipeline(funnel, store=SQLAlchemyStore(url)).fire``: load, fire, guarded commit."""
+        fire, rows = self.pipeline.fire, self.rows
+        began = time.perf_counter()
+        for n in range(start, start + self.per_round):
+            _, _, event, reason = rows[n]
+            fire(f"S{n % SINGLE_LEADS:03d}", event, reason=reason,
+                 at=T0 + timedelta(seconds=n + 1))
+        return time.perf_counter() - began
+
+    def driver(self, start: int) -> float:
+        """The same reads and guarded writes by hand, in as few round trips as psycopg allows.
+
+        The read is one statement outside any transaction; the write is one statement too (the
+        guarded update in a ``WITH`` whose row, if any, the transition insert selects), which
+        PostgreSQL runs as its own transaction: two round trips a move, rows ready-made.
+        """
+        sets = ", ".join(f"{c} = %s" for c in s.LEAD_UPDATE_COLUMNS)
+        cols = ", ".join(s.TRANSITION_COLUMNS)
+        select = (f"SELECT {', '.join(s.LEAD_COLUMNS)} FROM bs_driver_leads "  # noqa: S608
+                  f"WHERE id = %s")
+        move = (f"WITH moved AS (UPDATE bs_driver_leads SET {sets} WHERE id = %s "  # noqa: S608
+                f"AND version = %s AND (%s = 0 OR owner IS NOT DISTINCT FROM %s) RETURNING id) "
+                f"INSERT INTO bs_driver_transitions ({cols}) "
+                f"SELECT {', '.join(['%s'] * len(s.TRANSITION_COLUMNS))} FROM moved")
+        rows, cur = self.rows, self.db.cursor()
+        began = time.perf_counter()
+        for n in range(start, start + self.per_round):
+            upd, tr, _, _ = rows[n]
+            cur.execute(select, (upd[-4],))
+            cur.fetchone()
+            cur.execute(move, (*upd, *tr))
+            if cur.rowcount != 1:
+                raise AssertionError(f"move {n} found its lead changed")
+        return time.perf_counter() - began
+
+    def run(self) -> None:
+        order = ["pipeline_fire", "driver"]
+        times: dict[str, list[float]] = {name: [] for name in order}
+        for round_ in range(SINGLE_ROUNDS):
+            for name in order:
+                times[name].append(getattr(self, name)(round_ * self.per_round))
+            order = order[1:] + order[:1]  # interleave: each goes first in turn
+        rates = {name: sorted(self.per_round / t for t in ts) for name, ts in times.items()}
+        median = {name: r[len(r) // 2] for name, r in rates.items()}
+        best = {name: r[-1] for name, r in rates.items()}
+        print(f"Postgres  single moves (load, fire, guarded commit), {SINGLE_ROUNDS} rounds of "
+              f"{self.per_round}, median (best): Pipeline.fire on SQLAlchemyStore "
+              f"{median['pipeline_fire']:,.0f}/s ({best['pipeline_fire']:,.0f}), raw psycopg "
+              f"{median['driver']:,.0f}/s ({best['driver']:,.0f})")
+        print(f"{'':<9} store = {median['pipeline_fire'] / median['driver']:.2f}x raw psycopg "
+              f"(best {best['pipeline_fire'] / best['driver']:.2f}x; goal >= 0.7x)")
+
+    def close(self) -> None:
+        self.db.close()
+        for store in self.stores.values():
+            store.drop_tables()
+            store.close()
+
+
+def single_part() -> None:
+    """Section 5 alone: ``python benchmarks/bench_store.py single``."""
+    pg = os.environ.get("FUNNELKIT_TEST_POSTGRES_URL")
+    if not pg:
+        print("PostgreSQL single moves skipped: set FUNNELKIT_TEST_POSTGRES_URL")
+        return
+    bench = _SingleBench(pg, 1_000)
+    try:
+        bench.run()
+    finally:
+        bench.close()
+
+
 def main() -> None:
     print(f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}")
     leads, batches, fire_s = plan()
@@ -414,6 +527,7 @@ def main() -> None:
             store.drop_tables()
             store.close()
     host_part()
+    single_part()
 
 
 def host_part() -> None:
@@ -427,5 +541,7 @@ def host_part() -> None:
         print("PostgreSQL host transactions skipped: set FUNNELKIT_TEST_POSTGRES_URL")
 
 
+PARTS = {"host": host_part, "single": single_part}
+
 if __name__ == "__main__":
-    host_part() if sys.argv[1:] == ["host"] else main()
+    PARTS[sys.argv[1]]() if sys.argv[1:2] and sys.argv[1] in PARTS else main()

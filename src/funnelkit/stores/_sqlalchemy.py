@@ -32,6 +32,7 @@ from funnelkit.stores._protocol import (
     MergeRecord,
     OutboxRow,
     check_claim,
+    check_commit_claimed,
     check_flag,
     check_handoff_query,
     check_max_data_size,
@@ -48,7 +49,14 @@ from funnelkit.stores._protocol import (
     no_merge,
     version_conflict,
 )
-from funnelkit.stores._sqlite import ADDED_IN_2, _Batch, _Retry, _Rows
+from funnelkit.stores._sqlite import (
+    ADDED_IN_2,
+    CLAIMED_OUTBOX_COLUMNS,
+    _Batch,
+    _Retry,
+    _Rows,
+    claimed_outbox_params,
+)
 
 try:
     import sqlalchemy as sa
@@ -425,8 +433,9 @@ def _binds(names: Sequence[str]) -> dict[str, Any]:
     return {n: sa.bindparam(f"v_{n}") for n in names}
 
 
-def _dicts(names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    keys = [f"v_{n}" for n in names]
+def _dicts(names: Sequence[str], rows: Sequence[tuple[Any, ...]], *,
+           prefix: str = "v_") -> list[dict[str, Any]]:
+    keys = [f"{prefix}{n}" for n in names]
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
@@ -437,6 +446,13 @@ def _params(names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> Any:
     """
     params = _dicts(names, rows)
     return params[0] if len(params) == 1 else params
+
+
+def _transition_taken(where: str) -> ConcurrencyError:
+    """The unique ``(lead_id, version)`` index of transitions refused a move: another won."""
+    return ConcurrencyError(
+        f"{where}a transition with the same lead and version is stored already: someone else "
+        f"moved the lead first; load it again and retry")
 
 
 _DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
@@ -516,6 +532,12 @@ class SQLAlchemyStore:
 
     Commits are one transaction each with ``UPDATE ... WHERE id = ? AND version = ?`` as the
     version guard and a unique ``(lead_id, version)`` index on transitions as a second one.
+    On PostgreSQL a single move (one lead, one transition, nothing else) is one statement, the
+    transition inserted from the guarded update's ``RETURNING``, which the server runs as a
+    transaction of its own; with the read of :meth:`load`, also one statement, a
+    ``Pipeline.fire`` costs two round trips and no ``BEGIN``, ``COMMIT`` nor ``ROLLBACK``.
+    Those two statements run on the DB-API cursor of a pooled connection (through SQLAlchemy
+    when the engine has event listeners or ``echo``, so that they see them).
     Outbox claims use ``FOR UPDATE SKIP LOCKED`` on PostgreSQL and MariaDB/MySQL, so dispatchers
     on many machines never wait for one another nor claim the same row.  The engine's isolation
     level is left as the host set it (the version guard holds under ``READ COMMITTED`` and
@@ -571,6 +593,14 @@ class SQLAlchemyStore:
         self._kind = "mysql" if name in ("mysql", "mariadb") else name
         self._base_engine = engine
         self.engine = engine
+        # One statement needs no transaction of its own: on PostgreSQL the store's reads run on
+        # connections in autocommit, which saves the BEGIN and ROLLBACK round trips, and so do
+        # the statements of _alone.  Elsewhere the engine itself: setting autocommit costs a
+        # round trip each way on MariaDB/MySQL, and SQLite has no round trips to save.
+        self._reads = (engine.execution_options(isolation_level="AUTOCOMMIT")
+                       if self._kind == "postgresql" else engine)
+        # See _alone: a statement's SQL, its default parameters, their order if positional.
+        self._compiled: dict[Any, tuple[str, dict[str, Any], tuple[str, ...] | None]] = {}
         self._closed = False
         self._lock = threading.Lock()
         # Set on the views join() returns: the store joined, the host's connection or session.
@@ -901,6 +931,18 @@ class SQLAlchemyStore:
             .values(_binds(s.LEAD_UPDATE_COLUMNS))
         )
         self._insert_transition = sa.insert(tr).values(_binds(s.TRANSITION_COLUMNS))
+        # PostgreSQL: the guarded update and the move's transition in one statement, the insert
+        # selecting the updated row (none when the guard refuses, so nothing is written).
+        self._move: Any = None
+        if self._kind == "postgresql":
+            moved = self._update_lead.returning(leads.c.id).cte("moved")
+            values = [sa.bindparam(f"t_{c}", type_=tr.c[c].type) for c in s.TRANSITION_COLUMNS]
+            self._move = (sa.insert(tr)
+                          .from_select(list(s.TRANSITION_COLUMNS),
+                                       sa.select(*values).select_from(moved))
+                          .execution_options(preserve_rowcount=True))
+        self._insert_claimed = (sa.insert(ob).values(_binds(CLAIMED_OUTBOX_COLUMNS))
+                                .returning(ob.c.id, sort_by_parameter_order=True))
         self._insert_touchpoint = sa.insert(tp).values(_binds(s.TOUCHPOINT_COLUMNS))
         self._insert_handoff = sa.insert(ho).values(_binds(s.HANDOFF_COLUMNS))
         self._replace_handoff = (
@@ -924,10 +966,11 @@ class SQLAlchemyStore:
                                     .order_by(tp.c.at_us, tp.c.position))
         self._select_handoff = sa.select(*self._handoff_cols).where(ho.c.id == sa.bindparam("key"))
 
-    def _connect(self) -> Connection:
+    def _connect(self, *, reads: bool = False) -> Connection:
+        """A connection of the engine (in autocommit on PostgreSQL for *reads*)."""
         self._check_open()
         try:
-            return self.engine.connect()
+            return (self._reads if reads else self.engine).connect()
         except sa_exc.SQLAlchemyError as e:
             raise self._translate(e) from e
 
@@ -956,9 +999,10 @@ class SQLAlchemyStore:
                             f"{detail}); nothing was written")
 
     def _read(self, work: Callable[[Connection], T]) -> T:
+        """Run *work*, which only reads: each statement of it sees the data as it starts."""
         if self._parent is not None:
             return self._in_host(work, savepoint=False)
-        with self._connect() as conn:
+        with self._connect(reads=True) as conn:
             try:
                 return work(conn)
             except sa_exc.SQLAlchemyError as e:
@@ -989,6 +1033,74 @@ class SQLAlchemyStore:
             except sa_exc.SQLAlchemyError as e:
                 raise self._translate(e) from e
 
+    def _alone(self, stmt: Any, params: dict[str, Any], *,
+               fetch: bool = False) -> tuple[int, tuple[Any, ...] | None]:
+        """Run the one statement *stmt* on PostgreSQL, in autocommit: row count, first row.
+
+        The first row only when *fetch* (None if there is none).  One statement is a
+        transaction by itself, so a single read, or a move written as one statement (see
+        :meth:`_moves`), needs no ``BEGIN`` nor ``COMMIT`` (nor the pool's ``ROLLBACK``): one
+        round trip.  It runs on the DB-API cursor of a pooled connection, *stmt* compiled once,
+        since SQLAlchemy's execution and result machinery cost more than the round trip
+        itself; but through a ``Connection`` when the engine has event listeners or ``echo``,
+        so that they see every statement.  Driver errors come out wrapped as SQLAlchemy's
+        (``IntegrityError``, ...) either way, and a lost connection leaves the pool.  Only for
+        a store not joined to a host's transaction.
+        """
+        self._check_open()
+        engine = self.engine
+        if engine._has_events or engine.echo:
+            with self._connect(reads=True) as conn:
+                result = conn.execute(stmt, params)
+                row = result.first() if fetch else None
+                return result.rowcount, None if row is None else tuple(row)
+        try:
+            sql, defaults, order = self._compiled[stmt]
+        except KeyError:
+            translate = engine.get_execution_options().get("schema_translate_map")
+            compiled = stmt.compile(dialect=engine.dialect, schema_translate_map=translate,
+                                    render_schema_translate=translate is not None)
+            sql, defaults = compiled.string, dict(compiled.params)
+            order = tuple(compiled.positiontup or ()) if compiled.positional else None
+            self._compiled[stmt] = sql, defaults, order
+        named = {**defaults, **params}
+        args: Any = named if order is None else tuple(named[name] for name in order)
+        dialect = engine.dialect
+        try:
+            pooled = engine.raw_connection()
+        except dialect.loaded_dbapi.Error as e:  # the pool gives the driver's own errors
+            raise sa_exc.DBAPIError.instance(
+                sql, args, e, dialect.loaded_dbapi.Error,
+                connection_invalidated=dialect.is_disconnect(e, None, None),
+                dialect=dialect) from e
+        # Every PostgreSQL DB-API SQLAlchemy knows has this switch; the pool's connections come
+        # in as the engine's isolation level leaves them, and go back so.
+        driver: Any = pooled.dbapi_connection
+        try:
+            was = driver.autocommit
+            driver.autocommit = True
+            try:
+                cursor = pooled.cursor()
+                try:
+                    cursor.execute(sql, args)
+                    return cursor.rowcount, cursor.fetchone() if fetch else None
+                finally:
+                    cursor.close()
+            finally:
+                try:
+                    driver.autocommit = was
+                except dialect.loaded_dbapi.Error:  # a broken connection: not back to the pool
+                    pooled.invalidate()
+        except dialect.loaded_dbapi.Error as e:
+            lost = dialect.is_disconnect(e, driver, None)
+            if lost and pooled.is_valid:
+                pooled.invalidate(e)
+            raise sa_exc.DBAPIError.instance(
+                sql, args, e, dialect.loaded_dbapi.Error, connection_invalidated=lost,
+                dialect=dialect) from e
+        finally:
+            pooled.close()
+
     # -- commits ----------------------------------------------------------------------------
 
     def load(self, lead_id: str) -> Lead:
@@ -996,7 +1108,14 @@ class SQLAlchemyStore:
         if not findable(lead_id, "lead_id"):
             self._check_open()
             raise no_lead(lead_id, str(self._where()))
-        row = self._read(lambda conn: conn.execute(self._select_lead, {"key": lead_id}).first())
+        if self._kind == "postgresql" and self._parent is None:  # one round trip
+            try:
+                row = self._alone(self._select_lead, {"key": lead_id}, fetch=True)[1]
+            except sa_exc.SQLAlchemyError as e:
+                raise self._translate(e) from e
+        else:
+            row = self._read(
+                lambda conn: conn.execute(self._select_lead, {"key": lead_id}).first())
         if row is None:
             raise no_lead(lead_id, str(self._where()))
         return s.decode_lead(tuple(row))
@@ -1019,45 +1138,129 @@ class SQLAlchemyStore:
         ['A', 'B']
         >>> store.close()
         """
-        batch = _Batch(changes, self.max_data_size)
+        self._commit_batch(_Batch(changes, self.max_data_size))
+
+    def commit_claimed(self, change: Change, *, worker: str, until: datetime) -> list[int]:
+        """Write *change* as :meth:`commit` does, its outbox rows claimed by *worker* until *until*.
+
+        The optional capability of :class:`~funnelkit.stores.Store`: one transaction, which
+        answers the rows' ids in the change's order; each counts one attempt.  ``Pipeline``
+        uses it to deliver the rows of its own moves right after their commit, but never in a
+        view joined to the host's transaction (``pipeline.using``), whose rows wait for the
+        host's commit.
+
+        >>> import tempfile, pathlib
+        >>> from datetime import datetime, timedelta, timezone
+        >>> from funnelkit import templates
+        >>> from funnelkit.stores import Change, OutboxMessage
+        >>> store = SQLAlchemyStore(f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'f.db'}")
+        >>> at = datetime(2026, 3, 2, tzinfo=timezone.utc)
+        >>> lead = templates.inbound().new_lead("L1", at=at)
+        >>> message = OutboxMessage("L1:0", "after_capture", {"lead_id": "L1"}, at)
+        >>> store.commit_claimed(Change(lead, None, outbox=[message]), worker="w1",
+        ...                      until=at + timedelta(minutes=5))
+        [1]
+        >>> store.claim_outbox(worker="w2", now=at, lease=timedelta(minutes=5))  # w1 holds it
+        []
+        >>> store.close()
+        """
+        change = check_commit_claimed(change, worker, until)
+        return self._commit_batch(_Batch((change,), self.max_data_size,
+                                         claim=(worker, s.us(until))))
+
+    def _commit_batch(self, batch: _Batch) -> list[int]:
+        """Write a checked batch in one unit; answers the ids of the outbox rows written claimed.
+
+        The one write path of the store: :meth:`_fast` when the batch allows it, else (or when
+        it finds a lead changed) :meth:`_sequential`, which finds the exact error.
+        """
         if not batch.size:
-            return
+            return []
         if self._parent is not None and self._kind == "postgresql" and (
                 batch.size == 1 and not batch.rows.handoffs):
-            # Guard-first (see _write): outbox keys read first, then the lead's guarded write,
-            # then rows nothing refuses.  A handoff can be refused after the guard: savepoint.
-            self._write(lambda conn: self._sequential(conn, batch, keys_first=True),
-                        guard_first=True)
-            return
+            # A handoff can be refused after the guard: those keep their savepoint.
+            return self._write(lambda conn: self._guard_first(conn, batch), guard_first=True)
+        move = self._moves(batch)
+        if move and not any(batch.rows[1:]) and self._parent is None:
+            # The move is all there is: its one statement, alone (no transaction to begin).
+            try:
+                written = self._alone(self._move, self._move_params(batch))[0]
+            except sa_exc.IntegrityError:
+                raise _transition_taken("") from None
+            except sa_exc.SQLAlchemyError as e:
+                raise self._translate(e) from e
+            if written == 1:
+                return []
+            # The lead was not as loaded, and nothing was written: find out how.
+            return self._write(lambda conn: self._sequential(conn, batch))
         try:
-            self._write(lambda conn: self._fast(conn, batch) if batch.fast_ok
-                        else self._sequential(conn, batch))
+            return self._write(lambda conn: self._fast(conn, batch, move=move) if batch.fast_ok
+                               else self._sequential(conn, batch))
         except _Retry:
-            self._write(lambda conn: self._sequential(conn, batch))
+            return self._write(lambda conn: self._sequential(conn, batch))
 
-    def _fast(self, conn: Connection, batch: _Batch) -> None:
+    def _moves(self, batch: _Batch) -> bool:
+        """Whether *batch* moves one lead by one transition: one statement on PostgreSQL."""
+        return (self._move is not None and batch.size == 1 and len(batch.updates) == 1
+                and len(batch.rows.transitions) == 1)
+
+    @staticmethod
+    def _move_params(batch: _Batch) -> dict[str, Any]:
+        """The parameters of the move statement for a batch :meth:`_moves` accepts."""
+        return {**_dicts((*s.LEAD_UPDATE_COLUMNS, *s.LEAD_GUARD), batch.updates)[0],
+                **_dicts(s.TRANSITION_COLUMNS, batch.rows.transitions, prefix="t_")[0]}
+
+    def _fast(self, conn: Connection, batch: _Batch, *, move: bool = False) -> list[int]:
+        """Write the batch statement by statement (*move*: see :meth:`_moves`).
+
+        Raises _Retry when a lead was not as expected: the transaction must roll back.
+        """
+        rows = batch.rows
         if batch.inserts:
             try:
                 conn.execute(self._insert_lead, _params(s.LEAD_COLUMNS, batch.inserts))
             except sa_exc.IntegrityError:
                 raise _Retry from None
-        if batch.updates:
+        if move:
+            try:
+                written = conn.execute(self._move, self._move_params(batch)).rowcount
+            except sa_exc.IntegrityError:
+                raise _transition_taken("") from None
+            if written != 1:
+                raise _Retry
+            rows = rows._replace(transitions=[])
+        elif batch.updates:
             names = (*s.LEAD_UPDATE_COLUMNS, *s.LEAD_GUARD)
             result = conn.execute(self._update_lead, _params(names, batch.updates))
             if result.rowcount != len(batch.updates):
                 raise _Retry
-        self._children(conn, batch.rows)
+        return self._children(conn, rows, claim=batch.claim)
 
-    def _sequential(self, conn: Connection, batch: _Batch, *, keys_first: bool = False) -> None:
-        """Write the changes one by one; *keys_first* reads the outbox keys before any write."""
-        many = batch.size > 1
-        names = (*s.LEAD_UPDATE_COLUMNS, *s.LEAD_GUARD)
-        if keys_first and batch.rows.outbox:
+    def _guard_first(self, conn: Connection, batch: _Batch) -> list[int]:
+        """Write one change without handoffs guard-first (see :meth:`_write`).
+
+        The outbox keys are read first; then the lead's guarded write (with its transition, in
+        one statement, for a move), which writes nothing when it refuses; then rows nothing
+        refuses.
+        """
+        if batch.rows.outbox:
             taken = list(conn.execute(self._outbox_keys,
                                       {"keys": [m[0] for m in batch.rows.outbox]}).scalars())
             if taken:
                 raise AlreadyExists(f"the outbox keys {taken[:5]!r} are used already; outbox "
                                     f"keys must be unique in a store")
+        if self._moves(batch):
+            try:
+                return self._fast(conn, batch, move=True)
+            except _Retry:
+                pass  # the guard refused, having written nothing: find out how
+        return self._sequential(conn, batch)
+
+    def _sequential(self, conn: Connection, batch: _Batch) -> list[int]:
+        """Write the changes one by one, each refusal with its exact error."""
+        many = batch.size > 1
+        names = (*s.LEAD_UPDATE_COLUMNS, *s.LEAD_GUARD)
+        ids: list[int] = []
         for index, (change, row) in enumerate(batch.per_change):
             where = f"change {index + 1} of {batch.size}: " if many else ""
             lead = change.lead
@@ -1076,17 +1279,21 @@ class SQLAlchemyStore:
                 if found is None:
                     raise NotFound(f"{where}no lead {lead.id!r} in this store")
                 raise version_conflict(change, found[0], found[1], where)
-            self._children(conn, _Rows.of(change), where=where)
+            ids += self._children(conn, _Rows.of(change), where=where, claim=batch.claim)
+        return ids
 
-    def _children(self, conn: Connection, rows: _Rows, *, where: str = "") -> None:
+    def _children(self, conn: Connection, rows: _Rows, *, where: str = "",
+                  claim: tuple[str, int] | None = None) -> list[int]:
+        """Insert the child rows; answers the outbox rows' ids when *claim* writes them claimed.
+
+        *claim* is (worker, lease end in microseconds), as :meth:`commit_claimed` gives it.
+        """
         transitions, touchpoints, handoffs, outbox = rows
         if transitions:
             try:
                 conn.execute(self._insert_transition, _params(s.TRANSITION_COLUMNS, transitions))
             except sa_exc.IntegrityError:
-                raise ConcurrencyError(
-                    f"{where}a transition with the same lead and version is stored already: "
-                    f"someone else moved the lead first; load it again and retry") from None
+                raise _transition_taken(where) from None
         if touchpoints:
             conn.execute(self._insert_touchpoint, _params(s.TOUCHPOINT_COLUMNS, touchpoints))
         for h in handoffs:
@@ -1105,13 +1312,20 @@ class SQLAlchemyStore:
                 raise ConcurrencyError(
                     f"{where}handoff {h[0]!r} was stored by someone else at the same moment; "
                     f"load it again") from None
-        if outbox:
-            try:
+        if not outbox:
+            return []
+        try:
+            if claim is None:
                 conn.execute(self._insert_outbox, _params(s.OUTBOX_COLUMNS, outbox))
-            except sa_exc.IntegrityError:
-                raise AlreadyExists(
-                    f"{where}an outbox key among {[m[0] for m in outbox][:5]!r} is used already; "
-                    f"outbox keys must be unique in a store") from None
+                return []
+            # RETURNING in the rows' order (SQLAlchemy's "insertmanyvalues" for several).
+            return [int(i) for i in conn.execute(
+                self._insert_claimed,
+                _params(CLAIMED_OUTBOX_COLUMNS, claimed_outbox_params(outbox, claim))).scalars()]
+        except sa_exc.IntegrityError:
+            raise AlreadyExists(
+                f"{where}an outbox key among {[m[0] for m in outbox][:5]!r} is used already; "
+                f"outbox keys must be unique in a store") from None
 
     def commit_merge(self, survivor: Change, duplicate: Change, merge: MergeRecord) -> MergeRecord:
         """Write a merge (or, for an undone *merge*, an unmerge) in one transaction.
