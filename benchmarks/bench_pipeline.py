@@ -315,11 +315,11 @@ def issue_11(funnel, n_leads: int, repeat: int) -> None:
     raw = best["sqlite, raw sqlite3 script (hooked move)"] / best["sqlite, after_transition hook"]
     floor = best["memory, before_transition hook (no outbox row)"] / best["memory, no hook"]
     print(f"  MemoryStore: hooked / unhooked move       {mem:5.2f}x  (goal <= 3x)")
-    print(f"  MemoryStore: before-hook / unhooked move  {floor:5.2f}x  (fire's hooked path, "
-          f"no outbox: the floor of the line above)")
+    print(f"  MemoryStore: before-hook / unhooked move  {floor:5.2f}x  (a move planned off "
+          f"fire's hot path, no outbox row; an after-hook alone stays on the hot path)")
     rows = best["memory, outbox row written, no hook (not delivered)"] / best["memory, no hook"]
     print(f"  MemoryStore: row written / unhooked move  {rows:5.2f}x  (the hooked move's row "
-          f"without its claimed commit and delivery)")
+          f"without its claimed commit and delivery: the floor of the hooked line)")
     print(f"  SQLiteStore: raw script / hooked pipeline {raw:5.2f}x  (goal >= 0.5x)")
     size_leads = max(n_leads // 20, 10)
     sizes = {

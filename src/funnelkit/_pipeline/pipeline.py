@@ -2,9 +2,11 @@
 
 Order inside one call: load -> pure fire -> ``before_*`` hooks (may veto) -> one atomic store commit
 (lead, transitions, touchpoints, handoffs, outbox rows) guarded by the lead's version -> after-hooks
-delivered from the outbox.  The hot path (``fire`` of an unguarded move that opens no handoff,
-with no transition hook registered) does one load, one pure fire, a few set lookups and one
-commit; everything else is decided once, when the pipeline is built or a hook is registered.
+delivered from the outbox.  The hot path (``fire`` of an unguarded move that opens or closes no
+handoff, with no ``before_transition`` hook registered) does one load, one pure fire, a few set
+lookups and one commit (with its ``after_transition`` row, written claimed and delivered at once,
+when that hook is registered); everything else is decided once, when the pipeline is built or a
+hook is registered.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import functools
 import heapq
 import inspect
 import logging
+import operator
 import uuid
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
@@ -100,6 +103,7 @@ from funnelkit.stores._protocol import (
     Store,
     is_store,
     make_change,
+    make_message,
 )
 
 if TYPE_CHECKING:
@@ -362,9 +366,16 @@ def _not_awaited(impl: _hooks.HookImpl) -> InvalidHook:
 _DELIVERING: contextvars.ContextVar[tuple[object, ...]] = contextvars.ContextVar(
     "funnelkit_delivering", default=())
 
-# One call of an outbox delivery that does I/O, as the delivery loop hands it to its driver:
-# a callable taking no arguments, and the hook implementation it calls (None for a store call).
-_Io = tuple[Callable[[], Any], "_hooks.HookImpl | None"]
+# What the outbox delivery loop hands its driver (see Pipeline._delivery_loop): one store call,
+# ``(a callable taking no arguments, None)``, or the deliveries of rows, each ``(hook
+# implementations, their arguments, the acknowledgement, row id)``.
+_Io = tuple[Callable[[], Any], None]
+_Row = tuple[Sequence["_hooks.HookImpl"], Any, Callable[[int], Any], int]
+_Loop = Generator["_Io | list[_Row]", Any, tuple[int, int]]
+# Rows delivered before the loop started (see Pipeline._deliver_own): the deliveries, and what the
+# driver sent back for them.
+_Ran = tuple[list[_Row], tuple[int, int, Exception | None]]
+_IMPLS = operator.itemgetter(0)  # a row delivery's implementations (none: it cannot be made)
 
 _CLAIM_LIMIT = 100  # rows a delivery claims at a time (deliver_pending's default limit)
 _ONE_US = timedelta(microseconds=1)
@@ -701,8 +712,10 @@ class Pipeline:
 
     def _update_plain(self) -> None:
         impls = self._hooks.impls
-        plain = not impls["before_transition"] and not self._writes("after_transition")
-        self._hot = self._fast if plain else self._no_fast
+        # A move with no before-hook stays on the hot path; an after_transition row is then its
+        # only extra, committed claimed and delivered as _commit does (see fire).
+        self._hot = self._no_fast if impls["before_transition"] else self._fast
+        self._moved_rows = self._writes("after_transition")
         self._async_hooks = tuple(impl for hook in _hooks.AFTER_HOOKS for impl in impls[hook]
                                   if impl.is_async)
         self._after_hooks = any(impls[hook] for hook in _hooks.AFTER_HOOKS)  # see _delivers_now
@@ -713,7 +726,19 @@ class Pipeline:
 
     def _message(self, hook: str, key: str, at: datetime, **arguments: Any) -> OutboxMessage:
         # The payload keeps the arguments: encoded only if a store writes it (see LazyPayload).
-        return OutboxMessage(f"{hook}:{key}", hook, _hooks.payload(hook, arguments), at)
+        # Built from checked values (a spec's name, ids, the move's time): make_message trusts
+        # them.
+        return make_message(f"{hook}:{key}", hook, _hooks.payload(hook, arguments), at)
+
+    def _moved_message(self, lead_id: str, lead: Lead, transition: Transition,
+                       at: datetime) -> OutboxMessage:
+        """The ``after_transition`` row of one move of lead *lead_id* (fire's two branches).
+
+        What :meth:`_message` builds, without its keyword arguments: every hooked move makes one.
+        """
+        return make_message(f"after_transition:{lead_id}:{transition.version}",
+                            "after_transition", _hooks.payload(
+                                "after_transition", {"lead": lead, "transition": transition}), at)
 
     def _run_before(self, lead: Lead, transition: Transition) -> None:
         arguments = {"lead": lead, "transition": transition}
@@ -891,11 +916,8 @@ class Pipeline:
             if self._writes("after_handoff"):
                 messages.append(
                     self._message("after_handoff", created.id, at, handoff=created, lead=new_lead))
-        if self._writes("after_transition"):
-            messages.append(self._message(
-                "after_transition", f"{lead.id}:{transition.version}", at,
-                lead=new_lead, transition=transition,
-            ))
+        if self._moved_rows:
+            messages.append(self._moved_message(lead.id, new_lead, transition, at))
         return _Step(outcome, new_lead, handoffs, messages, created)
 
     def _commit(
@@ -920,8 +942,7 @@ class Pipeline:
             now = max(self._now(), at)
             ids = self._commit_claimed(change, worker=self._worker, until=now + self._lease)
             if ids is not None:
-                self._drive(self._delivery_loop(now, _CLAIM_LIMIT, tuple(zip(ids, messages,
-                                                                             strict=True))))
+                self._deliver_own(now, ids, messages)
                 return
             # None: the store's write joined a transaction of the host's that has not
             # committed (DjangoStore in transaction.atomic()); the rows wait, as after commit.
@@ -996,12 +1017,17 @@ class Pipeline:
                 if flags is not None and (
                     flags < _LEAVES_RECEIVING or self._no_handoff.get(id) == lead.version
                 ):
-                    # The hot path: no transition hook, no policy, no handoff to open or to close,
-                    # so the move is the pure fire and one guarded write of the lead and its
-                    # transition.
+                    # The hot path: no before-hook, no policy, no handoff to open or to close, so
+                    # the move is the pure fire and one guarded write of the lead and its
+                    # transition, with its after_transition row when one is written (committed
+                    # and delivered as any move's rows: _commit).
                     outcome = self._pure_fire(lead, event, at=when, actor=actor, reason=reason,
                                               context=data)
-                    if not self._commit_move(lead, outcome.lead, outcome.transition):
+                    if self._moved_rows:
+                        moved, transition = outcome.lead, outcome.transition
+                        self._commit(moved, lead, when, transitions=(transition,), messages=(
+                            self._moved_message(lead.id, moved, transition, when),))
+                    elif not self._commit_move(lead, outcome.lead, outcome.transition):
                         # The stored lead changed meanwhile: commit says how (ConcurrencyError).
                         self._store.commit(make_change(outcome.lead, lead.version,
                                                         (outcome.transition,), (), (), (),
@@ -1903,7 +1929,7 @@ class Pipeline:
                 f"deliver_pending() cannot await; deliver with `await "
                 f"pipeline.adeliver_pending()` from the event loop, which delivers the plain "
                 f"hooks too (no row was claimed)")
-        return self._drive(delivery)
+        return Delivery(*self._drive(delivery))
 
     async def adeliver_pending(
         self, *, now: datetime | None = None, limit: int = 100
@@ -1939,76 +1965,98 @@ class Pipeline:
         >>> crm.moves
         ['convert']
         """
-        return await self._adrive(self._delivery(now, limit))
+        return Delivery(*await self._adrive(self._delivery(now, limit)))
 
-    def _delivery(self, now: datetime | None, limit: int) -> Generator[_Io, Any, Delivery]:
+    def _delivery(self, now: datetime | None, limit: int) -> _Loop:
         """Check a delivery's arguments (now, before any work) and return its loop, unstarted."""
         now = self._now() if now is None else require_aware(now, "now")
         check_count(limit, "limit", minimum=1, limit=MAX_VERSION)
         return self._delivery_loop(now, limit)
 
     def _delivery_loop(
-        self, now: datetime, limit: int, own: Sequence[tuple[int, OutboxMessage]] = (),
-    ) -> Generator[_Io, Any, Delivery]:
+        self, now: datetime, limit: int, own_ids: Sequence[int] = (),
+        own: Sequence[OutboxMessage] = (), ran: _Ran | None = None,
+    ) -> _Loop:
         """The one outbox delivery loop: claim, call the hooks, acknowledge or retry.
 
-        It makes no call that does I/O itself: it yields each store call and hook call to its
-        driver as ``(call, hook implementation or None)`` and is sent the result back (or has
-        the call's exception thrown in).  The two drivers differ only in how they make a call:
-        :meth:`_drive` calls it, :meth:`_adrive` awaits an async hook and runs the rest in a
-        worker thread.
+        It makes no call that does I/O itself.  It yields each store call to its driver as
+        ``(call, None)`` and is sent the result back (or has the call's exception thrown in);
+        and it yields the deliveries of consecutive rows as one list of ``(hook
+        implementations, arguments, acknowledge, row id)``: the driver calls each
+        implementation with the arguments, then ``acknowledge(row id)``, row after row, stops
+        at the first call that raises and sends back ``(rows delivered, index of the failed
+        call in the next row, exception)`` (the acknowledgement's index is the number of
+        implementations; the exception is None when every row was delivered), so every row
+        that succeeds costs no round trip of its own.  The two drivers differ only in how they
+        make a call: :meth:`_drive` calls it, :meth:`_adrive` awaits an async hook and runs the
+        rest in a worker thread.  It returns ``(delivered, failed)``.
 
-        *own* (row id, message) are rows this pipeline has just committed already claimed for
-        itself (``commit_claimed``): they are delivered first (nothing claimed), and only then, if
-        this pipeline knows it left rows behind (a hook's move, a failed row now due), are rows
-        claimed.  Without *own* it claims until no due row is left.  A payload made in this
-        process (a :class:`LazyPayload`, as a ``MemoryStore`` keeps it) gives the hooks its
-        arguments, nothing decoded; a row read from a database is decoded.  A delivery that
-        acknowledged a row purges the rows older than ``outbox_retention`` (when set) once per
-        retention period.
+        *own_ids* and *own* (row ids and their messages) are rows this pipeline has just
+        committed already claimed for itself (``commit_claimed``): they are delivered first
+        (nothing claimed), and only then, if this pipeline knows it left rows behind (a hook's
+        move, a failed row now due), are rows claimed.  Without them it claims until no due row
+        is left.  A payload made in this process (a :class:`LazyPayload`, as a ``MemoryStore``
+        keeps it) gives the hooks its arguments, nothing decoded; a row read from a database is
+        decoded.  A delivery that acknowledged a row purges the rows older than
+        ``outbox_retention`` (when set) once per retention period.
+
+        *ran* is the own rows' deliveries as :meth:`_plan_rows` planned them and what the driver
+        sent back for them, when :meth:`_deliver_own` made them itself: the loop goes on from
+        there, as if it had yielded them.
         """
         delivered = failed = 0
         worker, store = self._worker, self._store
-        batch: list[tuple[int, str, str, int, Mapping[str, Any]]] = [
-            (row_id, m.key, m.hook, 1, m.payload) for row_id, m in own]
+        ids: Sequence[int] = own_ids
+        items: Sequence[OutboxMessage | OutboxRow] = own  # the rows to deliver, by index
+        ack: Callable[[int], Any]
+        sent: tuple[int, int, Exception | None] | None = None  # for the own rows, if ran
+        if ran is None:
+            ack = functools.partial(store.ack_outbox, worker=worker, at=now)
+        else:
+            deliveries, sent = ran
+            ack = deliveries[0][2]
         retry_times = self._retry_times
-        claiming = not own or self._rows_left or bool(retry_times and retry_times[0] <= now)
+        # Decided before any hook runs (a hook's move leaves rows to the next delivery); with
+        # *ran* the hooks ran already, and _deliver_own found nothing left behind before them.
+        claiming = not own or (ran is None and self._left_behind(now))
         rows: list[OutboxRow] = []
-        claimed = False  # whether batch holds rows claimed here (else the own rows)
+        claimed = False  # whether the rows delivered were claimed here (else the own rows)
         while True:
-            for row_id, key, hook, attempts, payload in batch:
-                impls = self._hooks.impls.get(hook, ())
-                error = None
-                if not impls:
-                    error = (f"no implementation of {hook!r} is registered; register one to "
-                             f"deliver it")
-                else:
-                    try:
-                        # A payload made in this process holds the arguments themselves.
-                        arguments = (dict(payload.arguments) if type(payload) is LazyPayload
-                                     else _hooks.decode(hook, payload))
-                    except Exception as exc:  # noqa: BLE001 - a bad row must not stop the others
-                        error = f"cannot decode the payload: {exc!r}"
-                    else:
-                        arguments["key"] = key
-                        for impl in impls:
-                            try:
-                                yield functools.partial(impl.call, arguments), impl
-                            except Exception as exc:  # noqa: BLE001 - recorded, retried later
-                                error = f"{impl.where} raised {exc!r}"
-                                log.warning("after-hook delivery of %s failed (attempt %d): %s",
-                                            key, attempts, error)
-                                break
-                try:
-                    if error is None:
-                        yield functools.partial(store.ack_outbox, row_id, worker=worker,
-                                                at=now), None
-                        delivered += 1
+            if sent is None:  # (with *ran*, the own rows come planned and delivered)
+                deliveries = self._plan_rows(ids, items, ack)
+            index, count = 0, len(deliveries)
+            while index < count:
+                row_impls, error, _, row_id = deliveries[index]
+                if row_impls:  # deliver it and the deliverable rows after it, in one round trip
+                    end = index + 1
+                    while end < count and deliveries[end][0]:
+                        end += 1
+                    done, at_call, raised = sent if sent is not None else (yield (
+                        deliveries if index == 0 and end == count else deliveries[index:end]))
+                    sent = None
+                    delivered += done
+                    index += done
+                    if raised is None:
                         continue
-                    factor = 2 ** min(max(attempts - 1, 0), 20)
-                    # min(backoff * factor, max_backoff), without a product that could overflow
-                    delay = (self._max_backoff if self._backoff >= self._max_backoff / factor
-                             else self._backoff * factor)
+                    row_impls, _, _, row_id = deliveries[index]
+                    attempts = rows[index].attempts if claimed else 1
+                    if at_call == len(row_impls):  # the acknowledgement
+                        index += 1
+                        if not isinstance(raised, ConcurrencyError):
+                            raise raised
+                        failed += 1  # our lease ran out and another worker holds the row
+                        continue
+                    error = f"{row_impls[at_call].where} raised {raised!r}"
+                    log.warning("after-hook delivery of %s failed (attempt %d): %s",
+                                items[index].key, attempts, error)
+                else:
+                    attempts = rows[index].attempts if claimed else 1
+                index += 1
+                factor = 2 ** min(max(attempts - 1, 0), 20)
+                # min(backoff * factor, max_backoff), without a product that could overflow
+                delay = (self._max_backoff if self._backoff >= self._max_backoff / factor
+                         else self._backoff * factor)
+                try:
                     yield functools.partial(store.retry_outbox, row_id, worker=worker,
                                             error=_error_text(error), retry_at=now + delay), None
                     heapq.heappush(retry_times, now + delay)  # due again then: see claiming
@@ -2025,13 +2073,12 @@ class Pipeline:
                     heapq.heappop(retry_times)
             rows = yield functools.partial(
                 store.claim_outbox, worker=worker, now=now, lease=self._lease, limit=limit), None
-            batch = [(r.id, r.key, r.hook, r.attempts, r.payload) for r in rows]
+            ids, items = [r.id for r in rows], rows
             claimed = True
         retention = self._retention
-        if delivered and retention is not None and (self._purge_due is None
-                                                     or now >= self._purge_due):
+        if delivered and self._purge_due_at(now):
             purge = getattr(store, "purge_outbox", None)
-            if purge is not None and now - MIN_TIME > retention:
+            if purge is not None and retention is not None and now - MIN_TIME > retention:
                 self._purge_due = now + retention
                 try:
                     # delivered at least *retention* ago: at or before now - retention
@@ -2039,7 +2086,71 @@ class Pipeline:
                 except Exception as exc:  # noqa: BLE001 - the hooks ran; the next delivery purges
                     self._purge_due = None
                     log.warning("purging the outbox failed: %r", exc)
-        return Delivery(delivered, failed)
+        return delivered, failed
+
+    def _plan_rows(self, ids: Sequence[int], items: Sequence[OutboxMessage | OutboxRow],
+                   ack: Callable[[int], Any]) -> list[_Row]:
+        """Each row's delivery, as the loop hands it to its driver (no I/O).
+
+        A row that cannot be delivered now has no implementations, and the error it is
+        released with in place of its arguments.
+        """
+        impls_of = self._hooks.impls
+        deliveries: list[_Row] = []
+        for row_id, item in zip(ids, items, strict=True):
+            hook, payload = item.hook, item.payload
+            impls = impls_of.get(hook, ())
+            if not impls:
+                error = f"no implementation of {hook!r} is registered; register one to deliver it"
+                deliveries.append(((), error, ack, row_id))
+                continue
+            try:
+                # A payload made in this process holds the arguments themselves.
+                arguments = (dict(payload.arguments) if type(payload) is LazyPayload
+                             else _hooks.decode(hook, payload))
+            except Exception as exc:  # noqa: BLE001 - a bad row must not stop the others
+                deliveries.append(((), f"cannot decode the payload: {exc!r}", ack, row_id))
+                continue
+            arguments["key"] = item.key
+            deliveries.append((impls, arguments, ack, row_id))
+        return deliveries
+
+    def _left_behind(self, now: datetime) -> bool:
+        """Whether this pipeline knows of rows to claim: a hook's move's, a failed row now due."""
+        retry_times = self._retry_times
+        return self._rows_left or bool(retry_times and retry_times[0] <= now)
+
+    def _purge_due_at(self, now: datetime) -> bool:
+        """Whether a delivery at *now* that acknowledged a row purges the outbox."""
+        return self._retention is not None and (self._purge_due is None
+                                                or now >= self._purge_due)
+
+    def _deliver_own(self, now: datetime, ids: Sequence[int],
+                     messages: Sequence[OutboxMessage]) -> None:
+        """Deliver the rows this pipeline just committed claimed (see :meth:`_delivery_loop`).
+
+        The common case, each row deliverable and nothing else to do after them (no row left
+        behind, no purge due), is made here, without the loop's round trips: planned by
+        :meth:`_plan_rows` and delivered by the synchronous driver's :meth:`_deliver_rows`.
+        When every row succeeds that is all the loop would have done; otherwise the loop takes
+        over from what was done (tests/pipeline/test_pipeline_hooked_hot_path.py compares the
+        two).
+        """
+        ack = functools.partial(self._store.ack_outbox, worker=self._worker, at=now)
+        deliveries = self._plan_rows(ids, messages, ack)
+        if (all(map(_IMPLS, deliveries)) and not self._left_behind(now)
+                and not self._purge_due_at(now)):
+            token = _DELIVERING.set((*_DELIVERING.get(), self))  # see _drive
+            try:
+                result = self._deliver_rows(deliveries)
+            finally:
+                _DELIVERING.reset(token)
+            if result[2] is None:
+                return
+            ran: _Ran | None = (deliveries, result)
+        else:
+            ran = None
+        self._drive(self._delivery_loop(now, _CLAIM_LIMIT, ids, messages, ran))
 
     @contextlib.contextmanager
     def _delivering(self) -> Iterator[None]:
@@ -2050,7 +2161,27 @@ class Pipeline:
         finally:
             _DELIVERING.reset(token)
 
-    def _drive(self, delivery: Generator[_Io, Any, Delivery]) -> Delivery:
+    @staticmethod
+    def _deliver_rows(rows: list[_Row]) -> tuple[int, int, Exception | None]:
+        """Deliver *rows* here, in order, up to the first call that raises (see the loop)."""
+        for done, (impls, arguments, ack, row_id) in enumerate(rows):
+            for index, impl in enumerate(impls):
+                if impl.is_async:  # registered while this one ran
+                    return done, index, _not_awaited(impl)
+                try:
+                    result = impl.call(arguments)
+                except Exception as exc:  # noqa: BLE001 - the loop decides what it means
+                    return done, index, exc
+                if result is not None and inspect.isawaitable(result):
+                    _discard(result)  # a plain def that returned a coroutine: not run
+                    return done, index, _not_awaited(impl)
+            try:
+                ack(row_id)
+            except Exception as exc:  # noqa: BLE001 - the loop decides what it means
+                return done, len(impls), exc
+        return len(rows), 0, None
+
+    def _drive(self, delivery: _Loop) -> tuple[int, int]:
         """Run a delivery loop here: every call is made in this thread, nothing is awaited."""
         result: Any = None
         error: Exception | None = None
@@ -2058,48 +2189,62 @@ class Pipeline:
         token = _DELIVERING.set((*_DELIVERING.get(), self))
         try:
             while True:
-                call, impl = delivery.send(result) if error is None else delivery.throw(error)
-                result = error = None
-                if impl is not None and impl.is_async:  # registered while this one ran
-                    error = _not_awaited(impl)
+                step = delivery.send(result) if error is None else delivery.throw(error)
+                error = None
+                if isinstance(step, list):
+                    result = self._deliver_rows(step)
                     continue
+                call, _ = step
                 try:
                     result = call()
                 except Exception as exc:  # noqa: BLE001 - the loop decides what it means
                     error = exc
-                    continue
-                if impl is not None and result is not None and inspect.isawaitable(result):
-                    _discard(result)  # a plain def that returned a coroutine: not run
-                    error = _not_awaited(impl)
         except StopIteration as stop:
-            done: Delivery = stop.value
+            done: tuple[int, int] = stop.value
             return done
         finally:
             delivery.close()
             _DELIVERING.reset(token)
 
-    async def _adrive(self, delivery: Generator[_Io, Any, Delivery]) -> Delivery:
+    async def _adrive(self, delivery: _Loop) -> tuple[int, int]:
         """Run a delivery loop on the event loop: async hooks awaited, other calls in a thread."""
         import asyncio  # noqa: PLC0415 - only asyncio hosts pay for importing it
+
+        async def deliver_rows(rows: list[_Row]) -> tuple[int, int, Exception | None]:
+            for done, (impls, arguments, ack, row_id) in enumerate(rows):
+                for index, impl in enumerate(impls):
+                    try:
+                        if impl.is_async:
+                            await impl.call(arguments)
+                        else:
+                            result = await asyncio.to_thread(impl.call, arguments)
+                            if inspect.isawaitable(result):
+                                await result  # a plain def that returned a coroutine
+                    except Exception as exc:  # noqa: BLE001 - the loop decides what it means
+                        return done, index, exc
+                try:
+                    await asyncio.to_thread(ack, row_id)
+                except Exception as exc:  # noqa: BLE001 - the loop decides what it means
+                    return done, len(impls), exc
+            return len(rows), 0, None
 
         result: Any = None
         error: Exception | None = None
         with self._delivering():  # asyncio.to_thread carries the mark into the worker thread
             try:
                 while True:
-                    call, impl = delivery.send(result) if error is None else delivery.throw(error)
-                    result = error = None
+                    step = delivery.send(result) if error is None else delivery.throw(error)
+                    error = None
+                    if isinstance(step, list):
+                        result = await deliver_rows(step)
+                        continue
+                    call, _ = step
                     try:
-                        if impl is not None and impl.is_async:
-                            result = await call()
-                        else:
-                            result = await asyncio.to_thread(call)
-                            if impl is not None and inspect.isawaitable(result):
-                                result = await result  # a plain def that returned a coroutine
+                        result = await asyncio.to_thread(call)
                     except Exception as exc:  # noqa: BLE001 - the loop decides what it means
                         error = exc
             except StopIteration as stop:
-                done: Delivery = stop.value
+                done: tuple[int, int] = stop.value
                 return done
             finally:
                 delivery.close()

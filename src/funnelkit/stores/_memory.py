@@ -244,19 +244,18 @@ class MemoryStore:
         lock = self._lock
         lock.acquire()  # not ``with``: half the cost, and most moves come through here
         try:
-            if len(changes) == 1 and claim is None:
-                # The fast path: a change that is one move of a stored lead and nothing else,
-                # guarded by its version and owner, then written as commit_move writes it (this
-                # class's, whatever a subclass does with its own).
+            if len(changes) == 1:
+                # The fast path: a change that is one move of a stored lead, guarded here by its
+                # version and owner (see _write_move).
                 change = changes[0]
                 stored = self._leads.get(change.lead.id)
                 if (stored is not None and stored.version == change.expected_version
                         and len(change.transitions) == 1
-                        and not (change.touchpoints or change.handoffs or change.outbox)
-                        and not owner_conflict(change, stored.owner)
-                        and MemoryStore.commit_move(self, stored, change.lead,
-                                                    change.transitions[0])):
-                    return []
+                        and not (change.touchpoints or change.handoffs)
+                        and not owner_conflict(change, stored.owner)):
+                    written = MemoryStore._write_move(self, stored, change, claim)
+                    if written is not None:
+                        return written
             if self._closed:
                 self._check_open()
             count = len(changes)
@@ -295,11 +294,34 @@ class MemoryStore:
         finally:
             lock.release()
 
+    def _write_move(self, stored: Lead, change: Change, claim: tuple[str, datetime] | None,
+                    ) -> list[int] | None:
+        """The fast path of :meth:`_write`: one move with at most one outbox row.
+
+        *change* moves *stored* and writes nothing else but at most one outbox row (a hooked
+        move's); it is already guarded by its version and owner.  A plain move is written as
+        :meth:`commit_move` writes it (this class's, whatever a subclass does with its own); a
+        move with its row under an unused key is checked and applied as the general path does,
+        without its bookkeeping of several changes.  Answers the new rows' ids, or None, having
+        written nothing, when the general path must decide (tests/stores/
+        test_memory_write_path.py and test_memory_move_rows.py compare the two).
+        """
+        lead, outbox = change.lead, change.outbox
+        if not outbox:
+            moved = MemoryStore.commit_move(self, stored, lead, change.transitions[0])
+            return [] if moved else None
+        if len(outbox) > 1 or self._closed or outbox[0].key in self._outbox_keys:
+            return None
+        check_storable(change, known=stored.attributes, limit=self.max_data_size)
+        written = self._apply(lead, change.transitions, (), (), outbox, claim)
+        self._leads[lead.id] = lead  # last: see load
+        return written
+
     def _apply(  # noqa: PLR0917 - a Change's parts, positionally, on the hot path
         self, lead: Lead, transitions: tuple[Transition, ...],
         touchpoints: tuple[Touchpoint, ...] = (), handoffs: tuple[Handoff, ...] = (),
         outbox: tuple[OutboxMessage, ...] = (), claim: tuple[str, datetime] | None = None,
-    ) -> tuple[int, ...]:
+    ) -> list[int]:
         """Write a checked change's parts but its lead, which the caller stores last (see load).
 
         The one place anything of a lead is written.  Answers the new outbox rows' ids; *claim*
@@ -318,7 +340,7 @@ class MemoryStore:
         for h in handoffs:
             self._handoffs[h.id] = h
         if not outbox:
-            return ()
+            return []
         by, until = (None, None) if claim is None else claim
         attempts = 0 if claim is None else 1
         ids = []
@@ -331,7 +353,7 @@ class MemoryStore:
             self._outbox_keys.add(m.key)
             self._pending[row_id] = None
             ids.append(row_id)
-        return tuple(ids)
+        return ids
 
     def _check_children(self, change: Change, where: str, statuses: dict[str, str],
                         keys: set[str]) -> None:

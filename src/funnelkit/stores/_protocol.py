@@ -289,16 +289,17 @@ def _checked_change(  # noqa: PLR0917 - mirrors Change's fields, positionally, o
                   outbox=outbox, expected_owner=expected_owner)
 
 
-def _slot_setters() -> tuple[Any, ...] | None:
-    if tuple(a.name for a in attrs.fields(Change)) != _CHANGE_FIELDS:
+def _slot_setters(cls: type, fields: tuple[str, ...]) -> tuple[Any, ...] | None:
+    """The slot setters of the attrs class *cls*, if its fields are *fields* in slots."""
+    if tuple(a.name for a in attrs.fields(cls)) != fields:
         return None
-    slots = [vars(Change).get(name) for name in _CHANGE_FIELDS]
+    slots = [vars(cls).get(name) for name in fields]
     if not all(type(s).__name__ == "member_descriptor" for s in slots):
         return None
     return tuple(s.__set__ for s in slots)  # type: ignore[union-attr]
 
 
-_SETTERS = _slot_setters()
+_SETTERS = _slot_setters(Change, _CHANGE_FIELDS)
 
 
 # The setters are bound once, here: the constructor below is six C calls and no lookups.
@@ -323,6 +324,36 @@ def _fast_change(  # noqa: PLR0917 - mirrors Change's fields, positionally, on t
 
 
 make_change = _fast_change if _SETTERS is not None else _checked_change
+
+
+# The same for the outbox messages the pipeline builds (about 1.2 us checked): the hook is a spec
+# name, the payload the pipeline's own LazyPayload, the time one the funnel checked, and the key
+# is made of checked names, so only its length is left to check; a key too long takes the
+# checked constructor, which says so.
+_MESSAGE_FIELDS = ("key", "hook", "payload", "created_at")
+_MESSAGE_SETTERS = _slot_setters(OutboxMessage, _MESSAGE_FIELDS)
+_SET_KEY, _SET_HOOK, _SET_PAYLOAD, _SET_CREATED = (
+    _MESSAGE_SETTERS if _MESSAGE_SETTERS is not None else (None,) * 4)
+
+
+def _checked_message(key: str, hook: str, payload: LazyPayload,
+                     created_at: datetime) -> OutboxMessage:
+    return OutboxMessage(key, hook, payload, created_at)
+
+
+def _fast_message(key: str, hook: str, payload: LazyPayload,
+                  created_at: datetime) -> OutboxMessage:
+    if len(key) > MAX_KEY_LENGTH:
+        return OutboxMessage(key, hook, payload, created_at)  # refused, with the reason
+    message: OutboxMessage = _object_new(OutboxMessage)
+    _SET_KEY(message, key)
+    _SET_HOOK(message, hook)
+    _SET_PAYLOAD(message, payload)
+    _SET_CREATED(message, created_at)
+    return message
+
+
+make_message = _fast_message if _MESSAGE_SETTERS is not None else _checked_message
 
 
 @attrs.frozen

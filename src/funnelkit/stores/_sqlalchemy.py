@@ -55,6 +55,7 @@ from funnelkit.stores._sqlite import (
     _Batch,
     _Retry,
     _Rows,
+    check_deliver_on_commit,
     claimed_outbox_params,
 )
 
@@ -680,9 +681,7 @@ class SQLAlchemyStore:
         if self._parent is not None:  # a view of a view joins the store itself
             return self._parent.join(host, deliver_on_commit=deliver_on_commit)
         self._check_open()
-        if deliver_on_commit is not None and not callable(deliver_on_commit):
-            raise InvalidInput(f"deliver_on_commit={_short(deliver_on_commit)} must be a callable "
-                               f"taking no arguments, or None")
+        check_deliver_on_commit(deliver_on_commit)
         session: Session | None = None
         conn: Connection | None = None
         if isinstance(host, sa.Connection):

@@ -1,7 +1,11 @@
-"""``SQLiteStore``: the store protocol on one SQLite file, with nothing but the standard library."""
+"""``SQLiteStore``: the store protocol on one SQLite file, with nothing but the standard library.
+
+Also what it shares with ``DjangoStore``, the other store that sends SQL text through a DB-API
+cursor: the statements (:class:`Statements`), the batch writer and every read (``SQLTextStore``).
+"""
 
 # S608: every statement is built from this module's constant table and column names; values
-# always travel as ``?`` parameters, never inside the SQL text.
+# always travel as parameters (``?``, or ``%s`` for Django), never inside the SQL text.
 # ruff: noqa: S608
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, TypeVar
 
 import attrs
 
@@ -202,90 +206,553 @@ def _cols(names: Sequence[str]) -> str:
     return ", ".join(names)
 
 
-def _marks(names: Sequence[str]) -> str:
-    return ", ".join("?" * len(names))
+class Cursor(Protocol):
+    """The DB-API cursor the stores that send SQL text go through.
+
+    ``sqlite3.Cursor`` and Django's ``CursorWrapper``: execute, then read ``rowcount`` or fetch.
+    """
+
+    @property
+    def rowcount(self) -> int:
+        """The rows the last statement changed."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> object:
+        """Run one statement."""
+
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]], /) -> object:
+        """Run one statement per row of *params*."""
+
+    def fetchone(self) -> Any:
+        """The next row of the last ``SELECT``, or None."""
+
+    def fetchall(self) -> Any:
+        """The rows left of the last ``SELECT``."""
 
 
-class _Statements:
-    """The SQL text of every statement, built once per table prefix."""
+class Statements:
+    """The SQL text of every statement of the stores that send SQL text.
 
-    def __init__(self, p: str) -> None:
-        self.insert_lead = (f"INSERT INTO {p}leads ({_cols(s.LEAD_COLUMNS)}) "
-                            f"VALUES ({_marks(s.LEAD_COLUMNS)})")
-        sets = ", ".join(f"{c} = ?" for c in s.LEAD_UPDATE_COLUMNS)
-        # The guard of s.LEAD_GUARD: id, version, then the owner when the change checks it.
-        self.update_lead = (f"UPDATE {p}leads SET {sets} WHERE id = ? AND version = ? "
-                            f"AND (? = 0 OR owner IS ?)")
-        self.lead_version = f"SELECT version, owner FROM {p}leads WHERE id = ?"
-        self.select_lead = f"SELECT {_cols(s.LEAD_COLUMNS)} FROM {p}leads WHERE id = ?"
-        self.insert_transition = (f"INSERT INTO {p}transitions ({_cols(s.TRANSITION_COLUMNS)}) "
-                                  f"VALUES ({_marks(s.TRANSITION_COLUMNS)})")
-        self.insert_touchpoint = (f"INSERT INTO {p}touchpoints ({_cols(s.TOUCHPOINT_COLUMNS)}) "
-                                  f"VALUES ({_marks(s.TOUCHPOINT_COLUMNS)})")
-        self.insert_handoff = (f"INSERT INTO {p}handoffs ({_cols(s.HANDOFF_COLUMNS)}) "
-                               f"VALUES ({_marks(s.HANDOFF_COLUMNS)})")
-        hsets = ", ".join(f"{c} = ?" for c in s.HANDOFF_COLUMNS[1:])
-        self.replace_handoff = (f"UPDATE {p}handoffs SET {hsets} "
-                                f"WHERE id = ? AND status = 'pending'")
-        self.handoff_status = f"SELECT status FROM {p}handoffs WHERE id = ?"
-        self.insert_outbox = (f"INSERT INTO {p}outbox ({_cols(s.OUTBOX_COLUMNS)}) "
-                              f"VALUES ({_marks(s.OUTBOX_COLUMNS)})")
-        self.insert_claimed_outbox = (f"INSERT INTO {p}outbox ({_cols(CLAIMED_OUTBOX_COLUMNS)}) "
-                                      f"VALUES ({_marks(CLAIMED_OUTBOX_COLUMNS)})")
-        self.merge = MergeStatements(p, "?")
-        self.p = p
+    Built once per table prefix *p* and placeholder *mark*: ``?`` for ``SQLiteStore``, ``%s``
+    for ``DjangoStore``.
+    *owner_flag* spells the owner guard of an update out for every database: no
+    ``IS NOT DISTINCT FROM`` (MySQL spells it ``<=>``), and no parameter tested for NULL
+    (PostgreSQL cannot type one under server-side binding); its rows then end with a flag,
+    1 when the expected owner was None (:meth:`BatchWriter.update_rows`).  SQLite tests
+    ``owner IS ?``.
+    """
 
-
-class MergeStatements:
-    """The SQL of merges and unmerges with *mark* placeholders (shared with ``DjangoStore``)."""
-
-    def __init__(self, p: str, mark: str) -> None:
+    def __init__(self, p: str, mark: str = "?", *, owner_flag: bool = False) -> None:
         m = mark
+        self.p, self.mark, self.owner_flag = p, m, owner_flag
+
+        def insert(table: str, columns: Sequence[str]) -> str:
+            return f"INSERT INTO {p}{table} ({_cols(columns)}) VALUES ({self.marks(len(columns))})"
+
+        def select(table: str, columns: Sequence[str], where: str = "") -> str:
+            return f"SELECT {_cols(columns)} FROM {p}{table}{where}"
+
+        self.insert_lead = insert("leads", s.LEAD_COLUMNS)
+        # The insert of a new lead change by change; a store may make it write nothing (rather
+        # than fail) when the id is taken, as PostgreSQL's SQLAlchemyStore does.
+        self.create_lead = self.insert_lead
+        sets = ", ".join(f"{c} = {m}" for c in s.LEAD_UPDATE_COLUMNS)
+        # The guard of s.LEAD_GUARD: id, version, then the owner when the change checks it.
+        owner = (f"owner = {m} OR ({m} = 1 AND owner IS NULL)" if owner_flag
+                 else f"owner IS {m}")
+        self.update_lead = (f"UPDATE {p}leads SET {sets} WHERE id = {m} AND version = {m} "
+                            f"AND ({m} = 0 OR {owner})")
+        self.lead_version = f"SELECT version, owner FROM {p}leads WHERE id = {m}"
+        self.select_lead = select("leads", s.LEAD_COLUMNS, f" WHERE id = {m}")
+        self.leads_page = select("leads", s.LEAD_COLUMNS, " WHERE {}id > " + m
+                                 + f" ORDER BY id LIMIT {_PAGE}")
+        self.schema_version = f"SELECT version FROM {p}schema WHERE name = {m}"
+        self.insert_transition = insert("transitions", s.TRANSITION_COLUMNS)
+        self.select_history = select("transitions", s.TRANSITION_COLUMNS,
+                                     f" WHERE lead_id = {m} ORDER BY version")
+        self.insert_touchpoint = insert("touchpoints", s.TOUCHPOINT_COLUMNS)
+        self.select_touchpoints = select("touchpoints", s.TOUCHPOINT_COLUMNS,
+                                         f" WHERE lead_id = {m} ORDER BY at_us, position")
+        self.insert_handoff = insert("handoffs", s.HANDOFF_COLUMNS)
+        hsets = ", ".join(f"{c} = {m}" for c in s.HANDOFF_COLUMNS[1:])
+        self.replace_handoff = (f"UPDATE {p}handoffs SET {hsets} "
+                                f"WHERE id = {m} AND status = 'pending'")
+        self.handoff_status = f"SELECT status FROM {p}handoffs WHERE id = {m}"
+        self.select_handoff = select("handoffs", s.HANDOFF_COLUMNS, f" WHERE id = {m}")
+        self.insert_outbox = insert("outbox", s.OUTBOX_COLUMNS)
+        self.insert_claimed_outbox = self.claimed_outbox(1)
+        self.select_outbox = select("outbox", s.OUTBOX_READ_COLUMNS)
+        self.outbox_due = (f"SELECT id FROM {p}outbox WHERE delivered_us IS NULL "
+                           f"AND next_attempt_us <= {m} AND (claimed_until_us IS NULL "
+                           f"OR claimed_until_us <= {m}) ORDER BY id LIMIT {m}")
+        self.claim = (f"UPDATE {p}outbox SET attempts = attempts + 1, claimed_by = {m}, "
+                      f"claimed_until_us = {m} WHERE id IN ")
+        # {} takes what the release sets (a delivery, or a retry), then the row id and worker.
+        self.release = (f"UPDATE {p}outbox SET {{}}, claimed_by = NULL, claimed_until_us = NULL "
+                        f"WHERE id = {m} AND claimed_by = {m} AND delivered_us IS NULL")
+        self.outbox_exists = f"SELECT 1 FROM {p}outbox WHERE id = {m}"
+        self.purge_outbox = f"DELETE FROM {p}outbox WHERE delivered_us < {m}"
         self.positions = (f"SELECT position FROM {p}touchpoints WHERE lead_id = {m} "
                           f"ORDER BY position")
         self.move_all = f"UPDATE {p}touchpoints SET lead_id = {m} WHERE lead_id = {m}"
         self.move_back = (f"UPDATE {p}touchpoints SET lead_id = {m} "
                           f"WHERE position = {m} AND lead_id = {m}")
-        self.insert = (f"INSERT INTO {p}merges ({_cols(s.MERGE_COLUMNS)}) "
-                       f"VALUES ({', '.join([m] * len(s.MERGE_COLUMNS))})")
-        self.exists = f"SELECT unmerged_us FROM {p}merges WHERE id = {m}"
-        sets = ", ".join(f"{c} = {m}" for c in s.UNMERGE_COLUMNS)
-        self.undo = (f"UPDATE {p}merges SET {sets} WHERE id = {m} AND unmerged_at IS NULL")
-        self.select = f"SELECT {_cols(s.MERGE_COLUMNS)} FROM {p}merges"
-        self.order = " ORDER BY position"
-        self.by_lead = f"(survivor_id = {m} OR duplicate_id = {m})"
+        self.insert_merge = insert("merges", s.MERGE_COLUMNS)
+        self.merge_exists = f"SELECT unmerged_us FROM {p}merges WHERE id = {m}"
+        usets = ", ".join(f"{c} = {m}" for c in s.UNMERGE_COLUMNS)
+        self.undo_merge = f"UPDATE {p}merges SET {usets} WHERE id = {m} AND unmerged_at IS NULL"
+        self.select_merges = select("merges", s.MERGE_COLUMNS)
+        self.merges_of_lead = f"(survivor_id = {m} OR duplicate_id = {m})"
+
+    def marks(self, count: int) -> str:
+        """*count* placeholders, separated by commas."""
+        return ", ".join([self.mark] * count)
+
+    def claimed_outbox(self, count: int) -> str:
+        """The ``INSERT`` of *count* outbox rows written claimed (``CLAIMED_OUTBOX_COLUMNS``)."""
+        row = f"({self.marks(len(CLAIMED_OUTBOX_COLUMNS))})"
+        return (f"INSERT INTO {self.p}outbox ({_cols(CLAIMED_OUTBOX_COLUMNS)}) VALUES "
+                + ", ".join([row] * count))
+
+    def stream(self, table: str, columns: Sequence[str], *, since: bool, size: int) -> str:
+        """A page of *table*'s rows after a position (at or after a time, if *since*)."""
+        m = self.mark
+        where = f"position > {m}" + (f" AND at_us >= {m}" if since else "")
+        return (f"SELECT position, {_cols(columns)} FROM {self.p}{table} WHERE {where} "
+                f"ORDER BY position LIMIT {size}")
+
+    def handoff_query(
+        self, *, status: str | None, team: str | None, assignee: str | None,
+        lead_id: str | None, due_before: datetime | None,
+    ) -> tuple[str, tuple[Any, ...]]:
+        """The ``SELECT`` of a handoff query and its arguments.
+
+        Rows come in the order every store answers: by due time (none last), then id.
+        """
+        clauses: list[str] = []
+        args: list[Any] = []
+        for column, value in (("status", status), ("to_team", team), ("assignee", assignee),
+                              ("lead_id", lead_id)):
+            if value is not None:
+                clauses.append(f"{column} = {self.mark}")
+                args.append(value)
+        if due_before is not None:
+            clauses.append(f"due_us < {self.mark}")
+            args.append(s.us(require_aware(due_before, "due_before")))
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        return (f"SELECT {_cols(s.HANDOFF_COLUMNS)} FROM {self.p}handoffs{where} "
+                f"ORDER BY CASE WHEN due_us IS NULL THEN 1 ELSE 0 END, due_us, id"), tuple(args)
 
 
-def merge_rows(execute: Callable[[str, Sequence[Any]], tuple[int, list[Any]]],
-               sql: MergeStatements, merge: MergeRecord, where: str = "") -> MergeRecord:
-    """Move the touchpoints and write the record of a merge or an unmerge; return the record.
+class BatchWriter:
+    """Writes a checked :class:`_Batch` (or a merge) through a DB-API :class:`Cursor`.
 
-    Runs inside the transaction that wrote the merge's two changes.  *execute* runs one
-    statement and gives ``(rowcount, rows)``.  Shared by the stores that write SQL text
-    (``SQLiteStore``, ``DjangoStore``); ``SQLAlchemyStore`` does the same with its own statements.
+    Shared by the stores that send SQL text; each gives its statements and its driver's
+    ``IntegrityError``.  ``SQLAlchemyStore`` does the same with its own statements.
     """
-    _, found = execute(sql.exists, [merge.id])
-    if merge.active:
-        if found:
-            raise AlreadyExists(f"merge {merge.id!r} is stored already; load the leads again")
-        _, rows = execute(sql.positions, [merge.duplicate_id])
-        moved = tuple(int(position) for (position,) in rows)
-        if moved:
-            execute(sql.move_all, [merge.survivor_id, merge.duplicate_id])
-        merge = attrs.evolve(merge, touchpoints=moved)
-        execute(sql.insert, s.merge_params(merge, moved))
+
+    def __init__(self, sql: Statements, integrity: type[Exception]) -> None:
+        self.sql = sql
+        self.integrity = integrity
+
+    def update_rows(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """``lead_update_params`` rows for the statements' ``update_lead`` (see *owner_flag*)."""
+        if not self.sql.owner_flag:
+            return rows
+        return [(*row, int(row[-1] is None)) for row in rows]
+
+    def write(self, cur: Cursor, batch: _Batch, *, fast: bool) -> list[int]:
+        """Write *batch* (one statement per table if *fast*, else change by change).
+
+        Answers the ids of the outbox rows written claimed.  The fast path raises
+        :class:`_Retry` when a lead was not as expected: the transaction must roll back.
+        """
+        if not fast:
+            return self.sequential(cur, batch)
+        sql = self.sql
+        if batch.inserts:
+            try:
+                cur.executemany(sql.insert_lead, batch.inserts)
+            except self.integrity:
+                raise _Retry from None
+        if batch.updates:
+            cur.executemany(sql.update_lead, self.update_rows(batch.updates))
+            if cur.rowcount != len(batch.updates):
+                raise _Retry
+        return self.children(cur, batch.rows, claim=batch.claim)
+
+    def sequential(self, cur: Cursor, batch: _Batch) -> list[int]:
+        """Write *batch* change by change, with the exact error of the first that fails."""
+        sql = self.sql
+        ids: list[int] = []
+        many = batch.size > 1
+        for index, (change, row) in enumerate(batch.per_change):
+            where = f"change {index + 1} of {batch.size}: " if many else ""
+            lead = change.lead
+            if change.expected_version is None:
+                try:
+                    cur.execute(sql.create_lead, row)
+                    created = cur.rowcount == 1
+                except self.integrity:
+                    created = False
+                if not created:
+                    raise AlreadyExists(
+                        f"{where}lead {lead.id!r} exists already; load it instead of creating "
+                        f"it")
+            else:
+                cur.execute(sql.update_lead, self.update_rows([row])[0])
+                if cur.rowcount != 1:
+                    cur.execute(sql.lead_version, (lead.id,))
+                    found = cur.fetchone()
+                    if found is None:
+                        raise NotFound(f"{where}no lead {lead.id!r} in this store")
+                    raise version_conflict(change, found[0], found[1], where)
+            ids += self.children(cur, _Rows.of(change), where=where, claim=batch.claim)
+        return ids
+
+    def children(self, cur: Cursor, rows: _Rows, *, where: str = "",
+                 claim: tuple[str, int] | None = None) -> list[int]:
+        """Insert the child rows; answers the outbox rows' ids when they are written claimed."""
+        sql = self.sql
+        transitions, touchpoints, handoffs, outbox = rows
+        if transitions:
+            try:
+                cur.executemany(sql.insert_transition, transitions)
+            except self.integrity:
+                raise ConcurrencyError(
+                    f"{where}a transition with the same lead and version is stored already: "
+                    f"someone else moved the lead first; load it again and retry") from None
+        if touchpoints:
+            cur.executemany(sql.insert_touchpoint, touchpoints)
+        for h in handoffs:
+            cur.execute(sql.replace_handoff, (*h[1:], h[0]))
+            if cur.rowcount == 1:
+                continue
+            cur.execute(sql.handoff_status, (h[0],))
+            found = cur.fetchone()
+            if found is not None:
+                raise ConcurrencyError(
+                    f"{where}handoff {h[0]!r} is {found[0]} already; only a pending handoff can "
+                    f"change: load it again")
+            try:
+                cur.execute(sql.insert_handoff, h)
+            except self.integrity:
+                raise ConcurrencyError(
+                    f"{where}handoff {h[0]!r} was stored by someone else at the same moment; "
+                    f"load it again") from None
+        if not outbox:
+            return []
+        try:
+            if claim is None:
+                cur.executemany(sql.insert_outbox, outbox)
+                return []
+            return self.insert_claimed(cur, outbox, claim)
+        except self.integrity:
+            raise AlreadyExists(
+                f"{where}an outbox key among {[m[0] for m in outbox][:5]!r} is used already; "
+                f"outbox keys must be unique in a store") from None
+
+    def insert_claimed(self, cur: Cursor, outbox: list[tuple[Any, ...]],
+                       claim: tuple[str, int]) -> list[int]:
+        """Insert *outbox* rows claimed (*claim*: worker, lease end in us); answers their ids."""
+        cur.executemany(self.sql.insert_claimed_outbox, claimed_outbox_params(outbox, claim))
+        # One writer holds the transaction: AUTOINCREMENT gave the rows consecutive ids.
+        cur.execute("SELECT last_insert_rowid()")
+        (last,) = cur.fetchone()
+        return list(range(last - len(outbox) + 1, last + 1))
+
+    def merge(self, cur: Cursor, batch: _Batch, merge: MergeRecord,
+              where: str = "") -> MergeRecord:
+        """Write a merge's two changes (*batch*), move the touchpoints and write its record.
+
+        For an undone *merge*, the touchpoints move back and the record is marked undone.
+        Answers the record written.
+        """
+        sql = self.sql
+        self.sequential(cur, batch)
+        cur.execute(sql.merge_exists, (merge.id,))
+        found = cur.fetchall()
+        if merge.active:
+            if found:
+                raise AlreadyExists(f"merge {merge.id!r} is stored already; load the leads again")
+            cur.execute(sql.positions, (merge.duplicate_id,))
+            moved = tuple(int(position) for (position,) in cur.fetchall())
+            if moved:
+                cur.execute(sql.move_all, (merge.survivor_id, merge.duplicate_id))
+            merge = attrs.evolve(merge, touchpoints=moved)
+            cur.execute(sql.insert_merge, s.merge_params(merge, moved))
+            return merge
+        if not found:
+            raise no_merge(merge.id, where)
+        for position in merge.touchpoints:
+            cur.execute(sql.move_back, (merge.duplicate_id, position, merge.survivor_id))
+        cur.execute(sql.undo_merge, s.unmerge_params(merge))
+        if cur.rowcount != 1:
+            raise merge_undone(merge.id, f"{where}: " if where else "")
         return merge
-    if not found:
-        raise no_merge(merge.id, where)
-    for position in merge.touchpoints:
-        execute(sql.move_back, [merge.duplicate_id, position, merge.survivor_id])
-    count, _ = execute(sql.undo, s.unmerge_params(merge))
-    if count != 1:
-        raise merge_undone(merge.id, where)
-    return merge
+
+    def claim_due(self, cur: Cursor, worker: str, *, now_us: int, until_us: int, limit: int,
+                  lock: str = "") -> list[Any]:
+        """Claim up to *limit* due rows for *worker*: their ``OUTBOX_READ_COLUMNS``, by id.
+
+        *lock* ends the ``SELECT`` of the due rows (``FOR UPDATE SKIP LOCKED``).
+        """
+        sql = self.sql
+        cur.execute(sql.outbox_due + lock, (now_us, now_us, limit))
+        ids = [i for (i,) in cur.fetchall()]
+        if not ids:
+            return []
+        marks = sql.marks(len(ids))
+        cur.execute(f"{sql.claim}({marks})", (worker, until_us, *ids))
+        cur.execute(f"{sql.select_outbox} WHERE id IN ({marks}) ORDER BY id", ids)
+        return [tuple(r) for r in cur.fetchall()]
 
 
-class SQLiteStore:
+class SQLTextStore:
+    """The store methods ``SQLiteStore`` and ``DjangoStore`` share, written once.
+
+    Both send SQL text through a DB-API cursor, so each read, outbox step and batch is the same.
+
+    A store gives its statements (``_sql``), its writer (``_writer``), and the few things that
+    truly differ: how it reads (``_fetch``) and writes (``_write``: a transaction, or a savepoint
+    of the host's), whether it is open (``_check_open``) and how errors name it (``_place``).
+    """
+
+    _sql: Statements
+    _writer: BatchWriter
+    max_data_size: int
+    _MERGE_PLACE = False  # whether a merge's errors name the store (DjangoStore's do)
+
+    def _fetch(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        """The rows *sql* selects with *args*."""
+        raise NotImplementedError
+
+    def _write(self, work: Callable[[Cursor], T]) -> T:
+        """Run *work* in one transaction (or a savepoint of the host's), all or nothing."""
+        raise NotImplementedError
+
+    def _check_open(self) -> None:
+        """Raise :class:`~funnelkit.StorageError` when the store is closed."""
+        raise NotImplementedError
+
+    def _place(self) -> str:
+        """The store as errors name it (its file, its database)."""
+        raise NotImplementedError
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the tables (the one this funnelkit writes once opened)."""
+        return int(self._fetch(self._sql.schema_version, (s.SCHEMA_NAME,))[0][0])
+
+    # -- commits ----------------------------------------------------------------------------
+
+    def load(self, lead_id: str) -> Lead:
+        """The lead with this id; :class:`~funnelkit.NotFound` if there is none."""
+        if not findable(lead_id, "lead_id"):
+            self._check_open()
+            raise no_lead(lead_id, self._place())
+        rows = self._fetch(self._sql.select_lead, (lead_id,))
+        if not rows:
+            raise no_lead(lead_id, self._place())
+        return s.decode_lead(rows[0])
+
+    def _commit_batch(self, batch: _Batch) -> list[int]:
+        """Write a checked batch in one transaction; answers the ids of claimed outbox rows."""
+        if not batch.size:
+            return []
+        writer = self._writer
+        try:
+            return self._write(lambda cur: writer.write(cur, batch, fast=batch.fast_ok))
+        except _Retry:
+            # Some lead was not at its expected version: find which, with exact errors.
+            return self._write(lambda cur: writer.sequential(cur, batch))
+
+    def commit_merge(self, survivor: Change, duplicate: Change, merge: MergeRecord) -> MergeRecord:
+        """Write a merge (or, for an undone *merge*, an unmerge) in one transaction.
+
+        See :class:`~funnelkit.stores.Store` for what is written; all of it, or nothing.
+        """
+        merge = check_merge_commit(survivor, duplicate, merge)
+        batch = _Batch((survivor, duplicate), self.max_data_size)
+        where = self._place() if self._MERGE_PLACE else ""
+        return self._write(lambda cur: self._writer.merge(cur, batch, merge, where))
+
+    def merges(self, *, lead_id: str | None = None, active_only: bool = False) -> list[MergeRecord]:
+        """The merge records, oldest first (see :class:`~funnelkit.stores.Store`)."""
+        check_flag(active_only, "active_only")
+        self._check_open()
+        if lead_id is not None and not findable(lead_id, "lead_id"):
+            return []
+        sql = self._sql
+        clauses = ([] if lead_id is None else [sql.merges_of_lead]) + (
+            ["unmerged_at IS NULL"] if active_only else [])
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        args = () if lead_id is None else (lead_id, lead_id)
+        rows = self._fetch(f"{sql.select_merges}{where} ORDER BY position", args)
+        return [s.decode_merge(r) for r in rows]
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def _lead_rows(self, sql: str, lead_id: str) -> list[Any]:
+        """The rows *sql* selects for one lead; NotFound when there are none and no such lead."""
+        if not findable(lead_id, "lead_id"):
+            self._check_open()
+            raise no_lead(lead_id, self._place())
+        rows = self._fetch(sql, (lead_id,))
+        if not rows and not self._fetch(self._sql.lead_version, (lead_id,)):
+            raise no_lead(lead_id, self._place())
+        return rows
+
+    def history(self, lead_id: str) -> list[Transition]:
+        """The lead's transitions, oldest first."""
+        return [s.decode_transition(r) for r in self._lead_rows(self._sql.select_history, lead_id)]
+
+    def touchpoints(self, lead_id: str) -> list[Touchpoint]:
+        """The lead's touchpoints by time."""
+        rows = self._lead_rows(self._sql.select_touchpoints, lead_id)
+        return [s.decode_touchpoint(r) for r in rows]
+
+    def leads(self, *, stage: str | None = None) -> Iterator[Lead]:
+        """Every lead (in one stage when *stage* is given), in id order, read page by page."""
+        self._check_open()
+        if stage is not None and not findable(stage, "stage"):
+            return iter(())
+        return self._lead_pages(stage)
+
+    def _lead_pages(self, stage: str | None) -> Iterator[Lead]:
+        sql = self._sql.leads_page.format("" if stage is None else f"stage = {self._sql.mark} AND ")
+        last = ""
+        while True:
+            rows = self._fetch(sql, (last,) if stage is None else (stage, last))
+            for row in rows:
+                yield s.decode_lead(row)
+            if len(rows) < _PAGE:
+                return
+            last = rows[-1][0]
+
+    def _stream(self, table: str, columns: Sequence[str], decode: Callable[[Any], T], *,
+                after: int, since: datetime | None, limit: int | None) -> Iterator[tuple[int, T]]:
+        check_stream(after, since, limit)
+        self._check_open()
+        return self._pages(table, columns, decode, after=after,
+                           since_us=None if since is None else s.us(since), left=limit)
+
+    def _pages(self, table: str, columns: Sequence[str], decode: Callable[[Any], T], *,
+               after: int, since_us: int | None, left: int | None) -> Iterator[tuple[int, T]]:
+        while left is None or left > 0:
+            size = _PAGE if left is None else min(_PAGE, left)
+            sql = self._sql.stream(table, columns, since=since_us is not None, size=size)
+            rows = self._fetch(sql, (after,) if since_us is None else (after, since_us))
+            for row in rows:
+                yield int(row[0]), decode(row[1:])
+            if len(rows) < size:
+                return
+            after = int(rows[-1][0])
+            if left is not None:
+                left -= len(rows)
+
+    def transitions(
+        self, *, after: int = 0, since: datetime | None = None, limit: int | None = None
+    ) -> Iterator[tuple[int, Transition]]:
+        """Every transition with its position (increasing, > *after*), at or after *since*."""
+        return self._stream("transitions", s.TRANSITION_COLUMNS, s.decode_transition,
+                            after=after, since=since, limit=limit)
+
+    def touchpoint_stream(
+        self, *, after: int = 0, since: datetime | None = None, limit: int | None = None
+    ) -> Iterator[tuple[int, Touchpoint]]:
+        """Every touchpoint with its position (increasing, > *after*), at or after *since*."""
+        return self._stream("touchpoints", s.TOUCHPOINT_COLUMNS, s.decode_touchpoint,
+                            after=after, since=since, limit=limit)
+
+    def handoff(self, handoff_id: str) -> Handoff:
+        """The handoff with this id; :class:`~funnelkit.NotFound` if there is none."""
+        if not findable(handoff_id, "handoff_id", MAX_KEY_LENGTH):
+            self._check_open()
+            raise no_handoff(handoff_id, self._place())
+        rows = self._fetch(self._sql.select_handoff, (handoff_id,))
+        if not rows:
+            raise no_handoff(handoff_id, self._place())
+        return s.decode_handoff(rows[0])
+
+    def handoffs(
+        self,
+        *,
+        status: HandoffStatus | None = None,
+        team: str | None = None,
+        assignee: str | None = None,
+        lead_id: str | None = None,
+        due_before: datetime | None = None,
+    ) -> list[Handoff]:
+        """Handoffs matching every filter given, by due time (none last), then id; indexed."""
+        if not check_handoff_query(status, due_before, team, assignee, lead_id):
+            self._check_open()
+            return []
+        sql, args = self._sql.handoff_query(status=status, team=team, assignee=assignee,
+                                            lead_id=lead_id, due_before=due_before)
+        return [s.decode_handoff(r) for r in self._fetch(sql, args)]
+
+    # -- outbox -----------------------------------------------------------------------------
+
+    def _release(self, row_id: int, worker: str, sets: str, args: tuple[Any, ...]) -> None:
+        check_row_id(row_id)
+        sql = self._sql
+
+        def work(cur: Cursor) -> None:
+            cur.execute(sql.release.format(sets), (*args, row_id, worker))
+            if cur.rowcount == 0:
+                cur.execute(sql.outbox_exists, (row_id,))
+                if cur.fetchone() is not None:
+                    raise ConcurrencyError(
+                        f"outbox row {row_id} is not claimed by {worker!r} (any more): its lease "
+                        f"ran out and another worker took it, or it was delivered")
+                raise NotFound(f"no outbox row {row_id!r} in this store ({self._place()})")
+
+        self._write(work)
+
+    def ack_outbox(self, row_id: int, *, worker: str, at: datetime) -> None:
+        """Mark a claimed row delivered (ConcurrencyError if *worker* lost its lease)."""
+        require_aware(at)
+        check_worker(worker)
+        self._release(row_id, worker, f"delivered_us = {self._sql.mark}", (s.us(at),))
+
+    def retry_outbox(self, row_id: int, *, worker: str, error: str, retry_at: datetime) -> None:
+        """Release a claimed row after a failed delivery, to be tried again at *retry_at*."""
+        check_retry(worker, error, retry_at)
+        m = self._sql.mark
+        self._release(row_id, worker, f"next_attempt_us = {m}, last_error = {m}",
+                      (s.us(retry_at), str(error)))
+
+    def purge_outbox(self, *, delivered_before: datetime) -> int:
+        """Delete the rows delivered before *delivered_before*; answers how many (see ``Store``).
+
+        ``Pipeline(outbox_retention=...)`` calls it as it delivers; a job runner may call it
+        too.  Undelivered rows stay, whatever their age.  Inside a host's transaction the rows
+        go when it commits.
+
+        >>> import tempfile, pathlib
+        >>> from datetime import datetime, timezone
+        >>> store = SQLiteStore(pathlib.Path(tempfile.mkdtemp()) / "f.db")
+        >>> store.purge_outbox(delivered_before=datetime(2026, 3, 2, tzinfo=timezone.utc))
+        0
+        >>> store.close()
+        """
+        before = s.us(require_derived(delivered_before, "delivered_before"))
+
+        def work(cur: Cursor) -> int:
+            cur.execute(self._sql.purge_outbox, (before,))
+            return int(cur.rowcount)
+
+        return self._write(work)
+
+    def outbox(self, *, undelivered_only: bool = True) -> list[OutboxRow]:
+        """The outbox rows, oldest first."""
+        check_flag(undelivered_only, "undelivered_only")
+        where = " WHERE delivered_us IS NULL" if undelivered_only else ""
+        rows = self._fetch(f"{self._sql.select_outbox}{where} ORDER BY id", ())
+        return [s.decode_outbox(r) for r in rows]
+
+
+class SQLiteStore(SQLTextStore):
     """The store protocol on a SQLite file: the embedded default, standard library only.
 
     One file holds leads, transitions, touchpoints, handoffs and the outbox in tables named
@@ -349,7 +816,8 @@ class SQLiteStore:
             raise InvalidInput(f"path={path!r} contains a NUL character; no file has that name")
         self.timeout = float(timeout)
         self.synchronous = synchronous
-        self._sql = _Statements(self.prefix)
+        self._sql = Statements(self.prefix)
+        self._writer = BatchWriter(self._sql, sqlite3.IntegrityError)
         self._lock = threading.RLock()
         self._closed = False
         self._pid = os.getpid()
@@ -416,8 +884,7 @@ class SQLiteStore:
         if objects[f"{p}schema"] != "table":
             raise self._refuse(f"has a {objects[f'{p}schema']} named {p}schema, not funnelkit's "
                                f"schema table; open the store with another prefix=")
-        row = db.execute(f"SELECT version FROM {p}schema WHERE name = ?",
-                         (s.SCHEMA_NAME,)).fetchone()
+        row = db.execute(self._sql.schema_version, (s.SCHEMA_NAME,)).fetchone()
         if row is None or type(row[0]) is not int:
             raise self._refuse(f"has a {p}schema table without a funnelkit version in it")
         version: int = row[0]
@@ -456,14 +923,6 @@ class SQLiteStore:
             if isinstance(e, StorageError):
                 raise StorageError(f"{self.path}: {e}") from e
             raise
-
-    @property
-    def schema_version(self) -> int:
-        """The schema version of the file (the one this funnelkit writes once opened)."""
-        with self._lock:
-            row = self._conn().execute(f"SELECT version FROM {self.prefix}schema WHERE name = ?",
-                                       (s.SCHEMA_NAME,)).fetchone()
-        return int(row[0])
 
     # -- the host's transaction -------------------------------------------------------------
 
@@ -516,9 +975,7 @@ class SQLiteStore:
         if self._parent is not None:  # a view of a view joins the store itself
             return self._parent.join(host, deliver_on_commit=deliver_on_commit)
         self._conn()
-        if deliver_on_commit is not None and not callable(deliver_on_commit):
-            raise InvalidInput(f"deliver_on_commit={_short(deliver_on_commit)} must be a callable "
-                               f"taking no arguments, or None")
+        check_deliver_on_commit(deliver_on_commit)
         if not isinstance(host, sqlite3.Connection):
             raise InvalidInput(
                 f"host={_short(host)} is not a sqlite3.Connection; pass the connection whose "
@@ -560,7 +1017,7 @@ class SQLiteStore:
                 f"join the connection of your new transaction") from None
         return host
 
-    def _in_host(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def _in_host(self, work: Callable[[Cursor], T]) -> T:
         """Run *work* in a ``SAVEPOINT`` of the host's transaction: all of it or nothing."""
         db = self._host_conn()
         try:
@@ -579,7 +1036,7 @@ class SQLiteStore:
         except sqlite3.Error as e:
             raise self._translate(e) from e
         try:
-            result = work(db)
+            result = _on_cursor(db, work)
             db.execute("RELEASE funnelkit_unit")
         except BaseException as e:
             if not db.in_transaction:  # SQLite ended the host's transaction itself (I/O, ...)
@@ -631,15 +1088,21 @@ class SQLiteStore:
         return StorageError(f"SQLite failed on {self.path} ({type(e).__name__}: {text}); "
                             f"nothing was written")
 
-    def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def _check_open(self) -> None:
+        self._conn()
+
+    def _place(self) -> str:
+        return str(self.path)
+
+    def _fetch(self, sql: str, args: Sequence[Any]) -> list[Any]:
         with self._lock:
             db = self._conn()
             try:
-                return work(db)
+                return db.execute(sql, args).fetchall()
             except sqlite3.Error as e:
                 raise self._translate(e) from e
 
-    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def _write(self, work: Callable[[Cursor], T]) -> T:
         """Run *work* in one ``BEGIN IMMEDIATE`` transaction (or a savepoint of the host's)."""
         if self._host is not None:
             return self._in_host(work)
@@ -650,7 +1113,7 @@ class SQLiteStore:
             except sqlite3.Error as e:
                 raise self._translate(e) from e
             try:
-                result = work(db)
+                result = _on_cursor(db, work)
                 db.execute("COMMIT")
             except BaseException as e:
                 try:
@@ -666,16 +1129,8 @@ class SQLiteStore:
 
     # -- commits ----------------------------------------------------------------------------
 
-    def load(self, lead_id: str) -> Lead:
-        """The lead with this id; :class:`~funnelkit.NotFound` if there is none."""
-        if not findable(lead_id, "lead_id"):
-            self._conn()
-            raise no_lead(lead_id, str(self.path))
-        row = self._read(lambda db: db.execute(self._sql.select_lead, (lead_id,)).fetchone())
-        if row is None:
-            raise no_lead(lead_id, str(self.path))
-        return s.decode_lead(row)
-
+    # commit is defined beside commit_claimed, not in SQLTextStore: the pipeline takes a store's
+    # commit_claimed shortcut only from the class whose commit is in force (``_shortcut``).
     def commit(self, change: Change) -> None:
         """Write *change* in one transaction, or nothing (see :class:`~funnelkit.stores.Store`)."""
         self.commit_many((change,))
@@ -723,166 +1178,6 @@ class SQLiteStore:
         return self._commit_batch(_Batch((change,), self.max_data_size,
                                          claim=(worker, s.us(until))))
 
-    def _commit_batch(self, batch: _Batch) -> list[int]:
-        """Write a checked batch in one transaction; answers the ids of claimed outbox rows."""
-        if not batch.size:
-            return []
-        try:
-            return self._write(lambda db: batch.fast(db, self._sql) if batch.fast_ok
-                               else batch.sequential(db, self._sql))
-        except _Retry:
-            # Some lead was not at its expected version: find which, with exact errors.
-            return self._write(lambda db: batch.sequential(db, self._sql))
-
-    def commit_merge(self, survivor: Change, duplicate: Change, merge: MergeRecord) -> MergeRecord:
-        """Write a merge (or, for an undone *merge*, an unmerge) in one transaction.
-
-        See :class:`~funnelkit.stores.Store` for what is written; all of it, or nothing.
-        """
-        merge = check_merge_commit(survivor, duplicate, merge)
-        batch = _Batch((survivor, duplicate), self.max_data_size)
-
-        def work(db: sqlite3.Connection) -> MergeRecord:
-            batch.sequential(db, self._sql)
-
-            def execute(sql: str, args: Sequence[Any]) -> tuple[int, list[Any]]:
-                cur = db.execute(sql, tuple(args))
-                return cur.rowcount, cur.fetchall()
-
-            return merge_rows(execute, self._sql.merge, merge)
-
-        return self._write(work)
-
-    def merges(self, *, lead_id: str | None = None, active_only: bool = False) -> list[MergeRecord]:
-        """The merge records, oldest first (see :class:`~funnelkit.stores.Store`)."""
-        check_flag(active_only, "active_only")
-        if lead_id is not None and not findable(lead_id, "lead_id"):
-            self._conn()
-            return []
-        sql = self._sql.merge
-        clauses = ([] if lead_id is None else [sql.by_lead]) + (
-            ["unmerged_at IS NULL"] if active_only else [])
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        args = () if lead_id is None else (lead_id, lead_id)
-        rows = self._read(_fetch(sql.select + where + sql.order, args))
-        return [s.decode_merge(r) for r in rows]
-
-    # -- reads ------------------------------------------------------------------------------
-
-    def _lead_rows(self, sql: str, lead_id: str) -> list[Any]:
-        """The rows *sql* selects for one lead; NotFound when there are none and no such lead."""
-        if not findable(lead_id, "lead_id"):
-            self._conn()
-            raise no_lead(lead_id, str(self.path))
-
-        def work(db: sqlite3.Connection) -> list[Any]:
-            rows = db.execute(sql, (lead_id,)).fetchall()
-            if not rows and db.execute(self._sql.lead_version, (lead_id,)).fetchone() is None:
-                raise no_lead(lead_id, str(self.path))
-            return rows
-        return self._read(work)
-
-    def history(self, lead_id: str) -> list[Transition]:
-        """The lead's transitions, oldest first."""
-        sql = (f"SELECT {_cols(s.TRANSITION_COLUMNS)} FROM {self.prefix}transitions "
-               f"WHERE lead_id = ? ORDER BY version")
-        return [s.decode_transition(r) for r in self._lead_rows(sql, lead_id)]
-
-    def touchpoints(self, lead_id: str) -> list[Touchpoint]:
-        """The lead's touchpoints by time."""
-        sql = (f"SELECT {_cols(s.TOUCHPOINT_COLUMNS)} FROM {self.prefix}touchpoints "
-               f"WHERE lead_id = ? ORDER BY at_us, position")
-        return [s.decode_touchpoint(r) for r in self._lead_rows(sql, lead_id)]
-
-    def leads(self, *, stage: str | None = None) -> Iterator[Lead]:
-        """Every lead (in one stage when *stage* is given), in id order, read page by page."""
-        if stage is not None and not findable(stage, "stage"):
-            self._conn()
-            return
-        where = "" if stage is None else "stage = ? AND "
-        sql = (f"SELECT {_cols(s.LEAD_COLUMNS)} FROM {self.prefix}leads WHERE {where}id > ? "
-               f"ORDER BY id LIMIT {_PAGE}")
-        self._conn()
-        last = ""
-
-        def page(db: sqlite3.Connection) -> list[Any]:
-            return db.execute(sql, (last,) if stage is None else (stage, last)).fetchall()
-
-        while True:
-            rows = self._read(page)
-            for row in rows:
-                yield s.decode_lead(row)
-            if len(rows) < _PAGE:
-                return
-            last = rows[-1][0]
-
-    def _stream(self, table: str, columns: Sequence[str], decode: Callable[[Any], T], *,
-                after: int, since: datetime | None, limit: int | None) -> Iterator[tuple[int, T]]:
-        check_stream(after, since, limit)
-        self._conn()
-        since_us = None if since is None else s.us(since)
-        where = "position > ?" + ("" if since_us is None else " AND at_us >= ?")
-        left = limit
-        while left is None or left > 0:
-            size = _PAGE if left is None else min(_PAGE, left)
-            args: tuple[Any, ...] = (after,) if since_us is None else (after, since_us)
-            sql = (f"SELECT position, {_cols(columns)} FROM {self.prefix}{table} WHERE {where} "
-                   f"ORDER BY position LIMIT {size}")
-            rows = self._read(_fetch(sql, args))
-            for row in rows:
-                yield row[0], decode(row[1:])
-            if len(rows) < size:
-                return
-            after = rows[-1][0]
-            if left is not None:
-                left -= len(rows)
-
-    def transitions(
-        self, *, after: int = 0, since: datetime | None = None, limit: int | None = None
-    ) -> Iterator[tuple[int, Transition]]:
-        """Every transition with its position (increasing, > *after*), at or after *since*."""
-        check_stream(after, since, limit)
-        return self._stream("transitions", s.TRANSITION_COLUMNS, s.decode_transition,
-                            after=after, since=since, limit=limit)
-
-    def touchpoint_stream(
-        self, *, after: int = 0, since: datetime | None = None, limit: int | None = None
-    ) -> Iterator[tuple[int, Touchpoint]]:
-        """Every touchpoint with its position (increasing, > *after*), at or after *since*."""
-        check_stream(after, since, limit)
-        return self._stream("touchpoints", s.TOUCHPOINT_COLUMNS, s.decode_touchpoint,
-                            after=after, since=since, limit=limit)
-
-    def handoff(self, handoff_id: str) -> Handoff:
-        """The handoff with this id; :class:`~funnelkit.NotFound` if there is none."""
-        if not findable(handoff_id, "handoff_id", MAX_KEY_LENGTH):
-            self._conn()
-            raise no_handoff(handoff_id, str(self.path))
-        row = self._read(lambda db: db.execute(
-            f"SELECT {_cols(s.HANDOFF_COLUMNS)} FROM {self.prefix}handoffs WHERE id = ?",
-            (handoff_id,)).fetchone())
-        if row is None:
-            raise no_handoff(handoff_id, str(self.path))
-        return s.decode_handoff(row)
-
-    def handoffs(
-        self,
-        *,
-        status: HandoffStatus | None = None,
-        team: str | None = None,
-        assignee: str | None = None,
-        lead_id: str | None = None,
-        due_before: datetime | None = None,
-    ) -> list[Handoff]:
-        """Handoffs matching every filter given, by due time (none last), then id; indexed."""
-        if not check_handoff_query(status, due_before, team, assignee, lead_id):
-            self._conn()
-            return []
-        sql, args = handoff_query(f"{self.prefix}handoffs", status=status, team=team,
-                                  assignee=assignee, lead_id=lead_id, due_before=due_before,
-                                  mark="?")
-        return [s.decode_handoff(r) for r in self._read(_fetch(sql, args))]
-
     # -- outbox -----------------------------------------------------------------------------
 
     def claim_outbox(
@@ -897,72 +1192,9 @@ class SQLiteStore:
             self._conn()
             return []
         now_us, until_us = s.us(now), s.us(now + lease)
-        p = self.prefix
-
-        def work(db: sqlite3.Connection) -> list[Any]:
-            ids = [i for (i,) in db.execute(
-                f"SELECT id FROM {p}outbox WHERE delivered_us IS NULL AND next_attempt_us <= ? "
-                f"AND (claimed_until_us IS NULL OR claimed_until_us <= ?) ORDER BY id LIMIT ?",
-                (now_us, now_us, limit))]
-            if not ids:
-                return []
-            marks = ", ".join("?" * len(ids))
-            db.execute(f"UPDATE {p}outbox SET attempts = attempts + 1, claimed_by = ?, "
-                       f"claimed_until_us = ? WHERE id IN ({marks})", (worker, until_us, *ids))
-            return db.execute(f"SELECT {_cols(s.OUTBOX_READ_COLUMNS)} FROM {p}outbox "
-                              f"WHERE id IN ({marks}) ORDER BY id", ids).fetchall()
-
-        return [s.decode_outbox(r) for r in self._write(work)]
-
-    def _release(self, row_id: int, worker: str, sets: str, args: tuple[Any, ...]) -> None:
-        check_row_id(row_id)
-        p = self.prefix
-
-        def work(db: sqlite3.Connection) -> None:
-            cur = db.execute(f"UPDATE {p}outbox SET {sets}, claimed_by = NULL, "
-                             f"claimed_until_us = NULL WHERE id = ? AND claimed_by = ? "
-                             f"AND delivered_us IS NULL", (*args, row_id, worker))
-            if cur.rowcount == 0:
-                if db.execute(f"SELECT 1 FROM {p}outbox WHERE id = ?", (row_id,)).fetchone():
-                    raise ConcurrencyError(
-                        f"outbox row {row_id} is not claimed by {worker!r} (any more): its lease "
-                        f"ran out and another worker took it, or it was delivered")
-                raise NotFound(f"no outbox row {row_id!r} in this store ({self.path})")
-
-        self._write(work)
-
-    def ack_outbox(self, row_id: int, *, worker: str, at: datetime) -> None:
-        """Mark a claimed row delivered (ConcurrencyError if *worker* lost its lease)."""
-        require_aware(at)
-        check_worker(worker)
-        self._release(row_id, worker, "delivered_us = ?", (s.us(at),))
-
-    def retry_outbox(self, row_id: int, *, worker: str, error: str, retry_at: datetime) -> None:
-        """Release a claimed row after a failed delivery, to be tried again at *retry_at*."""
-        check_retry(worker, error, retry_at)
-        self._release(row_id, worker, "next_attempt_us = ?, last_error = ?",
-                      (s.us(retry_at), str(error)))
-
-    def purge_outbox(self, *, delivered_before: datetime) -> int:
-        """Delete the rows delivered before *delivered_before*; answers how many (see ``Store``).
-
-        >>> import tempfile, pathlib
-        >>> from datetime import datetime, timezone
-        >>> store = SQLiteStore(pathlib.Path(tempfile.mkdtemp()) / "f.db")
-        >>> store.purge_outbox(delivered_before=datetime(2026, 3, 2, tzinfo=timezone.utc))
-        0
-        >>> store.close()
-        """
-        before = s.us(require_derived(delivered_before, "delivered_before"))
-        sql = f"DELETE FROM {self.prefix}outbox WHERE delivered_us < ?"
-        return int(self._write(lambda db: db.execute(sql, (before,)).rowcount))
-
-    def outbox(self, *, undelivered_only: bool = True) -> list[OutboxRow]:
-        """The outbox rows, oldest first."""
-        check_flag(undelivered_only, "undelivered_only")
-        where = " WHERE delivered_us IS NULL" if undelivered_only else ""
-        sql = f"SELECT {_cols(s.OUTBOX_READ_COLUMNS)} FROM {self.prefix}outbox{where} ORDER BY id"
-        return [s.decode_outbox(r) for r in self._read(lambda db: db.execute(sql).fetchall())]
+        rows = self._write(lambda cur: self._writer.claim_due(
+            cur, worker, now_us=now_us, until_us=until_us, limit=limit))
+        return [s.decode_outbox(r) for r in rows]
 
     def close(self) -> None:
         """Close the connection; the store raises :class:`~funnelkit.StorageError` afterwards.
@@ -997,39 +1229,25 @@ def _main_file(db: sqlite3.Connection, known: tuple[str, str] = ("", "")) -> tup
     return ("", "")  # pragma: no cover - SQLite always lists main
 
 
-def _fetch(sql: str, args: tuple[Any, ...]) -> Callable[[sqlite3.Connection], list[Any]]:
-    def work(db: sqlite3.Connection) -> list[Any]:
-        return db.execute(sql, args).fetchall()
-    return work
-
-
-def handoff_query(
-    table: str, *,
-    status: str | None, team: str | None, assignee: str | None, lead_id: str | None,
-    due_before: datetime | None, mark: str,
-) -> tuple[str, tuple[Any, ...]]:
-    """The ``SELECT`` of a handoff query on *table* and its arguments (shared with Django).
-
-    Rows come in the order every store answers: by due time (none last), then id.
-    """
-    clauses: list[str] = []
-    args: list[Any] = []
-    for column, value in (("status", status), ("to_team", team), ("assignee", assignee),
-                          ("lead_id", lead_id)):
-        if value is not None:
-            clauses.append(f"{column} = {mark}")
-            args.append(value)
-    if due_before is not None:
-        clauses.append(f"due_us < {mark}")
-        args.append(s.us(require_aware(due_before, "due_before")))
-    where = " WHERE " + " AND ".join(clauses) if clauses else ""
-    return (f"SELECT {_cols(s.HANDOFF_COLUMNS)} FROM {table}{where} "
-            f"ORDER BY CASE WHEN due_us IS NULL THEN 1 ELSE 0 END, due_us, id"), tuple(args)
-
-
 #: The columns of an outbox row written claimed (``commit_claimed``), in the order of
 #: :func:`claimed_outbox_params`.
 CLAIMED_OUTBOX_COLUMNS = (*s.OUTBOX_COLUMNS, "claimed_by", "claimed_until_us")
+
+
+def check_deliver_on_commit(deliver_on_commit: object) -> None:
+    """Refuse a ``join(deliver_on_commit=...)`` that is neither a callable nor None."""
+    if deliver_on_commit is not None and not callable(deliver_on_commit):
+        raise InvalidInput(f"deliver_on_commit={_short(deliver_on_commit)} must be a callable "
+                           f"taking no arguments, or None")
+
+
+def _on_cursor(db: sqlite3.Connection, work: Callable[[Cursor], T]) -> T:
+    """*work* on a cursor of *db*, closed after it (no statement left in progress)."""
+    cur = db.cursor()
+    try:
+        return work(cur)
+    finally:
+        cur.close()
 
 
 def claimed_outbox_params(outbox: Sequence[tuple[Any, ...]],
@@ -1114,77 +1332,5 @@ class _Batch:
         # Creating and moving one lead in one batch needs the statements in the callers' order.
         self.fast_ok = not (created & moved)
 
-    def fast(self, db: sqlite3.Connection, sql: _Statements) -> list[int]:
-        if self.inserts:
-            try:
-                db.executemany(sql.insert_lead, self.inserts)
-            except sqlite3.IntegrityError:
-                raise _Retry from None
-        if self.updates:
-            cur = db.executemany(sql.update_lead, self.updates)
-            if cur.rowcount != len(self.updates):
-                raise _Retry
-        return self._children(db, sql, self.rows, claim=self.claim)
-
-    def sequential(self, db: sqlite3.Connection, sql: _Statements) -> list[int]:
-        ids: list[int] = []
-        many = self.size > 1
-        for index, (change, row) in enumerate(self.per_change):
-            where = f"change {index + 1} of {self.size}: " if many else ""
-            lead = change.lead
-            if change.expected_version is None:
-                try:
-                    db.execute(sql.insert_lead, row)
-                except sqlite3.IntegrityError:
-                    raise AlreadyExists(
-                        f"{where}lead {lead.id!r} exists already; load it instead of creating "
-                        f"it") from None
-            elif db.execute(sql.update_lead, row).rowcount != 1:
-                found = db.execute(sql.lead_version, (lead.id,)).fetchone()
-                if found is None:
-                    raise NotFound(f"{where}no lead {lead.id!r} in this store")
-                raise version_conflict(change, found[0], found[1], where)
-            ids += self._children(db, sql, _Rows.of(change), where=where, claim=self.claim)
-        return ids
-
-    @staticmethod
-    def _children(db: sqlite3.Connection, sql: _Statements, rows: _Rows, *,
-                  where: str = "", claim: tuple[str, int] | None = None) -> list[int]:
-        """Insert the child rows; answers the outbox rows' ids when they are written claimed."""
-        transitions, touchpoints, handoffs, outbox = rows
-        if transitions:
-            try:
-                db.executemany(sql.insert_transition, transitions)
-            except sqlite3.IntegrityError:
-                raise ConcurrencyError(
-                    f"{where}a transition with the same lead and version is stored already: "
-                    f"someone else moved the lead first; load it again and retry") from None
-        if touchpoints:
-            db.executemany(sql.insert_touchpoint, touchpoints)
-        for h in handoffs:
-            if db.execute(sql.replace_handoff, (*h[1:], h[0])).rowcount == 1:
-                continue
-            found = db.execute(sql.handoff_status, (h[0],)).fetchone()
-            if found is not None:
-                raise ConcurrencyError(
-                    f"{where}handoff {h[0]!r} is {found[0]} already; only a pending handoff can "
-                    f"change: load it again")
-            db.execute(sql.insert_handoff, h)
-        if outbox:
-            insert, params = sql.insert_outbox, outbox
-            if claim is not None:
-                insert = sql.insert_claimed_outbox
-                params = claimed_outbox_params(outbox, claim)
-            try:
-                db.executemany(insert, params)
-            except sqlite3.IntegrityError:
-                raise AlreadyExists(
-                    f"{where}an outbox key among {[m[0] for m in outbox][:5]!r} is used already; "
-                    f"outbox keys must be unique in a store") from None
-            if claim is not None:
-                # One writer holds the transaction: AUTOINCREMENT gave the rows consecutive ids.
-                (last,) = db.execute("SELECT last_insert_rowid()").fetchone()
-                return list(range(last - len(outbox) + 1, last + 1))
-        return []
 
 _UNLIMITED = 2**63  # rows rebuilt from a batch whose data sizes were checked already

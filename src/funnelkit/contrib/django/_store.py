@@ -8,66 +8,47 @@ from __future__ import annotations
 
 import copy
 import threading
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connections, transaction
 
 from funnelkit._core.errors import (
-    AlreadyExists,
     ConcurrencyError,
     HostTransactionError,
     InvalidInput,
-    NotFound,
     StorageError,
 )
-from funnelkit._core.limits import MAX_DATA_SIZE, MAX_KEY_LENGTH, _short
-from funnelkit._core.time import require_aware, require_derived
+from funnelkit._core.limits import MAX_DATA_SIZE, _short
 from funnelkit.stores import _schema as s
 from funnelkit.stores._protocol import (
     Change,
-    MergeRecord,
     OutboxRow,
     check_claim,
     check_commit_claimed,
-    check_flag,
-    check_handoff_query,
     check_max_data_size,
-    check_merge_commit,
-    check_retry,
-    check_row_id,
-    check_stream,
-    check_worker,
-    findable,
-    no_handoff,
-    no_lead,
-    version_conflict,
 )
 
-# The batch logic both SQL stores share: a commit_many call checked and turned into rows before
-# any transaction starts, a fast path of one statement per table, and the ordered fallback.
+# What both stores that send SQL text share: the statements, a commit_many call checked and turned
+# into rows before any transaction starts, the batch writer and every read.
 from funnelkit.stores._sqlite import (
-    CLAIMED_OUTBOX_COLUMNS,
-    MergeStatements,
+    BatchWriter,
+    Cursor,
+    SQLTextStore,
+    Statements,
     _Batch,
     _cols,
-    _Retry,
-    _Rows,
+    check_deliver_on_commit,
     claimed_outbox_params,
-    handoff_query,
-    merge_rows,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Sequence
     from datetime import datetime, timedelta
 
     from django.db.backends.base.base import BaseDatabaseWrapper
     from django.db.backends.utils import CursorWrapper
 
-    from funnelkit._core.handoff import Handoff, HandoffStatus
-    from funnelkit._core.lead import Lead, Transition
-    from funnelkit._core.touchpoint import Touchpoint
 
 __all__ = ["DjangoStore"]
 
@@ -75,53 +56,35 @@ T = TypeVar("T")
 P = "funnelkit_"
 TABLES = tuple(f"{P}{name}" for name in
                ("schema", "leads", "transitions", "touchpoints", "handoffs", "outbox"))
-_PAGE = 1000
 
 
-def _marks(names: Sequence[str]) -> str:
-    return ", ".join(["%s"] * len(names))
+# Django's cursors take ``%s`` on every backend.
+SQL = Statements(P, "%s", owner_flag=True)
 
 
-# -- the statements (Django's cursors take ``%s`` on every backend) ------------------------------
+class _Writer(BatchWriter):
+    """Django's batch writer: claimed outbox rows are one ``INSERT`` whose ids come back."""
 
-INSERT_LEAD = f"INSERT INTO {P}leads ({_cols(s.LEAD_COLUMNS)}) VALUES ({_marks(s.LEAD_COLUMNS)})"
-# The guard of s.LEAD_GUARD: id, version, then the owner when the change checks it.  The owner
-# test is spelt out (no IS NOT DISTINCT FROM, which MySQL spells <=>) and tests no parameter for
-# NULL (PostgreSQL cannot type one under server-side binding): the last flag says "owner was None".
-UPDATE_LEAD = (f"UPDATE {P}leads SET {', '.join(f'{c} = %s' for c in s.LEAD_UPDATE_COLUMNS)} "
-               f"WHERE id = %s AND version = %s AND (%s = 0 OR owner = %s "
-               f"OR (%s = 1 AND owner IS NULL))")
-LEAD_VERSION = f"SELECT version, owner FROM {P}leads WHERE id = %s"
-SELECT_LEAD = f"SELECT {_cols(s.LEAD_COLUMNS)} FROM {P}leads WHERE id = %s"
-INSERT_TRANSITION = (f"INSERT INTO {P}transitions ({_cols(s.TRANSITION_COLUMNS)}) "
-                     f"VALUES ({_marks(s.TRANSITION_COLUMNS)})")
-INSERT_TOUCHPOINT = (f"INSERT INTO {P}touchpoints ({_cols(s.TOUCHPOINT_COLUMNS)}) "
-                     f"VALUES ({_marks(s.TOUCHPOINT_COLUMNS)})")
-INSERT_HANDOFF = (f"INSERT INTO {P}handoffs ({_cols(s.HANDOFF_COLUMNS)}) "
-                  f"VALUES ({_marks(s.HANDOFF_COLUMNS)})")
-_HANDOFF_SETS = ", ".join(f"{c} = %s" for c in s.HANDOFF_COLUMNS[1:])
-REPLACE_HANDOFF = f"UPDATE {P}handoffs SET {_HANDOFF_SETS} WHERE id = %s AND status = 'pending'"
-HANDOFF_STATUS = f"SELECT status FROM {P}handoffs WHERE id = %s"
-INSERT_OUTBOX = (f"INSERT INTO {P}outbox ({_cols(s.OUTBOX_COLUMNS)}) "
-                 f"VALUES ({_marks(s.OUTBOX_COLUMNS)})")
-# Outbox rows written claimed: one multi-row INSERT (VALUES repeated per row), then their ids.
-INSERT_CLAIMED_OUTBOX = f"INSERT INTO {P}outbox ({_cols(CLAIMED_OUTBOX_COLUMNS)}) VALUES "
-CLAIMED_OUTBOX_ROW = f"({_marks(CLAIMED_OUTBOX_COLUMNS)})"
-SELECT_HISTORY = (f"SELECT {_cols(s.TRANSITION_COLUMNS)} FROM {P}transitions WHERE lead_id = %s "
-                  f"ORDER BY version")
-SELECT_TOUCHPOINTS = (f"SELECT {_cols(s.TOUCHPOINT_COLUMNS)} FROM {P}touchpoints "
-                      f"WHERE lead_id = %s ORDER BY at_us, position")
-SELECT_HANDOFF = f"SELECT {_cols(s.HANDOFF_COLUMNS)} FROM {P}handoffs WHERE id = %s"
-OUTBOX_READ = _cols(s.OUTBOX_READ_COLUMNS)
-MERGE_SQL = MergeStatements(P, "%s")
+    def insert_claimed(self, cur: Cursor, outbox: list[tuple[Any, ...]],
+                       claim: tuple[str, int]) -> list[int]:
+        """Insert *outbox* rows claimed in one multi-row ``INSERT``; answers their ids.
+
+        The ids come back with ``RETURNING`` where the database has it (PostgreSQL, SQLite,
+        MariaDB 10.5+) and from a ``SELECT`` by key on MySQL.
+        """
+        returning = cast("CursorWrapper", cur).db.features.can_return_rows_from_bulk_insert
+        cur.execute(self.sql.claimed_outbox(len(outbox))
+                    + (" RETURNING id, msg_key" if returning else ""),
+                    [value for row in claimed_outbox_params(outbox, claim) for value in row])
+        keys = [m[0] for m in outbox]
+        if not returning:
+            cur.execute(f"SELECT id, msg_key FROM {P}outbox WHERE msg_key IN "
+                        f"({self.sql.marks(len(keys))})", keys)
+        ids = {key: int(row_id) for row_id, key in cur.fetchall()}
+        return [ids[key] for key in keys]
 
 
-def _update_params(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A ``lead_update_params`` row for :data:`UPDATE_LEAD`: plus 1 when the owner was None."""
-    return (*row, int(row[-1] is None))
-
-
-class DjangoStore:
+class DjangoStore(SQLTextStore):
     """The store protocol on a Django database: the connection of alias *using*.
 
     The tables are the app's (``funnelkit_leads``, ``funnelkit_transitions``, ...; add
@@ -175,6 +138,10 @@ class DjangoStore:
     funnelkit.InvalidInput: using='replica' is not a database alias of this Django project ...
     """
 
+    _sql = SQL
+    _writer = _Writer(SQL, IntegrityError)
+    _MERGE_PLACE = True
+
     deliver_on_commit: Callable[[], object] | None
     """Called (``transaction.on_commit``, robust) after a host transaction in which
     :meth:`claim_outbox` was asked for rows; ``get_pipeline()`` sets the pipeline's
@@ -220,9 +187,7 @@ class DjangoStore:
         """
         base = self if self._joined is None else self._joined
         base._check_open()
-        if deliver_on_commit is not None and not callable(deliver_on_commit):
-            raise InvalidInput(f"deliver_on_commit={_short(deliver_on_commit)} must be a callable "
-                               f"taking no arguments, or None")
+        check_deliver_on_commit(deliver_on_commit)
         alias = host if host is None or isinstance(host, str) else getattr(host, "alias", host)
         if alias is None:
             alias = base.using
@@ -248,6 +213,9 @@ class DjangoStore:
 
     def _check_open(self) -> None:
         self._connection()
+
+    def _place(self) -> str:
+        return f"database {self.using!r}"
 
     def _check_tables(self) -> None:
         connection = self._connection()
@@ -312,19 +280,14 @@ class DjangoStore:
     def _vendor(self) -> str:
         return str(connections[self.using].vendor)
 
-    def _read(self, work: Callable[[CursorWrapper], T]) -> T:
+    def _fetch(self, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
         connection = self._connection()
         try:
             with connection.cursor() as cursor:
-                return work(cursor)
+                cursor.execute(sql, args)
+                return [tuple(row) for row in cursor.fetchall()]
         except DatabaseError as e:
             raise self._translate(e) from e
-
-    def _fetch(self, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
-        def work(cursor: CursorWrapper) -> list[tuple[Any, ...]]:
-            cursor.execute(sql, args)
-            return [tuple(row) for row in cursor.fetchall()]
-        return self._read(work)
 
     def _write(self, work: Callable[[CursorWrapper], T]) -> T:
         """Run *work* in ``transaction.atomic``: a transaction, or a savepoint of the host's."""
@@ -351,29 +314,9 @@ class DjangoStore:
                 f"and run the whole unit of work again; a retry inside it reads the same data)"
             ) from e
 
-    @property
-    def schema_version(self) -> int:
-        """The schema version of the tables (the one this funnelkit writes).
-
-        >>> DjangoStore().schema_version
-        4
-        """
-        rows = self._fetch(f"SELECT version FROM {P}schema WHERE name = %s", [s.SCHEMA_NAME])
-        return int(rows[0][0])
-
     # -- commits ----------------------------------------------------------------------------
 
-    def load(self, lead_id: str) -> Lead:
-        """The lead with this id; :class:`~funnelkit.NotFound` if there is none."""
-        if not findable(lead_id, "lead_id"):
-            self._check_open()
-            raise no_lead(lead_id, f"database {self.using!r}")
-        rows = self._fetch(SELECT_LEAD, [lead_id])
-        if not rows:
-            raise no_lead(lead_id, f"database {self.using!r}")
-        return s.decode_lead(rows[0])
-
-    def commit(self, change: Change) -> None:
+    def commit(self, change: Change) -> None:  # beside commit_claimed: see SQLiteStore.commit
         """Write *change* atomically, or nothing (see :class:`~funnelkit.stores.Store`)."""
         self.commit_many((change,))
 
@@ -419,253 +362,6 @@ class DjangoStore:
         ids = self._commit_batch(_Batch((change,), self.max_data_size, claim=claim))
         return None if claim is None else ids
 
-    def _commit_batch(self, batch: _Batch) -> list[int]:
-        """Write a checked batch; answers the ids of the outbox rows it wrote claimed."""
-        if not batch.size:
-            return []
-        try:
-            return self._write(lambda cursor: self._fast(cursor, batch) if batch.fast_ok
-                               else self._sequential(cursor, batch))
-        except _Retry:
-            return self._write(lambda cursor: self._sequential(cursor, batch))
-
-    def _fast(self, cursor: CursorWrapper, batch: _Batch) -> list[int]:
-        if batch.inserts:
-            try:
-                cursor.executemany(INSERT_LEAD, batch.inserts)
-            except IntegrityError:
-                raise _Retry from None
-        if batch.updates:
-            cursor.executemany(UPDATE_LEAD, [_update_params(row) for row in batch.updates])
-            if cursor.rowcount != len(batch.updates):
-                raise _Retry
-        return self._children(cursor, batch.rows, claim=batch.claim)
-
-    def _sequential(self, cursor: CursorWrapper, batch: _Batch) -> list[int]:
-        ids: list[int] = []
-        many = batch.size > 1
-        for index, (change, row) in enumerate(batch.per_change):
-            where = f"change {index + 1} of {batch.size}: " if many else ""
-            lead = change.lead
-            if change.expected_version is None:
-                try:
-                    cursor.execute(INSERT_LEAD, row)
-                except IntegrityError:
-                    raise AlreadyExists(
-                        f"{where}lead {lead.id!r} exists already; load it instead of creating "
-                        f"it") from None
-            else:
-                cursor.execute(UPDATE_LEAD, _update_params(row))
-                if cursor.rowcount != 1:
-                    cursor.execute(LEAD_VERSION, [lead.id])
-                    found = cursor.fetchone()
-                    if found is None:
-                        raise NotFound(f"{where}no lead {lead.id!r} in this store")
-                    raise version_conflict(change, found[0], found[1], where)
-            ids += self._children(cursor, _Rows.of(change), where=where, claim=batch.claim)
-        return ids
-
-    @staticmethod
-    def _children(cursor: CursorWrapper, rows: _Rows, *, where: str = "",
-                  claim: tuple[str, int] | None = None) -> list[int]:
-        """Insert the child rows; answers the outbox rows' ids when they are written claimed."""
-        transitions, touchpoints, handoffs, outbox = rows
-        if transitions:
-            try:
-                cursor.executemany(INSERT_TRANSITION, transitions)
-            except IntegrityError:
-                raise ConcurrencyError(
-                    f"{where}a transition with the same lead and version is stored already: "
-                    f"someone else moved the lead first; load it again and retry") from None
-        if touchpoints:
-            cursor.executemany(INSERT_TOUCHPOINT, touchpoints)
-        for h in handoffs:
-            cursor.execute(REPLACE_HANDOFF, (*h[1:], h[0]))
-            if cursor.rowcount == 1:
-                continue
-            cursor.execute(HANDOFF_STATUS, [h[0]])
-            found = cursor.fetchone()
-            if found is not None:
-                raise ConcurrencyError(
-                    f"{where}handoff {h[0]!r} is {found[0]} already; only a pending handoff can "
-                    f"change: load it again")
-            try:
-                cursor.execute(INSERT_HANDOFF, h)
-            except IntegrityError:
-                raise ConcurrencyError(
-                    f"{where}handoff {h[0]!r} was stored by someone else at the same moment; "
-                    f"load it again") from None
-        if not outbox:
-            return []
-        # Claimed rows are one INSERT, whose ids come back with RETURNING where the database
-        # has it (PostgreSQL, SQLite, MariaDB 10.5+) and from a SELECT by key on MySQL.
-        returning = claim is not None and cursor.db.features.can_return_rows_from_bulk_insert
-        try:
-            if claim is None:
-                cursor.executemany(INSERT_OUTBOX, outbox)
-                return []
-            cursor.execute(
-                INSERT_CLAIMED_OUTBOX + ", ".join([CLAIMED_OUTBOX_ROW] * len(outbox))
-                + (" RETURNING id, msg_key" if returning else ""),
-                [value for row in claimed_outbox_params(outbox, claim) for value in row])
-        except IntegrityError:
-            raise AlreadyExists(
-                f"{where}an outbox key among {[m[0] for m in outbox][:5]!r} is used already; "
-                f"outbox keys must be unique in a store") from None
-        keys = [m[0] for m in outbox]
-        if not returning:
-            cursor.execute(f"SELECT id, msg_key FROM {P}outbox WHERE msg_key IN "
-                           f"({_marks(keys)})", keys)
-        ids = {key: int(row_id) for row_id, key in cursor.fetchall()}
-        return [ids[key] for key in keys]
-
-    def commit_merge(self, survivor: Change, duplicate: Change, merge: MergeRecord) -> MergeRecord:
-        """Write a merge (or, for an undone *merge*, an unmerge) atomically (or a savepoint).
-
-        See :class:`~funnelkit.stores.Store` for what is written; all of it, or nothing.
-        """
-        self._check_open()
-        merge = check_merge_commit(survivor, duplicate, merge)
-        batch = _Batch((survivor, duplicate), self.max_data_size)
-        where = f"database {self.using!r}"
-
-        def work(cursor: CursorWrapper) -> MergeRecord:
-            self._sequential(cursor, batch)
-
-            def execute(sql: str, args: Sequence[Any]) -> tuple[int, list[Any]]:
-                cursor.execute(sql, list(args))
-                count = cursor.rowcount
-                rows = [tuple(r) for r in cursor.fetchall()] if sql.startswith("SELECT") else []
-                return count, rows
-
-            return merge_rows(execute, MERGE_SQL, merge, where)
-
-        return self._write(work)
-
-    def merges(self, *, lead_id: str | None = None, active_only: bool = False) -> list[MergeRecord]:
-        """The merge records, oldest first (see :class:`~funnelkit.stores.Store`)."""
-        check_flag(active_only, "active_only")
-        self._check_open()
-        if lead_id is not None and not findable(lead_id, "lead_id"):
-            return []
-        clauses = ([] if lead_id is None else [MERGE_SQL.by_lead]) + (
-            ["unmerged_at IS NULL"] if active_only else [])
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        args = [] if lead_id is None else [lead_id, lead_id]
-        rows = self._fetch(MERGE_SQL.select + where + MERGE_SQL.order, args)
-        return [s.decode_merge(r) for r in rows]
-
-    # -- reads ------------------------------------------------------------------------------
-
-    def _lead_rows(self, sql: str, lead_id: str) -> list[tuple[Any, ...]]:
-        """The rows *sql* selects for one lead; NotFound when there are none and no such lead."""
-        if not findable(lead_id, "lead_id"):
-            self._check_open()
-            raise no_lead(lead_id, f"database {self.using!r}")
-
-        def work(cursor: CursorWrapper) -> list[tuple[Any, ...]]:
-            cursor.execute(sql, [lead_id])
-            rows = [tuple(r) for r in cursor.fetchall()]
-            if not rows:
-                cursor.execute(LEAD_VERSION, [lead_id])
-                if cursor.fetchone() is None:
-                    raise no_lead(lead_id, f"database {self.using!r}")
-            return rows
-
-        return self._read(work)
-
-    def history(self, lead_id: str) -> list[Transition]:
-        """The lead's transitions, oldest first."""
-        return [s.decode_transition(r) for r in self._lead_rows(SELECT_HISTORY, lead_id)]
-
-    def touchpoints(self, lead_id: str) -> list[Touchpoint]:
-        """The lead's touchpoints by time."""
-        return [s.decode_touchpoint(r) for r in self._lead_rows(SELECT_TOUCHPOINTS, lead_id)]
-
-    def leads(self, *, stage: str | None = None) -> Iterator[Lead]:
-        """Every lead (in one stage when *stage* is given), in id order, read page by page."""
-        self._check_open()
-        if stage is not None and not findable(stage, "stage"):
-            return iter(())
-        return self._leads(stage)
-
-    def _leads(self, stage: str | None) -> Iterator[Lead]:
-        where = "" if stage is None else "stage = %s AND "
-        sql = (f"SELECT {_cols(s.LEAD_COLUMNS)} FROM {P}leads WHERE {where}id > %s "
-               f"ORDER BY id LIMIT {_PAGE}")
-        last = ""
-        while True:
-            rows = self._fetch(sql, [last] if stage is None else [stage, last])
-            for row in rows:
-                yield s.decode_lead(row)
-            if len(rows) < _PAGE:
-                return
-            last = rows[-1][0]
-
-    def _stream(self, table: str, columns: Sequence[str], decode: Callable[[Any], T], *,
-                after: int, since: datetime | None, limit: int | None) -> Iterator[tuple[int, T]]:
-        since_us = None if since is None else s.us(since)
-        where = "position > %s" + ("" if since_us is None else " AND at_us >= %s")
-        left = limit
-        while left is None or left > 0:
-            size = _PAGE if left is None else min(_PAGE, left)
-            args: list[Any] = [after] if since_us is None else [after, since_us]
-            sql = (f"SELECT position, {_cols(columns)} FROM {P}{table} WHERE {where} "
-                   f"ORDER BY position LIMIT {size}")
-            rows = self._fetch(sql, args)
-            for row in rows:
-                yield int(row[0]), decode(row[1:])
-            if len(rows) < size:
-                return
-            after = int(rows[-1][0])
-            if left is not None:
-                left -= len(rows)
-
-    def transitions(
-        self, *, after: int = 0, since: datetime | None = None, limit: int | None = None
-    ) -> Iterator[tuple[int, Transition]]:
-        """Every transition with its position (increasing, > *after*), at or after *since*."""
-        check_stream(after, since, limit)
-        self._check_open()
-        return self._stream("transitions", s.TRANSITION_COLUMNS, s.decode_transition,
-                            after=after, since=since, limit=limit)
-
-    def touchpoint_stream(
-        self, *, after: int = 0, since: datetime | None = None, limit: int | None = None
-    ) -> Iterator[tuple[int, Touchpoint]]:
-        """Every touchpoint with its position (increasing, > *after*), at or after *since*."""
-        check_stream(after, since, limit)
-        self._check_open()
-        return self._stream("touchpoints", s.TOUCHPOINT_COLUMNS, s.decode_touchpoint,
-                            after=after, since=since, limit=limit)
-
-    def handoff(self, handoff_id: str) -> Handoff:
-        """The handoff with this id; :class:`~funnelkit.NotFound` if there is none."""
-        if not findable(handoff_id, "handoff_id", MAX_KEY_LENGTH):
-            self._check_open()
-            raise no_handoff(handoff_id, f"database {self.using!r}")
-        rows = self._fetch(SELECT_HANDOFF, [handoff_id])
-        if not rows:
-            raise no_handoff(handoff_id, f"database {self.using!r}")
-        return s.decode_handoff(rows[0])
-
-    def handoffs(
-        self,
-        *,
-        status: HandoffStatus | None = None,
-        team: str | None = None,
-        assignee: str | None = None,
-        lead_id: str | None = None,
-        due_before: datetime | None = None,
-    ) -> list[Handoff]:
-        """Handoffs matching every filter given, by due time (none last), then id; indexed."""
-        if not check_handoff_query(status, due_before, team, assignee, lead_id):
-            self._check_open()
-            return []
-        sql, args = handoff_query(f"{P}handoffs", status=status, team=team, assignee=assignee,
-                                  lead_id=lead_id, due_before=due_before, mark="%s")
-        return [s.decode_handoff(r) for r in self._fetch(sql, args)]
-
     # -- outbox -----------------------------------------------------------------------------
 
     def claim_outbox(
@@ -682,31 +378,21 @@ class DjangoStore:
             self._schedule_delivery(connection)
             return []
         now_us, until_us = s.us(now), s.us(now + lease)
-        due = (f"SELECT id FROM {P}outbox WHERE delivered_us IS NULL AND next_attempt_us <= %s "
-               f"AND (claimed_until_us IS NULL OR claimed_until_us <= %s) ORDER BY id LIMIT %s")
-        claim = "attempts = attempts + 1, claimed_by = %s, claimed_until_us = %s"
         vendor = connection.vendor
 
-        def work(cursor: CursorWrapper) -> list[tuple[Any, ...]]:
+        def work(cursor: Cursor) -> list[tuple[Any, ...]]:
             if vendor in ("postgresql", "sqlite"):
                 # One UPDATE ... RETURNING: on SQLite it takes the write lock first, so no lock
                 # upgrade can fail; on PostgreSQL the rows are picked with SKIP LOCKED.
                 lock = " FOR UPDATE SKIP LOCKED" if vendor == "postgresql" else ""
-                cursor.execute(f"UPDATE {P}outbox SET {claim} WHERE id IN ({due}{lock}) "
-                               f"RETURNING {OUTBOX_READ}",
+                cursor.execute(f"{SQL.claim}({SQL.outbox_due}{lock}) "
+                               f"RETURNING {_cols(s.OUTBOX_READ_COLUMNS)}",
                                [worker, until_us, now_us, now_us, limit])
                 return [tuple(r) for r in cursor.fetchall()]
             skip_locked = connection.features.has_select_for_update_skip_locked
-            skip = " FOR UPDATE SKIP LOCKED" if skip_locked else ""
-            cursor.execute(due + skip, [now_us, now_us, limit])
-            ids = [i for (i,) in cursor.fetchall()]
-            if not ids:
-                return []
-            marks = ", ".join(["%s"] * len(ids))
-            cursor.execute(f"UPDATE {P}outbox SET {claim} WHERE id IN ({marks})",
-                           [worker, until_us, *ids])
-            cursor.execute(f"SELECT {OUTBOX_READ} FROM {P}outbox WHERE id IN ({marks})", ids)
-            return [tuple(r) for r in cursor.fetchall()]
+            return self._writer.claim_due(cursor, worker, now_us=now_us, until_us=until_us,
+                                          limit=limit,
+                                          lock=" FOR UPDATE SKIP LOCKED" if skip_locked else "")
 
         rows = sorted(self._write(work), key=lambda r: int(r[0]))
         return [s.decode_outbox(r) for r in rows]
@@ -739,62 +425,6 @@ class DjangoStore:
             deliver()
         finally:
             self._local.committed = False
-
-    def _release(self, row_id: int, worker: str, sets: str, args: Sequence[Any]) -> None:
-        check_row_id(row_id)
-
-        def work(cursor: CursorWrapper) -> None:
-            cursor.execute(f"UPDATE {P}outbox SET {sets}, claimed_by = NULL, "
-                           f"claimed_until_us = NULL WHERE id = %s AND claimed_by = %s "
-                           f"AND delivered_us IS NULL", [*args, row_id, worker])
-            if cursor.rowcount == 0:
-                cursor.execute(f"SELECT 1 FROM {P}outbox WHERE id = %s", [row_id])
-                if cursor.fetchone() is not None:
-                    raise ConcurrencyError(
-                        f"outbox row {row_id} is not claimed by {worker!r} (any more): its lease "
-                        f"ran out and another worker took it, or it was delivered")
-                raise NotFound(f"no outbox row {row_id!r} in this store (database "
-                               f"{self.using!r})")
-
-        self._write(work)
-
-    def ack_outbox(self, row_id: int, *, worker: str, at: datetime) -> None:
-        """Mark a claimed row delivered (ConcurrencyError if *worker* lost its lease)."""
-        require_aware(at)
-        check_worker(worker)
-        self._release(row_id, worker, "delivered_us = %s", [s.us(at)])
-
-    def retry_outbox(self, row_id: int, *, worker: str, error: str, retry_at: datetime) -> None:
-        """Release a claimed row after a failed delivery, to be tried again at *retry_at*."""
-        check_retry(worker, error, retry_at)
-        self._release(row_id, worker, "next_attempt_us = %s, last_error = %s",
-                      [s.us(retry_at), str(error)])
-
-    def purge_outbox(self, *, delivered_before: datetime) -> int:
-        """Delete the rows delivered before *delivered_before*; answers how many (see ``Store``).
-
-        ``Pipeline(outbox_retention=...)`` calls it as it delivers; a job runner may call it
-        too.  Undelivered rows stay, whatever their age.  Inside ``transaction.atomic()`` the
-        rows go when the host's transaction commits.
-
-        >>> from datetime import datetime, timezone
-        >>> DjangoStore().purge_outbox(delivered_before=datetime(2026, 3, 2, tzinfo=timezone.utc))
-        0
-        """
-        before = s.us(require_derived(delivered_before, "delivered_before"))
-
-        def work(cursor: CursorWrapper) -> int:
-            cursor.execute(f"DELETE FROM {P}outbox WHERE delivered_us < %s", [before])
-            return int(cursor.rowcount)
-
-        return self._write(work)
-
-    def outbox(self, *, undelivered_only: bool = True) -> list[OutboxRow]:
-        """The outbox rows, oldest first."""
-        check_flag(undelivered_only, "undelivered_only")
-        where = " WHERE delivered_us IS NULL" if undelivered_only else ""
-        rows = self._fetch(f"SELECT {OUTBOX_READ} FROM {P}outbox{where} ORDER BY id", [])
-        return [s.decode_outbox(r) for r in rows]
 
     def close(self) -> None:
         """Stop using the database; the store refuses work afterwards.
