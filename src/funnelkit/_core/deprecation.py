@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
-from pathlib import Path
 
 __all__ = ["warn_renamed"]
 
-_PACKAGE = str(Path(__file__).resolve().parent.parent)
+# os.path, not pathlib: pathlib would cost `import funnelkit` a few milliseconds.
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # noqa: PTH120
 
 
 def _caller_level() -> int:

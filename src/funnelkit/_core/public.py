@@ -13,7 +13,7 @@ members and annotations, a public ``__module__`` would cost more than it shows.
 
 from __future__ import annotations
 
-import inspect
+from types import FunctionType
 
 __all__ = ["public_home"]
 
@@ -35,6 +35,6 @@ def public_home(module: str, *classes: type) -> None:
         prefix = f"{cls.__qualname__}."
         for value in vars(cls).values():
             function = value.__func__ if isinstance(value, staticmethod | classmethod) else value
-            if inspect.isfunction(function) and function.__qualname__.startswith(prefix):
+            if isinstance(function, FunctionType) and function.__qualname__.startswith(prefix):
                 function.__module__ = module
         cls.__module__ = module
