@@ -9,10 +9,9 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import re
 import threading
 from typing import TYPE_CHECKING, Any, TypeVar
-
-import attrs
 
 from funnelkit._core.errors import (
     AlreadyExists,
@@ -21,40 +20,30 @@ from funnelkit._core.errors import (
     HostTransactionError,
     InvalidInput,
     MissingExtra,
-    NotFound,
     StorageError,
 )
-from funnelkit._core.limits import MAX_DATA_SIZE, MAX_KEY_LENGTH, _short
-from funnelkit._core.time import require_aware, require_derived
+from funnelkit._core.limits import MAX_DATA_SIZE, _short
 from funnelkit.stores import _schema as s
 from funnelkit.stores._protocol import (
     Change,
-    MergeRecord,
     OutboxRow,
     check_claim,
     check_commit_claimed,
     check_flag,
-    check_handoff_query,
     check_max_data_size,
-    check_merge_commit,
     check_prefix,
-    check_retry,
-    check_row_id,
-    check_stream,
-    check_worker,
     findable,
-    merge_undone,
-    no_handoff,
     no_lead,
-    no_merge,
-    version_conflict,
 )
 from funnelkit.stores._sqlite import (
     ADDED_IN_2,
     CLAIMED_OUTBOX_COLUMNS,
+    BatchWriter,
+    Cursor,
+    SQLTextStore,
+    Statements,
     _Batch,
     _Retry,
-    _Rows,
     check_deliver_on_commit,
     claimed_outbox_params,
 )
@@ -72,15 +61,13 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
     ) from e
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Sequence
     from datetime import datetime, timedelta
 
     from sqlalchemy.engine import URL, Connection, Engine
     from sqlalchemy.orm import Session
 
-    from funnelkit._core.handoff import Handoff, HandoffStatus
-    from funnelkit._core.lead import Lead, Transition
-    from funnelkit._core.touchpoint import Touchpoint
+    from funnelkit._core.lead import Lead
 
 __all__ = ["SQLAlchemyStore"]
 
@@ -515,13 +502,84 @@ def _failed_statement(error: BaseException) -> bool:
     return False
 
 
-def _rows(stmt: Any) -> Callable[[Connection], list[tuple[Any, ...]]]:
-    def work(conn: Connection) -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in conn.execute(stmt)]
-    return work
+_KEEP_ROWCOUNT = {"preserve_rowcount": True}
 
 
-class SQLAlchemyStore:
+class _Cursor:
+    """The DB-API :class:`~funnelkit.stores._sqlite.Cursor` the shared writer needs, on *conn*.
+
+    Statements go through ``exec_driver_sql``: in the connection's transaction (or the host's
+    savepoint), seen by the engine's event listeners, driver errors wrapped as SQLAlchemy's.
+    """
+
+    __slots__ = ("_result", "conn")
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._result: Any = None
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._result.rowcount)
+
+    def execute(self, sql: str, params: Sequence[Any] = (), /) -> object:
+        self._result = self.conn.exec_driver_sql(sql, tuple(params), _KEEP_ROWCOUNT)
+        return self._result
+
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]], /) -> object:
+        self._result = self.conn.exec_driver_sql(sql, [tuple(p) for p in params], _KEEP_ROWCOUNT)
+        return self._result
+
+    def fetchone(self) -> Any:
+        return self._result.fetchone()
+
+    def fetchall(self) -> Any:
+        return self._result.fetchall()
+
+
+class _Statements(Statements):
+    """The shared statements with each table named as the dialect writes it (schema, quotes)."""
+
+    def __init__(self, prefix: str, mark: str, *, owner_flag: bool,
+                 names: dict[str, str]) -> None:
+        super().__init__(prefix, mark, owner_flag=owner_flag)
+        found = re.compile(rf"(?<![\w.\"`]){re.escape(prefix)}({'|'.join(names)})\b")
+        self._named: Callable[[str], str] = lambda sql: found.sub(lambda m: names[m[1]], sql)
+        for key, value in vars(self).items():
+            if isinstance(value, str) and key not in ("p", "mark"):
+                setattr(self, key, self._named(value))
+
+    def stream(self, table: str, columns: Sequence[str], *, since: bool, size: int) -> str:
+        """See :meth:`Statements.stream`."""
+        return self._named(super().stream(table, columns, since=since, size=size))
+
+    def handoff_query(
+        self, *, status: str | None, team: str | None, assignee: str | None,
+        lead_id: str | None, due_before: datetime | None,
+    ) -> tuple[str, tuple[Any, ...]]:
+        """See :meth:`Statements.handoff_query`."""
+        sql, args = super().handoff_query(status=status, team=team, assignee=assignee,
+                                          lead_id=lead_id, due_before=due_before)
+        return self._named(sql), args
+
+
+class _Writer(BatchWriter):
+    """The shared batch writer; claimed outbox rows answer their ids with ``RETURNING``."""
+
+    def __init__(self, sql: Statements, insert_claimed: Any) -> None:
+        super().__init__(sql, sa_exc.IntegrityError)
+        self._insert_claimed = insert_claimed
+
+    def insert_claimed(self, cur: Cursor, outbox: list[tuple[Any, ...]],
+                       claim: tuple[str, int]) -> list[int]:
+        """Insert *outbox* rows claimed; their ids in the rows' order (``insertmanyvalues``)."""
+        assert isinstance(cur, _Cursor)  # the store's writer only ever gets its own cursors
+        return [int(i) for i in cur.conn.execute(
+            self._insert_claimed,
+            _params(CLAIMED_OUTBOX_COLUMNS, claimed_outbox_params(outbox, claim))).scalars()]
+
+
+class SQLAlchemyStore(SQLTextStore):
     """The store protocol on PostgreSQL, MariaDB/MySQL or SQLite, through SQLAlchemy 2 Core.
 
     *engine* is a SQLAlchemy ``Engine`` (or a URL, for which the store makes and later disposes
@@ -740,7 +798,7 @@ class SQLAlchemyStore:
                  bare: bool = False) -> T:
         """Run *work* on the host's connection, in a savepoint of its transaction for a write.
 
-        *bare* (a guard-first write on PostgreSQL, see :meth:`_write`) runs it without one: a
+        *bare* (a guard-first write on PostgreSQL, see :meth:`_unit`) runs it without one: a
         statement of it that failed left the host's transaction failed, which the error says.
         """
         self._check_open()
@@ -896,13 +954,6 @@ class SQLAlchemyStore:
                              .where(self._schema_t.c.name == s.SCHEMA_NAME)
                              .values(version=s.SCHEMA_VERSION))
 
-    @property
-    def schema_version(self) -> int:
-        """The schema version of the tables (the one this funnelkit writes once opened)."""
-        with self._connect() as conn:
-            value = conn.execute(sa.select(self._schema_t.c.version)).scalar_one()
-        return int(value)
-
     def drop_tables(self) -> None:
         """Drop every funnelkit table of this store (for tests and tear-down; data is lost)."""
         with self._connect() as conn, conn.begin():
@@ -911,14 +962,25 @@ class SQLAlchemyStore:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _build_statements(self) -> None:
-        leads, tr, tp, ho, ob = (self._leads, self._transitions, self._touchpoints,
-                                 self._handoffs, self._outbox)
-        self._insert_lead = sa.insert(leads).values(_binds(s.LEAD_COLUMNS))
-        # A new lead whose id is taken: 0 rows on PostgreSQL, not a failed statement (which
-        # would leave a transaction of the host's failed; see _write).
-        self._create_lead = (postgresql.insert(leads).values(_binds(s.LEAD_COLUMNS))
-                             .on_conflict_do_nothing() if self._kind == "postgresql"
-                             else self._insert_lead).execution_options(preserve_rowcount=True)
+        leads, tr, ob = self._leads, self._transitions, self._outbox
+        # The statements and the batch writer SQLiteStore and DjangoStore share, sent as SQL
+        # text through the connection of the unit (see _Cursor).
+        dialect = self.engine.dialect
+        quote = dialect.identifier_preparer
+        translate = self.engine.get_execution_options().get("schema_translate_map") or {}
+        names: dict[str, str] = {}
+        for name in (*_TABLES, "merges"):
+            table = _table(self.metadata, self.prefix, name)
+            schema = translate.get(table.schema, table.schema)
+            names[name] = (f"{quote.quote_schema(schema)}." if schema else "") + quote.quote(
+                table.name)
+        sql = _Statements(self.prefix, "?" if dialect.paramstyle == "qmark" else "%s",
+                          owner_flag=self._kind != "sqlite", names=names)
+        if self._kind == "postgresql":
+            # A new lead whose id is taken: 0 rows, not a failed statement (which would leave
+            # a transaction of the host's failed; see _unit).
+            sql.create_lead += " ON CONFLICT DO NOTHING"
+        self._sql = sql
         self._outbox_keys = sa.select(ob.c.msg_key).where(
             ob.c.msg_key.in_(sa.bindparam("keys", expanding=True)))
         self._update_lead = (  # the guard of s.LEAD_GUARD
@@ -929,7 +991,6 @@ class SQLAlchemyStore:
                           leads.c.owner.is_not_distinct_from(sa.bindparam("v_owner_was"))))
             .values(_binds(s.LEAD_UPDATE_COLUMNS))
         )
-        self._insert_transition = sa.insert(tr).values(_binds(s.TRANSITION_COLUMNS))
         # PostgreSQL: the guarded update and the move's transition in one statement, the insert
         # selecting the updated row (none when the guard refuses, so nothing is written).
         self._move: Any = None
@@ -940,30 +1001,11 @@ class SQLAlchemyStore:
                           .from_select(list(s.TRANSITION_COLUMNS),
                                        sa.select(*values).select_from(moved))
                           .execution_options(preserve_rowcount=True))
-        self._insert_claimed = (sa.insert(ob).values(_binds(CLAIMED_OUTBOX_COLUMNS))
-                                .returning(ob.c.id, sort_by_parameter_order=True))
-        self._insert_touchpoint = sa.insert(tp).values(_binds(s.TOUCHPOINT_COLUMNS))
-        self._insert_handoff = sa.insert(ho).values(_binds(s.HANDOFF_COLUMNS))
-        self._replace_handoff = (
-            sa.update(ho)
-            .where(ho.c.id == sa.bindparam("v_id"), ho.c.status == "pending")
-            .values(_binds(s.HANDOFF_COLUMNS[1:]))
-        )
-        self._insert_outbox = sa.insert(ob).values(_binds(s.OUTBOX_COLUMNS))
-        self._lead_cols = [leads.c[c] for c in s.LEAD_COLUMNS]
-        self._transition_cols = [tr.c[c] for c in s.TRANSITION_COLUMNS]
-        self._touchpoint_cols = [tp.c[c] for c in s.TOUCHPOINT_COLUMNS]
-        self._handoff_cols = [ho.c[c] for c in s.HANDOFF_COLUMNS]
+        self._writer = _Writer(sql, sa.insert(ob).values(_binds(CLAIMED_OUTBOX_COLUMNS))
+                               .returning(ob.c.id, sort_by_parameter_order=True))
         self._outbox_cols = [ob.c[c] for c in s.OUTBOX_READ_COLUMNS]
-        self._select_lead = sa.select(*self._lead_cols).where(leads.c.id == sa.bindparam("key"))
-        self._lead_version = sa.select(leads.c.version, leads.c.owner).where(
-            leads.c.id == sa.bindparam("key"))
-        self._select_history = (sa.select(*self._transition_cols)
-                                .where(tr.c.lead_id == sa.bindparam("key")).order_by(tr.c.version))
-        self._select_touchpoints = (sa.select(*self._touchpoint_cols)
-                                    .where(tp.c.lead_id == sa.bindparam("key"))
-                                    .order_by(tp.c.at_us, tp.c.position))
-        self._select_handoff = sa.select(*self._handoff_cols).where(ho.c.id == sa.bindparam("key"))
+        self._select_lead = (sa.select(*(leads.c[c] for c in s.LEAD_COLUMNS))
+                             .where(leads.c.id == sa.bindparam("key")))
 
     def _connect(self, *, reads: bool = False) -> Connection:
         """A connection of the engine (in autocommit on PostgreSQL for *reads*)."""
@@ -997,6 +1039,10 @@ class SQLAlchemyStore:
         return StorageError(f"{self._where()}: the database failed ({type(orig or e).__name__}: "
                             f"{detail}); nothing was written")
 
+    def _check_open(self) -> None:
+        if self._closed or (self._parent is not None and self._parent._closed):
+            raise StorageError(f"this SQLAlchemyStore ({self._where()}) is closed; open a new one")
+
     def _read(self, work: Callable[[Connection], T]) -> T:
         """Run *work*, which only reads: each statement of it sees the data as it starts."""
         if self._parent is not None:
@@ -1007,7 +1053,7 @@ class SQLAlchemyStore:
             except sa_exc.SQLAlchemyError as e:
                 raise self._translate(e) from e
 
-    def _write(self, work: Callable[[Connection], T], *, guard_first: bool = False) -> T:
+    def _unit(self, work: Callable[[Connection], T], *, guard_first: bool = False) -> T:
         """Run *work* as one all-or-nothing unit: a transaction, or inside the host's.
 
         Inside the host's transaction (see :meth:`join`) the unit is a savepoint of it, but for
@@ -1031,6 +1077,18 @@ class SQLAlchemyStore:
                     return work(conn)
             except sa_exc.SQLAlchemyError as e:
                 raise self._translate(e) from e
+
+    def _write(self, work: Callable[[Cursor], T]) -> T:
+        """Run *work* on a cursor of one unit (see :meth:`_unit`), as the shared methods do."""
+        return self._unit(lambda conn: work(_Cursor(conn)))
+
+    def _fetch(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        """The rows *sql* selects with *args* (see :meth:`_read`)."""
+        return self._read(
+            lambda conn: [tuple(r) for r in conn.exec_driver_sql(sql, tuple(args))])
+
+    def _place(self) -> str:
+        return self._where()
 
     def _alone(self, stmt: Any, params: dict[str, Any], *,
                fetch: bool = False) -> tuple[int, tuple[Any, ...] | None]:
@@ -1178,7 +1236,7 @@ class SQLAlchemyStore:
         if self._parent is not None and self._kind == "postgresql" and (
                 batch.size == 1 and not batch.rows.handoffs):
             # A handoff can be refused after the guard: those keep their savepoint.
-            return self._write(lambda conn: self._guard_first(conn, batch), guard_first=True)
+            return self._unit(lambda conn: self._guard_first(conn, batch), guard_first=True)
         move = self._moves(batch)
         if move and not any(batch.rows[1:]) and self._parent is None:
             # The move is all there is: its one statement, alone (no transaction to begin).
@@ -1191,12 +1249,12 @@ class SQLAlchemyStore:
             if written == 1:
                 return []
             # The lead was not as loaded, and nothing was written: find out how.
-            return self._write(lambda conn: self._sequential(conn, batch))
+            return self._unit(lambda conn: self._sequential(conn, batch))
         try:
-            return self._write(lambda conn: self._fast(conn, batch, move=move) if batch.fast_ok
+            return self._unit(lambda conn: self._fast(conn, batch, move=move) if batch.fast_ok
                                else self._sequential(conn, batch))
         except _Retry:
-            return self._write(lambda conn: self._sequential(conn, batch))
+            return self._unit(lambda conn: self._sequential(conn, batch))
 
     def _moves(self, batch: _Batch) -> bool:
         """Whether *batch* moves one lead by one transition: one statement on PostgreSQL."""
@@ -1214,29 +1272,19 @@ class SQLAlchemyStore:
 
         Raises _Retry when a lead was not as expected: the transaction must roll back.
         """
-        rows = batch.rows
-        if batch.inserts:
-            try:
-                conn.execute(self._insert_lead, _params(s.LEAD_COLUMNS, batch.inserts))
-            except sa_exc.IntegrityError:
-                raise _Retry from None
-        if move:
-            try:
-                written = conn.execute(self._move, self._move_params(batch)).rowcount
-            except sa_exc.IntegrityError:
-                raise _transition_taken("") from None
-            if written != 1:
-                raise _Retry
-            rows = rows._replace(transitions=[])
-        elif batch.updates:
-            names = (*s.LEAD_UPDATE_COLUMNS, *s.LEAD_GUARD)
-            result = conn.execute(self._update_lead, _params(names, batch.updates))
-            if result.rowcount != len(batch.updates):
-                raise _Retry
-        return self._children(conn, rows, claim=batch.claim)
+        if not move:
+            return self._writer.write(_Cursor(conn), batch, fast=True)
+        try:
+            written = conn.execute(self._move, self._move_params(batch)).rowcount
+        except sa_exc.IntegrityError:
+            raise _transition_taken("") from None
+        if written != 1:
+            raise _Retry
+        return self._writer.children(_Cursor(conn), batch.rows._replace(transitions=[]),
+                                     claim=batch.claim)
 
     def _guard_first(self, conn: Connection, batch: _Batch) -> list[int]:
-        """Write one change without handoffs guard-first (see :meth:`_write`).
+        """Write one change without handoffs guard-first (see :meth:`_unit`).
 
         The outbox keys are read first; then the lead's guarded write (with its transition, in
         one statement, for a move), which writes nothing when it refuses; then rows nothing
@@ -1257,255 +1305,7 @@ class SQLAlchemyStore:
 
     def _sequential(self, conn: Connection, batch: _Batch) -> list[int]:
         """Write the changes one by one, each refusal with its exact error."""
-        many = batch.size > 1
-        names = (*s.LEAD_UPDATE_COLUMNS, *s.LEAD_GUARD)
-        ids: list[int] = []
-        for index, (change, row) in enumerate(batch.per_change):
-            where = f"change {index + 1} of {batch.size}: " if many else ""
-            lead = change.lead
-            if change.expected_version is None:
-                try:
-                    created = conn.execute(self._create_lead,
-                                           _dicts(s.LEAD_COLUMNS, [row])[0]).rowcount == 1
-                except sa_exc.IntegrityError:
-                    created = False
-                if not created:
-                    raise AlreadyExists(
-                        f"{where}lead {lead.id!r} exists already; load it instead of creating "
-                        f"it")
-            elif conn.execute(self._update_lead, _dicts(names, [row])[0]).rowcount != 1:
-                found = conn.execute(self._lead_version, {"key": lead.id}).first()
-                if found is None:
-                    raise NotFound(f"{where}no lead {lead.id!r} in this store")
-                raise version_conflict(change, found[0], found[1], where)
-            ids += self._children(conn, _Rows.of(change), where=where, claim=batch.claim)
-        return ids
-
-    def _children(self, conn: Connection, rows: _Rows, *, where: str = "",
-                  claim: tuple[str, int] | None = None) -> list[int]:
-        """Insert the child rows; answers the outbox rows' ids when *claim* writes them claimed.
-
-        *claim* is (worker, lease end in microseconds), as :meth:`commit_claimed` gives it.
-        """
-        transitions, touchpoints, handoffs, outbox = rows
-        if transitions:
-            try:
-                conn.execute(self._insert_transition, _params(s.TRANSITION_COLUMNS, transitions))
-            except sa_exc.IntegrityError:
-                raise _transition_taken(where) from None
-        if touchpoints:
-            conn.execute(self._insert_touchpoint, _params(s.TOUCHPOINT_COLUMNS, touchpoints))
-        for h in handoffs:
-            values = dict(zip([f"v_{c}" for c in s.HANDOFF_COLUMNS], h, strict=True))
-            if conn.execute(self._replace_handoff, values).rowcount == 1:
-                continue
-            found = conn.execute(sa.select(self._handoffs.c.status)
-                                 .where(self._handoffs.c.id == h[0])).first()
-            if found is not None:
-                raise ConcurrencyError(
-                    f"{where}handoff {h[0]!r} is {found[0]} already; only a pending handoff can "
-                    f"change: load it again")
-            try:
-                conn.execute(self._insert_handoff, values)
-            except sa_exc.IntegrityError:
-                raise ConcurrencyError(
-                    f"{where}handoff {h[0]!r} was stored by someone else at the same moment; "
-                    f"load it again") from None
-        if not outbox:
-            return []
-        try:
-            if claim is None:
-                conn.execute(self._insert_outbox, _params(s.OUTBOX_COLUMNS, outbox))
-                return []
-            # RETURNING in the rows' order (SQLAlchemy's "insertmanyvalues" for several).
-            return [int(i) for i in conn.execute(
-                self._insert_claimed,
-                _params(CLAIMED_OUTBOX_COLUMNS, claimed_outbox_params(outbox, claim))).scalars()]
-        except sa_exc.IntegrityError:
-            raise AlreadyExists(
-                f"{where}an outbox key among {[m[0] for m in outbox][:5]!r} is used already; "
-                f"outbox keys must be unique in a store") from None
-
-    def commit_merge(self, survivor: Change, duplicate: Change, merge: MergeRecord) -> MergeRecord:
-        """Write a merge (or, for an undone *merge*, an unmerge) in one transaction.
-
-        See :class:`~funnelkit.stores.Store` for what is written; all of it, or nothing.
-        """
-        merge = check_merge_commit(survivor, duplicate, merge)
-        batch = _Batch((survivor, duplicate), self.max_data_size)
-        tp, mt = self._touchpoints, self._merges
-
-        def work(conn: Connection) -> MergeRecord:
-            self._sequential(conn, batch)
-            found = conn.execute(sa.select(mt.c.unmerged_us).where(mt.c.id == merge.id)).first()
-            if merge.active:
-                if found is not None:
-                    raise AlreadyExists(
-                        f"merge {merge.id!r} is stored already; load the leads again")
-                moved = tuple(int(p) for p in conn.execute(
-                    sa.select(tp.c.position).where(tp.c.lead_id == merge.duplicate_id)
-                    .order_by(tp.c.position)).scalars())
-                if moved:
-                    conn.execute(sa.update(tp).where(tp.c.lead_id == merge.duplicate_id)
-                                 .values(lead_id=merge.survivor_id))
-                record = attrs.evolve(merge, touchpoints=moved)
-                conn.execute(sa.insert(mt).values(
-                    dict(zip(s.MERGE_COLUMNS, s.merge_params(record, moved), strict=True))))
-                return record
-            if found is None:
-                raise no_merge(merge.id, self._where())
-            if merge.touchpoints:
-                conn.execute(
-                    sa.update(tp).where(tp.c.position == sa.bindparam("v_position"),
-                                        tp.c.lead_id == merge.survivor_id)
-                    .values(lead_id=merge.duplicate_id),
-                    [{"v_position": p} for p in merge.touchpoints])
-            values = dict(zip(s.UNMERGE_COLUMNS, s.unmerge_params(merge), strict=False))
-            done = conn.execute(sa.update(mt).where(mt.c.id == merge.id,
-                                                     mt.c.unmerged_at.is_(None)).values(values))
-            if done.rowcount != 1:
-                raise merge_undone(merge.id, f"{self._where()}: ")
-            return merge
-
-        return self._write(work)
-
-    def merges(self, *, lead_id: str | None = None, active_only: bool = False) -> list[MergeRecord]:
-        """The merge records, oldest first (see :class:`~funnelkit.stores.Store`)."""
-        check_flag(active_only, "active_only")
-        self._check_open()
-        if lead_id is not None and not findable(lead_id, "lead_id"):
-            return []
-        mt = self._merges
-        stmt = sa.select(*(mt.c[c] for c in s.MERGE_COLUMNS)).order_by(mt.c.position)
-        if lead_id is not None:
-            stmt = stmt.where(sa.or_(mt.c.survivor_id == lead_id, mt.c.duplicate_id == lead_id))
-        if active_only:
-            stmt = stmt.where(mt.c.unmerged_at.is_(None))
-        return [s.decode_merge(r) for r in self._read(_rows(stmt))]
-
-    # -- reads ------------------------------------------------------------------------------
-
-    def _lead_exists(self, conn: Connection, lead_id: str) -> bool:
-        return conn.execute(self._lead_version, {"key": lead_id}).first() is not None
-
-    def _lead_rows(self, stmt: Any, lead_id: str) -> list[Any]:
-        """The rows *stmt* selects for one lead; NotFound when there are none and no such lead."""
-        if not findable(lead_id, "lead_id"):
-            self._check_open()
-            raise no_lead(lead_id, str(self._where()))
-
-        def work(conn: Connection) -> list[Any]:
-            rows = [tuple(r) for r in conn.execute(stmt, {"key": lead_id})]
-            if not rows and not self._lead_exists(conn, lead_id):
-                raise no_lead(lead_id, str(self._where()))
-            return rows
-
-        return self._read(work)
-
-    def history(self, lead_id: str) -> list[Transition]:
-        """The lead's transitions, oldest first."""
-        return [s.decode_transition(r) for r in self._lead_rows(self._select_history, lead_id)]
-
-    def touchpoints(self, lead_id: str) -> list[Touchpoint]:
-        """The lead's touchpoints by time."""
-        rows = self._lead_rows(self._select_touchpoints, lead_id)
-        return [s.decode_touchpoint(r) for r in rows]
-
-    def leads(self, *, stage: str | None = None) -> Iterator[Lead]:
-        """Every lead (in one stage when *stage* is given), in id order, read page by page."""
-        leads = self._leads
-        self._check_open()
-        if stage is not None and not findable(stage, "stage"):
-            return
-        last = ""
-        while True:
-            stmt = sa.select(*self._lead_cols).where(leads.c.id > last)
-            if stage is not None:
-                stmt = stmt.where(leads.c.stage == stage)
-            stmt = stmt.order_by(leads.c.id).limit(_PAGE)
-            rows = self._read(_rows(stmt))
-            for row in rows:
-                yield s.decode_lead(row)
-            if len(rows) < _PAGE:
-                return
-            last = rows[-1][0]
-
-    def _check_open(self) -> None:
-        if self._closed or (self._parent is not None and self._parent._closed):
-            raise StorageError(f"this SQLAlchemyStore ({self._where()}) is closed; open a new one")
-
-    def _stream(self, table: sa.Table, columns: list[Any], decode: Callable[[Any], T], *,
-                after: int, since: datetime | None, limit: int | None) -> Iterator[tuple[int, T]]:
-        since_us = None if since is None else s.us(since)
-        left = limit
-        while left is None or left > 0:
-            size = _PAGE if left is None else min(_PAGE, left)
-            stmt = sa.select(table.c.position, *columns).where(table.c.position > after)
-            if since_us is not None:
-                stmt = stmt.where(table.c.at_us >= since_us)
-            stmt = stmt.order_by(table.c.position).limit(size)
-            rows = self._read(_rows(stmt))
-            for row in rows:
-                yield int(row[0]), decode(row[1:])
-            if len(rows) < size:
-                return
-            after = int(rows[-1][0])
-            if left is not None:
-                left -= len(rows)
-
-    def transitions(
-        self, *, after: int = 0, since: datetime | None = None, limit: int | None = None
-    ) -> Iterator[tuple[int, Transition]]:
-        """Every transition with its position (increasing, > *after*), at or after *since*."""
-        check_stream(after, since, limit)
-        self._check_open()
-        return self._stream(self._transitions, self._transition_cols, s.decode_transition,
-                            after=after, since=since, limit=limit)
-
-    def touchpoint_stream(
-        self, *, after: int = 0, since: datetime | None = None, limit: int | None = None
-    ) -> Iterator[tuple[int, Touchpoint]]:
-        """Every touchpoint with its position (increasing, > *after*), at or after *since*."""
-        check_stream(after, since, limit)
-        self._check_open()
-        return self._stream(self._touchpoints, self._touchpoint_cols, s.decode_touchpoint,
-                            after=after, since=since, limit=limit)
-
-    def handoff(self, handoff_id: str) -> Handoff:
-        """The handoff with this id; :class:`~funnelkit.NotFound` if there is none."""
-        if not findable(handoff_id, "handoff_id", MAX_KEY_LENGTH):
-            self._check_open()
-            raise no_handoff(handoff_id, str(self._where()))
-        row = self._read(
-            lambda conn: conn.execute(self._select_handoff, {"key": handoff_id}).first())
-        if row is None:
-            raise no_handoff(handoff_id, str(self._where()))
-        return s.decode_handoff(tuple(row))
-
-    def handoffs(
-        self,
-        *,
-        status: HandoffStatus | None = None,
-        team: str | None = None,
-        assignee: str | None = None,
-        lead_id: str | None = None,
-        due_before: datetime | None = None,
-    ) -> list[Handoff]:
-        """Handoffs matching every filter given, by due time (none last), then id; indexed."""
-        if not check_handoff_query(status, due_before, team, assignee, lead_id):
-            self._check_open()
-            return []
-        ho = self._handoffs
-        stmt = sa.select(*self._handoff_cols)
-        for column, value in ((ho.c.status, status), (ho.c.to_team, team),
-                              (ho.c.assignee, assignee), (ho.c.lead_id, lead_id)):
-            if value is not None:
-                stmt = stmt.where(column == value)
-        if due_before is not None:
-            stmt = stmt.where(ho.c.due_us < s.us(require_aware(due_before, "due_before")))
-        stmt = stmt.order_by(ho.c.due_us.is_(None), ho.c.due_us, ho.c.id)
-        rows = self._read(lambda conn: [tuple(r) for r in conn.execute(stmt)])
-        return [s.decode_handoff(r) for r in rows]
+        return self._writer.sequential(_Cursor(conn), batch)
 
     # -- outbox -----------------------------------------------------------------------------
 
@@ -1547,61 +1347,7 @@ class SQLAlchemyStore:
                     .returning(*self._outbox_cols))
             return [tuple(r) for r in conn.execute(stmt)]
 
-        rows = sorted(self._write(work), key=lambda r: int(r[0]))
-        return [s.decode_outbox(r) for r in rows]
-
-    def _release(self, row_id: int, worker: str, values: dict[str, Any]) -> None:
-        ob = self._outbox
-
-        def work(conn: Connection) -> None:
-            result = conn.execute(
-                sa.update(ob)
-                .where(ob.c.id == row_id, ob.c.claimed_by == worker, ob.c.delivered_us.is_(None))
-                .values(claimed_by=None, claimed_until_us=None, **values))
-            if result.rowcount == 0:
-                if conn.execute(sa.select(ob.c.id).where(ob.c.id == row_id)).first() is not None:
-                    raise ConcurrencyError(
-                        f"outbox row {row_id} is not claimed by {worker!r} (any more): its lease "
-                        f"ran out and another worker took it, or it was delivered")
-                raise NotFound(f"no outbox row {row_id!r} in this store ({self._where()})")
-
-        check_row_id(row_id)
-        self._write(work)
-
-    def ack_outbox(self, row_id: int, *, worker: str, at: datetime) -> None:
-        """Mark a claimed row delivered (ConcurrencyError if *worker* lost its lease)."""
-        require_aware(at)
-        check_worker(worker)
-        self._release(row_id, worker, {"delivered_us": s.us(at)})
-
-    def retry_outbox(self, row_id: int, *, worker: str, error: str, retry_at: datetime) -> None:
-        """Release a claimed row after a failed delivery, to be tried again at *retry_at*."""
-        check_retry(worker, error, retry_at)
-        self._release(row_id, worker, {"next_attempt_us": s.us(retry_at), "last_error": str(error)})
-
-    def purge_outbox(self, *, delivered_before: datetime) -> int:
-        """Delete the rows delivered before *delivered_before*; answers how many (see ``Store``).
-
-        >>> import tempfile, pathlib
-        >>> from datetime import datetime, timezone
-        >>> store = SQLAlchemyStore(f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'f.db'}")
-        >>> store.purge_outbox(delivered_before=datetime(2026, 3, 2, tzinfo=timezone.utc))
-        0
-        >>> store.close()
-        """
-        before = s.us(require_derived(delivered_before, "delivered_before"))
-        ob = self._outbox
-        stmt = sa.delete(ob).where(ob.c.delivered_us < before)
-        return int(self._write(lambda conn: conn.execute(stmt).rowcount))
-
-    def outbox(self, *, undelivered_only: bool = True) -> list[OutboxRow]:
-        """The outbox rows, oldest first."""
-        check_flag(undelivered_only, "undelivered_only")
-        ob = self._outbox
-        stmt = sa.select(*self._outbox_cols).order_by(ob.c.id)
-        if undelivered_only:
-            stmt = stmt.where(ob.c.delivered_us.is_(None))
-        rows = self._read(lambda conn: [tuple(r) for r in conn.execute(stmt)])
+        rows = sorted(self._unit(work), key=lambda r: int(r[0]))
         return [s.decode_outbox(r) for r in rows]
 
     def close(self) -> None:

@@ -347,7 +347,7 @@ class BatchWriter:
     """Writes a checked :class:`_Batch` (or a merge) through a DB-API :class:`Cursor`.
 
     Shared by the stores that send SQL text; each gives its statements and its driver's
-    ``IntegrityError``.  ``SQLAlchemyStore`` does the same with its own statements.
+    ``IntegrityError`` (``SQLAlchemyStore``: SQLAlchemy's, its cursor on a ``Connection``).
     """
 
     def __init__(self, sql: Statements, integrity: type[Exception]) -> None:
@@ -508,7 +508,7 @@ class BatchWriter:
 
 
 class SQLTextStore:
-    """The store methods ``SQLiteStore`` and ``DjangoStore`` share, written once.
+    """The store methods ``SQLiteStore``, ``DjangoStore`` and ``SQLAlchemyStore`` share, once.
 
     Both send SQL text through a DB-API cursor, so each read, outbox step and batch is the same.
 
