@@ -16,7 +16,7 @@ import attrs
 from funnelkit._core.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable
 
 __all__ = [
     "Stays",
@@ -227,19 +227,6 @@ class Survival:
                 for t, r, e, c, s in self.table
             ],
         }
-
-
-def lower_median(counts: Mapping[int, int]) -> int | None:
-    """The smallest value by which at least half of the counted values are reached."""
-    total = sum(counts.values())
-    if not total:
-        return None
-    seen = 0
-    for value in sorted(counts):
-        seen += counts[value]
-        if 2 * seen >= total:
-            return value
-    raise AssertionError  # pragma: no cover - the loop always returns
 
 
 def cumulative_incidence(
