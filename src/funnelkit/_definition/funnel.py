@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, NoReturn, Self, Type
 import attrs
 
 from funnelkit._core.decision import _NO_DATA, Context, Decision, Policy, make_context
-from funnelkit._core.deprecation import warn_renamed
 from funnelkit._core.errors import (
     InvalidFunnel,
     InvalidInput,
@@ -765,6 +764,8 @@ class Funnel:
         ``load`` is kept for reading a stored thing by its key (``store.load(lead_id)``);
         building a value from an outside form is ``from_*``.  Warns, then calls :meth:`from_file`.
         """
+        from funnelkit._core.deprecation import warn_renamed  # noqa: PLC0415 - old names only
+
         warn_renamed("Funnel.load", "Funnel.from_file")
         return cls.from_file(path, policies=policies)
 
@@ -1304,6 +1305,8 @@ def _renamed_moves_key(data: Mapping[str, Any], problems: Problems) -> dict[str,
             'both "moves" and "transitions" are given; "transitions" is the old name of '
             '"moves": keep one list, under "moves"')))
         return renamed
+    from funnelkit._core.deprecation import warn_renamed  # noqa: PLC0415 - old names only
+
     warn_renamed('the funnel data key "transitions"', '"moves" ([[moves]] in TOML)')
     renamed["moves"] = data[_OLD_MOVES_KEY]
     return renamed
