@@ -47,7 +47,7 @@ from funnelkit._core.limits import (
 )
 from funnelkit._core.reserved import RESERVED_EVENTS, reserved_move_problem
 from funnelkit._core.time import Duration, parse_duration, require_aware
-from funnelkit._policy.loader import check_depth, judge
+from funnelkit._policy.loader import check_depth, run_policy
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -1060,7 +1060,7 @@ class Funnel:
             if context is not None:
                 self._context(at, context)  # unused, but a wrong type is still an error
             return _ALLOW
-        return judge(row.policy, lead, self._context(at, context), event)
+        return run_policy(row.policy, lead, self._context(at, context), event)
 
     def _context(self, at: datetime, context: Context | Mapping[str, Any] | None) -> Context:
         if type(context) is Context:
@@ -1176,7 +1176,7 @@ class Funnel:
         else:
             ctx = (make_context((at, (), self, _NO_DATA, None)) if context is None
                    else self._context(at, context))
-            decision = judge(policy, lead, ctx, event)
+            decision = run_policy(policy, lead, ctx, event)
             if not decision.allowed:
                 self._refused(policy, decision, lead, event)
         if version >= _MAX_VERSION:

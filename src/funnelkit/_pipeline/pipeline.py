@@ -2140,7 +2140,7 @@ class Pipeline:
         deliveries = self._plan_rows(ids, messages, ack)
         if (all(map(_IMPLS, deliveries)) and not self._left_behind(now)
                 and not self._purge_due_at(now)):
-            token = _DELIVERING.set((*_DELIVERING.get(), self))  # see _drive
+            token = self._mark_delivering()
             try:
                 result = self._deliver_rows(deliveries)
             finally:
@@ -2152,10 +2152,17 @@ class Pipeline:
             ran = None
         self._drive(self._delivery_loop(now, _CLAIM_LIMIT, ids, messages, ran))
 
+    def _mark_delivering(self) -> contextvars.Token[tuple[object, ...]]:
+        """Mark this pipeline as delivering in the current thread or task (see _DELIVERING).
+
+        ``_DELIVERING.reset`` with the token takes the mark off.
+        """
+        return _DELIVERING.set((*_DELIVERING.get(), self))
+
     @contextlib.contextmanager
     def _delivering(self) -> Iterator[None]:
-        """Mark this pipeline as delivering in the current thread or task (see _DELIVERING)."""
-        token = _DELIVERING.set((*_DELIVERING.get(), self))
+        """:meth:`_mark_delivering` for a ``with`` block."""
+        token = self._mark_delivering()
         try:
             yield
         finally:
@@ -2186,7 +2193,7 @@ class Pipeline:
         result: Any = None
         error: Exception | None = None
         # _delivering without its context manager's cost: every hooked move comes through here
-        token = _DELIVERING.set((*_DELIVERING.get(), self))
+        token = self._mark_delivering()
         try:
             while True:
                 step = delivery.send(result) if error is None else delivery.throw(error)

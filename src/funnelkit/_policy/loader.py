@@ -4,7 +4,7 @@ The definition layer (``Funnel.from_dict``) refuses policy data nested too deep 
 :func:`check_depth` before anything is built; turning the data into a policy is the policy
 library's job (:func:`funnelkit._policy.policies.policy_from_data`), which ``Funnel.from_dict``
 loads lazily, so ``import funnelkit`` does not load the library until a funnel names a policy in
-data form.  :func:`judge` is the one way a policy is called (``Funnel.fire``, ``Funnel.check``,
+data form.  :func:`run_policy` is the one way a policy is called (``Funnel.fire``, ``Funnel.check``,
 the backtest), and :func:`not_a_decision` the one error for a policy that answers something other
 than a Decision, raised there and by the combinators alike.
 """
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from funnelkit._core.decision import Context, Policy
     from funnelkit._core.lead import Lead
 
-__all__ = ["check_depth", "judge", "not_a_decision"]
+__all__ = ["check_depth", "not_a_decision", "run_policy"]
 
 
 def check_depth(spec: object, path: str) -> None:
@@ -40,7 +40,7 @@ def not_a_decision(policy: object, answer: object) -> InvalidPolicy:
                          "funnelkit.Decision (Decision.allow() or Decision.deny('why'))")
 
 
-def judge(policy: Policy, lead: Lead, context: Context, event: str) -> Decision:
+def run_policy(policy: Policy, lead: Lead, context: Context, event: str) -> Decision:
     """Call *policy* on *lead* for *event*: the one place a guard runs.
 
     A host error inside it becomes a :class:`~funnelkit.PolicyFailed` naming the policy, the

@@ -11,7 +11,7 @@ import attrs
 from funnelkit._core.decision import Context
 from funnelkit._core.errors import InvalidInput
 from funnelkit._core.lead import Lead
-from funnelkit._policy.loader import judge
+from funnelkit._policy.loader import run_policy
 from funnelkit.analytics._analyses import EPOCH, US, check_stage, main_path
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ def backtest(
                     stage_entered_at=EPOCH + entered * US, updated_at=EPOCH + at * US)
         when = EPOCH + at * US
         seen = tuple(tp for tp in touches.get(lead.id, ()) if tp.at <= when)
-        decision = judge(policy, then, Context(when, touchpoints=seen, funnel=funnel), event)
+        decision = run_policy(policy, then, Context(when, touchpoints=seen, funnel=funnel), event)
         converted = any(a >= at for a in reached.get(i, ()))
         rows.append((passed, decision.allowed, decision.score, converted))
     cells = {(o, n): [r for r in rows if r[0] == o and r[1] == n]
